@@ -1,0 +1,76 @@
+package jit
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ActivationType says how an entitlement is activated.
+type ActivationType string
+
+// Activation types, named as in the original's JSON.
+const (
+	JIT ActivationType = "JIT" // self-approval with a justification
+	MPA ActivationType = "MPA" // approval by a peer
+)
+
+// Status of an entitlement for a user, named as in the original's JSON.
+type Status string
+
+// Statuses.
+const (
+	StatusInactive          Status = "INACTIVE"
+	StatusActive            Status = "ACTIVE"
+	StatusActivationPending Status = "ACTIVATION_PENDING"
+)
+
+// Principal is an authenticated caller, as IAP vouched for them.
+type Principal struct {
+	Email        UserID
+	Subject      string   // IAP "sub", e.g. "accounts.google.com:1234"
+	DeviceID     string   // google.device_id, empty when unknown
+	AccessLevels []string // google.access_levels
+}
+
+// EligibleEntitlement is an entitlement a user may activate, and its state.
+type EligibleEntitlement struct {
+	Entitlement
+	Type       ActivationType
+	Status     Status
+	ValidUntil time.Time // set when Status is StatusActive
+}
+
+// Activation is a time-bound grant of one entitlement to one user.
+type Activation struct {
+	ID            string // "jit-…" or "mpa-…"
+	Type          ActivationType
+	Beneficiary   UserID
+	Entitlement   Entitlement
+	Justification string
+	Approver      UserID // empty for self-approval
+	Start, End    time.Time
+}
+
+// Description is the IAM condition description the original writes.
+func (a Activation) Description() string {
+	if a.Approver == "" {
+		return "Self-approved, justification: " + a.Justification
+	}
+	return fmt.Sprintf("Approved by %s, justification: %s", a.Approver, a.Justification)
+}
+
+// Duration is the length of the activation window.
+func (a Activation) Duration() time.Duration { return a.End.Sub(a.Start) }
+
+// NewActivationID returns "jit-…" or "mpa-…" followed by 12 random bytes in
+// standard base64, like the original.
+func NewActivationID(t ActivationType, random io.Reader) (string, error) {
+	var b [12]byte
+	if _, err := io.ReadFull(random, b[:]); err != nil {
+		return "", E("jit.NewActivationID", KindInternal, "", err)
+	}
+	return strings.ToLower(string(t)) + "-" + base64.StdEncoding.EncodeToString(b[:]), nil
+}
