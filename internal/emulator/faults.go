@@ -1,0 +1,115 @@
+package emulator
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+)
+
+// Fault describes how calls to one method misbehave: an added latency, and
+// an error returned either always (Rate 1) or at random with probability Rate.
+type Fault struct {
+	Latency time.Duration `yaml:"latency" json:"latency"`
+	// Code is the HTTP code of the injected error (e.g. 503, 429, 504);
+	// 0 injects no error, only latency.
+	Code    int     `yaml:"code" json:"code"`
+	Rate    float64 `yaml:"rate" json:"rate"` // 0..1; 0 with a Code means 1
+	Message string  `yaml:"message" json:"message"`
+	// Count, when positive, limits how many errors are injected; after that
+	// the method recovers. It lets tests check that a retry succeeds.
+	Count int `yaml:"count" json:"count"`
+}
+
+// Faults is the set of faults by method name. Method names are Google's
+// RPC names as used in this package, e.g.
+// "cloudresourcemanager.projects.getIamPolicy",
+// "cloudresourcemanager.projects.setIamPolicy", "cloudasset.AnalyzeIamPolicy",
+// "iamcredentials.signJwt", "logging.WriteLogEntries". A pattern may use
+// path.Match wildcards: "cloudasset.*", "*".
+type Faults struct {
+	mu     sync.Mutex
+	faults map[string]*Fault
+	calls  map[string]int
+}
+
+// Set installs (or, with a zero Fault, removes) the fault for a method pattern.
+func (f *Faults) Set(pattern string, fault Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.faults == nil {
+		f.faults = map[string]*Fault{}
+	}
+	if fault == (Fault{}) {
+		delete(f.faults, pattern)
+		return
+	}
+	c := fault
+	f.faults[pattern] = &c
+}
+
+// Clear removes every fault.
+func (f *Faults) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = nil
+}
+
+// Calls reports how many times a method was called since the world began.
+func (f *Faults) Calls(method string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[method]
+}
+
+// apply records the call, waits out any latency (or the context), and
+// returns the injected error, if any.
+func (f *Faults) apply(ctx context.Context, method string) *APIError {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[method]++
+	var latency time.Duration
+	var injected *APIError
+	for pattern, fault := range f.faults {
+		if ok, _ := path.Match(pattern, method); !ok {
+			continue
+		}
+		latency = max(latency, fault.Latency)
+		if fault.Code == 0 || injected != nil {
+			continue
+		}
+		rate := fault.Rate
+		if rate == 0 {
+			rate = 1
+		}
+		if rand.Float64() >= rate { //nolint:gosec // fault injection needs no cryptographic randomness
+			continue
+		}
+		if fault.Count > 0 {
+			fault.Count--
+			if fault.Count == 0 {
+				delete(f.faults, pattern)
+			}
+		}
+		msg := fault.Message
+		if msg == "" {
+			msg = http.StatusText(fault.Code)
+		}
+		injected = newAPIError(fault.Code, msg)
+	}
+	f.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return newAPIError(http.StatusGatewayTimeout, "Deadline exceeded while waiting for "+method)
+		}
+	}
+	return injected
+}

@@ -1,0 +1,107 @@
+package emulator
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+)
+
+// Google's documented limits for allow policies: at most 1,500 principals
+// (each occurrence counts), at most 250 of them groups, and at most 20
+// conditional bindings for the same role and principal.
+const (
+	maxPrincipalsPerPolicy     = 1500
+	maxGroupsPerPolicy         = 250
+	maxConditionalPerRoleAndPr = 20
+	maxConditionTitle          = 100
+	maxConditionDescription    = 256
+	maxConditionExpression     = 12800
+)
+
+var (
+	rolePattern   = regexp.MustCompile(`^(roles/[a-zA-Z0-9_.]+|projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/roles/[a-zA-Z0-9_.]+|organizations/[0-9]+/roles/[a-zA-Z0-9_.]+)$`)
+	memberPattern = regexp.MustCompile(`^(user|group|serviceAccount|domain|deleted:user|deleted:group|deleted:serviceAccount):[^\s:]+(\?uid=[0-9]+)?$|^(allUsers|allAuthenticatedUsers)$|^principal(Set)?://\S+$`)
+)
+
+func invalidArgument(format string, args ...any) *APIError {
+	return newAPIError(http.StatusBadRequest, fmt.Sprintf(format, args...))
+}
+
+// validatePolicy checks a policy as setIamPolicy does before storing it.
+func validatePolicy(p Policy) *APIError {
+	if p.Version != 0 && p.Version != 1 && p.Version != 3 {
+		return invalidArgument("Invalid policy version %d; valid values are 0, 1 and 3.", p.Version)
+	}
+	principals, groups := 0, 0
+	conditional := map[string]int{}
+	env, err := cel.NewEnv()
+	if err != nil {
+		return newAPIError(http.StatusInternalServerError, "condition environment: "+err.Error())
+	}
+	for i, b := range p.Bindings {
+		if strings.Contains(b.Role, "_withcond_") {
+			return invalidArgument("Role %s in binding %d is a version-1 placeholder for a conditional binding; request policy version 3 to modify conditional bindings.", b.Role, i)
+		}
+		if !rolePattern.MatchString(b.Role) {
+			return invalidArgument("Role (%s) does not exist in the resource's hierarchy.", b.Role)
+		}
+		if len(b.Members) == 0 {
+			return invalidArgument("Binding %d for role %s has no members; each binding must contain at least one principal.", i, b.Role)
+		}
+		if b.Condition != nil {
+			if p.Version != 3 {
+				return invalidArgument("Conditional binding %d for role %s requires policy version 3, but the request used version %d.", i, b.Role, p.Version)
+			}
+			if err := validateCondition(env, b.Condition); err != nil {
+				return err
+			}
+		}
+		for _, m := range b.Members {
+			if !memberPattern.MatchString(m) {
+				return invalidArgument("Invalid principal %q in binding for role %s.", m, b.Role)
+			}
+			principals++
+			if strings.HasPrefix(m, "group:") {
+				groups++
+			}
+			if b.Condition != nil {
+				conditional[b.Role+"\x00"+strings.ToLower(m)]++
+			}
+		}
+	}
+	if principals > maxPrincipalsPerPolicy {
+		return invalidArgument("The number of members in the policy (%d) is larger than the maximum allowed size %d.", principals, maxPrincipalsPerPolicy)
+	}
+	if groups > maxGroupsPerPolicy {
+		return invalidArgument("The number of group members in the policy (%d) is larger than the maximum allowed size %d.", groups, maxGroupsPerPolicy)
+	}
+	for k, n := range conditional {
+		if n > maxConditionalPerRoleAndPr {
+			role, member, _ := strings.Cut(k, "\x00")
+			return invalidArgument("The policy has %d conditional bindings for role %s and principal %s; at most %d are allowed.", n, role, member, maxConditionalPerRoleAndPr)
+		}
+	}
+	return nil
+}
+
+func validateCondition(env *cel.Env, c *Expr) *APIError {
+	switch {
+	case strings.TrimSpace(c.Title) == "":
+		return invalidArgument("Condition title is required.")
+	case len(c.Title) > maxConditionTitle:
+		return invalidArgument("Condition title is longer than %d characters.", maxConditionTitle)
+	case len(c.Description) > maxConditionDescription:
+		return invalidArgument("Condition description is longer than %d characters.", maxConditionDescription)
+	case strings.TrimSpace(c.Expression) == "":
+		return invalidArgument("Condition expression is required.")
+	case len(c.Expression) > maxConditionExpression:
+		return invalidArgument("Condition expression is longer than %d characters.", maxConditionExpression)
+	}
+	if _, iss := env.Parse(c.Expression); iss != nil && iss.Err() != nil {
+		return invalidArgument("Condition expression %q is invalid: %s", c.Expression, strings.TrimSpace(iss.Err().Error()))
+	}
+	return nil
+}
