@@ -1,0 +1,124 @@
+// Package activation holds the use cases of jitaccess: list what a user may
+// activate, activate it with a justification, request a peer's approval,
+// and approve. It enforces the rules in the original's order, re-checks
+// eligibility on every write, and talks to Google only through the small
+// interfaces declared here, which adapters implement and main wires.
+package activation
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// Catalog tells who is eligible for what, now.
+type Catalog interface {
+	// Projects lists the projects where user may have eligible roles.
+	Projects(ctx context.Context, user jit.UserID) ([]jit.ProjectID, error)
+	// Entitlements lists user's eligible entitlements on project with their
+	// status, and non-fatal warnings from the analysis.
+	Entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error)
+	// Holders lists the users eligible for ent with activation type typ,
+	// directly or through groups.
+	Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error)
+}
+
+// Grants writes activation bindings. All activations passed in one call are
+// for the same project and beneficiary.
+type Grants interface {
+	Grant(ctx context.Context, activations []jit.Activation) error
+}
+
+// Tokens turns approval requests into URL-safe signed tokens and back.
+type Tokens interface {
+	Sign(ctx context.Context, req jit.ActivationRequest) (string, error)
+	Verify(ctx context.Context, token string) (jit.ActivationRequest, error)
+}
+
+// Notifier tells people about events (email, Pub/Sub). Nil-safe: a
+// Service with no notifier notifies nobody.
+type Notifier interface {
+	Notify(ctx context.Context, e jit.Event) error
+}
+
+// Auditor records events in the audit trail.
+type Auditor interface {
+	Record(ctx context.Context, e jit.Event) error
+}
+
+// Options configure a Service.
+type Options struct {
+	Policy jit.Policy
+	// RequestTimeout is ACTIVATION_REQUEST_TIMEOUT: how long reviewers have
+	// to approve (capped at the maximum activation duration, as the original).
+	RequestTimeout time.Duration
+	// CanNotify reports whether a notifier that reaches reviewers is
+	// configured; without one, multi-party approval is refused.
+	CanNotify bool
+	Clock     func() time.Time
+	Random    io.Reader
+	Logger    *slog.Logger
+}
+
+// Service implements the use cases.
+type Service struct {
+	catalog  Catalog
+	grants   Grants
+	tokens   Tokens
+	notifier Notifier
+	auditor  Auditor
+	opts     Options
+}
+
+// New returns a Service. notifier may be nil.
+func New(catalog Catalog, grants Grants, tokens Tokens, notifier Notifier, auditor Auditor, opts Options) *Service {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Random == nil {
+		opts.Random = rand.Reader
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{catalog: catalog, grants: grants, tokens: tokens, notifier: notifier, auditor: auditor, opts: opts}
+}
+
+// Policy returns the rules requests are checked against.
+func (s *Service) Policy() jit.Policy { return s.opts.Policy }
+
+func (s *Service) now() time.Time { return s.opts.Clock().UTC().Truncate(time.Second) }
+
+// record writes an audit event. A failure to audit is logged loudly but
+// does not undo what already happened in IAM.
+func (s *Service) record(ctx context.Context, e jit.Event) {
+	if err := s.auditor.Record(ctx, e); err != nil {
+		s.opts.Logger.ErrorContext(ctx, "writing the audit record failed",
+			slog.String("event_kind", string(e.Kind)), slog.Any("error", err))
+	}
+}
+
+// notify sends a notification and turns a failure into a warning for the
+// caller: access was granted even if the email did not go out.
+func (s *Service) notify(ctx context.Context, e jit.Event) []string {
+	if s.notifier == nil {
+		return nil
+	}
+	if err := s.notifier.Notify(ctx, e); err != nil {
+		s.opts.Logger.WarnContext(ctx, "sending the notification failed",
+			slog.String("event_kind", string(e.Kind)), slog.Any("error", err))
+		return []string{"Access was granted, but sending the notification failed: " + messageOr(err, "see the logs for details")}
+	}
+	return nil
+}
+
+func messageOr(err error, fallback string) string {
+	if m := jit.MessageOf(err); m != "" {
+		return m
+	}
+	return fallback
+}

@@ -1,0 +1,102 @@
+package activation
+
+import (
+	"context"
+	"slices"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// ListProjects lists the projects where the caller may have eligible
+// roles, sorted.
+func (s *Service) ListProjects(ctx context.Context, caller jit.Principal) ([]jit.ProjectID, error) {
+	const op = "activation.ListProjects"
+	projects, err := s.catalog.Projects(ctx, caller.Email)
+	if err != nil {
+		return nil, wrapUpstream(op, "Listing available projects failed", err)
+	}
+	projects = slices.Clone(projects)
+	slices.Sort(projects)
+	return slices.Compact(projects), nil
+}
+
+// ListEntitlements lists the caller's eligible entitlements on a project.
+func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, project string) ([]jit.EligibleEntitlement, []string, error) {
+	const op = "activation.ListEntitlements"
+	p, err := jit.ParseProjectID(project)
+	if err != nil {
+		return nil, nil, err
+	}
+	ents, warnings, err := s.catalog.Entitlements(ctx, caller.Email, p)
+	if err != nil {
+		return nil, nil, wrapUpstream(op, "Listing project roles failed", err)
+	}
+	slices.SortFunc(ents, func(a, b jit.EligibleEntitlement) int {
+		if c := compareStrings(a.Role, b.Role); c != 0 {
+			return c
+		}
+		return compareStrings(a.ResourceCondition, b.ResourceCondition)
+	})
+	return ents, warnings, nil
+}
+
+// ListPeers lists who could approve the caller's request for an
+// entitlement: the other holders of the same MPA-eligible entitlement. The
+// caller must hold it too, so that nobody can enumerate other teams.
+func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, error) {
+	const op = "activation.ListPeers"
+	p, err := jit.ParseProjectID(project)
+	if err != nil {
+		return nil, err
+	}
+	if entitlementID == "" {
+		return nil, jit.Invalid(op, "A role is required")
+	}
+	ent, err := jit.ParseEntitlementID(entitlementID)
+	if err != nil {
+		return nil, err
+	}
+	if ent.Project != p {
+		return nil, jit.Invalid(op, "The project ID does not match the current project")
+	}
+	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
+		return nil, err
+	}
+	holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
+	if err != nil {
+		return nil, wrapUpstream(op, "Listing peers failed", err)
+	}
+	peers := slices.DeleteFunc(slices.Clone(holders), func(u jit.UserID) bool { return u == caller.Email })
+	slices.Sort(peers)
+	return slices.Compact(peers), nil
+}
+
+// requireEligible checks, now, that user may activate ent with typ.
+func (s *Service) requireEligible(ctx context.Context, user jit.UserID, ent jit.Entitlement, typ jit.ActivationType) error {
+	return s.requireAllEligible(ctx, user, ent.Project, []jit.Entitlement{ent}, typ)
+}
+
+// wrapUpstream keeps the kind of an adapter's error (so a Google outage is
+// a 502/503, not a 403 as in the original) and prefixes its message.
+func wrapUpstream(op, what string, err error) error {
+	kind := jit.KindOf(err)
+	msg := jit.MessageOf(err)
+	switch {
+	case kind == jit.KindInternal:
+		return jit.E(op, jit.KindInternal, what+", see logs for details", err)
+	case msg == "":
+		return jit.E(op, kind, what+", see logs for details", err)
+	default:
+		return jit.E(op, kind, what+": "+msg, err)
+	}
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

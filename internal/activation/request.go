@@ -1,0 +1,146 @@
+package activation
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// RequestInput is a request for peer approval of one MPA-eligible role.
+type RequestInput struct {
+	Project       string
+	EntitlementID string
+	Justification string
+	Reviewers     []string
+	Duration      time.Duration
+	// Link turns a signed token into the approval URL sent to reviewers.
+	Link func(token string) string
+}
+
+// RequestApproval creates a signed approval request and sends it to the
+// chosen reviewers. Every reviewer must currently hold the same
+// MPA-eligible entitlement (the original's issue #421: without this check
+// anyone's address could be injected). Nothing is written to IAM.
+func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in RequestInput) (Result, error) {
+	const op = "activation.RequestApproval"
+	pol := s.opts.Policy
+	if strings.TrimSpace(in.Project) == "" {
+		return Result{}, jit.Invalid(op, "You must provide a projectId")
+	}
+	project, err := jit.ParseProjectID(in.Project)
+	if err != nil {
+		return Result{}, err
+	}
+	if strings.TrimSpace(in.EntitlementID) == "" {
+		return Result{}, jit.Invalid(op, "Specify a role to activate")
+	}
+	if err := pol.CheckReviewerCount(len(in.Reviewers)); err != nil {
+		return Result{}, err
+	}
+	if err := pol.CheckJustification(in.Justification); err != nil {
+		return Result{}, err
+	}
+	if !s.opts.CanNotify {
+		return Result{}, jit.E(op, jit.KindUnavailable, "The multi-party approval feature is not available because the server-side configuration is incomplete", nil)
+	}
+	ent, err := jit.ParseEntitlementID(in.EntitlementID)
+	if err != nil {
+		return Result{}, err
+	}
+	if ent.Project != project {
+		return Result{}, jit.Invalid(op, "The project ID does not match the current project")
+	}
+	reviewers := make([]jit.UserID, 0, len(in.Reviewers))
+	for _, r := range in.Reviewers {
+		u, err := jit.ParseUserID(r)
+		if err != nil {
+			return Result{}, err
+		}
+		if u == caller.Email {
+			return Result{}, jit.Invalid(op, "You cannot select yourself as a reviewer")
+		}
+		if !slices.Contains(reviewers, u) {
+			reviewers = append(reviewers, u)
+		}
+	}
+	if err := pol.CheckReviewerCount(len(reviewers)); err != nil {
+		return Result{}, err
+	}
+	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
+		return Result{}, err
+	}
+	if err := pol.CheckDuration(in.Duration); err != nil {
+		return Result{}, err
+	}
+
+	id, err := jit.NewActivationID(jit.MPA, s.opts.Random)
+	if err != nil {
+		return Result{}, err
+	}
+	now := s.now()
+	req := jit.ActivationRequest{
+		ID: id, Beneficiary: caller.Email, Reviewers: reviewers, Entitlement: ent,
+		Justification: in.Justification, Duration: in.Duration, RequestedAt: now,
+		ApproveBy: now.Add(min(s.opts.RequestTimeout, pol.MaxDuration)),
+	}
+	planned := []jit.Activation{plannedActivation(req, now)}
+	fail := func(err error) (Result, error) {
+		s.record(ctx, jit.Event{Kind: jit.EventRequestFailed, Actor: caller, Request: &req, Activations: planned, Err: err})
+		return Result{}, err
+	}
+	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
+		return fail(err)
+	}
+	if err := s.requireReviewers(ctx, ent, reviewers); err != nil {
+		return fail(err)
+	}
+	token, err := s.tokens.Sign(ctx, req)
+	if err != nil {
+		return fail(wrapUpstream(op, "Requesting access failed", err))
+	}
+	e := jit.Event{Kind: jit.EventRequested, Actor: caller, Request: &req, Activations: planned}
+	if in.Link != nil {
+		e.ActionURL = in.Link(token)
+	}
+	// Without the notification no reviewer learns of the request, so here
+	// (unlike after a grant) a failure fails the request.
+	if s.notifier != nil {
+		if err := s.notifier.Notify(ctx, e); err != nil {
+			return fail(wrapUpstream(op, "Notifying the reviewers failed", err))
+		}
+	}
+	s.record(ctx, e)
+	return resultOf(caller.Email, &req, planned, jit.StatusActivationPending), nil
+}
+
+// requireReviewers checks that every reviewer holds ent as MPA-eligible.
+func (s *Service) requireReviewers(ctx context.Context, ent jit.Entitlement, reviewers []jit.UserID) error {
+	const op = "activation.requireReviewers"
+	holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
+	if err != nil {
+		return wrapUpstream(op, "Checking the reviewers failed", err)
+	}
+	var bad []string
+	for _, r := range reviewers {
+		if !slices.Contains(holders, r) {
+			bad = append(bad, string(r))
+		}
+	}
+	if len(bad) > 0 {
+		return jit.Denied(op, fmt.Sprintf("The selected reviewers are not allowed to approve %s: %s", ent.ID(), strings.Join(bad, ", ")))
+	}
+	return nil
+}
+
+// plannedActivation is the activation a request asks for, as if approved
+// at time at.
+func plannedActivation(req jit.ActivationRequest, at time.Time) jit.Activation {
+	return jit.Activation{
+		ID: req.ID, Type: jit.MPA, Beneficiary: req.Beneficiary, Entitlement: req.Entitlement,
+		Justification: req.Justification, Start: at, End: at.Add(req.Duration),
+	}
+}

@@ -1,0 +1,27 @@
+package jit
+
+import "time"
+
+// ActivationRequest is a request for peer approval (MPA) of one
+// entitlement. It is not stored anywhere: it travels, signed, in the link
+// sent to the reviewers.
+type ActivationRequest struct {
+	ID            string // "mpa-…"; becomes the activation's id
+	Beneficiary   UserID
+	Reviewers     []UserID
+	Entitlement   Entitlement
+	Justification string
+	Duration      time.Duration // length of the window, which starts at approval
+	RequestedAt   time.Time
+	ApproveBy     time.Time // the request expires after this
+}
+
+// IsReviewer reports whether u is one of the request's reviewers.
+func (r ActivationRequest) IsReviewer(u UserID) bool {
+	for _, x := range r.Reviewers {
+		if x == u {
+			return true
+		}
+	}
+	return false
+}
