@@ -1,0 +1,164 @@
+package config
+
+import (
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// Policy returns the activation rules for the domain.
+func (c *Config) Policy() jit.Policy {
+	return jit.Policy{
+		MaxDuration:          c.ActivationTimeout,
+		MaxRoles:             c.MaxRoles,
+		MinReviewers:         c.MinReviewers,
+		MaxReviewers:         c.MaxReviewers,
+		JustificationPattern: c.JustificationPattern,
+		JustificationHint:    c.JustificationHint,
+	}
+}
+
+// RequestLifetime is how long an approval request stays valid:
+// min(ACTIVATION_REQUEST_TIMEOUT, ACTIVATION_TIMEOUT), as in the original.
+func (c *Config) RequestLifetime() time.Duration {
+	return min(c.RequestTimeout, c.ActivationTimeout)
+}
+
+// SMTPConfigured reports whether email can be sent: host, port, sender name
+// and sender address are all set (the original's isSmtpConfigured). When it
+// is false the original logged "The SMTP configuration is incomplete" and
+// sent no email.
+func (c *Config) SMTPConfigured() bool {
+	s := c.SMTP
+	return s.Host != "" && s.Port > 0 && s.SenderName != "" && s.SenderAddress != ""
+}
+
+// SMTPAuthenticated reports whether the mailer should authenticate: a
+// username and a password or secret are set (the original's rule).
+func (c *Config) SMTPAuthenticated() bool {
+	return c.SMTP.Username != "" && (c.SMTP.Password != "" || c.SMTP.Secret != "")
+}
+
+// NotificationTopicName returns the full Pub/Sub topic name
+// "projects/P/topics/T", or "" when NOTIFICATION_TOPIC is unset. Like the
+// original, the topic lives in the app's own project.
+func (c *Config) NotificationTopicName() string {
+	if c.NotificationTopic == "" || c.ProjectID == "" {
+		return ""
+	}
+	return "projects/" + c.ProjectID + "/topics/" + c.NotificationTopic
+}
+
+// IAPAudience returns the audience IAP assertions must carry, or "" when the
+// audience is not checked (IAP_VERIFY_AUDIENCE=false, or running locally
+// without a backend service). projectNumber comes from the metadata server;
+// PROJECT_NUMBER overrides it.
+func (c *Config) IAPAudience(projectNumber string) string {
+	if c.ProjectNumber != "" {
+		projectNumber = c.ProjectNumber
+	}
+	switch {
+	case !c.IAPVerifyAudience:
+		return ""
+	case c.Platform == PlatformAppEngine:
+		return "/projects/" + projectNumber + "/apps/" + c.ProjectID
+	case c.IAPBackendServiceID != "":
+		return "/projects/" + projectNumber + "/global/backendServices/" + c.IAPBackendServiceID
+	}
+	return ""
+}
+
+const redacted = "REDACTED"
+
+// Redacted returns a copy that is safe to log: the SMTP password and
+// option values that look like credentials are replaced.
+func (c *Config) Redacted() *Config {
+	cp := *c
+	if cp.SMTP.Password != "" {
+		cp.SMTP.Password = redacted
+	}
+	if cp.SMTP.Options != nil {
+		cp.SMTP.Options = maps.Clone(cp.SMTP.Options)
+		for k := range cp.SMTP.Options {
+			if isSecretKey(k) {
+				cp.SMTP.Options[k] = redacted
+			}
+		}
+	}
+	return &cp
+}
+
+func isSecretKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, s := range []string{"pass", "secret", "token", "key", "credential"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// LogValue logs the effective configuration, secrets redacted, with the
+// environment variables' names as keys so that operators recognise them.
+func (c *Config) LogValue() slog.Value {
+	r := c.Redacted()
+	pattern := ""
+	if r.JustificationPattern != nil {
+		pattern = r.JustificationPattern.String()
+	}
+	externalURL := ""
+	if r.ExternalURL != nil {
+		externalURL = r.ExternalURL.String()
+	}
+	tz := ""
+	if r.NotificationTimezone != nil {
+		tz = r.NotificationTimezone.String()
+	}
+	opts := make([]string, 0, len(r.SMTP.Options))
+	for _, k := range slices.Sorted(maps.Keys(r.SMTP.Options)) {
+		opts = append(opts, k+"="+r.SMTP.Options[k])
+	}
+	return slog.GroupValue(
+		slog.String("platform", string(r.Platform)),
+		slog.String("service", r.Service),
+		slog.Int("port", r.Port),
+		slog.String("google_cloud_project", r.ProjectID),
+		slog.String("project_number", r.ProjectNumber),
+		slog.String("service_account", string(r.ServiceAccount)),
+		slog.String("external_url", externalURL),
+		slog.String("log_level", r.LogLevel.String()),
+		slog.String("resource_scope", r.Scope.String()),
+		slog.String("resource_catalog", string(r.Catalog)),
+		slog.String("resource_customer_id", r.CustomerID),
+		slog.Int("activation_timeout", int(r.ActivationTimeout/time.Minute)),
+		slog.String("justification_hint", r.JustificationHint),
+		slog.String("justification_pattern", pattern),
+		slog.Int("activation_request_max_roles", r.MaxRoles),
+		slog.String("available_projects_query", r.AvailableProjectsQuery),
+		slog.Int("activation_request_timeout", int(r.RequestTimeout/time.Minute)),
+		slog.Int("activation_request_min_reviewers", r.MinReviewers),
+		slog.Int("activation_request_max_reviewers", r.MaxReviewers),
+		slog.String("smtp_host", r.SMTP.Host),
+		slog.Int("smtp_port", r.SMTP.Port),
+		slog.Bool("smtp_enable_starttls", r.SMTP.EnableStartTLS),
+		slog.String("smtp_sender_name", r.SMTP.SenderName),
+		slog.String("smtp_sender_address", r.SMTP.SenderAddress),
+		slog.String("smtp_username", r.SMTP.Username),
+		slog.String("smtp_password", r.SMTP.Password),
+		slog.String("smtp_secret", r.SMTP.Secret),
+		slog.String("smtp_options", strings.Join(opts, ",")),
+		slog.String("smtp_address_mapping", r.SMTP.AddressMapping),
+		slog.Bool("smtp_configured", r.SMTPConfigured()),
+		slog.String("notification_timezone", tz),
+		slog.String("notification_topic", r.NotificationTopic),
+		slog.String("iap_backend_service_id", r.IAPBackendServiceID),
+		slog.Bool("iap_verify_audience", r.IAPVerifyAudience),
+		slog.Int("backend_connect_timeout", int(r.BackendConnectTimeout/time.Second)),
+		slog.Int("backend_read_timeout", int(r.BackendReadTimeout/time.Second)),
+		slog.Int("backend_write_timeout", int(r.BackendWriteTimeout/time.Second)),
+	)
+}
