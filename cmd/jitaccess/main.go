@@ -1,0 +1,145 @@
+// Command jitaccess is the production server: it reads the configuration
+// from the environment, builds the Google API clients and serves the API and
+// UI behind Identity-Aware Proxy on App Engine or Cloud Run.
+//
+// It holds wiring only. Nothing from the emulator or the demo may be linked
+// into this binary; internal/archtest checks that.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"syscall"
+	"time"
+
+	// NOTIFICATION_TIMEZONE must work on images without a zoneinfo
+	// database (distroless, scratch).
+	_ "time/tzdata"
+
+	"github.com/jitaccess/jitaccess/internal/cloudlog"
+	"github.com/jitaccess/jitaccess/internal/config"
+	"github.com/jitaccess/jitaccess/internal/jit"
+	"github.com/jitaccess/jitaccess/internal/server"
+)
+
+// shutdownGrace is how long in-flight requests may take after SIGTERM.
+// Cloud Run waits 10 s before SIGKILL; App Engine a little longer.
+const shutdownGrace = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "jitaccess: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process: it serves until ctx is cancelled.
+func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	if len(args) > 1 {
+		return fmt.Errorf("unexpected arguments %q: jitaccess is configured through environment variables, see docs/configuration.md", args[1:])
+	}
+	cfg, err := config.Load(lookup)
+	if err != nil {
+		return fmt.Errorf("invalid configuration (see docs/configuration.md):\n%w", err)
+	}
+	logger := slog.New(cloudlog.NewHandler(stdout, &cloudlog.HandlerOptions{Level: cfg.LogLevel}))
+	logger.InfoContext(ctx, "Starting jitaccess "+version(),
+		slog.Group(cloudlog.LabelsGroup, slog.String("event", "runtime.startup")),
+		slog.Any("config", cfg))
+	if !cfg.SMTPConfigured() {
+		logger.WarnContext(ctx, "The SMTP configuration is incomplete, email notifications are disabled")
+	}
+
+	h, closeAll, err := newHandler(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := closeAll(); err != nil {
+			fmt.Fprintf(stderr, "jitaccess: closing clients: %v\n", err)
+		}
+	}()
+
+	ln, err := net.Listen("tcp", listenAddress(cfg))
+	if err != nil {
+		return fmt.Errorf("listening on port %d: %w", cfg.Port, err)
+	}
+	logger.InfoContext(ctx, "Listening on "+ln.Addr().String())
+	srv := server.NewHTTPServer(ctx, h, logger)
+	if err := server.Serve(ctx, srv, ln, shutdownGrace); err != nil {
+		return err
+	}
+	logger.InfoContext(ctx, "Stopped")
+	return nil
+}
+
+// listenAddress binds all interfaces on App Engine and Cloud Run, where
+// the platform's front end connects to the container, and only loopback
+// elsewhere: a development machine should not expose the app to its
+// network.
+func listenAddress(cfg *config.Config) string {
+	if cfg.Platform == config.PlatformLocal {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port))
+	}
+	return net.JoinHostPort("", strconv.Itoa(cfg.Port))
+}
+
+// newHandler is the production wiring: it builds the Google API clients
+// from cfg and passes them to the constructors of the adapters, the use
+// cases and the server. It returns the handler and a function that closes
+// every client it opened. The demo and end-to-end tests reuse it.
+//
+// Adapters are wired in here as their packages land (iap, catalog, iam,
+// approval, notify, audit, activation, web).
+func newHandler(ctx context.Context, cfg *config.Config, logger *slog.Logger) (http.Handler, func() error, error) {
+	_ = ctx // the Google clients will be created with it
+	var closers []func() error
+	closeAll := func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i]())
+		}
+		return errors.Join(errs...)
+	}
+
+	s, err := server.New(server.Options{
+		Logger:       logger,
+		Verifier:     unwiredVerifier{},
+		Policy:       cfg.Policy(),
+		Version:      version(),
+		TraceProject: cfg.ProjectID,
+	})
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("building the server: %w", err), closeAll())
+	}
+	return s, closeAll, nil
+}
+
+// unwiredVerifier fails closed: until internal/iap is wired into
+// newHandler, no API request is authenticated.
+type unwiredVerifier struct{}
+
+func (unwiredVerifier) Verify(context.Context, string) (jit.Principal, error) {
+	return jit.Principal{}, jit.E("main.unwiredVerifier", jit.KindUnavailable,
+		"IAP verification is not configured in this build", nil)
+}
+
+// version is the module version the binary was built from, or "dev".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is written by the server goroutine and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// freePort asks the kernel for a free loopback port. Another process could
+// take it before run binds it; on a test machine that is rare enough.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+func lookupFrom(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+func TestRunServesHealthAndStops(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	env := map[string]string{"GOOGLE_CLOUD_PROJECT": "test-project", "PORT": strconv.Itoa(port), "SMTP_PASSWORD": "hunter2"}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"jitaccess"}, lookupFrom(env), &stdout, &stderr) }()
+
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/health/alive"
+	var resp *http.Response
+	for {
+		// Poll until the listener is up; run failing ends the loop too.
+		select {
+		case err := <-done:
+			t.Fatalf("run() returned early: %v\nstdout: %s", err, stdout.String())
+		default:
+		}
+		req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err = http.DefaultClient.Do(req); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // back off between attempts, not an assertion
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"healthy":true,"details":{}}` {
+		t.Errorf("GET /health/alive = %d %q (%v)", resp.StatusCode, body, err)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run() after cancel = %v, want nil", err)
+	}
+
+	out := stdout.String()
+	var sawStartup bool
+	for line := range strings.Lines(out) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("stdout line %q is not JSON: %v", line, err)
+		}
+		if labels, _ := m["logging.googleapis.com/labels"].(map[string]any); labels["event"] == "runtime.startup" {
+			sawStartup = true
+			cfg, _ := m["config"].(map[string]any)
+			if cfg["resource_scope"] != "projects/test-project" {
+				t.Errorf("startup log config = %v", cfg)
+			}
+		}
+	}
+	if !sawStartup {
+		t.Errorf("no runtime.startup line in %s", out)
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Error("the SMTP password was logged")
+	}
+}
+
+func TestRunRejectsBadConfiguration(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"GOOGLE_CLOUD_PROJECT": "test-project", "PORT": "http", "SMTP_PORT": "25"}
+	var stdout, stderr lockedBuffer
+	err := run(t.Context(), []string{"jitaccess"}, lookupFrom(env), &stdout, &stderr)
+	if err == nil {
+		t.Fatal("run() with a bad configuration succeeded")
+	}
+	for _, want := range []string{"invalid configuration", `PORT="http"`, `SMTP_PORT="25"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	if stdout.String() != "" {
+		t.Errorf("stdout = %q, want nothing before the configuration is valid", stdout.String())
+	}
+}
+
+func TestRunRejectsArguments(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr lockedBuffer
+	if err := run(t.Context(), []string{"jitaccess", "-port=1"}, lookupFrom(nil), &stdout, &stderr); err == nil {
+		t.Error("run() with arguments succeeded")
+	}
+}
