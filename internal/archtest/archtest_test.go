@@ -1,0 +1,195 @@
+package archtest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/jitaccess/jitaccess"
+
+// moduleRoot returns the directory holding go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), "go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		t.Fatal("not inside the module")
+	}
+	return filepath.Dir(gomod)
+}
+
+// goCmd runs the go command in the module root and returns its stdout.
+func goCmd(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "go", args...)
+	cmd.Dir = moduleRoot(t)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// TestProductionBinaryDependencies keeps the emulator, the demo and the
+// browser-test driver out of cmd/jitaccess.
+func TestProductionBinaryDependencies(t *testing.T) {
+	t.Parallel()
+	deps := strings.Fields(string(goCmd(t, "list", "-deps", "./cmd/jitaccess")))
+	if len(deps) == 0 {
+		t.Fatal("go list -deps printed nothing")
+	}
+	forbidden := []struct {
+		why     string
+		matches func(string) bool
+	}{
+		{"the emulator is for tests and the demo", func(p string) bool {
+			return p == module+"/internal/emulator" || strings.HasPrefix(p, module+"/internal/emulator/")
+		}},
+		{"demo code is for make run", func(p string) bool {
+			return strings.HasPrefix(p, module+"/internal/demo") || strings.HasPrefix(p, module+"/cmd/jitaccess-demo")
+		}},
+		{"chromedp is for browser tests", func(p string) bool { return strings.HasPrefix(p, "github.com/chromedp/") }},
+	}
+	for _, p := range deps {
+		for _, f := range forbidden {
+			if f.matches(p) {
+				t.Errorf("cmd/jitaccess depends on %s: %s", p, f.why)
+			}
+		}
+	}
+}
+
+// listedPackage is the part of `go list -json` output we read.
+type listedPackage struct {
+	ImportPath string
+	Imports    []string
+}
+
+// TestDomainImports keeps HTTP and Google clients out of the domain and the
+// use cases (DESIGN §2): they must stay testable without either.
+func TestDomainImports(t *testing.T) {
+	t.Parallel()
+	// -e: a package another engineer is half-way through must not hide the
+	// others; its own build fails elsewhere.
+	out := goCmd(t, "list", "-e", "-json=ImportPath,Imports", "./internal/...")
+	dec := json.NewDecoder(bytes.NewReader(out))
+	pure := []string{module + "/internal/jit", module + "/internal/condition", module + "/internal/activation"}
+	checked := 0
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("decoding go list output: %v", err)
+		}
+		if !isUnder(p.ImportPath, pure) {
+			continue
+		}
+		checked++
+		for _, imp := range p.Imports {
+			if imp == "net/http" || strings.HasPrefix(imp, "net/http/") ||
+				strings.HasPrefix(imp, "google.golang.org/") || strings.HasPrefix(imp, "cloud.google.com/") {
+				t.Errorf("%s imports %s; the domain and use cases must not know HTTP or Google clients", p.ImportPath, imp)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no domain package found; did the layout change?")
+	}
+}
+
+func isUnder(path string, roots []string) bool {
+	for _, r := range roots {
+		if path == r || strings.HasPrefix(path, r+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// dockerBuild matches the Dockerfile's build command.
+var dockerBuild = regexp.MustCompile(`^RUN\s+CGO_ENABLED=0\s+go\s+build\s+(-trimpath)\s+-o\s+(\S+)\s+(\./cmd/jitaccess)\s*$`)
+
+// TestDockerfileBuilds runs the Dockerfile's build command (docker itself
+// is not available everywhere the tests run) and checks the image's shape.
+func TestDockerfileBuilds(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	f, err := os.Open(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var buildArgs []string
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		lines = append(lines, line)
+		if m := dockerBuild.FindStringSubmatch(line); m != nil {
+			buildArgs = []string{"build", m[1], "-o", filepath.Join(t.TempDir(), "jitaccess"), m[3]}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if buildArgs == nil {
+		t.Fatalf("Dockerfile has no line matching %s", dockerBuild)
+	}
+	for _, want := range []string{
+		"FROM golang:1.26 AS build",
+		"FROM gcr.io/distroless/static-debian12:nonroot",
+		"USER nonroot:nonroot",
+		"EXPOSE 8080",
+	} {
+		if !containsLine(lines, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+
+	cmd := exec.CommandContext(t.Context(), "go", buildArgs...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(buildArgs, " "), err, out)
+	}
+}
+
+func containsLine(lines []string, want string) bool {
+	for _, l := range lines {
+		if l == want {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAppYAML checks that app.yaml starts the production binary and sets
+// no variable the app does not read.
+func TestAppYAML(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(moduleRoot(t), "app.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{"runtime: go1", "main: ./cmd/jitaccess", "RESOURCE_SCOPE:"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("app.yaml lacks %q", want)
+		}
+	}
+}
