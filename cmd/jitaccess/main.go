@@ -68,15 +68,20 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	defer func() {
 		if err := closeAll(); err != nil {
-			fmt.Fprintf(stderr, "jitaccess: closing clients: %v\n", err)
+			logger.ErrorContext(ctx, "Closing clients failed", slog.Any("error", err))
 		}
 	}()
 
-	ln, err := net.Listen("tcp", listenAddress(cfg))
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", listenAddress(cfg))
 	if err != nil {
 		return fmt.Errorf("listening on port %d: %w", cfg.Port, err)
 	}
 	logger.InfoContext(ctx, "Listening on "+ln.Addr().String())
+	if cfg.Platform == config.PlatformLocal {
+		// For the person at the terminal; the JSON logs are for machines.
+		// Nothing to do if stderr is gone.
+		_, _ = fmt.Fprintf(stderr, "jitaccess: serving on http://%s\n", ln.Addr())
+	}
 	srv := server.NewHTTPServer(ctx, h, logger)
 	if err := server.Serve(ctx, srv, ln, shutdownGrace); err != nil {
 		return err

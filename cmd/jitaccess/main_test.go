@@ -36,7 +36,7 @@ func (b *lockedBuffer) String() string {
 // take it before run binds it; on a test machine that is rare enough.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package archtest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -129,23 +128,18 @@ var dockerBuild = regexp.MustCompile(`^RUN\s+CGO_ENABLED=0\s+go\s+build\s+(-trim
 func TestDockerfileBuilds(t *testing.T) {
 	t.Parallel()
 	root := moduleRoot(t)
-	f, err := os.Open(filepath.Join(root, "Dockerfile"))
+	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var buildArgs []string
 	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for line := range strings.Lines(string(b)) {
+		line = strings.TrimSpace(line)
 		lines = append(lines, line)
 		if m := dockerBuild.FindStringSubmatch(line); m != nil {
 			buildArgs = []string{"build", m[1], "-o", filepath.Join(t.TempDir(), "jitaccess"), m[3]}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	if buildArgs == nil {
 		t.Fatalf("Dockerfile has no line matching %s", dockerBuild)

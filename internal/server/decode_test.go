@@ -54,7 +54,7 @@ func TestDecodeJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := httptest.NewRequest("POST", "/api/x", strings.NewReader(tt.body))
+			r := httptest.NewRequestWithContext(t.Context(), "POST", "/api/x", strings.NewReader(tt.body))
 			if tt.body == "" {
 				r.Body = http.NoBody
 			}
@@ -95,7 +95,7 @@ func TestBodyLimitMiddleware(t *testing.T) {
 		}
 		return writeJSON(w, 200, v)
 	}))
-	w := serve(h, httptest.NewRequest("POST", "/x", strings.NewReader(`{"a":"0123456789"}`)))
+	w := serve(h, httptest.NewRequestWithContext(t.Context(), "POST", "/x", strings.NewReader(`{"a":"0123456789"}`)))
 	if diff := cmp.Diff(map[string]any{"message": "The request body is too large (the limit is 10 bytes)"}, decodeBody(t, w)); w.Code != 400 || diff != "" {
 		t.Errorf("status %d, body mismatch (-want +got):\n%s", w.Code, diff)
 	}
@@ -106,7 +106,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add(`{"nested":{"flag":true}}`)
 	f.Add(`{} {}`)
 	f.Fuzz(func(t *testing.T, body string) {
-		r := httptest.NewRequest("POST", "/x", strings.NewReader(body))
+		r := httptest.NewRequestWithContext(t.Context(), "POST", "/x", strings.NewReader(body))
 		r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, 1024)
 		var v decodeTarget
 		err := decodeJSON(r, &v)

@@ -25,7 +25,7 @@ type (
 // Header names.
 const (
 	headerXSRF         = "X-JITACCESS"
-	headerIAPAssertion = "x-goog-iap-jwt-assertion"
+	headerIAPAssertion = "x-goog-iap-jwt-assertion" //nolint:gosec // G101: a header name, not a credential
 	headerTrace        = "X-Cloud-Trace-Context"
 	headerRequestID    = "X-Request-Id"
 )

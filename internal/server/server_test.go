@@ -121,8 +121,9 @@ func newTestServer(t *testing.T, mutate func(*Options)) (*Server, *syncBuffer) {
 }
 
 // apiRequest is a request that passes the XSRF and IAP checks as alice.
-func apiRequest(method, target string, body io.Reader) *http.Request {
-	r := httptest.NewRequest(method, target, body)
+func apiRequest(t *testing.T, method, target string, body io.Reader) *http.Request {
+	t.Helper()
+	r := httptest.NewRequestWithContext(t.Context(), method, target, body)
 	r.Header.Set(headerXSRF, "1")
 	r.Header.Set(headerIAPAssertion, aliceAssertion)
 	return r
@@ -164,38 +165,38 @@ func TestRoutes(t *testing.T) {
 		status int
 		body   map[string]any
 	}{
-		{"alive", httptest.NewRequest("GET", "/health/alive", nil), 200,
+		{"alive", httptest.NewRequestWithContext(t.Context(), "GET", "/health/alive", nil), 200,
 			map[string]any{"healthy": true, "details": map[string]any{}}},
-		{"ready_without_checks", httptest.NewRequest("GET", "/health/ready", nil), 200,
+		{"ready_without_checks", httptest.NewRequestWithContext(t.Context(), "GET", "/health/ready", nil), 200,
 			map[string]any{"healthy": true, "details": map[string]any{}}},
-		{"policy", apiRequest("GET", "/api/policy", nil), 200, map[string]any{
+		{"policy", apiRequest(t, "GET", "/api/policy", nil), 200, map[string]any{
 			"justificationHint":        "Bug or case number",
 			"signedInUser":             map[string]any{"email": "alice@example.com"},
 			"applicationVersion":       "1.2.3",
 			"defaultActivationTimeout": 60.0,
 			"maxActivationTimeout":     120.0,
 		}},
-		{"xsrf_missing", withHeaders(apiRequest("GET", "/api/policy", nil), headerXSRF, ""), 400,
+		{"xsrf_missing", withHeaders(apiRequest(t, "GET", "/api/policy", nil), headerXSRF, ""), 400,
 			map[string]any{"message": "Missing header: X-JITACCESS"}},
-		{"xsrf_wrong_value", withHeaders(apiRequest("GET", "/api/policy", nil), headerXSRF, "true"), 400,
+		{"xsrf_wrong_value", withHeaders(apiRequest(t, "GET", "/api/policy", nil), headerXSRF, "true"), 400,
 			map[string]any{"message": "Missing header: X-JITACCESS"}},
-		{"xsrf_checked_on_unknown_api_path", withHeaders(apiRequest("GET", "/api/nope", nil), headerXSRF, ""), 400,
+		{"xsrf_checked_on_unknown_api_path", withHeaders(apiRequest(t, "GET", "/api/nope", nil), headerXSRF, ""), 400,
 			map[string]any{"message": "Missing header: X-JITACCESS"}},
-		{"iap_missing", withHeaders(apiRequest("GET", "/api/policy", nil), headerIAPAssertion, ""), 401,
+		{"iap_missing", withHeaders(apiRequest(t, "GET", "/api/policy", nil), headerIAPAssertion, ""), 401,
 			map[string]any{"message": "Identity-Aware Proxy must be enabled for this application"}},
-		{"iap_invalid", withHeaders(apiRequest("GET", "/api/policy", nil), headerIAPAssertion, "forged"), 401,
+		{"iap_invalid", withHeaders(apiRequest(t, "GET", "/api/policy", nil), headerIAPAssertion, "forged"), 401,
 			map[string]any{"message": "Invalid IAP assertion"}},
-		{"iap_keys_unavailable", withHeaders(apiRequest("GET", "/api/policy", nil), headerIAPAssertion, unavailableAssertion), 503,
+		{"iap_keys_unavailable", withHeaders(apiRequest(t, "GET", "/api/policy", nil), headerIAPAssertion, unavailableAssertion), 503,
 			map[string]any{"message": "The service is temporarily unavailable, try again later"}},
-		{"iap_checked_on_unknown_api_path", withHeaders(apiRequest("GET", "/api/nope", nil), headerIAPAssertion, ""), 401,
+		{"iap_checked_on_unknown_api_path", withHeaders(apiRequest(t, "GET", "/api/nope", nil), headerIAPAssertion, ""), 401,
 			map[string]any{"message": "Identity-Aware Proxy must be enabled for this application"}},
-		{"unknown_api_path", apiRequest("GET", "/api/nope", nil), 404, map[string]any{"message": "Not found"}},
-		{"unknown_path", httptest.NewRequest("GET", "/nope", nil), 404, map[string]any{"message": "Not found"}},
-		{"api_wrong_method", apiRequest("DELETE", "/api/policy", nil), 405, map[string]any{"message": "Method not allowed"}},
-		{"health_wrong_method", httptest.NewRequest("DELETE", "/health/alive", nil), 405, map[string]any{"message": "Method not allowed"}},
-		{"cross_origin_post", withHeaders(apiRequest("POST", "/api/policy", strings.NewReader("{}")), "Sec-Fetch-Site", "cross-site"), 403,
+		{"unknown_api_path", apiRequest(t, "GET", "/api/nope", nil), 404, map[string]any{"message": "Not found"}},
+		{"unknown_path", httptest.NewRequestWithContext(t.Context(), "GET", "/nope", nil), 404, map[string]any{"message": "Not found"}},
+		{"api_wrong_method", apiRequest(t, "DELETE", "/api/policy", nil), 405, map[string]any{"message": "Method not allowed"}},
+		{"health_wrong_method", httptest.NewRequestWithContext(t.Context(), "DELETE", "/health/alive", nil), 405, map[string]any{"message": "Method not allowed"}},
+		{"cross_origin_post", withHeaders(apiRequest(t, "POST", "/api/policy", strings.NewReader("{}")), "Sec-Fetch-Site", "cross-site"), 403,
 			map[string]any{"message": "Cross-origin requests are not allowed"}},
-		{"cross_origin_old_browser", withHeaders(apiRequest("POST", "/api/policy", strings.NewReader("{}")), "Origin", "https://evil.example"), 403,
+		{"cross_origin_old_browser", withHeaders(apiRequest(t, "POST", "/api/policy", strings.NewReader("{}")), "Origin", "https://evil.example"), 403,
 			map[string]any{"message": "Cross-origin requests are not allowed"}},
 	}
 	s, _ := newTestServer(t, nil)
@@ -217,7 +218,7 @@ func TestOutdatedClient(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestServer(t, nil)
 	for _, target := range []string{"/api/", "/api"} {
-		w := serve(s, apiRequest("GET", target, nil))
+		w := serve(s, apiRequest(t, "GET", target, nil))
 		msg, _ := decodeBody(t, w)["message"].(string)
 		want := regexp.MustCompile(`^You're viewing an outdated version of the application, <a href='/\?_=[A-Z2-7]{26}'>please refresh your browser</a>$`)
 		if w.Code != 404 || !want.MatchString(msg) {
@@ -233,7 +234,7 @@ func TestMethodNotAllowedListsAllowedMethods(t *testing.T) {
 		"/api/policy":   {"GET", "HEAD"},
 		"/health/ready": {"GET", "HEAD"},
 	} {
-		r := apiRequest("PUT", target, nil)
+		r := apiRequest(t, "PUT", target, nil)
 		w := serve(s, r)
 		if diff := cmp.Diff(want, w.Header().Values("Allow")); w.Code != 405 || diff != "" {
 			t.Errorf("PUT %s = %d, Allow mismatch (-want +got):\n%s", target, w.Code, diff)
@@ -258,7 +259,7 @@ func TestReady(t *testing.T) {
 			s, logs := newTestServer(t, func(o *Options) {
 				o.Ready = func(context.Context) map[string]bool { return tt.details }
 			})
-			w := serve(s, httptest.NewRequest("GET", "/health/ready", nil))
+			w := serve(s, httptest.NewRequestWithContext(t.Context(), "GET", "/health/ready", nil))
 			want := map[string]any{"healthy": tt.healthy, "details": map[string]any{}}
 			for k, v := range tt.details {
 				want["details"].(map[string]any)[k] = v
@@ -291,11 +292,11 @@ func TestSecurityHeaders(t *testing.T) {
 		"Cross-Origin-Opener-Policy": "same-origin",
 	}
 	for _, r := range []*http.Request{
-		httptest.NewRequest("GET", "/", nil),
-		httptest.NewRequest("GET", "/health/alive", nil),
-		apiRequest("GET", "/api/policy", nil),
-		httptest.NewRequest("GET", "/api/policy", nil), // rejected by the XSRF check
-		httptest.NewRequest("GET", "/missing", nil),
+		httptest.NewRequestWithContext(t.Context(), "GET", "/", nil),
+		httptest.NewRequestWithContext(t.Context(), "GET", "/health/alive", nil),
+		apiRequest(t, "GET", "/api/policy", nil),
+		httptest.NewRequestWithContext(t.Context(), "GET", "/api/policy", nil), // rejected by the XSRF check
+		httptest.NewRequestWithContext(t.Context(), "GET", "/missing", nil),
 	} {
 		w := serve(s, r)
 		got := map[string]string{}
@@ -335,7 +336,7 @@ func TestStaticUI(t *testing.T) {
 		{"POST", "/app.js", 405, "application/json", `{"message":"Method not allowed"}` + "\n"},
 	}
 	for _, tt := range tests {
-		w := serve(s, httptest.NewRequest(tt.method, tt.target, nil))
+		w := serve(s, httptest.NewRequestWithContext(t.Context(), tt.method, tt.target, nil))
 		if w.Code != tt.status || w.Header().Get("Content-Type") != tt.contentType || w.Body.String() != tt.body {
 			t.Errorf("%s %s = %d %q %q; want %d %q %q", tt.method, tt.target,
 				w.Code, w.Header().Get("Content-Type"), w.Body, tt.status, tt.contentType, tt.body)
@@ -344,16 +345,16 @@ func TestStaticUI(t *testing.T) {
 
 	// GetHead routes HEAD to GET handlers (net/http, unlike the recorder,
 	// drops the body).
-	if w := serve(s, httptest.NewRequest("HEAD", "/health/alive", nil)); w.Code != 200 {
+	if w := serve(s, httptest.NewRequestWithContext(t.Context(), "HEAD", "/health/alive", nil)); w.Code != 200 {
 		t.Errorf("HEAD /health/alive = %d, want 200", w.Code)
 	}
 
-	first := serve(s, httptest.NewRequest("GET", "/app.js", nil))
+	first := serve(s, httptest.NewRequestWithContext(t.Context(), "GET", "/app.js", nil))
 	etag := first.Header().Get("ETag")
 	if etag == "" {
 		t.Fatal("no ETag")
 	}
-	r := httptest.NewRequest("GET", "/app.js", nil)
+	r := httptest.NewRequestWithContext(t.Context(), "GET", "/app.js", nil)
 	r.Header.Set("If-None-Match", etag)
 	if w := serve(s, r); w.Code != http.StatusNotModified {
 		t.Errorf("revalidation with ETag = %d, want 304", w.Code)
@@ -363,7 +364,7 @@ func TestStaticUI(t *testing.T) {
 func TestNoUI(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestServer(t, func(o *Options) { o.UI = nil })
-	if w := serve(s, httptest.NewRequest("GET", "/", nil)); w.Code != 404 {
+	if w := serve(s, httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)); w.Code != 404 {
 		t.Errorf("GET / without UI = %d, want 404", w.Code)
 	}
 }
@@ -378,7 +379,7 @@ func TestNewRequiresVerifier(t *testing.T) {
 func TestAccessLogAndTrace(t *testing.T) {
 	t.Parallel()
 	s, logs := newTestServer(t, nil)
-	r := apiRequest("GET", "/api/policy?activation=secret-token&x=1", nil)
+	r := apiRequest(t, "GET", "/api/policy?activation=secret-token&x=1", nil)
 	r.Header.Set("X-Cloud-Trace-Context", "105445aa7843bc8bf206b12000100000/1;o=1")
 	r.Header.Set("User-Agent", "test-agent")
 	w := serve(s, r)
@@ -418,7 +419,7 @@ func TestAccessLogAndTrace(t *testing.T) {
 func TestPrincipalInContextAndLabels(t *testing.T) {
 	t.Parallel()
 	s, logs := newTestServer(t, nil)
-	serve(s, apiRequest("GET", "/api/policy", nil))
+	serve(s, apiRequest(t, "GET", "/api/policy", nil))
 	var found bool
 	for _, l := range logs.lines(t) {
 		labels, _ := l[cloudlog.KeyLabels].(map[string]any)
@@ -435,7 +436,7 @@ func TestPrincipalInContextAndLabels(t *testing.T) {
 		t.Error("no iap.authenticate log line")
 	}
 
-	if _, err := principal(httptest.NewRequest("GET", "/", nil)); jit.KindOf(err) != jit.KindUnauthenticated {
+	if _, err := principal(httptest.NewRequestWithContext(t.Context(), "GET", "/", nil)); jit.KindOf(err) != jit.KindUnauthenticated {
 		t.Errorf("principal() without IAP = %v, want KindUnauthenticated", err)
 	}
 }
@@ -468,7 +469,7 @@ func TestErrorAdapter(t *testing.T) {
 			t.Parallel()
 			s, logs := newTestServer(t, nil)
 			h := s.handle(func(http.ResponseWriter, *http.Request) error { return tt.err })
-			w := serve(h, httptest.NewRequest("GET", "/x", nil))
+			w := serve(h, httptest.NewRequestWithContext(t.Context(), "GET", "/x", nil))
 			if diff := cmp.Diff(map[string]any{"message": tt.msg}, decodeBody(t, w)); w.Code != tt.status || diff != "" {
 				t.Errorf("status %d (want %d), body mismatch (-want +got):\n%s", w.Code, tt.status, diff)
 			}
@@ -489,7 +490,7 @@ func TestErrorAfterWriting(t *testing.T) {
 		_ = writeJSON(w, 200, map[string]int{"n": 1})
 		return errors.New("late failure")
 	})
-	w := serve(h, httptest.NewRequest("GET", "/x", nil))
+	w := serve(h, httptest.NewRequestWithContext(t.Context(), "GET", "/x", nil))
 	if w.Code != 200 || w.Body.String() != `{"n":1}`+"\n" {
 		t.Errorf("response = %d %q, want the original 200", w.Code, w.Body)
 	}
@@ -504,7 +505,7 @@ func TestRecoverPanics(t *testing.T) {
 	h := s.recoverPanics(s.requestContext(s.accessLog(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	}))))
-	w := serve(h, httptest.NewRequest("GET", "/x", nil))
+	w := serve(h, httptest.NewRequestWithContext(t.Context(), "GET", "/x", nil))
 	if diff := cmp.Diff(map[string]any{"message": "An internal error occurred, see logs for details"}, decodeBody(t, w)); w.Code != 500 || diff != "" {
 		t.Errorf("status %d, body mismatch (-want +got):\n%s", w.Code, diff)
 	}
@@ -529,7 +530,7 @@ func TestRecoverPanics(t *testing.T) {
 				t.Errorf("recovered %v, want http.ErrAbortHandler re-panicked", p)
 			}
 		}()
-		serve(abort, httptest.NewRequest("GET", "/x", nil))
+		serve(abort, httptest.NewRequestWithContext(t.Context(), "GET", "/x", nil))
 	}()
 }
 
@@ -562,7 +563,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 
 func mustListen(t *testing.T) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,88 @@
+# jitaccess — developer commands. `make help` lists them.
+#
+# The two commands a new developer needs are `make run` and `make test`.
+
+GO            ?= go
+TOOLS_BIN     := $(CURDIR)/bin/tools
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint
+# Per-target fuzzing time: `make fuzz FUZZTIME=5m`.
+FUZZTIME      ?= 30s
+FUZZTIME_SHORT ?= 10s
+IMAGE         ?= jitaccess:dev
+
+.DEFAULT_GOAL := help
+.PHONY: help run test fuzz fuzz-short lint fmt bench build docker tools diff-check clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## Serve the demo (app + emulated Google Cloud) on a loopback URL it prints
+	@if [ -d cmd/jitaccess-demo ]; then \
+		$(GO) run ./cmd/jitaccess-demo; \
+	else \
+		echo "cmd/jitaccess-demo does not exist yet: starting the production server locally on http://127.0.0.1:8080 (health checks only, no Google Cloud)"; \
+		GOOGLE_CLOUD_PROJECT=jitaccess-local IAP_VERIFY_AUDIENCE=false LOG_LEVEL=debug PORT=8080 \
+			$(GO) run ./cmd/jitaccess; \
+	fi
+
+test: ## Run every test (race detector, shuffled order, no cache)
+	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+
+# Fuzz targets are found with `go test -list`, only in packages whose test
+# files declare one, so that listing does not compile every test binary.
+define run_fuzz
+	@set -e; \
+	dirs=$$(grep -rl --include='*_test.go' '^func Fuzz' cmd internal 2>/dev/null | xargs -r -n1 dirname | sort -u); \
+	if [ -z "$$dirs" ]; then echo "no fuzz targets"; exit 0; fi; \
+	for d in $$dirs; do \
+		for t in $$($(GO) test -list '^Fuzz' ./$$d | grep '^Fuzz' || true); do \
+			echo "== $$d $$t ($(1))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(1) ./$$d; \
+		done; \
+	done
+endef
+
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s)
+	$(call run_fuzz,$(FUZZTIME))
+
+fuzz-short: ## Run each fuzz target briefly (FUZZTIME_SHORT, default 10s); used by CI
+	$(call run_fuzz,$(FUZZTIME_SHORT))
+
+lint: $(GOLANGCI_LINT) ## gofmt check, go vet and golangci-lint
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path '*/testdata/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+fmt: ## Format the code
+	$(GO) fmt ./...
+
+bench: ## Run the benchmarks (no tests)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+build: ## Build static binaries into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+
+docker: ## Build the container image (IMAGE=jitaccess:dev)
+	docker build -t $(IMAGE) .
+
+diff-check: ## Fail if formatting or go.mod/go.sum are not tidy
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path '*/testdata/*')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+
+tools: $(GOLANGCI_LINT) ## Install pinned tools into bin/tools
+
+# Reinstalled when missing or of another version.
+$(GOLANGCI_LINT): FORCE
+	@if ! "$@" version 2>/dev/null | grep -q "version $(GOLANGCI_LINT_VERSION:v%=%) "; then \
+		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into $(TOOLS_BIN)"; \
+		GOBIN=$(TOOLS_BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	fi
+
+clean: ## Remove build output (keeps bin/tools)
+	rm -rf dist $(filter-out $(TOOLS_BIN),$(wildcard bin/*))
+
+.PHONY: FORCE
+FORCE:
