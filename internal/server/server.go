@@ -84,6 +84,14 @@ type Options struct {
 	TraceProject string
 	// Ready backs /health/ready; nil means always ready.
 	Ready ReadinessFunc
+	// UseCases serve the activation API. Required.
+	UseCases UseCases
+	// ExternalURL is the app's public base URL, for approval links
+	// (EXTERNAL_URL); empty means the scheme and host of the request.
+	ExternalURL string
+	// InsecureLinks allows http:// approval links for requests that came
+	// in without TLS (local development only).
+	InsecureLinks bool
 }
 
 // Server is the app's http.Handler.
@@ -99,6 +107,9 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	if opts.Verifier == nil {
 		return nil, errors.New("server.New: Options.Verifier is required")
+	}
+	if opts.UseCases == nil {
+		return nil, errors.New("server.New: Options.UseCases is required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -164,7 +175,15 @@ func (s *Server) routes() http.Handler {
 func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/", s.handle(outdatedClient))
 	r.Get("/policy", s.handle(s.getPolicy))
+	r.Get("/projects", s.handle(s.listProjects))
+	r.Get("/projects/{projectId}/roles", s.handle(s.listRoles))
+	r.Get("/projects/{projectId}/peers", s.handle(s.listPeers))
+	r.Post("/projects/{projectId}/roles/self-activate", s.handle(s.selfActivate))
+	r.Post("/projects/{projectId}/roles/request", s.handle(s.requestActivation))
+	r.Get("/activation-request", s.handle(s.getActivationRequest))
+	r.Post("/activation-request", s.handle(s.approveActivationRequest))
 }
+
 
 func notFound(http.ResponseWriter, *http.Request) error {
 	return jit.E("server.route", jit.KindNotFound, "", nil)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/jitaccess/jitaccess/internal/activation"
 	"io"
 	"log/slog"
 	"net"
@@ -109,6 +110,9 @@ func newTestServer(t *testing.T, mutate func(*Options)) (*Server, *syncBuffer) {
 		Policy:       testPolicy(),
 		Version:      "1.2.3",
 		TraceProject: "my-project",
+		// The real use cases without adapters: these tests stop at the
+		// middleware or at validation, before any adapter is needed.
+		UseCases: activation.New(nil, nil, nil, nil, nil, activation.Options{Policy: testPolicy()}),
 	}
 	if mutate != nil {
 		mutate(&opts)

@@ -1,0 +1,279 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/jitaccess/jitaccess/internal/activation"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// UseCases are the operations the API exposes; *activation.Service
+// implements them.
+type UseCases interface {
+	ListProjects(ctx context.Context, caller jit.Principal) ([]jit.ProjectID, error)
+	ListEntitlements(ctx context.Context, caller jit.Principal, project string) ([]jit.EligibleEntitlement, []string, error)
+	ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, error)
+	SelfActivate(ctx context.Context, caller jit.Principal, in activation.SelfActivateInput) (activation.Result, error)
+	RequestApproval(ctx context.Context, caller jit.Principal, in activation.RequestInput) (activation.Result, error)
+	GetRequest(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
+	Approve(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
+}
+
+// projectsResponse is GET /api/projects's body.
+type projectsResponse struct {
+	Projects []string `json:"projects"`
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	projects, err := s.opts.UseCases.ListProjects(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	out := projectsResponse{Projects: make([]string, 0, len(projects))}
+	for _, id := range projects {
+		out.Projects = append(out.Projects, string(id))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// entitlementJSON is one item of GET /api/projects/{p}/roles.
+type entitlementJSON struct {
+	ID                string  `json:"id"`
+	Name              string  `json:"name"`
+	ResourceCondition *string `json:"resourceCondition"`
+	ActivationType    string  `json:"activationType"`
+	Status            string  `json:"status"`
+	ValidUntil        *int64  `json:"validUntil"`
+}
+
+type entitlementsResponse struct {
+	Warnings     []string          `json:"warnings"`
+	Entitlements []entitlementJSON `json:"entitlements"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	ents, warnings, err := s.opts.UseCases.ListEntitlements(r.Context(), p, chi.URLParam(r, "projectId"))
+	if err != nil {
+		return err
+	}
+	out := entitlementsResponse{Warnings: append([]string{}, warnings...), Entitlements: []entitlementJSON{}}
+	for _, e := range ents {
+		item := entitlementJSON{
+			ID: e.ID(), Name: e.Role, ResourceCondition: optional(e.ResourceCondition),
+			ActivationType: string(e.Type), Status: string(e.Status),
+		}
+		if e.Status == jit.StatusActive && !e.ValidUntil.IsZero() {
+			v := e.ValidUntil.Unix()
+			item.ValidUntil = &v
+		}
+		out.Entitlements = append(out.Entitlements, item)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+type peersResponse struct {
+	Peers []jsonUser `json:"peers"`
+}
+
+func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	peers, err := s.opts.UseCases.ListPeers(r.Context(), p, chi.URLParam(r, "projectId"), r.URL.Query().Get("id"))
+	if err != nil {
+		return err
+	}
+	out := peersResponse{Peers: []jsonUser{}}
+	for _, u := range peers {
+		out.Peers = append(out.Peers, newJSONUser(u))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// selfActivateRequest is POST …/roles/self-activate's body.
+type selfActivateRequest struct {
+	EntitlementIDs    []string `json:"entitlementIds"`
+	Justification     string   `json:"justification"`
+	ActivationTimeout int64    `json:"activationTimeout"` // minutes
+}
+
+// maxMinutes keeps a hostile activationTimeout from overflowing
+// time.Duration; any value this large is refused by the policy anyway.
+const maxMinutes = 1 << 30
+
+func minutes(m int64) time.Duration {
+	if m > maxMinutes {
+		m = maxMinutes
+	}
+	if m < -maxMinutes {
+		m = -maxMinutes
+	}
+	return time.Duration(m) * time.Minute
+}
+
+func (s *Server) selfActivate(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	var body selfActivateRequest
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	res, err := s.opts.UseCases.SelfActivate(r.Context(), p, activation.SelfActivateInput{
+		Project:        chi.URLParam(r, "projectId"),
+		EntitlementIDs: body.EntitlementIDs,
+		Justification:  body.Justification,
+		Duration:       minutes(body.ActivationTimeout),
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newActivationResponse(res))
+}
+
+// requestActivationRequest is POST …/roles/request's body.
+type requestActivationRequest struct {
+	EntitlementID     string   `json:"entitlementId"`
+	Justification     string   `json:"justification"`
+	Peers             []string `json:"peers"`
+	ActivationTimeout int64    `json:"activationTimeout"` // minutes
+}
+
+func (s *Server) requestActivation(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	var body requestActivationRequest
+	if err := decodeJSON(r, &body); err != nil {
+		return err
+	}
+	project := chi.URLParam(r, "projectId")
+	base := s.baseURL(r)
+	res, err := s.opts.UseCases.RequestApproval(r.Context(), p, activation.RequestInput{
+		Project:       project,
+		EntitlementID: body.EntitlementID,
+		Justification: body.Justification,
+		Reviewers:     body.Peers,
+		Duration:      minutes(body.ActivationTimeout),
+		Link: func(token string) string {
+			q := url.Values{"activation": {token}, "projectId": {project}}
+			return base + "/?" + q.Encode()
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newActivationResponse(res))
+}
+
+func (s *Server) getActivationRequest(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.opts.UseCases.GetRequest(r.Context(), p, r.URL.Query().Get("activation"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newActivationResponse(res))
+}
+
+func (s *Server) approveActivationRequest(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.opts.UseCases.Approve(r.Context(), p, r.URL.Query().Get("activation"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newActivationResponse(res))
+}
+
+// baseURL is where approval links point: EXTERNAL_URL when configured
+// (recommended: the Host header is the client's to choose), otherwise the
+// scheme and host this request came in on.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.ExternalURL != "" {
+		return strings.TrimRight(s.opts.ExternalURL, "/")
+	}
+	scheme := "https"
+	if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" && s.opts.InsecureLinks {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host
+}
+
+// activationResponse is the original's ActivationResponse (§2.4).
+type activationResponse struct {
+	Beneficiary   jsonUser             `json:"beneficiary"`
+	Reviewers     []jsonUser           `json:"reviewers"`
+	IsBeneficiary bool                 `json:"isBeneficiary"`
+	IsReviewer    bool                 `json:"isReviewer"`
+	Justification string               `json:"justification"`
+	Entitlements  []activationItemJSON `json:"entitlements"`
+	Warnings      []string             `json:"warnings,omitempty"`
+}
+
+type activationItemJSON struct {
+	ActivationID      string  `json:"activationId"`
+	ProjectID         string  `json:"projectId"`
+	ID                string  `json:"id"`
+	Name              string  `json:"name"`
+	ResourceCondition *string `json:"resourceCondition"`
+	Status            string  `json:"status"`
+	StartTime         int64   `json:"startTime"`
+	EndTime           int64   `json:"endTime"`
+}
+
+func newActivationResponse(res activation.Result) activationResponse {
+	out := activationResponse{
+		Beneficiary:   newJSONUser(res.Beneficiary),
+		Reviewers:     []jsonUser{},
+		IsBeneficiary: res.IsBeneficiary,
+		IsReviewer:    res.IsReviewer,
+		Justification: res.Justification,
+		Entitlements:  []activationItemJSON{},
+		Warnings:      res.Warnings,
+	}
+	for _, u := range res.Reviewers {
+		out.Reviewers = append(out.Reviewers, newJSONUser(u))
+	}
+	for _, it := range res.Items {
+		out.Entitlements = append(out.Entitlements, activationItemJSON{
+			ActivationID:      it.ActivationID,
+			ProjectID:         string(it.Entitlement.Project),
+			ID:                it.Entitlement.ID(),
+			Name:              it.Entitlement.Role,
+			ResourceCondition: optional(it.Entitlement.ResourceCondition),
+			Status:            string(it.Status),
+			StartTime:         it.Start.Unix(),
+			EndTime:           it.End.Unix(),
+		})
+	}
+	return out
+}
