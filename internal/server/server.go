@@ -184,7 +184,6 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Post("/activation-request", s.handle(s.approveActivationRequest))
 }
 
-
 func notFound(http.ResponseWriter, *http.Request) error {
 	return jit.E("server.route", jit.KindNotFound, "", nil)
 }

@@ -1,0 +1,185 @@
+// Package catalog discovers who is eligible for what: the projects a user
+// can activate roles in, their eligible entitlements with current status,
+// and the peers who could approve a request. It reads Cloud Asset (through
+// cloud.google.com/go/asset) in one of the original's two ways, chosen by
+// RESOURCE_CATALOG: PolicyAnalyzer (AnalyzeIamPolicy resolves groups and
+// inheritance) or AssetInventory (effective policies plus Cloud Identity
+// for groups, nested ones included). Current activations are read from the
+// project's IAM policy itself, because the Asset index lags IAM writes by
+// minutes and a user who just activated a role must see it as active.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/api/cloudresourcemanager/v3"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+const projectPrefix = "//cloudresourcemanager.googleapis.com/projects/"
+
+// maxProjects bounds a project listing; larger organisations should set
+// AVAILABLE_PROJECTS_QUERY to something narrower.
+const maxProjects = 10000
+
+// Options are shared by both backends.
+type Options struct {
+	// Scope is RESOURCE_SCOPE: "organizations/N", "folders/N" or "projects/ID".
+	Scope string
+	// ProjectsQuery is AVAILABLE_PROJECTS_QUERY; when set, projects are
+	// searched with it instead of being derived from eligibility.
+	ProjectsQuery string
+	// ReadTimeout bounds each Google call (BACKEND_READ_TIMEOUT).
+	ReadTimeout time.Duration
+	Clock       func() time.Time
+	Logger      *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 20 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// eligible is one eligible binding found for a user.
+type eligible struct {
+	ent jit.Entitlement
+	typ jit.ActivationType
+}
+
+// merge turns eligible bindings into entitlements: JIT wins when an
+// entitlement is both JIT- and MPA-eligible (as in the original), and
+// duplicates inherited from several levels collapse.
+func merge(found []eligible, active map[jit.Entitlement]time.Time) []jit.EligibleEntitlement {
+	byEnt := map[jit.Entitlement]jit.ActivationType{}
+	var order []jit.Entitlement
+	for _, f := range found {
+		prev, seen := byEnt[f.ent]
+		if !seen {
+			order = append(order, f.ent)
+		}
+		if !seen || (prev == jit.MPA && f.typ == jit.JIT) {
+			byEnt[f.ent] = f.typ
+		}
+	}
+	out := make([]jit.EligibleEntitlement, 0, len(order))
+	for _, e := range order {
+		ee := jit.EligibleEntitlement{Entitlement: e, Type: byEnt[e], Status: jit.StatusInactive}
+		if until, ok := active[e]; ok {
+			ee.Status, ee.ValidUntil = jit.StatusActive, until
+		}
+		out = append(out, ee)
+	}
+	return out
+}
+
+// eligibilityOf parses a binding's condition as an eligibility for project.
+func eligibilityOf(project jit.ProjectID, role, expr string) (eligible, bool) {
+	if expr == "" {
+		return eligible{}, false
+	}
+	el, ok, err := condition.ParseEligibility(expr)
+	if err != nil || !ok {
+		return eligible{}, false
+	}
+	return eligible{ent: jit.Entitlement{Project: project, Role: role, ResourceCondition: el.ResourceCondition}, typ: el.Type}, true
+}
+
+// activeWindows reads the project's policy and returns, per entitlement,
+// the end of the member's current activation window.
+func activeWindows(ctx context.Context, crm *cloudresourcemanager.Service, timeout time.Duration, project jit.ProjectID, member string, now time.Time) (map[jit.Entitlement]time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p, err := crm.Projects.GetIamPolicy(project.ResourceName(), &cloudresourcemanager.GetIamPolicyRequest{
+		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: 3},
+	}).Context(ctx).Do()
+	if err != nil {
+		return nil, fmt.Errorf("get IAM policy of %s: %w", project, err)
+	}
+	out := map[jit.Entitlement]time.Time{}
+	for _, b := range p.Bindings {
+		if b.Condition == nil || !slices.ContainsFunc(b.Members, func(m string) bool { return strings.EqualFold(m, member) }) {
+			continue
+		}
+		w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+		if !ok || !w.Active(now) {
+			continue
+		}
+		e := jit.Entitlement{Project: project, Role: b.Role, ResourceCondition: w.ResourceCondition}
+		if w.End.After(out[e]) {
+			out[e] = w.End
+		}
+	}
+	return out, nil
+}
+
+// projectOf returns the project id of a Cloud Asset full resource name of
+// a project, e.g. "//cloudresourcemanager.googleapis.com/projects/p".
+func projectOf(fullName string) (jit.ProjectID, bool) {
+	id, ok := strings.CutPrefix(fullName, projectPrefix)
+	if !ok || strings.Contains(id, "/") {
+		return "", false
+	}
+	p, err := jit.ParseProjectID(id)
+	return p, err == nil
+}
+
+func sortedUnique[T ~string](in []T) []T {
+	slices.Sort(in)
+	return slices.Compact(in)
+}
+
+// translate turns a Cloud Asset (gRPC) or REST failure into a *jit.Error.
+func translate(op, scope string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var g *googleapi.Error
+	if errors.As(err, &g) {
+		switch {
+		case g.Code == http.StatusForbidden:
+			return jit.E(op, jit.KindDenied, fmt.Sprintf("Denied access to scope '%s'", scope), err)
+		case g.Code == http.StatusNotFound:
+			return jit.E(op, jit.KindNotFound, "The resource does not exist", err)
+		case g.Code == http.StatusTooManyRequests:
+			return jit.E(op, jit.KindTooMany, "A Google Cloud quota is exhausted, please try again later", err)
+		case g.Code >= 500:
+			return jit.E(op, jit.KindUpstream, "A Google Cloud API failed, please try again", err)
+		}
+		return jit.E(op, jit.KindUpstream, "A Google Cloud API refused the request", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return jit.E(op, jit.KindUnavailable, "A Google Cloud API timed out, please try again", err)
+	}
+	switch status.Code(err) {
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return jit.E(op, jit.KindDenied, fmt.Sprintf("Denied access to scope '%s'", scope), err)
+	case codes.NotFound:
+		return jit.E(op, jit.KindNotFound, "The resource does not exist", err)
+	case codes.ResourceExhausted:
+		return jit.E(op, jit.KindTooMany, "The Cloud Asset quota is exhausted; consider RESOURCE_CATALOG=AssetInventory or try again later", err)
+	case codes.DeadlineExceeded, codes.Unavailable:
+		return jit.E(op, jit.KindUnavailable, "The Cloud Asset API did not answer in time, please try again", err)
+	case codes.Canceled:
+		return jit.E(op, jit.KindUnavailable, "The request was cancelled", err)
+	}
+	return jit.E(op, jit.KindUpstream, "The Cloud Asset API failed", err)
+}

@@ -1,0 +1,209 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	asset "cloud.google.com/go/asset/apiv1"
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/api/cloudresourcemanager/v3"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// PolicyAnalyzer finds eligibility with Cloud Asset's AnalyzeIamPolicy,
+// which resolves group membership (nested groups too) and inheritance
+// from folders and the organization itself.
+type PolicyAnalyzer struct {
+	asset *asset.Client
+	crm   *cloudresourcemanager.Service
+	opts  Options
+}
+
+// NewPolicyAnalyzer returns the PolicyAnalyzer catalog.
+func NewPolicyAnalyzer(assetClient *asset.Client, crm *cloudresourcemanager.Service, opts Options) *PolicyAnalyzer {
+	opts.defaults()
+	return &PolicyAnalyzer{asset: assetClient, crm: crm, opts: opts}
+}
+
+func (c *PolicyAnalyzer) analyze(ctx context.Context, q *assetpb.IamPolicyAnalysisQuery) (*assetpb.AnalyzeIamPolicyResponse_IamPolicyAnalysis, error) {
+	q.Scope = c.opts.Scope
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
+	defer cancel()
+	resp, err := c.asset.AnalyzeIamPolicy(ctx, &assetpb.AnalyzeIamPolicyRequest{
+		AnalysisQuery:    q,
+		ExecutionTimeout: durationpb.New(c.opts.ReadTimeout),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetMainAnalysis(), nil
+}
+
+func (c *PolicyAnalyzer) accessTime() *assetpb.IamPolicyAnalysisQuery_ConditionContext {
+	return &assetpb.IamPolicyAnalysisQuery_ConditionContext{
+		TimeContext: &assetpb.IamPolicyAnalysisQuery_ConditionContext_AccessTime{AccessTime: timestamppb.New(c.opts.Clock())},
+	}
+}
+
+// conditional reports whether every ACL of a result is CONDITIONAL (or
+// not evaluated), which is how Policy Analyzer reports an eligible binding.
+func conditional(r *assetpb.IamPolicyAnalysisResult) bool {
+	for _, acl := range r.GetAccessControlLists() {
+		switch acl.GetConditionEvaluation().GetEvaluationValue() {
+		case assetpb.ConditionEvaluation_CONDITIONAL, assetpb.ConditionEvaluation_EVALUATION_VALUE_UNSPECIFIED:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Projects lists the projects in scope where user holds an eligible
+// binding (directly, through groups, or inherited), or the projects
+// matching AVAILABLE_PROJECTS_QUERY when it is set.
+func (c *PolicyAnalyzer) Projects(ctx context.Context, user jit.UserID) ([]jit.ProjectID, error) {
+	const op = "catalog.PolicyAnalyzer.Projects"
+	if c.opts.ProjectsQuery != "" {
+		return searchProjects(ctx, c.asset, c.opts, op)
+	}
+	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
+		IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
+		// A narrow permission keeps the result small (the original's choice).
+		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Permissions: []string{"resourcemanager.projects.get"}},
+		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandResources: true},
+		ConditionContext: c.accessTime(),
+	})
+	if status.Code(err) == codes.InvalidArgument {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, translate(op, c.opts.Scope, err)
+	}
+	var out []jit.ProjectID
+	for _, r := range analysis.GetAnalysisResults() {
+		if _, ok := eligibilityOf("", r.GetIamBinding().GetRole(), r.GetIamBinding().GetCondition().GetExpression()); !ok || !conditional(r) {
+			continue
+		}
+		for _, acl := range r.GetAccessControlLists() {
+			for _, res := range acl.GetResources() {
+				if p, ok := projectOf(res.GetFullResourceName()); ok {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return sortedUnique(out), nil
+}
+
+// Entitlements lists user's eligible entitlements on project, with the
+// status of each read from the project's current policy.
+func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error) {
+	const op = "catalog.PolicyAnalyzer.Entitlements"
+	var (
+		analysis *assetpb.AnalyzeIamPolicyResponse_IamPolicyAnalysis
+		active   map[jit.Entitlement]time.Time
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		analysis, err = c.analyze(gctx, &assetpb.IamPolicyAnalysisQuery{
+			ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: project.FullResourceName()},
+			IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
+			ConditionContext: c.accessTime(),
+		})
+		if status.Code(err) == codes.InvalidArgument {
+			// Google answers 400 for a project that does not exist (or is
+			// outside the scope): nothing is eligible there.
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		active, err = activeWindows(gctx, c.crm, c.opts.ReadTimeout, project, user.Member(), c.opts.Clock())
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, nil, translate(op, c.opts.Scope, err)
+	}
+	var found []eligible
+	var warnings []string
+	for _, r := range analysis.GetAnalysisResults() {
+		b := r.GetIamBinding()
+		if el, ok := eligibilityOf(project, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
+			found = append(found, el)
+		}
+	}
+	for _, e := range analysis.GetNonCriticalErrors() {
+		if e.GetCause() != "" {
+			warnings = append(warnings, e.GetCause())
+		}
+	}
+	return merge(found, active), sortedUnique(warnings), nil
+}
+
+// Holders lists the users who hold ent with activation type typ: same
+// project, role and resource condition, directly or through (nested)
+// groups, on the project or inherited.
+func (c *PolicyAnalyzer) Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
+	const op = "catalog.PolicyAnalyzer.Holders"
+	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
+		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.Project.FullResourceName()},
+		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},
+		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true},
+	})
+	if err != nil {
+		return nil, translate(op, c.opts.Scope, err)
+	}
+	var out []jit.UserID
+	for _, r := range analysis.GetAnalysisResults() {
+		b := r.GetIamBinding()
+		el, ok := eligibilityOf(ent.Project, b.GetRole(), b.GetCondition().GetExpression())
+		if !ok || el.typ != typ || el.ent != ent {
+			continue
+		}
+		for _, id := range r.GetIdentityList().GetIdentities() {
+			if email, ok := strings.CutPrefix(id.GetName(), "user:"); ok {
+				if u, err := jit.ParseUserID(email); err == nil {
+					out = append(out, u)
+				}
+			}
+		}
+	}
+	return sortedUnique(out), nil
+}
+
+// searchProjects lists projects matching AVAILABLE_PROJECTS_QUERY.
+func searchProjects(ctx context.Context, client *asset.Client, opts Options, op string) ([]jit.ProjectID, error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.ReadTimeout)
+	defer cancel()
+	it := client.SearchAllResources(ctx, &assetpb.SearchAllResourcesRequest{
+		Scope:      opts.Scope,
+		Query:      opts.ProjectsQuery,
+		AssetTypes: []string{"cloudresourcemanager.googleapis.com/Project"},
+		PageSize:   500,
+	})
+	var out []jit.ProjectID
+	for len(out) < maxProjects {
+		r, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, translate(op, opts.Scope, err)
+		}
+		if p, ok := projectOf(r.GetName()); ok {
+			out = append(out, p)
+		}
+	}
+	return sortedUnique(out), nil
+}
