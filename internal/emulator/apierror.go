@@ -120,8 +120,15 @@ func writeRESTError(w http.ResponseWriter, err *APIError) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// writeJSON renders v as a 200 JSON response.
+// writeJSON renders v as a 200 JSON response. It encodes into a buffer
+// first, so that an encoding failure becomes a clean 500 rather than a
+// truncated 200.
 func writeJSON(w http.ResponseWriter, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeRESTError(w, newAPIError(http.StatusInternalServerError, "encode response: "+err.Error()))
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(body, '\n'))
 }

@@ -57,6 +57,18 @@ func (f *Faults) Clear() {
 	f.faults = nil
 }
 
+// List returns a copy of the installed faults by pattern, for the control
+// API and for tests.
+func (f *Faults) List() map[string]Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]Fault, len(f.faults))
+	for p, fault := range f.faults {
+		out[p] = *fault
+	}
+	return out
+}
+
 // Calls reports how many times a method was called since the world began.
 func (f *Faults) Calls(method string) int {
 	f.mu.Lock()

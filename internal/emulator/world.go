@@ -243,6 +243,18 @@ func (w *World) ServiceAccountExists(email string) bool {
 	return ok
 }
 
+// ServiceAccounts returns the service accounts, sorted by email.
+func (w *World) ServiceAccounts() []ServiceAccount {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := make([]ServiceAccount, 0, len(w.serviceAccounts))
+	for _, sa := range w.serviceAccounts {
+		out = append(out, *sa)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Email < out[j].Email })
+	return out
+}
+
 // Users returns the users, sorted by email.
 func (w *World) Users() []User {
 	w.mu.RLock()
@@ -521,26 +533,59 @@ func (w *World) GetIamPolicy(resource string, requestedVersion int) (Policy, *AP
 // SetIamPolicy implements setIamPolicy's semantics: optimistic concurrency
 // with the etag (a stale etag is 409 ABORTED), version rules for
 // conditions, syntax checks and Google's documented policy limits. On
-// success it stores the policy with a new etag and returns it.
+// success it stores the policy with a new etag and returns it. It replaces
+// every field, audit configs included; SetIamPolicyMask implements the
+// update mask that the REST API applies.
 func (w *World) SetIamPolicy(resource string, p Policy) (Policy, *APIError) {
+	return w.SetIamPolicyMask(resource, p, []string{"bindings", "etag", "auditConfigs"})
+}
+
+// SetIamPolicyMask is SetIamPolicy with an update mask: only the fields
+// named in mask ("bindings", "etag", "auditConfigs") are taken from p; the
+// others keep their current value. Google's default mask, when a request
+// has none, is "bindings,etag". Merging happens under the world's lock, so
+// a field outside the mask is never lost to a concurrent write.
+func (w *World) SetIamPolicyMask(resource string, p Policy, mask []string) (Policy, *APIError) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	name, ok := w.canonicalResource(resource)
 	if !ok {
 		return Policy{}, permissionDenied("setIamPolicy", resource)
 	}
-	if err := validatePolicy(p); err != nil {
+	cur := w.currentPolicy(name)
+	merged := Policy{Version: p.Version, Etag: p.Etag, Bindings: cur.Bindings, AuditConfigs: cur.AuditConfigs}
+	setsBindings := false
+	for _, f := range mask {
+		switch strings.TrimSpace(f) {
+		case "bindings":
+			merged.Bindings, setsBindings = p.Bindings, true
+		case "auditConfigs", "audit_configs":
+			merged.AuditConfigs = p.AuditConfigs
+		case "etag", "version":
+		default:
+			return Policy{}, invalidArgument("Invalid update mask path %q; valid paths are bindings, etag and auditConfigs.", f)
+		}
+	}
+	if !setsBindings && cur.hasConditions() && merged.Version < 3 {
+		// The bindings kept from the current policy need version 3.
+		merged.Version = 3
+	}
+	if err := validatePolicy(merged); err != nil {
 		return Policy{}, err
 	}
-	cur := w.currentPolicy(name)
 	if p.Etag != "" && p.Etag != cur.Etag {
 		return Policy{}, newAPIError(http.StatusConflict,
 			"There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
 	}
-	stored := p.Clone()
+	if setsBindings && p.Etag != "" && cur.hasConditions() && merged.Version < 3 {
+		// Google: any change to a policy that has conditions must use
+		// version 3; only a blind write (no etag) may overwrite it.
+		return Policy{}, invalidArgument("The policy of %s contains conditional role bindings; setIamPolicy must use policy version 3, but the request used version %d.", resource, merged.Version)
+	}
+	stored := merged.Clone()
 	if stored.hasConditions() {
 		stored.Version = 3
-	} else if stored.Version == 0 {
+	} else {
 		stored.Version = 1
 	}
 	w.etagSeq++
