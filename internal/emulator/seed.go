@@ -64,11 +64,11 @@ type SeedGroup struct {
 
 // SeedFault is a fault of a seed, with the latency as a Go duration string.
 type SeedFault struct {
-	Latency string  `yaml:"latency"`
-	Code    int     `yaml:"code"`
-	Rate    float64 `yaml:"rate"`
-	Message string  `yaml:"message"`
-	Count   int     `yaml:"count"`
+	Latency string  `yaml:"latency" json:"latency,omitempty"`
+	Code    int     `yaml:"code" json:"code,omitempty"`
+	Rate    float64 `yaml:"rate" json:"rate,omitempty"`
+	Message string  `yaml:"message" json:"message,omitempty"`
+	Count   int     `yaml:"count" json:"count,omitempty"`
 }
 
 // maxSeedBytes bounds what LoadSeed reads; a demo world is a few KiB.

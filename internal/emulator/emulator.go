@@ -1,0 +1,277 @@
+package emulator
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Options configure Start. The zero value starts an empty world on
+// loopback ports chosen by the system.
+type Options struct {
+	// HTTPAddr is where the REST services and the control API listen;
+	// "" means 127.0.0.1:0.
+	HTTPAddr string
+	// GRPCAddr is where the gRPC services (Cloud Asset, Cloud Logging)
+	// listen; "" means 127.0.0.1:0.
+	GRPCAddr string
+	// Seed is the initial world; nil starts an empty one.
+	Seed *Seed
+	// Clock is the world's clock; nil means time.Now.
+	Clock func() time.Time
+	// Logger receives an access log at debug level and serving errors;
+	// nil discards them.
+	Logger *slog.Logger
+}
+
+// Endpoints are where the emulator's services listen, in the form each
+// client library's option.WithEndpoint expects: REST base URLs end in "/",
+// gRPC endpoints are host:port. cmd/jitaccess-emulator prints them as one
+// JSON line.
+type Endpoints struct {
+	ResourceManager string `json:"resourceManager"`
+	CloudIdentity   string `json:"cloudIdentity"`
+	IAMCredentials  string `json:"iamCredentials"`
+	Asset           string `json:"asset"`
+	Logging         string `json:"logging"`
+	IAPJWKS         string `json:"iapJwks"`
+	Control         string `json:"control"`
+}
+
+// Emulator is a running emulator: one World served over one HTTP server
+// (all REST services and the control API, routed by path) and one gRPC
+// server. Start it with Start and stop it with Close.
+type Emulator struct {
+	// World is the state every service reads and changes; tests may
+	// inspect and change it directly.
+	World *World
+
+	ResourceManager *ResourceManager
+	CloudIdentity   *CloudIdentity
+	Control         *Control
+	Asset           *Asset
+
+	// Services written in their own files plug in here.
+	// HOOK(iap): IAP *IAP — the fake Identity-Aware Proxy (JWKS under /iap/).
+	// HOOK(iamcredentials): Credentials http.Handler — signJwt and public keys.
+	// HOOK(logging): Logging *Logging — Cloud Logging over gRPC.
+
+	logger   *slog.Logger
+	httpLis  net.Listener
+	grpcLis  net.Listener
+	httpSrv  *http.Server
+	grpcSrv  *grpc.Server
+	serveErr chan error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+const defaultAddr = "127.0.0.1:0"
+
+// Start builds the world (applying opts.Seed), starts listening and serves
+// in the background until Close. ctx bounds start-up only.
+func Start(ctx context.Context, opts Options) (*Emulator, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	w := NewWorld(opts.Clock)
+	if opts.Seed != nil {
+		if err := w.Apply(opts.Seed); err != nil {
+			return nil, fmt.Errorf("apply seed: %w", err)
+		}
+	}
+	e := &Emulator{
+		World:           w,
+		ResourceManager: NewResourceManager(w),
+		CloudIdentity:   NewCloudIdentity(w),
+		logger:          logger,
+		serveErr:        make(chan error, 2),
+	}
+	e.Control = NewControl(w, e.Endpoints)
+	asset, err := newAsset(w)
+	if err != nil {
+		return nil, fmt.Errorf("cloud asset: %w", err)
+	}
+	e.Asset = asset
+	// HOOK(iap): e.IAP = NewIAP(...)
+	// HOOK(iamcredentials): e.Credentials = ...
+	// HOOK(logging): e.Logging = ...
+
+	var lc net.ListenConfig
+	httpAddr, grpcAddr := cmp.Or(opts.HTTPAddr, defaultAddr), cmp.Or(opts.GRPCAddr, defaultAddr)
+	for _, addr := range []string{httpAddr, grpcAddr} {
+		if !isLoopback(addr) {
+			logger.WarnContext(ctx, "the emulator has no authentication; listen on loopback only", "addr", addr)
+		}
+	}
+	e.httpLis, err = lc.Listen(ctx, "tcp", httpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", httpAddr, err)
+	}
+	e.grpcLis, err = lc.Listen(ctx, "tcp", grpcAddr)
+	if err != nil {
+		_ = e.httpLis.Close()
+		return nil, fmt.Errorf("listen for gRPC on %s: %w", grpcAddr, err)
+	}
+	e.httpSrv = &http.Server{
+		Handler:           e.accessLog(http.HandlerFunc(e.route)),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	e.grpcSrv = grpc.NewServer()
+	e.registerGRPC(e.grpcSrv)
+	go func() {
+		if err := e.httpSrv.Serve(e.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.serveErr <- fmt.Errorf("serve HTTP: %w", err)
+		}
+	}()
+	go func() {
+		if err := e.grpcSrv.Serve(e.grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			e.serveErr <- fmt.Errorf("serve gRPC: %w", err)
+		}
+	}()
+	logger.InfoContext(ctx, "emulator started", "http", e.httpLis.Addr().String(), "grpc", e.grpcLis.Addr().String())
+	return e, nil
+}
+
+// registerGRPC registers every gRPC service on s.
+func (e *Emulator) registerGRPC(s *grpc.Server) {
+	assetpb.RegisterAssetServiceServer(s, e.Asset)
+	// HOOK(logging): loggingpb.RegisterLoggingServiceV2Server(s, e.Logging)
+}
+
+// route sends a request to the service that owns its path.
+func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	var h http.Handler
+	switch {
+	case strings.HasPrefix(p, "/v3/"):
+		h = e.ResourceManager
+	case p == "/v1/groups:lookup" || strings.HasPrefix(p, "/v1/groups/"):
+		h = e.CloudIdentity
+	case strings.HasPrefix(p, "/v1/projects/-/serviceAccounts/"), strings.HasPrefix(p, "/service_accounts/"):
+		// HOOK(iamcredentials): h = e.Credentials
+	case strings.HasPrefix(p, "/iap/"):
+		// HOOK(iap): h = e.IAP
+	case strings.HasPrefix(p, "/_emulator/"):
+		h = e.Control
+	}
+	if h == nil {
+		writeRESTError(rw, notFoundPath(r))
+		return
+	}
+	h.ServeHTTP(rw, r)
+}
+
+// statusRecorder remembers the status code for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (e *Emulator) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: rw, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		e.logger.DebugContext(r.Context(), "emulator request",
+			"method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	})
+}
+
+// Endpoints reports where the services listen.
+func (e *Emulator) Endpoints() Endpoints {
+	base := "http://" + e.httpLis.Addr().String() + "/"
+	grpcAddr := e.grpcLis.Addr().String()
+	return Endpoints{
+		ResourceManager: base,
+		CloudIdentity:   base,
+		IAMCredentials:  base,
+		Asset:           grpcAddr,
+		Logging:         grpcAddr,
+		IAPJWKS:         base + "iap/verify/public_key-jwk",
+		Control:         base + "_emulator/",
+	}
+}
+
+// HTTPClientOptions connect a REST client library (cloudresourcemanager,
+// cloudidentity, iamcredentials) to the emulator.
+func (e *Emulator) HTTPClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint("http://" + e.httpLis.Addr().String() + "/"),
+		option.WithoutAuthentication(),
+	}
+}
+
+// GRPCClientOptions connect a gRPC client library (Cloud Asset, Cloud
+// Logging) to the emulator, without TLS.
+func (e *Emulator) GRPCClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(e.grpcLis.Addr().String()),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
+// Close stops both servers, letting requests in flight finish for up to
+// five seconds. It reports a serving error, if one happened.
+func (e *Emulator) Close() error {
+	e.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var errs []error
+		if err := e.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down HTTP: %w", err))
+			_ = e.httpSrv.Close()
+		}
+		stopped := make(chan struct{})
+		go func() { e.grpcSrv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			e.grpcSrv.Stop()
+		}
+		for done := false; !done; {
+			select {
+			case err := <-e.serveErr:
+				errs = append(errs, err)
+			default:
+				done = true
+			}
+		}
+		e.closeErr = errors.Join(errs...)
+	})
+	return e.closeErr
+}
+
+// isLoopback reports whether a listen address binds only to loopback.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
