@@ -75,6 +75,9 @@ type Emulator struct {
 	grpcSrv  *grpc.Server
 	serveErr chan error
 
+	connMu sync.Mutex
+	conns  map[net.Conn]http.ConnState // for Close, see closeUnusedConns
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -100,6 +103,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		CloudIdentity:   NewCloudIdentity(w),
 		logger:          logger,
 		serveErr:        make(chan error, 2),
+		conns:           map[net.Conn]http.ConnState{},
 	}
 	e.Control = NewControl(w, e.Endpoints)
 	asset, err := newAsset(w)
@@ -131,6 +135,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		Handler:           e.accessLog(http.HandlerFunc(e.route)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ConnState:         e.trackConn,
 	}
 	e.grpcSrv = grpc.NewServer()
 	e.registerGRPC(e.grpcSrv)
@@ -188,6 +193,38 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+func (e *Emulator) trackConn(c net.Conn, state http.ConnState) {
+	e.connMu.Lock()
+	defer e.connMu.Unlock()
+	if state == http.StateClosed || state == http.StateHijacked {
+		delete(e.conns, c)
+		return
+	}
+	e.conns[c] = state
+}
+
+// awaitShutdown waits for http.Server.Shutdown while closing connections
+// that were opened but never sent a request: Shutdown would otherwise wait
+// five seconds for each, and client transports often open spare ones.
+func (e *Emulator) awaitShutdown(done <-chan error) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			e.connMu.Lock()
+			for c, st := range e.conns {
+				if st == http.StateNew {
+					_ = c.Close()
+				}
+			}
+			e.connMu.Unlock()
+		}
+	}
+}
+
 func (e *Emulator) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -239,7 +276,9 @@ func (e *Emulator) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var errs []error
-		if err := e.httpSrv.Shutdown(ctx); err != nil {
+		shutdown := make(chan error, 1)
+		go func() { shutdown <- e.httpSrv.Shutdown(ctx) }()
+		if err := e.awaitShutdown(shutdown); err != nil {
 			errs = append(errs, fmt.Errorf("shut down HTTP: %w", err))
 			_ = e.httpSrv.Close()
 		}

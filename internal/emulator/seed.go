@@ -231,7 +231,7 @@ func checkBindings(resource string, bindings []Binding) []error {
 	if p.hasConditions() {
 		p.Version = 3
 	}
-	if err := validatePolicy(p); err != nil {
+	if err := validatePolicy(p, nil); err != nil {
 		return []error{fmt.Errorf("IAM policy of %s: %s", resource, err.Message)}
 	}
 	return nil

@@ -570,12 +570,20 @@ func (w *World) SetIamPolicyMask(resource string, p Policy, mask []string) (Poli
 		// The bindings kept from the current policy need version 3.
 		merged.Version = 3
 	}
-	if err := validatePolicy(merged); err != nil {
-		return Policy{}, err
-	}
+	// A stale etag is rejected first: it is cheap, and the common case
+	// under contention.
 	if p.Etag != "" && p.Etag != cur.Etag {
 		return Policy{}, newAPIError(http.StatusConflict,
 			"There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.")
+	}
+	known := map[string]bool{}
+	for _, b := range cur.Bindings {
+		if b.Condition != nil {
+			known[b.Condition.Expression] = true
+		}
+	}
+	if err := validatePolicy(merged, known); err != nil {
+		return Policy{}, err
 	}
 	if setsBindings && p.Etag != "" && cur.hasConditions() && merged.Version < 3 {
 		// Google: any change to a policy that has conditions must use

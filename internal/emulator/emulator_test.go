@@ -1,0 +1,189 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/cloudidentity/v1"
+	"google.golang.org/api/cloudresourcemanager/v3"
+	"google.golang.org/api/googleapi"
+)
+
+func mustDemoSeed(t testing.TB) *Seed {
+	t.Helper()
+	f, err := os.Open("../../testdata/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	seed, err := LoadSeed(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seed
+}
+
+// newTestEmulator starts the emulator with the demo world (or opts.Seed)
+// on loopback and stops it when the test ends.
+func newTestEmulator(t *testing.T, mutate ...func(*Options)) *Emulator {
+	t.Helper()
+	opts := Options{Seed: mustDemoSeed(t)}
+	for _, m := range mutate {
+		m(&opts)
+	}
+	e, err := Start(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return e
+}
+
+func newTestCRM(t *testing.T, e *Emulator) *cloudresourcemanager.Service {
+	t.Helper()
+	s, err := cloudresourcemanager.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newTestIdentity(t *testing.T, e *Emulator) *cloudidentity.Service {
+	t.Helper()
+	s, err := cloudidentity.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// mustAPIError checks that err is a *googleapi.Error with the HTTP code
+// and canonical status, and returns it.
+func mustAPIError(t *testing.T, err error, code int, status string) *googleapi.Error {
+	t.Helper()
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) {
+		t.Fatalf("error = %v (%T), want *googleapi.Error %d", err, err, code)
+	}
+	if gerr.Code != code {
+		t.Fatalf("code = %d (%s), want %d", gerr.Code, gerr.Message, code)
+	}
+	var body struct {
+		Error struct {
+			Status string `json:"status"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(gerr.Body), &body); err != nil {
+		t.Fatalf("error body %q is not Google's JSON error: %v", gerr.Body, err)
+	}
+	if body.Error.Status != status {
+		t.Errorf("status = %q, want %q (message %q)", body.Error.Status, status, gerr.Message)
+	}
+	return gerr
+}
+
+func TestEndpointsAreServed(t *testing.T) {
+	t.Parallel()
+	e := newTestEmulator(t)
+	ep := e.Endpoints()
+	for _, base := range []string{ep.ResourceManager, ep.CloudIdentity, ep.IAMCredentials} {
+		if !strings.HasPrefix(base, "http://127.0.0.1:") || !strings.HasSuffix(base, "/") {
+			t.Errorf("REST endpoint %q is not an http base URL on loopback ending in /", base)
+		}
+	}
+	if !strings.HasPrefix(ep.Asset, "127.0.0.1:") || ep.Logging != ep.Asset {
+		t.Errorf("gRPC endpoints = %q, %q", ep.Asset, ep.Logging)
+	}
+	resp, err := http.Get(ep.Control + "endpoints")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got Endpoints
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ep, got); diff != "" {
+		t.Errorf("control endpoints (-want +got):\n%s", diff)
+	}
+}
+
+func TestUnknownPathsAreGoogleNotFound(t *testing.T) {
+	t.Parallel()
+	e := newTestEmulator(t)
+	base := e.Endpoints().ResourceManager
+	tests := []struct {
+		name, method, path string
+	}{
+		{"unknown_service", http.MethodGet, "v9/whatever"},
+		{"unknown_crm_collection", http.MethodGet, "v3/liens"},
+		{"crm_wrong_verb", http.MethodDelete, "v3/projects/dev-playground"},
+		{"crm_unknown_custom_method", http.MethodPost, "v3/projects/dev-playground:move"},
+		{"organizations_have_no_list", http.MethodGet, "v3/organizations"},
+		{"identity_unknown", http.MethodGet, "v1/groups/-/memberships:getMembershipGraph"},
+		{"control_unknown", http.MethodGet, "_emulator/nothing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, base+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"status":"NOT_FOUND"`) {
+				t.Errorf("%s %s = %d %s, want 404 NOT_FOUND", tc.method, tc.path, resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+func TestCloseIsIdempotentAndStopsServing(t *testing.T) {
+	t.Parallel()
+	e, err := Start(t.Context(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := e.Endpoints().Control + "world"
+	if err := e.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if resp, err := http.Get(url); err == nil {
+		resp.Body.Close()
+		t.Errorf("GET after Close succeeded with %d", resp.StatusCode)
+	}
+}
+
+func TestStartRejectsBadAddress(t *testing.T) {
+	t.Parallel()
+	if e, err := Start(t.Context(), Options{HTTPAddr: "127.0.0.1:notaport"}); err == nil {
+		_ = e.Close()
+		t.Fatal("Start with a bad address succeeded")
+	}
+}
+
+func asGoogleError(err error) *googleapi.Error {
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) {
+		return gerr
+	}
+	return nil
+}
