@@ -412,7 +412,11 @@ func (ci *CloudIdentity) transitiveMembers(root Group) (order []string, direct, 
 		}
 		frontier = next
 	}
-	slices.Sort(order)
+	slices.SortFunc(order, func(a, b string) int {
+		_, ea := memberType(a)
+		_, eb := memberType(b)
+		return strings.Compare(ea, eb)
+	})
 	return order, direct, indirect
 }
 
