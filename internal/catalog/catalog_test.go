@@ -1,0 +1,244 @@
+package catalog_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	asset "cloud.google.com/go/asset/apiv1"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/api/cloudidentity/v1"
+	"google.golang.org/api/cloudresourcemanager/v3"
+
+	"github.com/jitaccess/jitaccess/internal/catalog"
+	"github.com/jitaccess/jitaccess/internal/emulator"
+	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
+	"github.com/jitaccess/jitaccess/internal/iam"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+const demoScope = "organizations/123456789012"
+
+// backend is the catalog interface both implementations satisfy.
+type backend interface {
+	Projects(ctx context.Context, user jit.UserID) ([]jit.ProjectID, error)
+	Entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error)
+	Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error)
+}
+
+type clients struct {
+	asset    *asset.Client
+	crm      *cloudresourcemanager.Service
+	identity *cloudidentity.Service
+}
+
+func newClients(t *testing.T, e *emulator.Emulator) clients {
+	t.Helper()
+	a, err := asset.NewClient(t.Context(), e.GRPCClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	crm, err := cloudresourcemanager.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := cloudidentity.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clients{asset: a, crm: crm, identity: ci}
+}
+
+func backends(t *testing.T, e *emulator.Emulator) map[string]backend {
+	t.Helper()
+	c := newClients(t, e)
+	opts := catalog.Options{Scope: demoScope}
+	return map[string]backend{
+		"PolicyAnalyzer": catalog.NewPolicyAnalyzer(c.asset, c.crm, opts),
+		"AssetInventory": catalog.NewAssetInventory(c.asset, c.crm, c.identity, opts),
+	}
+}
+
+type ent struct {
+	Role, Condition string
+	Type            jit.ActivationType
+	Status          jit.Status
+}
+
+func summarise(in []jit.EligibleEntitlement) []ent {
+	out := make([]ent, 0, len(in))
+	for _, e := range in {
+		out = append(out, ent{e.Role, e.ResourceCondition, e.Type, e.Status})
+	}
+	return out
+}
+
+func TestEntitlementsThroughGroupsNestedGroupsFoldersAndOrganization(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	const instances = `resource.name.startsWith("projects/prod-web-frontend/zones/europe-west1-b/instances/")`
+	cases := []struct {
+		name    string
+		user    jit.UserID
+		project jit.ProjectID
+		want    []ent
+	}{
+		{"folder_and_nested_folder", "alice@example.com", "prod-payments-api", []ent{
+			{"roles/compute.admin", "", jit.MPA, jit.StatusInactive},
+			{"roles/logging.viewer", "", jit.JIT, jit.StatusInactive},
+			{"roles/cloudsql.admin", "", jit.MPA, jit.StatusInactive},
+		}},
+		{"nested_group", "erin@example.com", "prod-payments-api", []ent{{"roles/run.developer", "", jit.MPA, jit.StatusInactive}}},
+		{"group_nested_in_group", "carol@example.com", "shared-networking", []ent{{"roles/compute.networkAdmin", "", jit.MPA, jit.StatusInactive}}},
+		{"organization", "frank@example.com", "dev-playground", []ent{{"roles/iam.securityReviewer", "", jit.JIT, jit.StatusInactive}}},
+		{"resource_condition", "bob@example.com", "prod-web-frontend", []ent{
+			{"roles/compute.instanceAdmin.v1", instances, jit.JIT, jit.StatusInactive},
+			{"roles/logging.viewer", "", jit.JIT, jit.StatusInactive},
+			{"roles/compute.admin", "", jit.MPA, jit.StatusInactive},
+		}},
+		{"nothing", "grace@example.com", "shared-ci-cd", []ent{}},
+	}
+	for name, b := range backends(t, e) {
+		for _, tc := range cases {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				got, _, err := b.Entitlements(t.Context(), tc.user, tc.project)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(sortEnts(tc.want), sortEnts(summarise(got))); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+func sortEnts(in []ent) []ent {
+	out := append([]ent{}, in...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j].Role+out[j].Condition < out[i].Role+out[i].Condition {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// TestBothCatalogsAgreeOnTheDemoWorld compares every user on every project.
+func TestBothCatalogsAgreeOnTheDemoWorld(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	bs := backends(t, e)
+	pa, ai := bs["PolicyAnalyzer"], bs["AssetInventory"]
+	compared := 0
+	for _, u := range e.World.Users() {
+		for _, p := range e.World.Projects() {
+			user, project := jit.UserID(u.Email), jit.ProjectID(p.ID)
+			a, _, err := pa.Entitlements(t.Context(), user, project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _, err := ai.Entitlements(t.Context(), user, project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(sortEnts(summarise(a)), sortEnts(summarise(b))); diff != "" {
+				t.Errorf("%s on %s: PolicyAnalyzer vs AssetInventory (-pa +ai):\n%s", user, project, diff)
+			}
+			for _, x := range a {
+				h1, err := pa.Holders(t.Context(), x.Entitlement, x.Type)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h2, err := ai.Holders(t.Context(), x.Entitlement, x.Type)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(h1, h2); diff != "" {
+					t.Errorf("holders of %s: (-pa +ai):\n%s", x.ID(), diff)
+				}
+			}
+			compared++
+		}
+	}
+	t.Logf("compared %d user/project pairs", compared)
+}
+
+func TestHoldersExpandNestedGroupsAndMatchResourceConditions(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	for name, b := range backends(t, e) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := b.Holders(t.Context(), jit.Entitlement{Project: "shared-networking", Role: "roles/compute.networkAdmin"}, jit.MPA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]jit.UserID{"alice@example.com", "bob@example.com", "carol@example.com"}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			// The bucket-scoped binding is a different entitlement from an
+			// unconditional one with the same role.
+			got, err = b.Holders(t.Context(), jit.Entitlement{Project: "prod-data-warehouse", Role: "roles/storage.objectAdmin"}, jit.MPA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 0 {
+				t.Errorf("holders of the unconditional entitlement: %v, want none", got)
+			}
+		})
+	}
+}
+
+func TestProjects(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	c := newClients(t, e)
+	pa := catalog.NewPolicyAnalyzer(c.asset, c.crm, catalog.Options{Scope: demoScope})
+	got, err := pa.Projects(t.Context(), "erin@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []jit.ProjectID{"dev-playground", "prod-payments-api", "prod-payments-db", "shared-ci-cd", "staging-payments-api", "staging-web-frontend"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("PolicyAnalyzer projects of erin (-want +got):\n%s", diff)
+	}
+	ai := catalog.NewAssetInventory(c.asset, c.crm, c.identity, catalog.Options{Scope: "folders/1002"})
+	got, err = ai.Projects(t.Context(), "erin@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]jit.ProjectID{"dev-playground", "staging-payments-api", "staging-web-frontend"}, got); diff != "" {
+		t.Errorf("AssetInventory projects in folders/1002 (-want +got):\n%s", diff)
+	}
+}
+
+// TestActivationIsActiveAtOnceDespiteTheAssetIndexDelay: the status comes
+// from the project's policy, not from the lagging Asset index.
+func TestActivationIsActiveAtOnceDespiteTheAssetIndexDelay(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	e.World.SetIndexDelay(10 * time.Minute)
+	c := newClients(t, e)
+	start := time.Now().UTC().Truncate(time.Second)
+	err := iam.New(c.crm, iam.Options{}).Grant(t.Context(), []jit.Activation{{
+		ID: "jit-x", Type: jit.JIT, Beneficiary: "dave@example.com", Justification: "INC-2",
+		Entitlement: jit.Entitlement{Project: "prod-payments-db", Role: "roles/cloudsql.client"},
+		Start:       start, End: start.Add(time.Hour),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range backends(t, e) {
+		got, _, err := b.Entitlements(t.Context(), "dave@example.com", "prod-payments-db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Status != jit.StatusActive || !got[0].ValidUntil.Equal(start.Add(time.Hour)) {
+			t.Errorf("%s: %+v, want one ACTIVE entitlement valid until %v", name, got, start.Add(time.Hour))
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package iam_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/api/cloudresourcemanager/v3"
+
+	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/emulator"
+	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
+	"github.com/jitaccess/jitaccess/internal/iam"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+func newTestClient(t *testing.T, e *emulator.Emulator, opts iam.Options) *iam.Client {
+	t.Helper()
+	crm, err := cloudresourcemanager.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iam.New(crm, opts)
+}
+
+func activationFor(user jit.UserID, project jit.ProjectID, role string, start time.Time, d time.Duration) jit.Activation {
+	return jit.Activation{
+		ID: "jit-test", Type: jit.JIT, Beneficiary: user, Justification: "INC-1",
+		Entitlement: jit.Entitlement{Project: project, Role: role},
+		Start:       start.UTC().Truncate(time.Second), End: start.UTC().Truncate(time.Second).Add(d),
+	}
+}
+
+// others returns the JSON of every binding that is not an activation of
+// the app, to prove a write left them byte-for-byte alone.
+func others(t *testing.T, w *emulator.World, resource string) []string {
+	t.Helper()
+	p, ok := w.Policy(resource)
+	if !ok {
+		t.Fatalf("no policy for %s", resource)
+	}
+	var out []string
+	for _, b := range p.Bindings {
+		if b.Condition != nil {
+			if _, ours := condition.ParseActivation(b.Condition.Title, b.Condition.Expression); ours {
+				continue
+			}
+		}
+		j, _ := json.Marshal(b)
+		out = append(out, string(j))
+	}
+	return out
+}
+
+func activations(t *testing.T, w *emulator.World, resource string) []emulator.Binding {
+	t.Helper()
+	p, _ := w.Policy(resource)
+	var out []emulator.Binding
+	for _, b := range p.Bindings {
+		if b.Condition != nil {
+			if _, ours := condition.ParseActivation(b.Condition.Title, b.Condition.Expression); ours {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+
+func TestGrantWritesTheOriginalsBindingAndSweepsOnlyExpiredOwnBindings(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	c := newTestClient(t, e, iam.Options{})
+	const resource = "projects/prod-web-frontend"
+	before := others(t, e.World, resource)
+	if n := len(activations(t, e.World, resource)); n != 1 {
+		t.Fatalf("the demo world has %d activation bindings on %s, want the expired one", n, resource)
+	}
+	now := time.Now()
+	a := activationFor("alice@example.com", "prod-web-frontend", "roles/compute.instanceAdmin.v1", now, time.Hour)
+	a.Entitlement.ResourceCondition = `resource.name.startsWith("projects/prod-web-frontend/zones/europe-west1-b/instances/")`
+	if err := c.Grant(t.Context(), []jit.Activation{a}); err != nil {
+		t.Fatalf("Grant: %v", err)
+	}
+	acts := activations(t, e.World, resource)
+	if len(acts) != 1 {
+		t.Fatalf("got %d activation bindings, want only the new one (the expired one swept): %+v", len(acts), acts)
+	}
+	got := acts[0]
+	want := emulator.Binding{Role: "roles/compute.instanceAdmin.v1", Members: []string{"user:alice@example.com"}, Condition: &emulator.Expr{
+		Title:       "JIT access activation",
+		Description: "Self-approved, justification: INC-1",
+		Expression:  condition.ActivationExpression(a.Start, a.End, a.Entitlement.ResourceCondition),
+	}}
+	gj, _ := json.Marshal(got)
+	wj, _ := json.Marshal(want)
+	if string(gj) != string(wj) {
+		t.Errorf("binding:\n got %s\nwant %s", gj, wj)
+	}
+	if after := others(t, e.World, resource); !slices.Equal(before, after) {
+		t.Errorf("other bindings changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+func TestGrantReplacesTheSameMembersPreviousWindow(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	c := newTestClient(t, e, iam.Options{})
+	now := time.Now()
+	first := activationFor("dave@example.com", "prod-payments-db", "roles/cloudsql.client", now, time.Hour)
+	second := activationFor("dave@example.com", "prod-payments-db", "roles/cloudsql.client", now, 2*time.Hour)
+	other := activationFor("erin@example.com", "prod-payments-db", "roles/cloudsql.client", now, time.Hour)
+	for _, a := range []jit.Activation{first, other, second} {
+		if err := c.Grant(t.Context(), []jit.Activation{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acts := activations(t, e.World, "projects/prod-payments-db")
+	if len(acts) != 2 {
+		t.Fatalf("got %d activation bindings, want dave's latest and erin's: %+v", len(acts), acts)
+	}
+	for _, b := range acts {
+		w, _ := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+		if b.Members[0] == "user:dave@example.com" && !w.End.Equal(second.End) {
+			t.Errorf("dave's window ends %v, want the second activation's %v", w.End, second.End)
+		}
+	}
+}
+
+// TestConcurrentGrantsLoseNothing is the acceptance test of the etag
+// protocol: 200 users activate on one project at once; every binding lands
+// exactly once and nothing else changes.
+func TestConcurrentGrantsLoseNothing(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	c := newTestClient(t, e, iam.Options{RetryBudget: 2 * time.Minute, BaseBackoff: 5 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	const resource = "projects/dev-playground"
+	const n = 200
+	before := others(t, e.World, resource)
+	now := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			user := jit.UserID(fmt.Sprintf("user%03d@example.com", i))
+			errs <- c.Grant(t.Context(), []jit.Activation{activationFor(user, "dev-playground", "roles/editor", now, time.Hour)})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Grant: %v", err)
+		}
+	}
+	members := map[string]int{}
+	for _, b := range activations(t, e.World, resource) {
+		members[b.Members[0]]++
+	}
+	for i := range n {
+		if m := fmt.Sprintf("user:user%03d@example.com", i); members[m] != 1 {
+			t.Errorf("%s has %d activation bindings, want 1", m, members[m])
+		}
+	}
+	if after := others(t, e.World, resource); !slices.Equal(before, after) {
+		t.Errorf("other bindings changed")
+	}
+	st := c.Stats()
+	t.Logf("%d concurrent activations: %d writes, %d etag conflicts retried, %d bindings lost", n, st.Writes, st.Conflicts, n-len(members))
+	if st.Writes != n {
+		t.Errorf("writes = %d, want %d", st.Writes, n)
+	}
+}
+
+func TestGrantRefusesAFullPolicyBeforeWriting(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	c := newTestClient(t, e, iam.Options{})
+	const resource = "projects/staging-web-frontend"
+	p, _ := e.World.Policy(resource)
+	p.Version = 3
+	for i := range 20 {
+		p.Bindings = append(p.Bindings, emulator.Binding{Role: "roles/editor", Members: []string{"user:grace@example.com"}, Condition: &emulator.Expr{
+			Title: "Admin's temporary grant", Expression: fmt.Sprintf(`request.time < timestamp("2030-01-%02dT00:00:00Z")`, i+1),
+		}})
+	}
+	if _, apiErr := e.World.SetIamPolicy(resource, p); apiErr != nil {
+		t.Fatal(apiErr)
+	}
+	writes := e.World.PolicyWrites(resource)
+	err := c.Grant(t.Context(), []jit.Activation{activationFor("grace@example.com", "staging-web-frontend", "roles/editor", time.Now(), time.Hour)})
+	if jit.KindOf(err) != jit.KindConflict {
+		t.Fatalf("Grant on a full policy: %v (kind %v), want KindConflict", err, jit.KindOf(err))
+	}
+	t.Logf("message: %s", jit.MessageOf(err))
+	if got := e.World.PolicyWrites(resource); got != writes {
+		t.Errorf("the policy was written %d times, want 0", got-writes)
+	}
+}
+
+func TestGrantRetriesTransientFailuresAndMapsPermanentOnes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		fault emulator.Fault
+		kind  jit.Kind
+	}{
+		{"unavailable_twice_then_ok", emulator.Fault{Code: http.StatusServiceUnavailable, Count: 2}, -1},
+		{"quota_once_then_ok", emulator.Fault{Code: http.StatusTooManyRequests, Count: 1}, -1},
+		{"denied", emulator.Fault{Code: http.StatusForbidden}, jit.KindDenied},
+		{"always_unavailable", emulator.Fault{Code: http.StatusServiceUnavailable}, jit.KindUpstream},
+		{"slow", emulator.Fault{Latency: 3 * time.Second}, jit.KindUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := emutest.Start(t)
+			c := newTestClient(t, e, iam.Options{RetryBudget: time.Second, WriteTimeout: 500 * time.Millisecond, BaseBackoff: 10 * time.Millisecond})
+			e.World.Faults.Set("cloudresourcemanager.projects.setIamPolicy", tc.fault)
+			before, _ := e.World.Policy("projects/shared-ci-cd")
+			err := c.Grant(t.Context(), []jit.Activation{activationFor("dave@example.com", "shared-ci-cd", "roles/cloudbuild.builds.editor", time.Now(), time.Hour)})
+			if tc.kind == -1 {
+				if err != nil {
+					t.Fatalf("Grant: %v", err)
+				}
+				return
+			}
+			if jit.KindOf(err) != tc.kind {
+				t.Fatalf("Grant: %v (kind %v), want kind %v", err, jit.KindOf(err), tc.kind)
+			}
+			if after, _ := e.World.Policy("projects/shared-ci-cd"); after.Etag != before.Etag {
+				t.Errorf("the policy changed although the write failed")
+			}
+		})
+	}
+}
