@@ -274,16 +274,24 @@ func (w *World) Apply(s *Seed) error {
 		}
 		w.AddFolder(Folder{Name: "folders/" + f.ID, DisplayName: f.DisplayName, Parent: parent})
 	}
+	// Assigned numbers skip those the seed gives explicitly, so that
+	// "projects/NUMBER" always names one project.
+	used := map[int64]bool{}
+	for _, p := range s.Projects {
+		used[p.Number] = true
+	}
 	next := int64(100000000001)
-	for i, p := range s.Projects {
+	for _, p := range s.Projects {
 		parent := p.Parent
 		if parent == "" {
 			parent = orgName
 		}
 		num := p.Number
-		if num == 0 {
-			num = next + int64(i)*7919
+		for num == 0 || (p.Number == 0 && used[num]) {
+			num = next
+			next += 7919
 		}
+		used[num] = true
 		name := p.DisplayName
 		if name == "" {
 			name = p.ID

@@ -137,3 +137,31 @@ func FuzzLoadSeed(f *testing.F) {
 		}
 	})
 }
+
+func TestAssignedProjectNumbersAreUnique(t *testing.T) {
+	t.Parallel()
+	seed, err := LoadSeed(strings.NewReader(`
+organization: {id: "1"}
+projects:
+  - {id: proj-auto}
+  - {id: proj-given, number: 100000000001}
+  - {id: proj-auto-two}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewWorld(nil)
+	if err := w.Apply(seed); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]string{}
+	for _, p := range w.Projects() {
+		if other, dup := seen[p.Number]; dup {
+			t.Errorf("%s and %s share number %d", p.ID, other, p.Number)
+		}
+		seen[p.Number] = p.ID
+	}
+	if p, _ := w.Project("proj-given"); p.Number != 100000000001 {
+		t.Errorf("explicit number changed to %d", p.Number)
+	}
+}
