@@ -64,7 +64,9 @@ type Emulator struct {
 	Asset           *Asset
 
 	// Services written in their own files plug in here.
-	// HOOK(iap): IAP *IAP — the fake Identity-Aware Proxy (JWKS under /iap/).
+	// IAP is the fake Identity-Aware Proxy (JWKS under /iap/): tests and the
+	// demo mint assertions with it.
+	IAP *IAP
 	// HOOK(iamcredentials): Credentials http.Handler — signJwt and public keys.
 	// HOOK(logging): Logging *Logging — Cloud Logging over gRPC.
 
@@ -111,7 +113,9 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("cloud asset: %w", err)
 	}
 	e.Asset = asset
-	// HOOK(iap): e.IAP = NewIAP(...)
+	if e.IAP, err = NewIAP(opts.Clock); err != nil {
+		return nil, err
+	}
 	// HOOK(iamcredentials): e.Credentials = ...
 	// HOOK(logging): e.Logging = ...
 
@@ -171,7 +175,7 @@ func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/v1/projects/-/serviceAccounts/"), strings.HasPrefix(p, "/service_accounts/"):
 		// HOOK(iamcredentials): h = e.Credentials
 	case strings.HasPrefix(p, "/iap/"):
-		// HOOK(iap): h = e.IAP
+		h = e.IAP
 	case strings.HasPrefix(p, "/_emulator/"):
 		h = e.Control
 	}
