@@ -67,7 +67,8 @@ type Emulator struct {
 	// IAP is the fake Identity-Aware Proxy (JWKS under /iap/): tests and the
 	// demo mint assertions with it.
 	IAP *IAP
-	// HOOK(iamcredentials): Credentials http.Handler — signJwt and public keys.
+	// Credentials serves signJwt and the service accounts' public keys.
+	Credentials *IAMCredentials
 	// HOOK(logging): Logging *Logging — Cloud Logging over gRPC.
 
 	logger   *slog.Logger
@@ -116,7 +117,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	if e.IAP, err = NewIAP(opts.Clock); err != nil {
 		return nil, err
 	}
-	// HOOK(iamcredentials): e.Credentials = ...
+	e.Credentials = NewIAMCredentials(w)
 	// HOOK(logging): e.Logging = ...
 
 	var lc net.ListenConfig
@@ -173,7 +174,7 @@ func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
 	case p == "/v1/groups:lookup" || strings.HasPrefix(p, "/v1/groups/"):
 		h = e.CloudIdentity
 	case strings.HasPrefix(p, "/v1/projects/-/serviceAccounts/"), strings.HasPrefix(p, "/service_accounts/"):
-		// HOOK(iamcredentials): h = e.Credentials
+		h = e.Credentials
 	case strings.HasPrefix(p, "/iap/"):
 		h = e.IAP
 	case strings.HasPrefix(p, "/_emulator/"):
