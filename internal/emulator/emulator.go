@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/asset/apiv1/assetpb"
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -69,7 +70,8 @@ type Emulator struct {
 	IAP *IAP
 	// Credentials serves signJwt and the service accounts' public keys.
 	Credentials *IAMCredentials
-	// HOOK(logging): Logging *Logging — Cloud Logging over gRPC.
+	// Logging is Cloud Logging over gRPC.
+	Logging *Logging
 
 	logger   *slog.Logger
 	httpLis  net.Listener
@@ -118,7 +120,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, err
 	}
 	e.Credentials = NewIAMCredentials(w)
-	// HOOK(logging): e.Logging = ...
+	e.Logging = NewLogging(w)
 
 	var lc net.ListenConfig
 	httpAddr, grpcAddr := cmp.Or(opts.HTTPAddr, defaultAddr), cmp.Or(opts.GRPCAddr, defaultAddr)
@@ -161,7 +163,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 // registerGRPC registers every gRPC service on s.
 func (e *Emulator) registerGRPC(s *grpc.Server) {
 	assetpb.RegisterAssetServiceServer(s, e.Asset)
-	// HOOK(logging): loggingpb.RegisterLoggingServiceV2Server(s, e.Logging)
+	loggingpb.RegisterLoggingServiceV2Server(s, e.Logging)
 }
 
 // route sends a request to the service that owns its path.
