@@ -1,0 +1,108 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// PubSub publishes every notification to NOTIFICATION_TOPIC as the
+// original's JSON, {"type": …, "attributes": {…}}, for other tools.
+type PubSub struct {
+	publisher *pubsub.Publisher
+	topic     string
+	timeout   time.Duration
+}
+
+// NewPubSub publishes to topic ("projects/P/topics/T") through client.
+func NewPubSub(client *pubsub.Client, topic string, timeout time.Duration) *PubSub {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return &PubSub{publisher: client.Publisher(topic), topic: topic, timeout: timeout}
+}
+
+// Stop flushes and stops the publisher.
+func (p *PubSub) Stop() { p.publisher.Stop() }
+
+func isoTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func emails(us []jit.UserID) []string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = string(u)
+	}
+	return out
+}
+
+// Payload is the message data of n.
+func Payload(n Notification) ([]byte, error) {
+	attrs := map[string]any{
+		"beneficiary":   string(n.Beneficiary),
+		"project_id":    string(n.Project),
+		"role":          joinStrings(n.Roles),
+		"start_time":    isoTime(n.Start),
+		"end_time":      isoTime(n.End),
+		"justification": n.Justification,
+	}
+	switch n.Type {
+	case TypeRequestActivation:
+		attrs["reviewers"] = emails(n.Reviewers)
+		attrs["resource_condition"] = n.ResourceCondition
+		attrs["request_expiry_time"] = isoTime(n.RequestExpiry)
+		attrs["base_url"] = n.BaseURL
+		attrs["action_url"] = n.ActionURL
+	case TypeActivationApproved:
+		attrs["approver"] = string(n.Approver)
+		attrs["reviewers"] = emails(n.Reviewers)
+		attrs["resource_condition"] = n.ResourceCondition
+		attrs["base_url"] = n.BaseURL
+	}
+	b, err := json.Marshal(map[string]any{"type": string(n.Type), "attributes": attrs})
+	if err != nil {
+		return nil, fmt.Errorf("encode Pub/Sub message: %w", err)
+	}
+	return b, nil
+}
+
+func joinStrings(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}
+
+// Send publishes n and waits until Pub/Sub has it.
+func (p *PubSub) Send(ctx context.Context, n Notification) error {
+	const op = "notify.PubSub.Send"
+	data, err := Payload(n)
+	if err != nil {
+		return jit.E(op, jit.KindInternal, "", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if _, err := p.publisher.Publish(ctx, &pubsub.Message{Data: data}).Get(ctx); err != nil {
+		switch status.Code(err) {
+		case codes.NotFound, codes.PermissionDenied:
+			return jit.E(op, jit.KindUnavailable, fmt.Sprintf("Pub/Sub topic '%s' cannot be accessed or does not exist", p.topic), err)
+		}
+		return jit.E(op, jit.KindUnavailable, "Publishing the notification failed", err)
+	}
+	return nil
+}

@@ -1,0 +1,304 @@
+// Package outbox is an SMTP server that keeps what it receives in memory,
+// built on github.com/emersion/go-smtp. The demo uses it so that approval
+// emails can be read in a browser, and tests use it to check that the
+// mailer's real SMTP conversation (STARTTLS, AUTH) works. It never relays
+// anything anywhere.
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+const (
+	maxMessages     = 500
+	maxMessageBytes = 1 << 20
+)
+
+// Message is a received email.
+type Message struct {
+	ID       int         `json:"id"`
+	From     string      `json:"from"`
+	To       []string    `json:"to"` // envelope recipients
+	Subject  string      `json:"subject"`
+	Text     string      `json:"text"`
+	HTML     string      `json:"html"`
+	Headers  mail.Header `json:"headers"`
+	Received time.Time   `json:"received"`
+}
+
+// Options configure a Server.
+type Options struct {
+	// Username and Password, when set, are required (AUTH PLAIN).
+	Username, Password string
+}
+
+// Server is a running outbox.
+type Server struct {
+	smtp *smtp.Server
+	lis  net.Listener
+	opts Options
+	cert tls.Certificate
+	pool *x509.CertPool
+
+	mu       sync.Mutex
+	cond     chan struct{}
+	messages []Message
+	nextID   int
+}
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves until Close.
+func Start(ctx context.Context, addr string, opts Options) (*Server, error) {
+	cert, pool, err := selfSigned()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, cert: cert, pool: pool, cond: make(chan struct{})}
+	s.smtp = smtp.NewServer(s)
+	s.smtp.Domain = "localhost"
+	s.smtp.MaxMessageBytes = maxMessageBytes
+	s.smtp.MaxRecipients = 50
+	s.smtp.ReadTimeout = 30 * time.Second
+	s.smtp.WriteTimeout = 30 * time.Second
+	s.smtp.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	var lc net.ListenConfig
+	s.lis, err = lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: listen on %s: %w", addr, err)
+	}
+	go func() { _ = s.smtp.Serve(s.lis) }()
+	return s, nil
+}
+
+// Addr is where the server listens.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// TLSConfig is a client configuration that trusts the server's
+// certificate, for the mailer's STARTTLS.
+func (s *Server) TLSConfig() *tls.Config {
+	return &tls.Config{RootCAs: s.pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+}
+
+// Close stops the server.
+func (s *Server) Close() error { return s.smtp.Close() }
+
+// Messages returns the received messages, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.messages)
+}
+
+// Message returns a message by id.
+func (s *Server) Message(id int) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.messages {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Message{}, false
+}
+
+// WaitFor waits until a message satisfying match arrives (or has).
+func (s *Server) WaitFor(ctx context.Context, match func(Message) bool) (Message, error) {
+	for {
+		s.mu.Lock()
+		for _, m := range s.messages {
+			if match(m) {
+				s.mu.Unlock()
+				return m, nil
+			}
+		}
+		changed := s.cond
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Message{}, fmt.Errorf("outbox: no matching message: %w", ctx.Err())
+		case <-changed:
+		}
+	}
+}
+
+func (s *Server) store(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	m.ID = s.nextID
+	s.messages = append(s.messages, m)
+	if len(s.messages) > maxMessages {
+		s.messages = slices.Clone(s.messages[len(s.messages)-maxMessages:])
+	}
+	close(s.cond)
+	s.cond = make(chan struct{})
+}
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &session{srv: s}, nil
+}
+
+type session struct {
+	srv    *Server
+	authed bool
+	from   string
+	to     []string
+}
+
+func (ss *session) AuthMechanisms() []string {
+	if ss.srv.opts.Username == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != ss.srv.opts.Username || pass != ss.srv.opts.Password {
+			return errors.New("invalid username or password")
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.srv.opts.Username != "" && !ss.authed {
+		return smtp.ErrAuthRequired
+	}
+	ss.from = from
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(io.LimitReader(r, maxMessageBytes))
+	if err != nil {
+		return err
+	}
+	m, err := parse(raw)
+	if err != nil {
+		return &smtp.SMTPError{Code: 554, Message: "cannot parse message: " + err.Error()}
+	}
+	m.To = slices.Clone(ss.to)
+	m.Received = time.Now()
+	ss.srv.store(m)
+	return nil
+}
+
+func (ss *session) Reset()        { ss.from, ss.to = "", nil }
+func (ss *session) Logout() error { return nil }
+
+// parse reads the subject and the text and HTML parts of a message.
+func parse(raw []byte) (Message, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return Message{}, err
+	}
+	dec := new(mime.WordDecoder)
+	subject, err := dec.DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		subject = msg.Header.Get("Subject")
+	}
+	m := Message{From: msg.Header.Get("From"), Subject: subject, Headers: msg.Header}
+	err = walk(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body, &m, 0)
+	return m, err
+}
+
+func walk(contentType, encoding string, body io.Reader, m *Message, depth int) error {
+	if depth > 5 {
+		return errors.New("too deeply nested")
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = "text/plain"
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := walk(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p, m, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	var r io.Reader = body
+	switch strings.ToLower(encoding) {
+	case "quoted-printable":
+		r = quotedprintable.NewReader(body)
+	case "base64":
+		r = base64Reader(body)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	switch mt {
+	case "text/html":
+		m.HTML = string(b)
+	case "text/plain":
+		m.Text = string(b)
+	}
+	return nil
+}
+
+func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(30 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, pool, nil
+}
