@@ -42,7 +42,7 @@ func TestFromEventUsesTheOriginalsNamesAndLabels(t *testing.T) {
 			"device_id": "dev-1", "device_access_levels": "accessPolicies/1/accessLevels/corp,accessPolicies/1/accessLevels/eu",
 			"activation_id": "jit-abc", "activation_start": "2026-11-25T10:00:00Z", "activation_end": "2026-11-25T11:00:00Z",
 			"justification": "INC-1", "role": "roles/cloudsql.client", "project_id": "prod-payments-db",
-			"resource": "//cloudresourcemanager.googleapis.com/projects/prod-payments-db",
+			"resource":     "//cloudresourcemanager.googleapis.com/projects/prod-payments-db",
 			"entitlements": "[iam] roles/cloudsql.client on prod-payments-db",
 		},
 	}

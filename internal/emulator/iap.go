@@ -51,7 +51,7 @@ func (p *IAP) KeyID() string { return p.keyID }
 // serves it.
 func (p *IAP) JWKS() []byte {
 	raw, _ := p.key.PublicKey.ECDH() //nolint:errcheck // a P-256 key always converts
-	b := raw.Bytes()                   // 0x04 || X || Y
+	b := raw.Bytes()                 // 0x04 || X || Y
 	set := map[string]any{"keys": []map[string]string{{
 		"alg": "ES256",
 		"crv": "P-256",

@@ -126,7 +126,9 @@ func TestVerifyRejectsHostileAssertions(t *testing.T) {
 		{"audience_list", func(t *testing.T) string { return mint(t, es256, with("aud", []string{audience})) }},
 		{"wrong_issuer", func(t *testing.T) string { return mint(t, es256, with("iss", "https://accounts.google.com")) }},
 		{"missing_email", func(t *testing.T) string { return mint(t, es256, with("email", nil)) }},
-		{"bad_email", func(t *testing.T) string { return mint(t, es256, with("email", "alice@example.com\r\nBcc: x@evil.test")) }},
+		{"bad_email", func(t *testing.T) string {
+			return mint(t, es256, with("email", "alice@example.com\r\nBcc: x@evil.test"))
+		}},
 		{"missing_sub", func(t *testing.T) string { return mint(t, es256, with("sub", nil)) }},
 		{"bad_access_level", func(t *testing.T) string {
 			return mint(t, es256, with("google", map[string]any{"access_levels": []string{"../../x"}}))
