@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,9 +24,9 @@ import (
 	// database (distroless, scratch).
 	_ "time/tzdata"
 
+	"github.com/jitaccess/jitaccess/internal/app"
 	"github.com/jitaccess/jitaccess/internal/cloudlog"
 	"github.com/jitaccess/jitaccess/internal/config"
-	"github.com/jitaccess/jitaccess/internal/jit"
 	"github.com/jitaccess/jitaccess/internal/server"
 )
 
@@ -101,44 +100,15 @@ func listenAddress(cfg *config.Config) string {
 	return net.JoinHostPort("", strconv.Itoa(cfg.Port))
 }
 
-// newHandler is the production wiring: it builds the Google API clients
-// from cfg and passes them to the constructors of the adapters, the use
-// cases and the server. It returns the handler and a function that closes
-// every client it opened. The demo and end-to-end tests reuse it.
-//
-// Adapters are wired in here as their packages land (iap, catalog, iam,
-// approval, notify, audit, activation, web).
+// newHandler is the production wiring: app.Build with Google's endpoints
+// and Application Default Credentials. It returns the handler and a
+// function that closes every client it opened.
 func newHandler(ctx context.Context, cfg *config.Config, logger *slog.Logger) (http.Handler, func() error, error) {
-	_ = ctx // the Google clients will be created with it
-	var closers []func() error
-	closeAll := func() error {
-		var errs []error
-		for i := len(closers) - 1; i >= 0; i-- {
-			errs = append(errs, closers[i]())
-		}
-		return errors.Join(errs...)
-	}
-
-	s, err := server.New(server.Options{
-		Logger:       logger,
-		Verifier:     unwiredVerifier{},
-		Policy:       cfg.Policy(),
-		Version:      version(),
-		TraceProject: cfg.ProjectID,
-	})
+	a, err := app.Build(ctx, cfg, app.Environment{Logger: logger, Version: version()})
 	if err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("building the server: %w", err), closeAll())
+		return nil, nil, err
 	}
-	return s, closeAll, nil
-}
-
-// unwiredVerifier fails closed: until internal/iap is wired into
-// newHandler, no API request is authenticated.
-type unwiredVerifier struct{}
-
-func (unwiredVerifier) Verify(context.Context, string) (jit.Principal, error) {
-	return jit.Principal{}, jit.E("main.unwiredVerifier", jit.KindUnavailable,
-		"IAP verification is not configured in this build", nil)
+	return a.Handler, a.Close, nil
 }
 
 // version is the module version the binary was built from, or "dev".

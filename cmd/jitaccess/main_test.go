@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,9 +58,15 @@ func lookupFrom(env map[string]string) func(string) (string, bool) {
 }
 
 func TestRunServesHealthAndStops(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the Google client libraries read their credentials
+	// from the process environment. The key is never used: the health
+	// check calls no Google API.
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", writeFakeServiceAccountKey(t))
 	port := freePort(t)
-	env := map[string]string{"GOOGLE_CLOUD_PROJECT": "test-project", "PORT": strconv.Itoa(port), "SMTP_PASSWORD": "hunter2"}
+	env := map[string]string{
+		"GOOGLE_CLOUD_PROJECT": "test-project", "PROJECT_NUMBER": "123", "SERVICE_ACCOUNT": "jit@test-project.iam.gserviceaccount.com",
+		"PORT": strconv.Itoa(port), "SMTP_PASSWORD": "hunter2",
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr lockedBuffer
@@ -137,4 +149,32 @@ func TestRunRejectsArguments(t *testing.T) {
 	if err := run(t.Context(), []string{"jitaccess", "-port=1"}, lookupFrom(nil), &stdout, &stderr); err == nil {
 		t.Error("run() with arguments succeeded")
 	}
+}
+
+// writeFakeServiceAccountKey writes a service account key file whose token
+// endpoint is a closed loopback port, so nothing can leave the machine.
+func writeFakeServiceAccountKey(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "test-project", "private_key_id": "test",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": "jit@test-project.iam.gserviceaccount.com", "client_id": "1",
+		"token_uri": "http://127.0.0.1:1/token",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "key.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

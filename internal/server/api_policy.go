@@ -22,6 +22,10 @@ type policyResponse struct {
 	ApplicationVersion       string   `json:"applicationVersion"`
 	DefaultActivationTimeout int      `json:"defaultActivationTimeout"` // minutes
 	MaxActivationTimeout     int      `json:"maxActivationTimeout"`     // minutes
+	// Additions the UI uses to guide the user before the server refuses.
+	MaxRoles     int `json:"maxRoles"`
+	MinReviewers int `json:"minReviewers"`
+	MaxReviewers int `json:"maxReviewers"`
 }
 
 // getPolicy tells the UI the rules it must follow and who is signed in.
@@ -37,6 +41,9 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
 		ApplicationVersion:       s.opts.Version,
 		DefaultActivationTimeout: int(pol.DefaultDuration() / time.Minute),
 		MaxActivationTimeout:     int(pol.MaxDuration / time.Minute),
+		MaxRoles:                 pol.MaxRoles,
+		MinReviewers:             pol.MinReviewers,
+		MaxReviewers:             pol.MaxReviewers,
 	})
 }
 

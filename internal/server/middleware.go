@@ -236,8 +236,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		assertion := r.Header.Get(headerIAPAssertion)
 		if assertion == "" {
-			s.writeError(w, r, jit.E(op, jit.KindUnauthenticated,
-				"Identity-Aware Proxy must be enabled for this application", fmt.Errorf("missing %s header, IAP might be disabled", headerIAPAssertion)))
+			err := jit.E(op, jit.KindUnauthenticated,
+				"Identity-Aware Proxy must be enabled for this application", fmt.Errorf("missing %s header, IAP might be disabled", headerIAPAssertion))
+			s.recordAuthFailure(r.Context(), err)
+			s.writeError(w, r, err)
 			return
 		}
 		p, err := s.opts.Verifier.Verify(r.Context(), assertion)
@@ -247,6 +249,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				// The assertion may be fine; we could not check it.
 				s.writeError(w, r, err)
 			default:
+				s.recordAuthFailure(r.Context(), err)
 				s.writeError(w, r, jit.E(op, jit.KindUnauthenticated, "Invalid IAP assertion", err))
 			}
 			return
@@ -262,6 +265,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		s.log.DebugContext(ctx, "Authenticated IAP principal", slog.Group(cloudlog.LabelsGroup, slog.String("event", "iap.authenticate")))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// recordAuthFailure puts a refused assertion in the audit trail; failing
+// to do so is logged, and the request is refused either way.
+func (s *Server) recordAuthFailure(ctx context.Context, cause error) {
+	if s.opts.AuthFailures == nil {
+		return
+	}
+	if err := s.opts.AuthFailures.AuthenticationFailed(ctx, cause); err != nil {
+		s.log.ErrorContext(ctx, "recording an authentication failure failed", slog.Any("error", err))
+	}
 }
 
 // PrincipalFrom returns the principal authenticate verified.

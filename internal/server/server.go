@@ -92,6 +92,14 @@ type Options struct {
 	// InsecureLinks allows http:// approval links for requests that came
 	// in without TLS (local development only).
 	InsecureLinks bool
+	// AuthFailures records refused IAP assertions in the audit trail;
+	// nil records nothing.
+	AuthFailures AuthFailureRecorder
+}
+
+// AuthFailureRecorder records a refused IAP assertion.
+type AuthFailureRecorder interface {
+	AuthenticationFailed(ctx context.Context, cause error) error
 }
 
 // Server is the app's http.Handler.

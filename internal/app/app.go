@@ -1,0 +1,320 @@
+// Package app wires jitaccess together: configuration in, an http.Handler
+// out. It is the one place that builds the Google API clients and hands
+// them to the adapters' constructors, so that the production binary, the
+// demo and the end-to-end tests run exactly the same wiring and differ only
+// in endpoints and keys (Environment).
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"log/slog"
+	"net/http"
+	"time"
+
+	asset "cloud.google.com/go/asset/apiv1"
+	"cloud.google.com/go/compute/metadata"
+	"cloud.google.com/go/logging"
+	"cloud.google.com/go/pubsub/v2"
+	"google.golang.org/api/cloudidentity/v1"
+	"google.golang.org/api/cloudresourcemanager/v3"
+	"google.golang.org/api/iamcredentials/v1"
+	"google.golang.org/api/option"
+	mrpb "google.golang.org/genproto/googleapis/api/monitoredres"
+
+	"github.com/jitaccess/jitaccess/internal/activation"
+	"github.com/jitaccess/jitaccess/internal/approval"
+	"github.com/jitaccess/jitaccess/internal/audit"
+	"github.com/jitaccess/jitaccess/internal/catalog"
+	"github.com/jitaccess/jitaccess/internal/config"
+	"github.com/jitaccess/jitaccess/internal/iam"
+	"github.com/jitaccess/jitaccess/internal/iap"
+	"github.com/jitaccess/jitaccess/internal/jit"
+	"github.com/jitaccess/jitaccess/internal/notify"
+	"github.com/jitaccess/jitaccess/internal/server"
+	"github.com/jitaccess/jitaccess/web"
+)
+
+// Environment is what differs between production, the demo and tests:
+// where the Google APIs are and which keys to trust. The zero value is
+// production.
+type Environment struct {
+	Logger  *slog.Logger
+	Version string
+	// Client options per Google API; nil means production defaults
+	// (Application Default Credentials, Google's endpoints).
+	ResourceManager, CloudIdentity, IAMCredentials, Asset, Logging, PubSub []option.ClientOption
+	// IAPKeysHTTPClient fetches IAP's public keys; nil means the default.
+	IAPKeysHTTPClient *http.Client
+	// ServiceAccountKeysURL is the base URL of service accounts' public
+	// keys; "" means Google's.
+	ServiceAccountKeysURL string
+	// SMTPTLSConfig overrides the TLS configuration of the mailer.
+	SMTPTLSConfig *tls.Config
+	// Metadata answers what the metadata server would (project number,
+	// service account) when the configuration does not say; nil asks
+	// the real metadata server on App Engine and Cloud Run.
+	Metadata func(ctx context.Context) (Identity, error)
+	// Stdout receives the audit trail when Cloud Logging is not used;
+	// nil means os.Stdout.
+	Stdout io.Writer
+	Clock  func() time.Time
+}
+
+// Identity is who the app runs as.
+type Identity struct {
+	ProjectID, ProjectNumber string
+	ServiceAccount           jit.UserID
+}
+
+// App is a wired jitaccess.
+type App struct {
+	Handler http.Handler
+	closers []func() error
+}
+
+// Close closes every client Build opened.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// Build wires the app for cfg in env.
+func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, err error) {
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	clock := env.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	a := &App{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, a.Close())
+		}
+	}()
+	id, err := identity(ctx, cfg, env)
+	if err != nil {
+		return nil, err
+	}
+
+	crm, err := cloudresourcemanager.NewService(ctx, env.ResourceManager...)
+	if err != nil {
+		return nil, fmt.Errorf("resource manager client: %w", err)
+	}
+	assetClient, err := asset.NewClient(ctx, env.Asset...)
+	if err != nil {
+		return nil, fmt.Errorf("cloud asset client: %w", err)
+	}
+	a.closers = append(a.closers, assetClient.Close)
+	creds, err := iamcredentials.NewService(ctx, env.IAMCredentials...)
+	if err != nil {
+		return nil, fmt.Errorf("IAM credentials client: %w", err)
+	}
+
+	catOpts := catalog.Options{
+		Scope: cfg.Scope.String(), ProjectsQuery: cfg.AvailableProjectsQuery,
+		ReadTimeout: cfg.BackendReadTimeout, Clock: clock, Logger: logger,
+	}
+	var cat activation.Catalog
+	switch cfg.Catalog {
+	case config.CatalogAssetInventory:
+		identitySvc, err := cloudidentity.NewService(ctx, env.CloudIdentity...)
+		if err != nil {
+			return nil, fmt.Errorf("cloud identity client: %w", err)
+		}
+		cat = catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
+	default:
+		cat = catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
+	}
+	grants := iam.New(crm, iam.Options{
+		ReadTimeout: cfg.BackendReadTimeout, WriteTimeout: cfg.BackendWriteTimeout,
+		Clock: clock, Logger: logger,
+	})
+	tokens := approval.New(creds, id.ServiceAccount, approval.Options{
+		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout,
+	})
+
+	trail, err := a.auditTrail(ctx, cfg, env, id, clock)
+	if err != nil {
+		return nil, err
+	}
+	notifier, canNotify, err := a.notifier(ctx, cfg, env, id, logger)
+	if err != nil {
+		return nil, err
+	}
+
+	uc := activation.New(cat, grants, tokens, notifier, trail, activation.Options{
+		Policy:         cfg.Policy(),
+		RequestTimeout: cfg.RequestTimeout,
+		CanNotify:      canNotify,
+		Clock:          clock,
+		Logger:         logger,
+	})
+
+	var verifierOpts []iap.Option
+	if env.IAPKeysHTTPClient != nil {
+		verifierOpts = append(verifierOpts, iap.WithHTTPClient(env.IAPKeysHTTPClient))
+	}
+	verifierOpts = append(verifierOpts, iap.WithClock(clock))
+	audience := cfg.IAPAudience(id.ProjectNumber)
+	if audience == "" {
+		logger.WarnContext(ctx, "The audience of IAP assertions is not verified (IAP_VERIFY_AUDIENCE=false or no backend service): any IAP-protected app of this organization could send requests here")
+	}
+	verifier, err := iap.NewVerifier(ctx, audience, verifierOpts...)
+	if err != nil {
+		return nil, err
+	}
+
+	external := ""
+	if cfg.ExternalURL != nil {
+		external = cfg.ExternalURL.String()
+	}
+	ui, err := web.FS()
+	if err != nil {
+		return nil, fmt.Errorf("web assets: %w", err)
+	}
+	srv, err := server.New(server.Options{
+		Logger: logger, Verifier: verifier, UI: ui, Policy: cfg.Policy(), Version: env.Version,
+		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
+		InsecureLinks: cfg.Platform == config.PlatformLocal,
+		AuthFailures:  trail,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building the server: %w", err)
+	}
+	a.Handler = srv
+	return a, nil
+}
+
+// identity finds the project and service account the app runs as: the
+// configuration wins, then the metadata server.
+func identity(ctx context.Context, cfg *config.Config, env Environment) (Identity, error) {
+	id := Identity{ProjectID: cfg.ProjectID, ProjectNumber: cfg.ProjectNumber, ServiceAccount: cfg.ServiceAccount}
+	if id.ProjectID != "" && id.ProjectNumber != "" && id.ServiceAccount != "" {
+		return id, nil
+	}
+	lookup := env.Metadata
+	if lookup == nil {
+		if cfg.Platform == config.PlatformLocal {
+			return Identity{}, errors.New("outside App Engine and Cloud Run, set GOOGLE_CLOUD_PROJECT, PROJECT_NUMBER and SERVICE_ACCOUNT")
+		}
+		lookup = metadataIdentity
+	}
+	md, err := lookup(ctx)
+	if err != nil {
+		return Identity{}, fmt.Errorf("reading the metadata server: %w", err)
+	}
+	if id.ProjectID == "" {
+		id.ProjectID = md.ProjectID
+	}
+	if id.ProjectNumber == "" {
+		id.ProjectNumber = md.ProjectNumber
+	}
+	if id.ServiceAccount == "" {
+		id.ServiceAccount = md.ServiceAccount
+	}
+	return id, nil
+}
+
+func metadataIdentity(ctx context.Context) (Identity, error) {
+	c := metadata.NewClient(nil)
+	projectID, err := c.ProjectIDWithContext(ctx)
+	if err != nil {
+		return Identity{}, err
+	}
+	number, err := c.NumericProjectIDWithContext(ctx)
+	if err != nil {
+		return Identity{}, err
+	}
+	email, err := c.EmailWithContext(ctx, "default")
+	if err != nil {
+		return Identity{}, err
+	}
+	sa, err := jit.ParseUserID(email)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{ProjectID: projectID, ProjectNumber: number, ServiceAccount: sa}, nil
+}
+
+// auditTrail writes to Cloud Logging on Google Cloud (or wherever the
+// environment points the Logging client), and to stdout locally.
+func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time) (*audit.Trail, error) {
+	if cfg.Platform == config.PlatformLocal && env.Logging == nil {
+		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock), nil
+	}
+	client, err := logging.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
+	if err != nil {
+		return nil, fmt.Errorf("cloud logging client: %w", err)
+	}
+	a.closers = append(a.closers, client.Close)
+	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock), nil
+}
+
+func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource {
+	switch cfg.Platform {
+	case config.PlatformAppEngine:
+		return &mrpb.MonitoredResource{Type: "gae_app", Labels: map[string]string{"project_id": id.ProjectID, "module_id": cfg.Service}}
+	case config.PlatformCloudRun:
+		return &mrpb.MonitoredResource{Type: "cloud_run_revision", Labels: map[string]string{"project_id": id.ProjectID, "service_name": cfg.Service}}
+	}
+	return &mrpb.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": id.ProjectID}}
+}
+
+// notifier builds the email and Pub/Sub channels that are configured.
+// canNotify is whether a reviewer can be reached at all.
+func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment, id Identity, logger *slog.Logger) (*notify.Notifier, bool, error) {
+	var channels []notify.Channel
+	if cfg.SMTPConfigured() {
+		password := cfg.SMTP.Password
+		if cfg.SMTP.Secret != "" {
+			logger.WarnContext(ctx, "SMTP_SECRET (Secret Manager) is not supported by this version; set SMTP_PASSWORD")
+		}
+		m, err := notify.NewMailer(notify.MailOptions{
+			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, StartTLS: cfg.SMTP.EnableStartTLS,
+			SenderName: cfg.SMTP.SenderName, SenderAddress: cfg.SMTP.SenderAddress,
+			Username: cfg.SMTP.Username, Password: password, AddressMapping: cfg.SMTP.AddressMapping,
+			Location: cfg.NotificationTimezone, Timeout: cfg.BackendWriteTimeout + cfg.BackendConnectTimeout,
+			TLSConfig: env.SMTPTLSConfig,
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		channels = append(channels, m)
+	} else {
+		logger.WarnContext(ctx, "The SMTP configuration is incomplete: no emails will be sent")
+	}
+	canNotify := len(channels) > 0
+	if cfg.NotificationTopic != "" {
+		client, err := pubsub.NewClient(ctx, id.ProjectID, env.PubSub...)
+		if err != nil {
+			return nil, false, fmt.Errorf("pub/sub client: %w", err)
+		}
+		ps := notify.NewPubSub(client, "projects/"+id.ProjectID+"/topics/"+cfg.NotificationTopic, cfg.BackendWriteTimeout)
+		a.closers = append(a.closers, func() error { ps.Stop(); return client.Close() })
+		channels = append(channels, ps)
+		canNotify = true
+	}
+	return notify.New(channels...), canNotify, nil
+}
+
+func cmpWriter(w io.Writer) io.Writer {
+	if w == nil {
+		return os.Stdout
+	}
+	return w
+}
+
+// UI returns the embedded web assets, for callers that wrap the app.
+func UI() (fs.FS, error) { return web.FS() }

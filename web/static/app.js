@@ -1,0 +1,430 @@
+// jitaccess single-page UI. No framework, no inline script: the page runs
+// under a CSP with script-src 'self'. Every value from the API is put in
+// the page with textContent, never as HTML.
+//
+// Stable hooks for browser tests:
+//   #user-email, #error, #status, #project-input, #project-list (li[data-project]),
+//   #roles-table ([data-testid=role-row], input.role-check[data-id]),
+//   #request-form, #justification, #duration, #duration-value, #peers-list
+//   (input.peer-check[value]), #submit, #result-title, #result-table,
+//   #approve, #open-console.
+
+const api = {
+  async call(method, path, body) {
+    const headers = { 'X-JITACCESS': '1' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let response;
+    try {
+      response = await fetch(path, {
+        method, headers, credentials: 'same-origin', cache: 'no-store',
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new ApiError(0, 'The server could not be reached. Check your connection and try again.');
+    }
+    let data = null;
+    try { data = await response.json(); } catch (e) { /* not JSON */ }
+    if (!response.ok) {
+      let message = (data && data.message) || response.statusText || 'The request failed';
+      if (response.status === 401) message += '. Your session may have expired: reload the page.';
+      throw new ApiError(response.status, message);
+    }
+    return data;
+  },
+  policy() { return this.call('GET', '/api/policy'); },
+  projects() { return this.call('GET', '/api/projects'); },
+  roles(p) { return this.call('GET', `/api/projects/${encodeURIComponent(p)}/roles`); },
+  peers(p, id) { return this.call('GET', `/api/projects/${encodeURIComponent(p)}/peers?id=${encodeURIComponent(id)}`); },
+  selfActivate(p, body) { return this.call('POST', `/api/projects/${encodeURIComponent(p)}/roles/self-activate`, body); },
+  request(p, body) { return this.call('POST', `/api/projects/${encodeURIComponent(p)}/roles/request`, body); },
+  getRequest(t) { return this.call('GET', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
+  approve(t) { return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
+};
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, props = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k in e) e[k] = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+};
+
+const state = { policy: null, projects: [], project: null, roles: [], selected: new Set(), peers: [] };
+const MAX_LISTED_PROJECTS = 100;
+
+function showError(err) {
+  const box = $('#error');
+  if (!err) { box.hidden = true; box.textContent = ''; return; }
+  const status = err.status ? ` (HTTP ${err.status})` : '';
+  box.textContent = `${err.message}${status}`;
+  box.hidden = false;
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+function announce(text) { $('#status').textContent = text; }
+
+async function busy(fn) {
+  $('#busy').hidden = false;
+  try { return await fn(); } finally { $('#busy').hidden = true; }
+}
+
+function formatDuration(minutes) {
+  const h = Math.floor(minutes / 60), m = minutes % 60;
+  if (h && m) return `${h} h ${m} min`;
+  return h ? `${h} h` : `${m} min`;
+}
+
+function formatTime(epochSeconds) {
+  const d = new Date(epochSeconds * 1000);
+  const diff = Math.round((epochSeconds * 1000 - Date.now()) / 60000);
+  const rel = diff === 0 ? 'now' : diff > 0 ? `in ${formatDuration(diff)}` : `${formatDuration(-diff)} ago`;
+  return `${d.toLocaleString()} (${rel})`;
+}
+
+// ---- Project picker -------------------------------------------------------
+
+function renderProjectList(filter) {
+  const list = $('#project-list');
+  const input = $('#project-input');
+  list.replaceChildren();
+  const q = filter.trim().toLowerCase();
+  const matches = state.projects.filter((p) => p.toLowerCase().includes(q));
+  for (const p of matches.slice(0, MAX_LISTED_PROJECTS)) {
+    const li = el('li', { role: 'option', id: `project-option-${p}`, dataset: { project: p } }, p);
+    li.addEventListener('mousedown', (e) => { e.preventDefault(); chooseProject(p); });
+    list.append(li);
+  }
+  if (matches.length > MAX_LISTED_PROJECTS) {
+    list.append(el('li', { class: 'listbox-note' }, `${matches.length - MAX_LISTED_PROJECTS} more: refine your search`));
+  }
+  if (matches.length === 0) list.append(el('li', { class: 'listbox-note' }, 'No matching project'));
+  list.hidden = false;
+  input.setAttribute('aria-expanded', 'true');
+}
+
+function closeProjectList() {
+  $('#project-list').hidden = true;
+  $('#project-input').setAttribute('aria-expanded', 'false');
+  $('#project-input').removeAttribute('aria-activedescendant');
+}
+
+function moveActive(delta) {
+  const options = [...document.querySelectorAll('#project-list li[data-project]')];
+  if (!options.length) return;
+  let i = options.findIndex((o) => o.getAttribute('aria-selected') === 'true');
+  options.forEach((o) => o.setAttribute('aria-selected', 'false'));
+  i = (i + delta + options.length) % options.length;
+  options[i].setAttribute('aria-selected', 'true');
+  options[i].scrollIntoView({ block: 'nearest' });
+  $('#project-input').setAttribute('aria-activedescendant', options[i].id);
+}
+
+function setupProjectPicker() {
+  const input = $('#project-input');
+  input.addEventListener('input', () => renderProjectList(input.value));
+  input.addEventListener('focus', () => renderProjectList(input.value));
+  input.addEventListener('blur', () => setTimeout(closeProjectList, 100));
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown') { e.preventDefault(); if ($('#project-list').hidden) renderProjectList(input.value); moveActive(1); }
+    else if (e.key === 'ArrowUp') { e.preventDefault(); moveActive(-1); }
+    else if (e.key === 'Escape') closeProjectList();
+    else if (e.key === 'Enter') {
+      e.preventDefault();
+      const active = document.querySelector('#project-list li[aria-selected="true"]')
+        || document.querySelector('#project-list li[data-project]');
+      if (active) chooseProject(active.dataset.project);
+    }
+  });
+}
+
+async function chooseProject(project) {
+  closeProjectList();
+  $('#project-input').value = project;
+  state.project = project;
+  state.selected.clear();
+  localStorage.setItem('jitaccess.project', project);
+  const url = new URL(window.location.href);
+  url.searchParams.set('projectId', project);
+  history.replaceState(null, '', url);
+  await loadRoles();
+}
+
+// ---- Roles ----------------------------------------------------------------
+
+function statusText(role) {
+  if (role.status === 'ACTIVE') {
+    if (role.validUntil) {
+      const left = Math.max(0, Math.round((role.validUntil * 1000 - Date.now()) / 60000));
+      return `Active (${formatDuration(left)} left)`;
+    }
+    return 'Active';
+  }
+  if (role.status === 'ACTIVATION_PENDING') return 'Waiting for approval';
+  return 'Available';
+}
+
+async function loadRoles() {
+  showError(null);
+  $('#roles-card').hidden = false;
+  $('#roles-project').textContent = state.project;
+  $('#roles-loading').hidden = false;
+  $('#roles-table').hidden = true;
+  $('#roles-empty').hidden = true;
+  $('#request-form').hidden = true;
+  try {
+    const data = await api.roles(state.project);
+    state.roles = data.entitlements || [];
+    const warnings = data.warnings || [];
+    $('#roles-warnings').hidden = warnings.length === 0;
+    $('#roles-warnings').textContent = warnings.join(' ');
+    renderRoles();
+    announce(`${state.roles.length} eligible roles`);
+  } catch (err) {
+    showError(err);
+  } finally {
+    $('#roles-loading').hidden = true;
+  }
+}
+
+function renderRoles() {
+  const tbody = $('#roles-table tbody');
+  tbody.replaceChildren();
+  $('#roles-empty').hidden = state.roles.length > 0;
+  $('#roles-table').hidden = state.roles.length === 0;
+  for (const role of state.roles) {
+    const check = el('input', { type: 'checkbox', class: 'role-check', dataset: { id: role.id }, 'aria-label': `Select ${role.name}` });
+    check.checked = state.selected.has(role.id);
+    check.addEventListener('change', () => {
+      if (check.checked) state.selected.add(role.id); else state.selected.delete(role.id);
+      row.classList.toggle('selected', check.checked);
+      onSelectionChanged();
+    });
+    const condition = role.resourceCondition
+      ? el('span', { class: 'mono', title: role.resourceCondition },
+        role.resourceCondition.length > 40 ? `${role.resourceCondition.slice(0, 40)}…` : role.resourceCondition)
+      : '-';
+    const requirement = role.activationType === 'MPA' ? el('span', { class: 'chip chip-mpa' }, 'Peer approval required') : '-';
+    const status = el('span', { class: role.status === 'ACTIVE' ? 'chip chip-active' : 'chip' }, statusText(role));
+    const row = el('tr', { dataset: { testid: 'role-row', id: role.id } },
+      el('td', {}, check), el('td', { class: 'mono' }, role.name), el('td', {}, condition),
+      el('td', {}, requirement), el('td', {}, status));
+    tbody.append(row);
+  }
+  onSelectionChanged();
+}
+
+function selectedRoles() { return state.roles.filter((r) => state.selected.has(r.id)); }
+
+async function onSelectionChanged() {
+  const roles = selectedRoles();
+  const form = $('#request-form');
+  form.hidden = roles.length === 0;
+  const mpa = roles.filter((r) => r.activationType === 'MPA');
+  const warning = $('#selection-warning');
+  warning.hidden = true;
+  $('#peers-section').hidden = true;
+  if (mpa.length > 0 && roles.length > 1) {
+    warning.textContent = 'You can only request peer approval for a single role at a time.';
+    warning.hidden = false;
+  } else if (roles.length > state.policy.maxRoles) {
+    warning.textContent = `You can activate at most ${state.policy.maxRoles} roles at a time.`;
+    warning.hidden = false;
+  }
+  $('#request-title').textContent = mpa.length ? 'Request approval' : 'Activate roles';
+  $('#submit').textContent = mpa.length ? 'Request approval' : 'Activate';
+  if (mpa.length === 1 && roles.length === 1) await loadPeers(mpa[0]);
+  updateSubmit();
+}
+
+// ---- Peers ----------------------------------------------------------------
+
+async function loadPeers(role) {
+  const list = $('#peers-list');
+  list.replaceChildren();
+  $('#peers-section').hidden = false;
+  $('#peers-empty').hidden = true;
+  state.peers = [];
+  try {
+    const data = await api.peers(state.project, role.id);
+    state.peers = (data.peers || []).map((p) => p.email);
+  } catch (err) {
+    showError(err);
+  }
+  $('#peers-empty').hidden = state.peers.length > 0;
+  $('#peer-filter').hidden = state.peers.length < 8;
+  for (const email of state.peers) {
+    const box = el('input', { type: 'checkbox', class: 'peer-check', value: email });
+    box.addEventListener('change', updateSubmit);
+    list.append(el('li', { dataset: { email } }, el('label', {}, box, email)));
+  }
+  updateSubmit();
+}
+
+function selectedPeers() { return [...document.querySelectorAll('.peer-check:checked')].map((b) => b.value); }
+
+function updateSubmit() {
+  const roles = selectedRoles();
+  const mpa = roles.some((r) => r.activationType === 'MPA');
+  const justification = $('#justification').value.trim();
+  let ok = roles.length > 0 && justification.length > 0 && $('#selection-warning').hidden;
+  if (mpa) ok = ok && selectedPeers().length >= Math.max(1, state.policy.minReviewers || 1);
+  $('#submit').disabled = !ok;
+}
+
+// ---- Submit ---------------------------------------------------------------
+
+async function submit(e) {
+  e.preventDefault();
+  showError(null);
+  const roles = selectedRoles();
+  const justification = $('#justification').value.trim();
+  const minutes = Number($('#duration').value);
+  const mpa = roles.some((r) => r.activationType === 'MPA');
+  try {
+    const result = await busy(() => (mpa
+      ? api.request(state.project, { entitlementId: roles[0].id, justification, peers: selectedPeers(), activationTimeout: minutes })
+      : api.selfActivate(state.project, { entitlementIds: roles.map((r) => r.id), justification, activationTimeout: minutes })));
+    showResult(result, mpa ? 'requested' : 'activated');
+  } catch (err) {
+    showError(err);
+    $('#justification').setAttribute('aria-invalid', err.status === 400 || err.status === 403 ? 'true' : 'false');
+  }
+}
+
+// ---- Result and approval views ------------------------------------------
+
+function showResult(result, mode, token) {
+  $('#activation-view').hidden = true;
+  $('#result-view').hidden = false;
+  const titles = {
+    activated: ['Access granted', 'Your roles are active. They expire automatically at the end time.'],
+    requested: ['Request submitted', 'Your request has been sent to the reviewers. You will receive an email once a reviewer approves it. Access starts at approval.'],
+    review: ['Review access request', 'One of your peers asks you to approve the following access. If you approve, access starts now and lasts for the requested time.'],
+    pending: ['Waiting for approval', 'Your request has not been approved yet.'],
+    approved: ['Access approved', 'You approved the following access request.'],
+  };
+  const [title, description] = titles[mode];
+  $('#result-title').textContent = title;
+  $('#result-description').textContent = description;
+  document.title = `${title} · Just-in-time access`;
+  announce(title);
+
+  const warnings = result.warnings || [];
+  $('#result-warnings').hidden = warnings.length === 0;
+  $('#result-warnings').textContent = warnings.join(' ');
+
+  const details = $('#result-details');
+  details.replaceChildren();
+  const add = (k, v) => details.append(el('dt', {}, k), el('dd', {}, v));
+  const first = (result.entitlements || [])[0];
+  add('User', result.isBeneficiary ? `You (${result.beneficiary.email})` : result.beneficiary.email);
+  if (first) {
+    if (mode === 'review' || mode === 'pending' || mode === 'requested') {
+      add('Duration', formatDuration(Math.round((first.endTime - first.startTime) / 60)));
+    } else {
+      add('Start', formatTime(first.startTime));
+      add('End', formatTime(first.endTime));
+    }
+  }
+  add('Justification', result.justification);
+  add('Reviewers', (result.reviewers || []).map((r) => r.email).join(', ') || '-');
+
+  const tbody = $('#result-table tbody');
+  tbody.replaceChildren();
+  for (const e of result.entitlements || []) {
+    tbody.append(el('tr', { dataset: { testid: 'result-row' } },
+      el('td', {}, e.projectId), el('td', { class: 'mono' }, e.name),
+      el('td', { class: 'mono' }, e.resourceCondition || '-'),
+      el('td', {}, e.status === 'ACTIVE' ? 'Active' : e.status === 'ACTIVATION_PENDING' ? 'Waiting for approval' : e.status)));
+  }
+  const consoleLink = $('#open-console');
+  consoleLink.hidden = !(mode === 'activated' || (mode === 'approved' && result.isBeneficiary)) || !first;
+  if (first) consoleLink.href = `https://console.cloud.google.com/?project=${encodeURIComponent(first.projectId)}`;
+
+  const approve = $('#approve');
+  approve.hidden = mode !== 'review';
+  approve.onclick = async () => {
+    showError(null);
+    approve.disabled = true;
+    try {
+      const approved = await busy(() => api.approve(token));
+      showResult(approved, 'approved');
+    } catch (err) {
+      showError(err);
+      approve.disabled = false;
+    }
+  };
+  $('#result-title').focus();
+}
+
+async function showApproval(token) {
+  $('#activation-view').hidden = true;
+  try {
+    const request = await busy(() => api.getRequest(token));
+    const mode = request.isReviewer && !request.isBeneficiary ? 'review' : 'pending';
+    showResult(request, mode, token);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// ---- Start ----------------------------------------------------------------
+
+async function main() {
+  $('#result-title').tabIndex = -1;
+  try {
+    state.policy = await api.policy();
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  const p = state.policy;
+  $('#user-email').textContent = p.signedInUser.email;
+  $('#justification-label').textContent = p.justificationHint || 'Justification';
+  $('#justification').placeholder = p.justificationHint || '';
+  const duration = $('#duration');
+  duration.max = String(p.maxActivationTimeout);
+  duration.value = String(p.defaultActivationTimeout);
+  const showDuration = () => { $('#duration-value').textContent = formatDuration(Number(duration.value)); };
+  duration.addEventListener('input', showDuration);
+  showDuration();
+  $('#justification').addEventListener('input', () => {
+    $('#justification').removeAttribute('aria-invalid');
+    updateSubmit();
+  });
+  $('#request-form').addEventListener('submit', submit);
+  $('#roles-select-all').addEventListener('change', (e) => {
+    for (const r of state.roles) { if (e.target.checked) state.selected.add(r.id); else state.selected.delete(r.id); }
+    renderRoles();
+  });
+
+  const params = new URLSearchParams(window.location.search);
+  const token = params.get('activation');
+  if (token) {
+    await showApproval(token);
+    return;
+  }
+  $('#activation-view').hidden = false;
+  setupProjectPicker();
+  try {
+    const data = await api.projects();
+    state.projects = data.projects || [];
+    $('#project-hint').textContent = `${state.projects.length} projects available`;
+  } catch (err) {
+    showError(err);
+  }
+  const initial = params.get('projectId') || localStorage.getItem('jitaccess.project');
+  if (initial && state.projects.includes(initial)) await chooseProject(initial);
+  else $('#project-input').focus();
+}
+
+main();
