@@ -1,0 +1,69 @@
+// Command jitaccess-demo is `make run`: jitaccess with an emulated Google
+// Cloud, an SMTP outbox and an Identity-Aware Proxy simulator, in one
+// process on loopback. See docs/demo.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jitaccess/jitaccess/internal/demo"
+	"github.com/jitaccess/jitaccess/internal/emulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "jitaccess-demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("jitaccess-demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080, or a free port when it is taken)")
+	seedPath := fs.String("seed", "testdata/demo.yaml", "the demo world")
+	verbose := fs.Bool("v", false, "log requests and the app's logs to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f, err := os.Open(*seedPath)
+	if err != nil {
+		return fmt.Errorf("open the seed: %w", err)
+	}
+	seed, err := emulator.LoadSeed(f)
+	_ = f.Close()
+	if err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	d, err := demo.Run(ctx, demo.Options{Addr: *addr, Seed: seed, Logger: logger})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\njitaccess demo is running. Open %s in a browser.\n\n", d.URL)
+	fmt.Fprintf(stdout, "  Sign in as a demo user:  %s/_demo/signin\n", d.URL)
+	fmt.Fprintf(stdout, "  Emails (approval links): %s/_demo/outbox\n", d.URL)
+	fmt.Fprintf(stdout, "  IAM policies:            %s/_demo/iam\n", d.URL)
+	fmt.Fprintf(stdout, "  For scripts: curl -H 'X-Demo-User: alice@example.com' -H 'X-JITACCESS: 1' %s/api/projects\n\n", d.URL)
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	<-ctx.Done()
+	if err := d.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
