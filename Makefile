@@ -12,7 +12,7 @@ FUZZTIME_SHORT ?= 10s
 IMAGE         ?= jitaccess:dev
 
 .DEFAULT_GOAL := help
-.PHONY: help run test fuzz fuzz-short lint fmt bench build docker tools diff-check clean
+.PHONY: help run test browser fuzz fuzz-short lint fmt bench build docker tools diff-check clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,8 +26,19 @@ run: ## Serve the demo (app + emulated Google Cloud) on a loopback URL it prints
 			$(GO) run ./cmd/jitaccess; \
 	fi
 
-test: ## Run every test (race detector, shuffled order, no cache)
+test: browser ## Run every test (race detector, shuffled order, no cache), browser tests included
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+
+# The browser tests need Debian's Chromium; install it when it is missing
+# and we may (root), else say how.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "the browser tests need Chromium: sudo apt-get install -y chromium"; exit 1; \
+		fi; }
 
 # Fuzz targets are found with `go test -list`, only in packages whose test
 # files declare one, so that listing does not compile every test binary.

@@ -1,0 +1,260 @@
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/demo"
+	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
+	"github.com/jitaccess/jitaccess/internal/outbox"
+)
+
+// chromium finds Debian's Chromium. A missing browser fails the tests
+// (they are part of `make test`, which installs it) rather than skipping.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("Chromium is needed for the browser tests: install it with `apt-get install -y chromium` (make test does this when run as root)")
+	return ""
+}
+
+type env struct {
+	demo *demo.Demo
+	ctx  context.Context
+	root string
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	exe := chromium(t)
+	root := emutest.ModuleRoot(t)
+	f, err := os.Open(filepath.Join(root, "testdata", "demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := demo.Run(t.Context(), demo.Options{Addr: "127.0.0.1:0", Seed: mustSeed(t, f)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancel3)
+	return &env{demo: d, ctx: ctx, root: root}
+}
+
+// run runs steps, failing the test with the page's error banner if any.
+func (e *env) run(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(e.ctx, steps...); err != nil {
+		banner, _ := chromedp.Run(e.ctx, chromedp.Evaluate[string](`(document.getElementById('error') || {}).textContent || ''`))
+		t.Fatalf("browser: %v (error banner: %q)", err, banner)
+	}
+}
+
+// text returns the text of the element matched by a CSS selector.
+func (e *env) text(t *testing.T, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(e.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("browser: text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// screenshot saves the page to docs/images when UPDATE_SCREENSHOTS=1, so
+// that normal runs never rewrite tracked files.
+func (e *env) screenshot(t *testing.T, name string) {
+	t.Helper()
+	if os.Getenv("UPDATE_SCREENSHOTS") != "1" {
+		return
+	}
+	e.run(t, chromedp.Sleep(300*time.Millisecond))
+	png, err := chromedp.Run(e.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.root, "docs", "images", name+".png"), png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) signIn(t *testing.T, email, next string) {
+	t.Helper()
+	e.run(t,
+		chromedp.Navigate(e.demo.URL+"/_demo/signin?next="+url.QueryEscape(next)),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-email="`+email+`"]`)),
+	)
+	if email == "dave@example.com" {
+		e.screenshot(t, "signin")
+	}
+	e.run(t, chromedp.Click(chromedp.CSS(`button[data-email="`+email+`"]`)))
+}
+
+func (e *env) pickProjectAndRole(t *testing.T, project, roleID string) {
+	t.Helper()
+	e.run(t,
+		chromedp.WaitVisible(chromedp.ID("project-input")),
+		chromedp.SendKeys(chromedp.ID("project-input"), project),
+		chromedp.WaitVisible(chromedp.CSS(`#project-list li[data-project="`+project+`"]`)),
+		chromedp.Click(chromedp.CSS(`#project-list li[data-project="`+project+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input.role-check[data-id="`+roleID+`"]`)),
+		chromedp.Click(chromedp.CSS(`input.role-check[data-id="`+roleID+`"]`)),
+		chromedp.WaitVisible(chromedp.ID("justification")),
+	)
+}
+
+func TestSelfActivationInTheBrowser(t *testing.T) {
+	e := start(t)
+	e.signIn(t, "dave@example.com", "/")
+	e.pickProjectAndRole(t, "prod-payments-db", "prod-payments-db:roles/cloudsql.client")
+	e.run(t, chromedp.SendKeys(chromedp.ID("justification"), "INC-7 failover drill"))
+	e.screenshot(t, "activate")
+	e.run(t,
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("result-title")),
+	)
+	if title := e.text(t, "#result-title"); title != "Access granted" {
+		t.Fatalf("result title = %q", title)
+	}
+	e.screenshot(t, "granted")
+	p, _ := e.demo.Emulator.World.Policy("projects/prod-payments-db")
+	if !slices.ContainsFunc(p.Bindings, func(b emulatorBinding) bool {
+		return b.Condition != nil && b.Condition.Title == condition.ActivationTitle && b.Members[0] == "user:dave@example.com"
+	}) {
+		t.Error("no activation binding for dave")
+	}
+	e.run(t,
+		chromedp.Navigate(e.demo.URL+"/_demo/iam"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="activation-binding"]`)),
+	)
+	rows, err := chromedp.Run(e.ctx, chromedp.Evaluate[int](`document.querySelectorAll('tr.demo-active').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 {
+		t.Errorf("%d active bindings on the IAM viewer, want 1", rows)
+	}
+	e.screenshot(t, "iam-viewer")
+}
+
+var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+\?activation=[^\s"<>]+`)
+
+func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
+	e := start(t)
+	e.signIn(t, "erin@example.com", "/")
+	e.pickProjectAndRole(t, "prod-payments-api", "prod-payments-api:roles/run.developer")
+	e.run(t,
+		chromedp.WaitVisible(chromedp.CSS(`input.peer-check[value="dave@example.com"]`)),
+		chromedp.Click(chromedp.CSS(`input.peer-check[value="dave@example.com"]`)),
+		chromedp.SendKeys(chromedp.ID("justification"), "CHG-7 hotfix deploy"),
+	)
+	e.screenshot(t, "request")
+	e.run(t,
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("result-title")),
+	)
+	if title := e.text(t, "#result-title"); title != "Request submitted" {
+		t.Fatalf("result title = %q", title)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	mail, err := e.demo.Outbox.WaitFor(ctx, func(m outbox.Message) bool { return slices.Contains(m.To, "dave@example.com") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The outbox page lists the email, as a person would find it.
+	e.run(t, chromedp.Navigate(e.demo.URL+"/_demo/outbox"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="outbox-row"]`)))
+	e.screenshot(t, "outbox")
+	link := linkPattern.FindString(mail.Text)
+	u, err := url.Parse(link)
+	if err != nil || link == "" {
+		t.Fatalf("no approval link in %q", mail.Text)
+	}
+	e.signIn(t, "dave@example.com", u.RequestURI())
+	e.run(t, chromedp.WaitVisible(chromedp.ID("approve")))
+	if title := e.text(t, "#result-title"); title != "Review access request" {
+		t.Fatalf("approval view title = %q", title)
+	}
+	e.screenshot(t, "approve")
+	e.run(t,
+		chromedp.Click(chromedp.ID("approve")),
+		chromedp.WaitVisible(chromedp.Search(`//h2[@id="result-title" and text()="Access approved"]`)),
+	)
+	p, _ := e.demo.Emulator.World.Policy("projects/prod-payments-api")
+	if !slices.ContainsFunc(p.Bindings, func(b emulatorBinding) bool {
+		return b.Condition != nil && b.Members[0] == "user:erin@example.com" &&
+			b.Condition.Description == "Approved by dave@example.com, justification: CHG-7 hotfix deploy"
+	}) {
+		t.Errorf("no approved binding for erin in %+v", p.Bindings)
+	}
+}
+
+func TestBadJustificationShowsTheAPIMessage(t *testing.T) {
+	e := start(t)
+	e.signIn(t, "dave@example.com", "/?projectId=prod-payments-db")
+	e.run(t,
+		chromedp.WaitVisible(chromedp.CSS(`input.role-check[data-id="prod-payments-db:roles/cloudsql.client"]`)),
+		chromedp.Click(chromedp.CSS(`input.role-check[data-id="prod-payments-db:roles/cloudsql.client"]`)),
+		chromedp.SendKeys(chromedp.ID("justification"), "because I said so"),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("error")),
+	)
+	msg := e.text(t, "#error")
+	if !strings.Contains(msg, "Justification does not meet criteria") || !strings.Contains(msg, "HTTP 403") {
+		t.Errorf("error banner = %q", msg)
+	}
+	if n := e.demo.Emulator.World.TotalPolicyWrites(); n != 0 {
+		t.Errorf("%d IAM writes after a refused request", n)
+	}
+}
+
+// TestDemoInfo checks the endpoint scripts use to find their way.
+func TestDemoInfo(t *testing.T) {
+	e := start(t)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.demo.URL+"/_demo/info", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info struct {
+		URL   string           `json:"url"`
+		Users []map[string]any `json:"users"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || info.URL != e.demo.URL || len(info.Users) != 8 {
+		t.Errorf("info = %+v, %v", info, err)
+	}
+}
