@@ -3,7 +3,6 @@ module github.com/jitaccess/jitaccess
 go 1.26.0
 
 require (
-	cel.dev/expr v0.25.3
 	cloud.google.com/go/asset v1.30.1
 	cloud.google.com/go/compute/metadata v0.10.0
 	cloud.google.com/go/iam v1.14.0
@@ -27,6 +26,7 @@ require (
 )
 
 require (
+	cel.dev/expr v0.25.3 // indirect
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/accesscontextmanager v1.15.0 // indirect
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
