@@ -12,9 +12,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	asset "cloud.google.com/go/asset/apiv1"
