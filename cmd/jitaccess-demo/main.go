@@ -55,12 +55,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\njitaccess demo is running. Open %s in a browser.\n\n", d.URL)
-	fmt.Fprintf(stdout, "  Sign in as a demo user:  %s/_demo/signin\n", d.URL)
-	fmt.Fprintf(stdout, "  Emails (approval links): %s/_demo/outbox\n", d.URL)
-	fmt.Fprintf(stdout, "  IAM policies:            %s/_demo/iam\n", d.URL)
-	fmt.Fprintf(stdout, "  For scripts: curl -H 'X-Demo-User: alice@example.com' -H 'X-JITACCESS: 1' %s/api/projects\n\n", d.URL)
-	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	// Nothing to do if the terminal is gone: the demo keeps serving.
+	_, _ = fmt.Fprintf(stdout, `
+jitaccess demo is running. Open %[1]s in a browser.
+
+  Sign in as a demo user:  %[1]s/_demo/signin
+  Emails (approval links): %[1]s/_demo/outbox
+  IAM policies:            %[1]s/_demo/iam
+  For scripts: curl -H 'X-Demo-User: alice@example.com' -H 'X-JITACCESS: 1' %[1]s/api/projects
+
+Press Ctrl-C to stop.
+`, d.URL)
 	<-ctx.Done()
 	if err := d.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		return err

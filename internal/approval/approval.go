@@ -255,7 +255,7 @@ func (s *Signer) fetchKeys(ctx context.Context) (map[string]*rsa.PublicKey, time
 	if err != nil {
 		return nil, 0, jit.E(op, jit.KindUnavailable, "The approval service's keys could not be fetched, try again", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, 0, jit.E(op, jit.KindUpstream, "The approval service's keys could not be fetched", fmt.Errorf("status %d", resp.StatusCode))
 	}
@@ -334,7 +334,7 @@ func Obfuscate(jwt string) string {
 // Deobfuscate reverses Obfuscate, refusing characters a token cannot hold.
 func Deobfuscate(token string) (string, error) {
 	for _, r := range token {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '~' || r == '.') {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("-_~.", r) {
 			return "", errors.New("the token contains characters it cannot hold")
 		}
 	}

@@ -101,16 +101,16 @@ func (c *Control) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 func (c *Control) world() worldView {
 	v := worldView{Users: c.w.Users(), ServiceAccounts: c.w.ServiceAccounts()}
 	for _, o := range c.w.Organizations() {
-		v.Organizations = append(v.Organizations, orgView{o.Name, o.DisplayName, o.Domain, o.CustomerID})
+		v.Organizations = append(v.Organizations, orgView(o))
 	}
 	for _, f := range c.w.Folders() {
-		v.Folders = append(v.Folders, folderView{f.Name, f.DisplayName, f.Parent})
+		v.Folders = append(v.Folders, folderView(f))
 	}
 	for _, p := range c.w.Projects() {
 		v.Projects = append(v.Projects, projectView{p.ID, p.Number, p.Name(), p.DisplayName, p.Parent, p.State, p.Labels})
 	}
 	for _, g := range c.w.Groups() {
-		v.Groups = append(v.Groups, groupView{g.Email, g.ID, g.DisplayName, g.Members})
+		v.Groups = append(v.Groups, groupView(g))
 	}
 	return v
 }

@@ -104,7 +104,7 @@ func TestEndpointsAreServed(t *testing.T) {
 	if !strings.HasPrefix(ep.Asset, "127.0.0.1:") || ep.Logging != ep.Asset {
 		t.Errorf("gRPC endpoints = %q, %q", ep.Asset, ep.Logging)
 	}
-	resp, err := http.Get(ep.Control + "endpoints")
+	resp, err := httpGet(t, ep.Control+"endpoints")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestCloseIsIdempotentAndStopsServing(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if resp, err := http.Get(url); err == nil {
+	if resp, err := httpGet(t, url); err == nil {
 		resp.Body.Close()
 		t.Errorf("GET after Close succeeded with %d", resp.StatusCode)
 	}
@@ -186,4 +186,13 @@ func asGoogleError(err error) *googleapi.Error {
 		return gerr
 	}
 	return nil
+}
+
+func httpGet(t *testing.T, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
 }

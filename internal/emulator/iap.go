@@ -50,7 +50,7 @@ func (p *IAP) KeyID() string { return p.keyID }
 // JWKS returns the public key set, as Google's public_key-jwk endpoint
 // serves it.
 func (p *IAP) JWKS() []byte {
-	raw, _ := p.key.PublicKey.ECDH() //nolint:errcheck // a P-256 key always converts
+	raw, _ := p.key.PublicKey.ECDH() // a P-256 key always converts
 	b := raw.Bytes()                 // 0x04 || X || Y
 	set := map[string]any{"keys": []map[string]string{{
 		"alg": "ES256",

@@ -54,7 +54,7 @@ func TestProjectsGet(t *testing.T) {
 		}
 	}
 	_, err := s.Projects.Get("projects/no-such-project").Context(t.Context()).Do()
-	mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
+	_ = mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
 }
 
 func TestProjectsSearch(t *testing.T) {
@@ -114,7 +114,7 @@ func TestSearchRejectsUnsupportedQueries(t *testing.T) {
 		}
 	}
 	_, err := s.Projects.Search().PageToken("not-a-token").Context(t.Context()).Do()
-	mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 }
 
 func TestProjectsList(t *testing.T) {
@@ -134,7 +134,7 @@ func TestProjectsList(t *testing.T) {
 		t.Errorf("list (-want +got):\n%s", diff)
 	}
 	_, err = s.Projects.List().Context(t.Context()).Do()
-	mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 }
 
 func TestFoldersAndOrganizations(t *testing.T) {
@@ -169,7 +169,7 @@ func TestFoldersAndOrganizations(t *testing.T) {
 		t.Errorf("folder search = %+v", search.Folders)
 	}
 	_, err = s.Folders.Get("folders/999").Context(ctx).Do()
-	mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
+	_ = mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
 
 	o, err := s.Organizations.Get(demoOrg).Context(ctx).Do()
 	if err != nil {
@@ -249,7 +249,7 @@ func TestGetIamPolicyVersions(t *testing.T) {
 
 	// A careless read-modify-write at version 1 must fail, not drop conditions.
 	_, err := s.Projects.SetIamPolicy(condProject, &crm.SetIamPolicyRequest{Policy: v1}).Context(t.Context()).Do()
-	mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 	if n := e.World.PolicyWrites(condProject); n != 0 {
 		t.Errorf("the failed write was stored (%d writes)", n)
 	}
@@ -259,9 +259,9 @@ func TestGetIamPolicyVersions(t *testing.T) {
 		t.Errorf("v3 read of an unconditional policy has version %d, want 1", plain.Version)
 	}
 	_, err = s.Projects.GetIamPolicy(plainProject, &crm.GetIamPolicyRequest{Options: &crm.GetPolicyOptions{RequestedPolicyVersion: 2}}).Context(t.Context()).Do()
-	mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 	_, err = s.Projects.GetIamPolicy("projects/no-such-project", &crm.GetIamPolicyRequest{}).Context(t.Context()).Do()
-	mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
+	_ = mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
 }
 
 func activation(member, role string, n int) *crm.Binding {
@@ -327,7 +327,7 @@ func TestSetIamPolicyStaleEtagIsAborted(t *testing.T) {
 	}
 	stale.Bindings = append(stale.Bindings, activation("user:bob@example.com", "roles/viewer", 1))
 	_, err := s.Projects.SetIamPolicy(condProject, &crm.SetIamPolicyRequest{Policy: stale}).Context(t.Context()).Do()
-	mustAPIError(t, err, http.StatusConflict, "ABORTED")
+	_ = mustAPIError(t, err, http.StatusConflict, "ABORTED")
 	if n := e.World.PolicyWrites(condProject); n != 1 {
 		t.Errorf("PolicyWrites = %d, want 1", n)
 	}
@@ -517,7 +517,7 @@ func TestFaultsOnResourceManager(t *testing.T) {
 	req := &crm.GetIamPolicyRequest{Options: &crm.GetPolicyOptions{RequestedPolicyVersion: 3}}
 	for range 2 {
 		_, err := s.Projects.GetIamPolicy(plainProject, req).Context(t.Context()).Do()
-		mustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
+		_ = mustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
 	}
 	if _, err := s.Projects.GetIamPolicy(plainProject, req).Context(t.Context()).Do(); err != nil {
 		t.Errorf("after the count of faults: %v", err)

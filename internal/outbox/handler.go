@@ -20,10 +20,10 @@ func (s *Server) Handler(prefix string) http.Handler {
 	prefix = strings.TrimRight(prefix, "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest := strings.Trim(strings.TrimPrefix(r.URL.Path, prefix), "/")
-		switch {
-		case rest == "":
+		switch rest {
+		case "":
 			s.render(w, listPage, map[string]any{"Prefix": prefix, "Messages": reverse(s.Messages())})
-		case rest == "messages":
+		case "messages":
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(s.Messages())
 		default:

@@ -255,7 +255,7 @@ func walk(contentType, encoding string, body io.Reader, m *Message, depth int) e
 			}
 		}
 	}
-	var r io.Reader = body
+	r := body
 	switch strings.ToLower(encoding) {
 	case "quoted-printable":
 		r = quotedprintable.NewReader(body)

@@ -51,7 +51,7 @@ func Start(t testing.TB, opts ...Options) *Harness {
 	t.Cleanup(func() { _ = ob.Close() })
 	h := &Harness{Emulator: e, Outbox: ob}
 	// The server's URL is needed for EXTERNAL_URL before the app exists.
-	var handler http.Handler = http.NotFoundHandler()
+	handler := http.NotFoundHandler()
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.Server.Close)
 	h.URL = h.Server.URL
@@ -148,7 +148,7 @@ func (h *Harness) DoRaw(t testing.TB, method, path string, headers http.Header, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

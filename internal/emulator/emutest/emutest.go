@@ -35,8 +35,8 @@ func Start(t testing.TB, opts ...Options) *emulator.Emulator {
 	if err != nil {
 		t.Fatalf("open seed: %v", err)
 	}
-	defer f.Close()
 	seed, err := emulator.LoadSeed(f)
+	_ = f.Close() // read-only: nothing is lost
 	if err != nil {
 		t.Fatalf("load seed: %v", err)
 	}
