@@ -1,0 +1,124 @@
+package securitytest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jitaccess/jitaccess/internal/app/apptest"
+	"github.com/jitaccess/jitaccess/internal/approval"
+)
+
+var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+\?activation=[^\s"<>]+`)
+
+// realToken requests approval as erin from dave and returns the token
+// from the email.
+func realToken(t *testing.T, h *apptest.Harness) string {
+	t.Helper()
+	if r := h.Do(t, erin, http.MethodPost, "/api/projects/prod-payments-api/roles/request", requestBody([]string{dave}, "CHG-1")); r.Status != 200 {
+		t.Fatalf("request = %d %s", r.Status, r.Body)
+	}
+	msgs := h.Outbox.Messages()
+	u, err := url.Parse(linkPattern.FindString(msgs[len(msgs)-1].Text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("activation")
+}
+
+func TestApprovalTokensCannotBeTamperedWithOrReplayed(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t)
+	token := realToken(t, h)
+	jwt, err := approval.Deobfuscate(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(jwt, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	tamper := func(key string, value any) string {
+		c := map[string]any{}
+		for k, v := range claims {
+			c[k] = v
+		}
+		c[key] = value
+		b, _ := json.Marshal(c)
+		return approval.Obfuscate(parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2])
+	}
+	approve := func(user, tok string) apptest.Response {
+		return h.Do(t, user, http.MethodPost, "/api/activation-request?activation="+url.QueryEscape(tok), nil)
+	}
+	for _, tc := range []struct {
+		name, user, token string
+		status            int
+	}{
+		{"reviewers_swapped_to_self", "heidi@example.com", tamper("reviewers", []string{"heidi@example.com"}), 403},
+		{"beneficiary_swapped", dave, tamper("beneficiary", "heidi@example.com"), 403},
+		{"role_swapped", dave, tamper("entitlement", "prod-payments-api:roles/owner"), 403},
+		{"duration_stretched", dave, tamper("duration", 86400*30), 403},
+		{"deadline_extended", dave, tamper("exp", claims["exp"].(float64)+86400), 403},
+		{"signature_of_another_token", dave, approval.Obfuscate(parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))), 403},
+		{"replayed_by_non_reviewer", "grace@example.com", token, 403},
+		{"replayed_by_beneficiary", erin, token, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.Emulator.World.TotalPolicyWrites()
+			if r := approve(tc.user, tc.token); r.Status != tc.status {
+				t.Errorf("status %d, want %d: %s", r.Status, tc.status, r.Body)
+			}
+			if after := h.Emulator.World.TotalPolicyWrites(); after != before {
+				t.Errorf("%d IAM writes", after-before)
+			}
+		})
+	}
+	// The genuine token still works for the genuine reviewer.
+	if r := approve(dave, token); r.Status != 200 {
+		t.Errorf("genuine approval = %d %s", r.Status, r.Body)
+	}
+}
+
+func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t)
+	responses := map[string]apptest.Response{
+		"ui":        h.DoRaw(t, http.MethodGet, "/", nil, nil),
+		"script":    h.DoRaw(t, http.MethodGet, "/app.js", nil, nil),
+		"api_ok":    h.Do(t, dave, http.MethodGet, "/api/policy", nil),
+		"api_401":   h.Do(t, "", http.MethodGet, "/api/policy", nil),
+		"api_400":   h.Do(t, dave, http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", "{"),
+		"not_found": h.DoRaw(t, http.MethodGet, "/nope", nil, nil),
+		"health":    h.DoRaw(t, http.MethodGet, "/health/alive", nil, nil),
+	}
+	for name, r := range responses {
+		csp := r.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"script-src 'self'", "frame-ancestors 'none'", "default-src 'self'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: CSP %q lacks %q", name, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: CSP %q allows inline code", name, csp)
+		}
+		for header, want := range map[string]string{
+			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+		} {
+			if got := r.Header.Get(header); got != want {
+				t.Errorf("%s: %s = %q, want %q", name, header, got, want)
+			}
+		}
+		if !strings.Contains(r.Header.Get("Strict-Transport-Security"), "max-age=") {
+			t.Errorf("%s: no HSTS", name)
+		}
+		if c := r.Header.Values("Set-Cookie"); len(c) > 0 {
+			t.Errorf("%s sets cookies: %v", name, c)
+		}
+	}
+}
