@@ -259,7 +259,9 @@ func tokenCases() []hostileCase {
 			return h.Do(t, user, http.MethodPost, "/api/activation-request?activation="+url.QueryEscape(token(t, h)), nil)
 		}
 	}
-	fixed := func(s string) func(*testing.T, *apptest.Harness) string { return func(*testing.T, *apptest.Harness) string { return s } }
+	fixed := func(s string) func(*testing.T, *apptest.Harness) string {
+		return func(*testing.T, *apptest.Harness) string { return s }
+	}
 	const denied = "Accessing the activation request failed"
 	return []hostileCase{
 		{"token_missing", approve(dave, fixed("")), 400, "An activation token is required"},
