@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -58,14 +59,36 @@ type Stats struct {
 	Writes    int64 // successful setIamPolicy calls
 	Conflicts int64 // setIamPolicy calls refused for a stale etag
 	Retries   int64 // read-modify-write cycles started again for any reason
+	Batched   int64 // grants that shared a write with others
 }
 
 // Client adds activation bindings to project policies.
+//
+// Concurrent grants on the same project are committed together: the first
+// caller writes, and every grant that arrives while it writes joins the
+// next write. Under a burst this turns N contending read-modify-writes
+// (each of which loses to the others and starts over) into a few writes,
+// and it keeps the etag retries for what they are for, writers in other
+// instances.
 type Client struct {
 	crm  *cloudresourcemanager.Service
 	opts Options
 
-	writes, conflicts, retries atomic.Int64
+	mu     sync.Mutex
+	queues map[jit.ProjectID]*queue
+
+	writes, conflicts, retries, batched atomic.Int64
+}
+
+// queue holds the grants waiting for a project's next write.
+type queue struct {
+	pending []*grant
+	running bool
+}
+
+type grant struct {
+	acts []jit.Activation
+	done chan error
 }
 
 // New returns a Client using crm.
@@ -91,12 +114,12 @@ func New(crm *cloudresourcemanager.Service, opts Options) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{crm: crm, opts: opts}
+	return &Client{crm: crm, opts: opts, queues: map[jit.ProjectID]*queue{}}
 }
 
 // Stats returns the counters since the Client was created.
 func (c *Client) Stats() Stats {
-	return Stats{Writes: c.writes.Load(), Conflicts: c.conflicts.Load(), Retries: c.retries.Load()}
+	return Stats{Writes: c.writes.Load(), Conflicts: c.conflicts.Load(), Retries: c.retries.Load(), Batched: c.batched.Load()}
 }
 
 // Grant writes the activations, which must all be for one project and one
@@ -122,6 +145,71 @@ func (c *Client) Grant(ctx context.Context, acts []jit.Activation) error {
 			return jit.E(op, jit.KindInternal, "", fmt.Errorf("activation %s has an empty window", a.ID))
 		}
 	}
+	g := &grant{acts: acts, done: make(chan error, 1)}
+	c.mu.Lock()
+	q := c.queues[project]
+	if q == nil {
+		q = &queue{}
+		c.queues[project] = q
+	}
+	q.pending = append(q.pending, g)
+	lead := !q.running
+	q.running = true
+	c.mu.Unlock()
+	if lead {
+		// The write outlives this caller's cancellation: others wait on it.
+		c.drain(context.WithoutCancel(ctx), project, q)
+	}
+	select {
+	case err := <-g.done:
+		return err
+	case <-ctx.Done():
+		return jit.E(op, jit.KindUnavailable, "Updating the IAM policy timed out, please try again", ctx.Err())
+	}
+}
+
+// drain writes the project's pending grants, batch after batch, until none
+// are left.
+func (c *Client) drain(ctx context.Context, project jit.ProjectID, q *queue) {
+	for {
+		c.mu.Lock()
+		batch := q.pending
+		q.pending = nil
+		if len(batch) == 0 {
+			q.running = false
+			delete(c.queues, project)
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		c.writeBatch(ctx, project, batch)
+	}
+}
+
+// writeBatch writes a batch in one read-modify-write. If the batch as a
+// whole cannot be written (say one grant would overfill the policy), each
+// grant is tried alone, so that one bad grant fails only its own caller.
+func (c *Client) writeBatch(ctx context.Context, project jit.ProjectID, batch []*grant) {
+	var all []jit.Activation
+	for _, g := range batch {
+		all = append(all, g.acts...)
+	}
+	err := c.write(ctx, project, all)
+	if err == nil || len(batch) == 1 || jit.KindOf(err) != jit.KindConflict {
+		if len(batch) > 1 {
+			c.batched.Add(int64(len(batch)))
+		}
+		for _, g := range batch {
+			g.done <- err
+		}
+		return
+	}
+	for _, g := range batch {
+		g.done <- c.write(ctx, project, g.acts)
+	}
+}
+
+func (c *Client) write(ctx context.Context, project jit.ProjectID, acts []jit.Activation) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.RetryBudget)
 	defer cancel()
 	return c.readModifyWrite(ctx, project, func(p *cloudresourcemanager.Policy) error {
@@ -225,7 +313,16 @@ func applyActivations(policy *cloudresourcemanager.Policy, acts []jit.Activation
 		}
 		return w.Expired(now) || replaced[bindingKey(b.Role, b.Members[0], w.ResourceCondition)]
 	})
-	for _, a := range acts {
+	// Within one write, the last activation for a member, role and resource
+	// condition wins (two reviewers approving the same request at once).
+	last := map[string]int{}
+	for i, a := range acts {
+		last[bindingKey(a.Entitlement.Role, a.Beneficiary.Member(), a.Entitlement.ResourceCondition)] = i
+	}
+	for i, a := range acts {
+		if last[bindingKey(a.Entitlement.Role, a.Beneficiary.Member(), a.Entitlement.ResourceCondition)] != i {
+			continue
+		}
 		policy.Bindings = append(policy.Bindings, &cloudresourcemanager.Binding{
 			Role:    a.Entitlement.Role,
 			Members: []string{a.Beneficiary.Member()},
