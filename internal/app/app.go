@@ -139,7 +139,10 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	}
 	grants := iam.New(crm, iam.Options{
 		ReadTimeout: cfg.BackendReadTimeout, WriteTimeout: cfg.BackendWriteTimeout,
-		Clock: clock, Logger: logger,
+		// Room for a few read-modify-write cycles, bounded by the backend
+		// timeouts so that a request never hangs on a slow Google.
+		RetryBudget: cfg.BackendReadTimeout + 2*cfg.BackendWriteTimeout,
+		Clock:       clock, Logger: logger,
 	})
 	tokens := approval.New(creds, id.ServiceAccount, approval.Options{
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout,
