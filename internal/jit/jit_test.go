@@ -1,0 +1,102 @@
+package jit
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEntitlementIDRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, e := range []Entitlement{
+		{Project: "my-project", Role: "roles/compute.admin"},
+		{Project: "my-project", Role: "projects/my-project/roles/custom.role"},
+		{Project: "my-project", Role: "organizations/123/roles/custom", ResourceCondition: `resource.name.startsWith("x")`},
+	} {
+		got, err := ParseEntitlementID(e.ID())
+		if err != nil || got != e {
+			t.Errorf("ParseEntitlementID(%q) = %+v, %v", e.ID(), got, err)
+		}
+	}
+}
+
+func TestParseEntitlementIDRejects(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{
+		"", "p", ":", "my-project:", ":roles/x", "my-project:roles/x:", "my-project:roles/x:a:b",
+		"MY-PROJECT:roles/x", "my-project:owner", "my-project:roles/../x", "my-project:roles/x:***",
+		"my-project:roles/x:" + base64.StdEncoding.EncodeToString([]byte{0xff, 0xfe}),
+		strings.Repeat("a", 5000),
+	} {
+		_, err := ParseEntitlementID(id)
+		if KindOf(err) != KindInvalid || MessageOf(err) != "Invalid ProjectRole ID" {
+			t.Errorf("ParseEntitlementID(%q) = %v", id, err)
+		}
+	}
+}
+
+func TestParseUserID(t *testing.T) {
+	t.Parallel()
+	if u, err := ParseUserID(" Alice@Example.COM "); err != nil || u != "alice@example.com" || u.Member() != "user:alice@example.com" {
+		t.Errorf("ParseUserID = %q, %v", u, err)
+	}
+	if u, _ := ParseUserID("sa@p.iam.gserviceaccount.com"); u.Member() != "serviceAccount:sa@p.iam.gserviceaccount.com" {
+		t.Errorf("service account member = %q", u.Member())
+	}
+	for _, bad := range []string{"", "alice", "alice@", "@example.com", "a b@example.com", "alice@example.com\r\nBcc: x", "<alice@example.com>", "alice@example"} {
+		if _, err := ParseUserID(bad); KindOf(err) != KindInvalid {
+			t.Errorf("ParseUserID(%q) accepted", bad)
+		}
+	}
+}
+
+func TestErrorKindsAndMessages(t *testing.T) {
+	t.Parallel()
+	inner := E("inner", KindDenied, "no", errors.New("detail"))
+	outer := E("outer", KindInternal, "", inner)
+	if KindOf(outer) != KindDenied || MessageOf(outer) != "no" || !strings.Contains(outer.Error(), "detail") {
+		t.Errorf("kind %v message %q error %q", KindOf(outer), MessageOf(outer), outer.Error())
+	}
+	if KindOf(errors.New("plain")) != KindInternal || MessageOf(errors.New("plain")) != "" {
+		t.Error("plain errors must be internal and silent")
+	}
+}
+
+func TestPolicyDefaultDuration(t *testing.T) {
+	t.Parallel()
+	if d := (Policy{MaxDuration: 30 * time.Minute}).DefaultDuration(); d != 30*time.Minute {
+		t.Errorf("DefaultDuration = %v", d)
+	}
+	if d := (Policy{MaxDuration: 8 * time.Hour}).DefaultDuration(); d != time.Hour {
+		t.Errorf("DefaultDuration = %v", d)
+	}
+}
+
+func FuzzParseEntitlementID(f *testing.F) {
+	f.Add("my-project:roles/compute.admin")
+	f.Add("my-project:roles/x:" + base64.StdEncoding.EncodeToString([]byte(`resource.name == "x"`)))
+	f.Add("::")
+	f.Fuzz(func(t *testing.T, id string) {
+		e, err := ParseEntitlementID(id)
+		if err != nil {
+			return
+		}
+		again, err := ParseEntitlementID(e.ID())
+		if err != nil || again != e {
+			t.Errorf("%q parsed to %+v, which does not round-trip: %+v %v", id, e, again, err)
+		}
+	})
+}
+
+func FuzzCheckJustification(f *testing.F) {
+	f.Add("INC-1")
+	f.Add("\u202e")
+	p := Policy{MaxDuration: time.Hour}
+	f.Fuzz(func(t *testing.T, j string) {
+		if err := p.CheckJustification(j); err == nil && strings.ContainsAny(j, "\r\n\x00") {
+			t.Errorf("accepted %q", j)
+		}
+	})
+}
