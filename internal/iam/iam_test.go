@@ -35,48 +35,13 @@ func activationFor(user jit.UserID, project jit.ProjectID, role string, start ti
 	}
 }
 
-// others returns the JSON of every binding that is not an activation of
-// the app, to prove a write left them byte-for-byte alone.
-func others(t *testing.T, w *emulator.World, resource string) []string {
-	t.Helper()
-	p, ok := w.Policy(resource)
-	if !ok {
-		t.Fatalf("no policy for %s", resource)
-	}
-	var out []string
-	for _, b := range p.Bindings {
-		if b.Condition != nil {
-			if _, ours := condition.ParseActivation(b.Condition.Title, b.Condition.Expression); ours {
-				continue
-			}
-		}
-		j, _ := json.Marshal(b)
-		out = append(out, string(j))
-	}
-	return out
-}
-
-func activations(t *testing.T, w *emulator.World, resource string) []emulator.Binding {
-	t.Helper()
-	p, _ := w.Policy(resource)
-	var out []emulator.Binding
-	for _, b := range p.Bindings {
-		if b.Condition != nil {
-			if _, ours := condition.ParseActivation(b.Condition.Title, b.Condition.Expression); ours {
-				out = append(out, b)
-			}
-		}
-	}
-	return out
-}
-
 func TestGrantWritesTheOriginalsBindingAndSweepsOnlyExpiredOwnBindings(t *testing.T) {
 	t.Parallel()
 	e := emutest.Start(t)
 	c := newTestClient(t, e, iam.Options{})
 	const resource = "projects/prod-web-frontend"
-	before := others(t, e.World, resource)
-	if n := len(activations(t, e.World, resource)); n != 1 {
+	before := emutest.Others(t, e.World, resource)
+	if n := len(emutest.Activations(t, e.World, resource)); n != 1 {
 		t.Fatalf("the demo world has %d activation bindings on %s, want the expired one", n, resource)
 	}
 	now := time.Now()
@@ -85,7 +50,7 @@ func TestGrantWritesTheOriginalsBindingAndSweepsOnlyExpiredOwnBindings(t *testin
 	if err := c.Grant(t.Context(), []jit.Activation{a}); err != nil {
 		t.Fatalf("Grant: %v", err)
 	}
-	acts := activations(t, e.World, resource)
+	acts := emutest.Activations(t, e.World, resource)
 	if len(acts) != 1 {
 		t.Fatalf("got %d activation bindings, want only the new one (the expired one swept): %+v", len(acts), acts)
 	}
@@ -100,7 +65,7 @@ func TestGrantWritesTheOriginalsBindingAndSweepsOnlyExpiredOwnBindings(t *testin
 	if string(gj) != string(wj) {
 		t.Errorf("binding:\n got %s\nwant %s", gj, wj)
 	}
-	if after := others(t, e.World, resource); !slices.Equal(before, after) {
+	if after := emutest.Others(t, e.World, resource); !slices.Equal(before, after) {
 		t.Errorf("other bindings changed:\nbefore %v\nafter  %v", before, after)
 	}
 }
@@ -118,7 +83,7 @@ func TestGrantReplacesTheSameMembersPreviousWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	acts := activations(t, e.World, "projects/prod-payments-db")
+	acts := emutest.Activations(t, e.World, "projects/prod-payments-db")
 	if len(acts) != 2 {
 		t.Fatalf("got %d activation bindings, want dave's latest and erin's: %+v", len(acts), acts)
 	}
@@ -139,7 +104,7 @@ func TestConcurrentGrantsLoseNothing(t *testing.T) {
 	c := newTestClient(t, e, iam.Options{RetryBudget: 2 * time.Minute, BaseBackoff: 5 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	const resource = "projects/dev-playground"
 	const n = 200
-	before := others(t, e.World, resource)
+	before := emutest.Others(t, e.World, resource)
 	now := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -157,7 +122,7 @@ func TestConcurrentGrantsLoseNothing(t *testing.T) {
 		}
 	}
 	members := map[string]int{}
-	for _, b := range activations(t, e.World, resource) {
+	for _, b := range emutest.Activations(t, e.World, resource) {
 		members[b.Members[0]]++
 	}
 	for i := range n {
@@ -165,7 +130,7 @@ func TestConcurrentGrantsLoseNothing(t *testing.T) {
 			t.Errorf("%s has %d activation bindings, want 1", m, members[m])
 		}
 	}
-	if after := others(t, e.World, resource); !slices.Equal(before, after) {
+	if after := emutest.Others(t, e.World, resource); !slices.Equal(before, after) {
 		t.Errorf("other bindings changed")
 	}
 	st := c.Stats()
@@ -182,7 +147,7 @@ func TestConcurrentClientsRetryEtagConflicts(t *testing.T) {
 	clients := []*iam.Client{newTestClient(t, e, opts), newTestClient(t, e, opts), newTestClient(t, e, opts), newTestClient(t, e, opts)}
 	const resource = "projects/staging-payments-api"
 	e.World.Faults.Set("cloudresourcemanager.projects.getIamPolicy", emulator.Fault{Latency: 2 * time.Millisecond})
-	before := others(t, e.World, resource)
+	before := emutest.Others(t, e.World, resource)
 	const n = 40
 	now := time.Now()
 	var wg sync.WaitGroup
@@ -200,10 +165,10 @@ func TestConcurrentClientsRetryEtagConflicts(t *testing.T) {
 			t.Errorf("Grant: %v", err)
 		}
 	}
-	if got := len(activations(t, e.World, resource)); got != n {
+	if got := len(emutest.Activations(t, e.World, resource)); got != n {
 		t.Errorf("%d activation bindings, want %d", got, n)
 	}
-	if after := others(t, e.World, resource); !slices.Equal(before, after) {
+	if after := emutest.Others(t, e.World, resource); !slices.Equal(before, after) {
 		t.Errorf("other bindings changed")
 	}
 	var conflicts int64

@@ -1,7 +1,6 @@
 package reliabilitytest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,36 +9,14 @@ import (
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/app/apptest"
-	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/emulator"
+	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 )
 
-// others returns the JSON of every binding jitaccess did not write.
-func others(t *testing.T, w *emulator.World, resource string) []string {
-	t.Helper()
-	p, _ := w.Policy(resource)
-	var out []string
-	for _, b := range p.Bindings {
-		if b.Condition != nil {
-			if _, ours := condition.ParseActivation(b.Condition.Title, b.Condition.Expression); ours {
-				continue
-			}
-		}
-		j, _ := json.Marshal(b)
-		out = append(out, string(j))
-	}
-	return out
-}
-
-func ours(w *emulator.World, resource string) map[string]int {
-	p, _ := w.Policy(resource)
+func ours(t *testing.T, w *emulator.World, resource string) map[string]int {
 	out := map[string]int{}
-	for _, b := range p.Bindings {
-		if b.Condition != nil {
-			if _, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression); ok {
-				out[b.Members[0]+" "+b.Role]++
-			}
-		}
+	for _, b := range emutest.Activations(t, w, resource) {
+		out[b.Members[0]+" "+b.Role]++
 	}
 	return out
 }
@@ -63,7 +40,7 @@ func TestConcurrentSelfActivationsThroughTheAPI(t *testing.T) {
 	w.AddGroup(g)
 	w.Faults.Set("cloudresourcemanager.projects.setIamPolicy", emulator.Fault{Latency: 20 * time.Millisecond})
 	const resource = "projects/dev-playground"
-	before := others(t, w, resource)
+	before := emutest.Others(t, w, resource)
 
 	var wg sync.WaitGroup
 	statuses := make([]int, n)
@@ -80,7 +57,7 @@ func TestConcurrentSelfActivationsThroughTheAPI(t *testing.T) {
 	if failed >= 0 {
 		t.Errorf("activation %d answered %d", failed, statuses[failed])
 	}
-	got := ours(w, resource)
+	got := ours(t, w, resource)
 	lost, duplicated := 0, 0
 	for i := range n {
 		switch got[fmt.Sprintf("user:dev%03d@example.com roles/editor", i)] {
@@ -94,7 +71,7 @@ func TestConcurrentSelfActivationsThroughTheAPI(t *testing.T) {
 	if lost+duplicated > 0 {
 		t.Errorf("%d bindings lost, %d duplicated", lost, duplicated)
 	}
-	if after := others(t, w, resource); !slices.Equal(before, after) {
+	if after := emutest.Others(t, w, resource); !slices.Equal(before, after) {
 		t.Errorf("bindings jitaccess did not write changed:\nbefore %v\nafter  %v", before, after)
 	}
 	t.Logf("%d concurrent self-activations through the API: %d held, %d policy writes, %d lost, %d duplicated",
