@@ -17,14 +17,8 @@ IMAGE         ?= jitaccess:dev
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## Serve the demo (app + emulated Google Cloud) on a loopback URL it prints
-	@if [ -d cmd/jitaccess-demo ]; then \
-		$(GO) run ./cmd/jitaccess-demo; \
-	else \
-		echo "cmd/jitaccess-demo does not exist yet: starting the production server locally on http://127.0.0.1:8080 (health checks only, no Google Cloud)"; \
-		GOOGLE_CLOUD_PROJECT=jitaccess-local IAP_VERIFY_AUDIENCE=false LOG_LEVEL=debug PORT=8080 \
-			$(GO) run ./cmd/jitaccess; \
-	fi
+run: ## Serve the demo (app + emulated Google Cloud + IAP simulator) on a loopback URL it prints
+	$(GO) run ./cmd/jitaccess-demo
 
 test: browser ## Run every test (race detector, shuffled order, no cache), browser tests included
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
