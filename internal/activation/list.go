@@ -3,6 +3,7 @@ package activation
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -99,4 +100,13 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// requiredProject parses the project of a write, with the original's
+// message when it is missing.
+func requiredProject(op, project string) (jit.ProjectID, error) {
+	if strings.TrimSpace(project) == "" {
+		return "", jit.Invalid(op, "You must provide a projectId")
+	}
+	return jit.ParseProjectID(project)
 }

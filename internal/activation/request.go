@@ -28,10 +28,7 @@ type RequestInput struct {
 func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in RequestInput) (Result, error) {
 	const op = "activation.RequestApproval"
 	pol := s.opts.Policy
-	if strings.TrimSpace(in.Project) == "" {
-		return Result{}, jit.Invalid(op, "You must provide a projectId")
-	}
-	project, err := jit.ParseProjectID(in.Project)
+	project, err := requiredProject(op, in.Project)
 	if err != nil {
 		return Result{}, err
 	}

@@ -2,7 +2,6 @@ package activation
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -23,10 +22,7 @@ type SelfActivateInput struct {
 func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in SelfActivateInput) (Result, error) {
 	const op = "activation.SelfActivate"
 	pol := s.opts.Policy
-	if strings.TrimSpace(in.Project) == "" {
-		return Result{}, jit.Invalid(op, "You must provide a projectId")
-	}
-	project, err := jit.ParseProjectID(in.Project)
+	project, err := requiredProject(op, in.Project)
 	if err != nil {
 		return Result{}, err
 	}

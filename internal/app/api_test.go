@@ -309,7 +309,7 @@ func TestRefusalsWriteNothing(t *testing.T) {
 // deadline.
 func TestExpiredRequestCannotBeApproved(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: time.Now()}
+	clock := emutest.NewClock(time.Now())
 	h := apptest.Start(t, apptest.Options{Clock: clock.Now})
 	r := h.Do(t, "erin@example.com", http.MethodPost, "/api/projects/prod-payments-api/roles/request", map[string]any{
 		"entitlementId": "prod-payments-api:roles/run.developer", "justification": "CHG-1", "peers": []string{"dave@example.com"}, "activationTimeout": 30,
@@ -324,16 +324,4 @@ func TestExpiredRequestCannotBeApproved(t *testing.T) {
 	if r.Status != 403 || h.Emulator.World.TotalPolicyWrites() != 0 {
 		t.Errorf("approval after the deadline = %d %s", r.Status, r.Body)
 	}
-}
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,14 +18,6 @@ import (
 )
 
 const appSA = "jitaccess@jitaccess-app.iam.gserviceaccount.com"
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.now = t }
 
 func newTestSigner(t testing.TB, e *emulator.Emulator, sa jit.UserID, now func() time.Time) *approval.Signer {
 	t.Helper()
@@ -75,7 +66,7 @@ func TestVerifyRejectsBadTokens(t *testing.T) {
 	t.Parallel()
 	e := emutest.Start(t)
 	e.World.AddServiceAccount(emulator.ServiceAccount{Email: "other@jitaccess-app.iam.gserviceaccount.com"})
-	c := &clock{now: time.Now()}
+	c := emutest.NewClock(time.Now())
 	s := newTestSigner(t, e, appSA, c.Now)
 	other := newTestSigner(t, e, "other@jitaccess-app.iam.gserviceaccount.com", c.Now)
 	good, err := s.Sign(t.Context(), testRequest(c.Now()))
