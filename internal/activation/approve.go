@@ -2,6 +2,7 @@ package activation
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -21,7 +22,23 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 		s.record(ctx, jit.Event{Kind: jit.EventRequestAccessDenied, Actor: caller, Request: &req, Err: err})
 		return Result{}, err
 	}
-	return resultOf(caller.Email, &req, []jit.Activation{plannedActivation(req, req.RequestedAt)}, jit.StatusActivationPending), nil
+	planned := plannedActivation(req, req.RequestedAt)
+	status := jit.StatusActivationPending
+	// The token cannot say it was approved (nothing is stored), but the
+	// project's policy can: if the beneficiary holds the role now, the
+	// request was approved (the original kept showing "waiting", #425).
+	if ents, _, err := s.catalog.Entitlements(ctx, req.Beneficiary, req.Entitlement.Project); err == nil {
+		for _, e := range ents {
+			if e.Entitlement == req.Entitlement && e.Status == jit.StatusActive && e.ValidUntil.After(req.RequestedAt) {
+				status = jit.StatusActive
+				planned.End = e.ValidUntil
+				planned.Start = e.ValidUntil.Add(-req.Duration)
+			}
+		}
+	} else {
+		s.opts.Logger.WarnContext(ctx, "checking whether the request was approved failed", slog.Any("error", err))
+	}
+	return resultOf(caller.Email, &req, []jit.Activation{planned}, status), nil
 }
 
 // Approve approves a request as one of its reviewers and writes the

@@ -223,6 +223,11 @@ func TestMultiPartyApprovalEndToEnd(t *testing.T) {
 	}); err != nil {
 		t.Errorf("no approval email to erin: %v", err)
 	}
+	// The link now shows the request as approved, not as waiting (#425).
+	r = h.Do(t, "erin@example.com", http.MethodGet, apiPath, nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"status":"ACTIVE"`) {
+		t.Errorf("request after approval = %d %s", r.Status, r.Body)
+	}
 }
 
 func TestConcurrentApprovalsByTwoReviewersWriteOneBinding(t *testing.T) {

@@ -370,7 +370,9 @@ async function showApproval(token) {
   $('#activation-view').hidden = true;
   try {
     const request = await busy(() => api.getRequest(token));
-    const mode = request.isReviewer && !request.isBeneficiary ? 'review' : 'pending';
+    const approved = (request.entitlements || []).some((e) => e.status === 'ACTIVE');
+    let mode = request.isReviewer && !request.isBeneficiary ? 'review' : 'pending';
+    if (approved) mode = request.isBeneficiary ? 'activated' : 'approved';
     showResult(request, mode, token);
   } catch (err) {
     showError(err);
