@@ -21,6 +21,7 @@ import (
 
 	"github.com/jitaccess/jitaccess/internal/app/apptest"
 	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/emulator"
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 	"github.com/jitaccess/jitaccess/internal/outbox"
@@ -328,5 +329,32 @@ func TestExpiredRequestCannotBeApproved(t *testing.T) {
 	r = h.Do(t, "dave@example.com", http.MethodPost, "/api/activation-request?activation="+url.QueryEscape(u.Query().Get("activation")), nil)
 	if r.Status != 403 || h.Emulator.World.TotalPolicyWrites() != 0 {
 		t.Errorf("approval after the deadline = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestSMTPPasswordFromSecretManager: SMTP_SECRET wins over SMTP_PASSWORD
+// and is read through the Secret Manager client when the first email goes
+// out; a missing secret fails the request (nobody would be notified) and
+// is asked for again next time.
+func TestSMTPPasswordFromSecretManager(t *testing.T) {
+	t.Parallel()
+	const secret = "projects/jitaccess-app/secrets/smtp-password"
+	h := apptest.Start(t, apptest.Options{Config: map[string]string{
+		"SMTP_PASSWORD": "wrong-and-ignored", "SMTP_SECRET": secret + "/versions/latest",
+	}})
+	request := func() apptest.Response {
+		return h.Do(t, "erin@example.com", http.MethodPost, "/api/projects/prod-payments-api/roles/request", map[string]any{
+			"entitlementId": "prod-payments-api:roles/run.developer", "justification": "CHG-3", "peers": []string{"dave@example.com"}, "activationTimeout": 30,
+		})
+	}
+	if r := request(); r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Message(t), "Secret Manager") {
+		t.Errorf("without the secret = %d %s", r.Status, r.Body)
+	}
+	h.Emulator.World.AddSecret(secret, []byte(emulated.SMTPPassword+"\n"))
+	if r := request(); r.Status != http.StatusOK {
+		t.Fatalf("with the secret = %d %s", r.Status, r.Body)
+	}
+	if n := len(h.Outbox.Messages()); n != 1 {
+		t.Errorf("%d emails, want 1", n)
 	}
 }

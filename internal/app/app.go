@@ -10,17 +10,21 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/compute/metadata"
 	"cloud.google.com/go/logging"
 	"cloud.google.com/go/pubsub/v2"
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/api/cloudidentity/v1"
 	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/iamcredentials/v1"
@@ -48,7 +52,7 @@ type Environment struct {
 	Version string
 	// Client options per Google API; nil means production defaults
 	// (Application Default Credentials, Google's endpoints).
-	ResourceManager, CloudIdentity, IAMCredentials, Asset, Logging, PubSub []option.ClientOption
+	ResourceManager, CloudIdentity, IAMCredentials, Asset, Logging, PubSub, SecretManager []option.ClientOption
 	// IAPKeysHTTPClient fetches IAP's public keys; nil means the default.
 	IAPKeysHTTPClient *http.Client
 	// ServiceAccountKeysURL is the base URL of service accounts' public
@@ -281,13 +285,21 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 	var channels []notify.Channel
 	if cfg.SMTPConfigured() {
 		password := cfg.SMTP.Password
+		var source func(context.Context) (string, error)
 		if cfg.SMTP.Secret != "" {
-			logger.WarnContext(ctx, "SMTP_SECRET (Secret Manager) is not supported by this version; set SMTP_PASSWORD")
+			// SMTP_SECRET wins over SMTP_PASSWORD, as in the original.
+			password = ""
+			sm, err := secretmanager.NewClient(ctx, env.SecretManager...)
+			if err != nil {
+				return nil, false, fmt.Errorf("secret manager client: %w", err)
+			}
+			a.closers = append(a.closers, sm.Close)
+			source = secretSource(sm, cfg.SMTP.Secret, cfg.BackendReadTimeout)
 		}
 		m, err := notify.NewMailer(notify.MailOptions{
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, StartTLS: cfg.SMTP.EnableStartTLS,
 			SenderName: cfg.SMTP.SenderName, SenderAddress: cfg.SMTP.SenderAddress,
-			Username: cfg.SMTP.Username, Password: password, AddressMapping: cfg.SMTP.AddressMapping,
+			Username: cfg.SMTP.Username, Password: password, PasswordSource: source, AddressMapping: cfg.SMTP.AddressMapping,
 			Location: cfg.NotificationTimezone, Timeout: cfg.BackendWriteTimeout + cfg.BackendConnectTimeout,
 			TLSConfig: env.SMTPTLSConfig,
 		})
@@ -310,6 +322,23 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 		canNotify = true
 	}
 	return notify.New(channels...), canNotify, nil
+}
+
+// secretSource reads a Secret Manager version, checking its checksum.
+func secretSource(sm *secretmanager.Client, version string, timeout time.Duration) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		resp, err := sm.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: version})
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", version, err)
+		}
+		data := resp.GetPayload().GetData()
+		if want := resp.GetPayload().DataCrc32C; want != nil && int64(crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))) != *want {
+			return "", fmt.Errorf("read %s: the payload's checksum does not match", version)
+		}
+		return strings.TrimSpace(string(data)), nil
+	}
 }
 
 func cmpWriter(w io.Writer) io.Writer {

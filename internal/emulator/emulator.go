@@ -14,6 +14,7 @@ import (
 
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -72,6 +73,8 @@ type Emulator struct {
 	Credentials *IAMCredentials
 	// Logging is Cloud Logging over gRPC.
 	Logging *Logging
+	// SecretManager serves secrets (SMTP_SECRET) over gRPC.
+	SecretManager *SecretManager
 
 	logger   *slog.Logger
 	httpLis  net.Listener
@@ -121,6 +124,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	}
 	e.Credentials = NewIAMCredentials(w)
 	e.Logging = NewLogging(w)
+	e.SecretManager = NewSecretManager(w)
 
 	var lc net.ListenConfig
 	httpAddr, grpcAddr := cmp.Or(opts.HTTPAddr, defaultAddr), cmp.Or(opts.GRPCAddr, defaultAddr)
@@ -164,6 +168,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 func (e *Emulator) registerGRPC(s *grpc.Server) {
 	assetpb.RegisterAssetServiceServer(s, e.Asset)
 	loggingpb.RegisterLoggingServiceV2Server(s, e.Logging)
+	secretmanagerpb.RegisterSecretManagerServiceServer(s, e.SecretManager)
 }
 
 // route sends a request to the service that owns its path.

@@ -22,6 +22,7 @@ type Seed struct {
 	Users           []User               `yaml:"users"`
 	Groups          []SeedGroup          `yaml:"groups"`
 	ServiceAccounts []ServiceAccount     `yaml:"serviceAccounts"`
+	Secrets         []SeedSecret         `yaml:"secrets"`
 	Faults          map[string]SeedFault `yaml:"faults"`
 	IndexDelay      string               `yaml:"indexDelay"`
 	Extra           map[string]yaml.Node `yaml:",inline"`
@@ -61,6 +62,15 @@ type SeedGroup struct {
 	DisplayName string   `yaml:"displayName"`
 	Members     []string `yaml:"members"`
 }
+
+// SeedSecret is a Secret Manager secret ("projects/P/secrets/S") and its
+// versions, oldest first.
+type SeedSecret struct {
+	Name     string   `yaml:"name"`
+	Versions []string `yaml:"versions"`
+}
+
+var secretNamePattern = regexp.MustCompile(`^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/secrets/[A-Za-z0-9_-]{1,255}$`)
 
 // SeedFault is a fault of a seed, with the latency as a Go duration string.
 type SeedFault struct {
@@ -187,6 +197,11 @@ func (s *Seed) validate() error {
 			if !memberPattern.MatchString(m) {
 				bad("group %s has an invalid member %q", g.Email, m)
 			}
+		}
+	}
+	for _, sec := range s.Secrets {
+		if !secretNamePattern.MatchString(sec.Name) || len(sec.Versions) == 0 {
+			bad("secret %q must be named projects/P/secrets/S and have at least one version", sec.Name)
 		}
 	}
 	for pattern, f := range s.Faults {
@@ -331,6 +346,11 @@ func (w *World) Apply(s *Seed) error {
 	for _, p := range s.Projects {
 		if err := set("projects/"+p.ID, p.IAM); err != nil {
 			return err
+		}
+	}
+	for _, sec := range s.Secrets {
+		for _, v := range sec.Versions {
+			w.AddSecret(sec.Name, []byte(v))
 		}
 	}
 	for pattern, f := range s.Faults {

@@ -144,7 +144,8 @@ type World struct {
 	policies        map[string][]policyVersion // by resource name; last is current
 	indexDelay      time.Duration
 	etagSeq         uint64
-	writes          map[string]int // setIamPolicy successes by resource
+	writes          map[string]int      // setIamPolicy successes by resource
+	secrets         map[string][][]byte // Secret Manager versions by secret name
 }
 
 // NewWorld returns an empty world. A nil clock means time.Now.

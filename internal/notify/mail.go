@@ -9,6 +9,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -32,6 +33,11 @@ type MailOptions struct {
 	SenderAddress string
 	Username      string
 	Password      string
+	// PasswordSource, when set, supplies the password instead (SMTP_SECRET:
+	// a Secret Manager version). It is asked once, at the first email, and
+	// its answer kept, as the original did; a failure is asked again next
+	// time.
+	PasswordSource func(ctx context.Context) (string, error)
 	// AddressMapping is SMTP_ADDRESS_MAPPING: a CEL expression over
 	// user.email that returns the address to mail; "" mails the user id.
 	AddressMapping string
@@ -43,10 +49,12 @@ type MailOptions struct {
 // Mailer sends RequestActivation and ActivationApproved emails. Like the
 // original, self-activation sends no email.
 type Mailer struct {
-	opts    MailOptions
-	mapping cel.Program
-	html    *htmltemplate.Template
-	text    *texttemplate.Template
+	opts     MailOptions
+	pwMu     sync.Mutex
+	password string
+	mapping  cel.Program
+	html     *htmltemplate.Template
+	text     *texttemplate.Template
 }
 
 // NewMailer checks the options and compiles the address mapping.
@@ -60,7 +68,7 @@ func NewMailer(opts MailOptions) (*Mailer, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
-	m := &Mailer{opts: opts}
+	m := &Mailer{opts: opts, password: opts.Password}
 	if strings.TrimSpace(opts.AddressMapping) != "" {
 		prg, err := compileMapping(opts.AddressMapping)
 		if err != nil {
@@ -188,8 +196,12 @@ func (m *Mailer) Send(ctx context.Context, n Notification) error {
 	} else {
 		opts = append(opts, mail.WithTLSConfig(&tls.Config{ServerName: m.opts.Host, MinVersion: tls.VersionTLS12}))
 	}
-	if m.opts.Username != "" && m.opts.Password != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(m.opts.Username), mail.WithPassword(m.opts.Password))
+	password, err := m.smtpPassword(ctx)
+	if err != nil {
+		return jit.E(op, jit.KindUnavailable, "The SMTP password could not be read from Secret Manager", err)
+	}
+	if m.opts.Username != "" && password != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(m.opts.Username), mail.WithPassword(password))
 	}
 	client, err := mail.NewClient(m.opts.Host, opts...)
 	if err != nil {
@@ -201,6 +213,24 @@ func (m *Mailer) Send(ctx context.Context, n Notification) error {
 		return jit.E(op, jit.KindUnavailable, "Sending the notification email failed", err)
 	}
 	return nil
+}
+
+// smtpPassword returns the password, reading it from its source once.
+func (m *Mailer) smtpPassword(ctx context.Context) (string, error) {
+	if m.opts.PasswordSource == nil {
+		return m.opts.Password, nil
+	}
+	m.pwMu.Lock()
+	defer m.pwMu.Unlock()
+	if m.password != "" {
+		return m.password, nil
+	}
+	p, err := m.opts.PasswordSource(ctx)
+	if err != nil {
+		return "", err
+	}
+	m.password = p
+	return p, nil
 }
 
 func (m *Mailer) message(n Notification) (*mail.Msg, error) {
