@@ -12,72 +12,148 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 )
 
-// maxSignJwtLifetime is Google's limit on a signJwt payload's exp: at most
-// 12 hours after the call.
-const maxSignJwtLifetime = 12 * time.Hour
+const (
+	// maxSignJwtLifetime is Google's limit on a signJwt payload's exp: "an
+	// integer timestamp that is not in the past and no more than 12 hours
+	// in the future" (SignJwtRequest.payload).
+	maxSignJwtLifetime = 12 * time.Hour
+	// keysMaxAge is the Cache-Control max-age of the public key endpoints;
+	// Google sends a few hours, and verifiers are expected to honour it.
+	keysMaxAge = time.Hour
+	// keptKeys is how many keys per account stay published after
+	// rotations, so that JWTs signed before a rotation still verify.
+	keptKeys = 3
+	// maxSignJwtBody bounds a signJwt request body.
+	maxSignJwtBody = 1 << 20
 
-// IAMCredentials serves the IAM Credentials API's signJwt for the world's
-// service accounts, signing with a per-account RSA key (RS256, as Google's
-// system-managed keys), and those keys' public halves at the paths of
-// https://www.googleapis.com/service_accounts/v1/metadata/{jwk,x509}/EMAIL.
+	jwkPrefix  = "/service_accounts/v1/metadata/jwk/"
+	x509Prefix = "/service_accounts/v1/metadata/x509/"
+)
+
+// IAMCredentials serves the IAM Service Account Credentials API's signJwt
+// for the world's service accounts, and those accounts' public keys at the
+// paths of https://www.googleapis.com/service_accounts/v1/metadata/{jwk,x509}/EMAIL.
+//
+// What it models: one RSA-2048 key per account, created at first use and
+// kept in memory (Google's system-managed keys), RS256 signatures with the
+// header {"alg":"RS256","kid":…,"typ":"JWT"} over the payload exactly as
+// given, signJwt's documented checks (payload a JSON object, exp an integer
+// not in the past and at most 12 hours ahead, the "-" project wildcard),
+// rotation on demand (RotateKey) with older keys still published, and
+// Cache-Control on the key endpoints. What it does not model: unique-id
+// account names, the serviceAccountTokenCreator permission (every caller
+// may sign as every account of the world), delegation chains beyond a
+// format check, signBlob and access/ID tokens.
 type IAMCredentials struct {
 	w *World
 
 	mu   sync.Mutex
-	keys map[string]*saKey
+	keys map[string][]*saKey // by lower-case email; the last key signs
 }
 
 type saKey struct {
 	id   string
 	key  *rsa.PrivateKey
-	cert []byte // PEM
+	cert string // PEM
 }
 
 // NewIAMCredentials returns the IAM Credentials service of w.
 func NewIAMCredentials(w *World) *IAMCredentials {
-	return &IAMCredentials{w: w, keys: map[string]*saKey{}}
+	return &IAMCredentials{w: w, keys: map[string][]*saKey{}}
 }
 
-func (c *IAMCredentials) key(email string) (*saKey, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if k, ok := c.keys[email]; ok {
-		return k, nil
-	}
+// newKey generates a key and its self-signed certificate. It runs outside
+// the lock: RSA key generation takes tens of milliseconds.
+func (c *IAMCredentials) newKey(email string) (*saKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, fmt.Errorf("generate key for %s: %w", email, err)
 	}
 	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("marshal public key of %s: %w", email, err)
 	}
 	sum := sha256.Sum256(der)
+	now := c.w.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
+		SerialNumber: new(big.Int).SetBytes(sum[:8]),
 		Subject:      pkix.Name{CommonName: email},
-		NotBefore:    time.Unix(0, 0),
-		NotAfter:     time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC),
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
 	}
 	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("certificate for %s: %w", email, err)
 	}
-	k := &saKey{
+	return &saKey{
+		// Google's key ids are 40 hex digits.
 		id:   fmt.Sprintf("%x", sum[:20]),
 		key:  priv,
-		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}),
+		cert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER})),
+	}, nil
+}
+
+// signingKey returns the account's current key, creating it at first use.
+func (c *IAMCredentials) signingKey(email string) (*saKey, error) {
+	email = strings.ToLower(email)
+	c.mu.Lock()
+	ks := c.keys[email]
+	c.mu.Unlock()
+	if len(ks) > 0 {
+		return ks[len(ks)-1], nil
 	}
-	c.keys[email] = k
+	k, err := c.newKey(email)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ks := c.keys[email]; len(ks) > 0 { // a concurrent call won
+		return ks[len(ks)-1], nil
+	}
+	c.keys[email] = []*saKey{k}
 	return k, nil
+}
+
+// publishedKeys returns the account's keys, oldest first.
+func (c *IAMCredentials) publishedKeys(email string) ([]*saKey, error) {
+	if _, err := c.signingKey(email); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*saKey(nil), c.keys[strings.ToLower(email)]...), nil
+}
+
+// RotateKey gives a service account a new signing key and returns its id.
+// The previous keys stay published (up to a few), as Google keeps a key
+// verifiable for hours after it last signed, so tests can check that
+// verifiers pick up new keys and still accept tokens signed before.
+func (c *IAMCredentials) RotateKey(email string) (string, error) {
+	if !c.w.ServiceAccountExists(email) {
+		return "", fmt.Errorf("no service account %s", email)
+	}
+	k, err := c.newKey(strings.ToLower(email))
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ks := append(c.keys[strings.ToLower(email)], k)
+	if len(ks) > keptKeys {
+		ks = ks[len(ks)-keptKeys:]
+	}
+	c.keys[strings.ToLower(email)] = ks
+	return k.id, nil
 }
 
 // ServeHTTP routes signJwt and the public key endpoints.
@@ -86,63 +162,73 @@ func (c *IAMCredentials) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(p, "/v1/projects/") && strings.HasSuffix(p, ":signJwt"):
 		c.signJwt(rw, r)
-	case strings.HasPrefix(p, "/service_accounts/v1/metadata/jwk/"):
-		c.publicKeys(rw, r, strings.TrimPrefix(p, "/service_accounts/v1/metadata/jwk/"), false)
-	case strings.HasPrefix(p, "/service_accounts/v1/metadata/x509/"):
-		c.publicKeys(rw, r, strings.TrimPrefix(p, "/service_accounts/v1/metadata/x509/"), true)
+	case strings.HasPrefix(p, jwkPrefix):
+		c.publicKeys(rw, r, strings.TrimPrefix(p, jwkPrefix), false)
+	case strings.HasPrefix(p, x509Prefix):
+		c.publicKeys(rw, r, strings.TrimPrefix(p, x509Prefix), true)
 	default:
 		writeRESTError(rw, notFoundPath(r))
 	}
 }
 
+// signJwt implements POST /v1/projects/-/serviceAccounts/EMAIL:signJwt.
 func (c *IAMCredentials) signJwt(rw http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		writeRESTError(rw, newAPIError(http.StatusMethodNotAllowed, "signJwt requires POST"))
+		rw.Header().Set("Allow", http.MethodPost)
+		writeRESTError(rw, newAPIError(http.StatusMethodNotAllowed, "signJwt requires POST, not "+r.Method+"."))
 		return
 	}
 	if err := c.w.fault(r.Context(), "iamcredentials.signJwt"); err != nil {
 		writeRESTError(rw, err)
 		return
 	}
-	// projects/-/serviceAccounts/EMAIL:signJwt (the project may be named).
 	name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/"), ":signJwt")
-	parts := strings.Split(name, "/")
-	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "serviceAccounts" {
-		writeRESTError(rw, invalidArgument("Invalid service account name %q.", name))
-		return
-	}
-	email, err := url.PathUnescape(parts[3])
-	if err != nil || !c.w.ServiceAccountExists(email) {
-		writeRESTError(rw, newAPIError(http.StatusNotFound, fmt.Sprintf("Not found; Gaia id not found for email %s", parts[3])))
+	email, apiErr := c.accountOf(name)
+	if apiErr != nil {
+		writeRESTError(rw, apiErr)
 		return
 	}
 	var req struct {
 		Payload   string   `json:"payload"`
 		Delegates []string `json:"delegates"`
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil {
-		err = json.Unmarshal(body, &req)
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSignJwtBody+1))
+	switch {
+	case err != nil:
+		writeRESTError(rw, invalidArgument("Reading the request failed: %v", err))
+		return
+	case len(body) > maxSignJwtBody:
+		writeRESTError(rw, invalidArgument("The request is larger than %d bytes.", maxSignJwtBody))
+		return
 	}
-	if err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		writeRESTError(rw, invalidArgument("Invalid JSON payload received. %v", err))
 		return
 	}
-	var claims map[string]any
-	if err := json.Unmarshal([]byte(req.Payload), &claims); err != nil {
-		writeRESTError(rw, invalidArgument("Payload must be a JSON object: %v", err))
+	for _, d := range req.Delegates {
+		if _, apiErr := c.accountOf(d); apiErr != nil {
+			writeRESTError(rw, invalidArgument("Invalid delegate %q: %s", d, apiErr.Message))
+			return
+		}
+	}
+	if apiErr := checkClaims(req.Payload, c.w.Now()); apiErr != nil {
+		writeRESTError(rw, apiErr)
 		return
 	}
-	if exp, ok := claims["exp"].(float64); ok && time.Unix(int64(exp), 0).After(c.w.Now().Add(maxSignJwtLifetime)) {
-		writeRESTError(rw, invalidArgument("The exp claim must be within 12 hours of the current time."))
-		return
-	}
-	k, err := c.key(strings.ToLower(email))
+	k, err := c.signingKey(email)
 	if err != nil {
 		writeRESTError(rw, newAPIError(http.StatusInternalServerError, err.Error()))
 		return
 	}
-	header, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": k.id, "typ": "JWT"}) //nolint:errchkjson // strings only
+	header, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{"RS256", k.id, "JWT"})
+	if err != nil {
+		writeRESTError(rw, newAPIError(http.StatusInternalServerError, err.Error()))
+		return
+	}
 	input := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString([]byte(req.Payload))
 	sum := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, sum[:])
@@ -153,32 +239,99 @@ func (c *IAMCredentials) signJwt(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, map[string]string{"keyId": k.id, "signedJwt": input + "." + base64.RawURLEncoding.EncodeToString(sig)})
 }
 
+// accountOf resolves projects/-/serviceAccounts/EMAIL. As documented for
+// signJwt, the "-" wildcard is required, and with it an account that does
+// not exist is a 403 (the caller cannot tell it from a missing permission),
+// not a 404.
+func (c *IAMCredentials) accountOf(name string) (string, *APIError) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 4 || parts[0] != "projects" || parts[2] != "serviceAccounts" || parts[3] == "" {
+		return "", invalidArgument("Invalid resource name %q; want projects/-/serviceAccounts/ACCOUNT_EMAIL.", name)
+	}
+	if parts[1] != "-" {
+		return "", invalidArgument("Invalid resource name %q: the - wildcard character is required; replacing it with a project ID is invalid.", name)
+	}
+	if !c.w.ServiceAccountExists(parts[3]) {
+		return "", newAPIError(http.StatusForbidden, "Permission 'iam.serviceAccounts.signJwt' denied on resource (or it may not exist).")
+	}
+	return strings.ToLower(parts[3]), nil
+}
+
+// checkClaims applies signJwt's rules to the payload: a JSON object whose
+// exp, if present, is an integer timestamp not in the past and at most 12
+// hours ahead. The payload is signed as given; nothing is added.
+func checkClaims(payload string, now time.Time) *APIError {
+	if payload == "" {
+		return invalidArgument("The payload is required.")
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(payload), &claims); err != nil || claims == nil {
+		return invalidArgument("The payload must be a serialized JSON object that contains a JWT Claims Set.")
+	}
+	raw, ok := claims["exp"]
+	if !ok {
+		return nil
+	}
+	var exp float64
+	if err := json.Unmarshal(raw, &exp); err != nil || exp != math.Trunc(exp) || math.Abs(exp) > 1<<53 {
+		return invalidArgument("The exp claim must be an integer timestamp, not %s.", raw)
+	}
+	switch t := time.Unix(int64(exp), 0); {
+	case t.Before(now.Truncate(time.Second)):
+		return invalidArgument("The exp claim %s is in the past.", raw)
+	case t.After(now.Add(maxSignJwtLifetime)):
+		return invalidArgument("The exp claim %s is more than 12 hours in the future.", raw)
+	}
+	return nil
+}
+
+// publicKeys serves the account's keys as a JWK set or as a map from key id
+// to PEM certificate, as Google does.
 func (c *IAMCredentials) publicKeys(rw http.ResponseWriter, r *http.Request, email string, x509Form bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		rw.Header().Set("Allow", "GET, HEAD")
+		writeRESTError(rw, newAPIError(http.StatusMethodNotAllowed, "The public keys are read with GET, not "+r.Method+"."))
+		return
+	}
 	if err := c.w.fault(r.Context(), "iamcredentials.publicKeys"); err != nil {
 		writeRESTError(rw, err)
 		return
 	}
-	email, err := url.PathUnescape(email)
-	if err != nil || !c.w.ServiceAccountExists(email) {
-		writeRESTError(rw, newAPIError(http.StatusNotFound, "Service account not found"))
+	if email == "" || strings.Contains(email, "/") || !c.w.ServiceAccountExists(email) {
+		writeRESTError(rw, newAPIError(http.StatusNotFound, fmt.Sprintf("Service account %q not found.", email)))
 		return
 	}
-	k, err := c.key(strings.ToLower(email))
+	keys, err := c.publishedKeys(email)
 	if err != nil {
 		writeRESTError(rw, newAPIError(http.StatusInternalServerError, err.Error()))
 		return
 	}
-	rw.Header().Set("Cache-Control", "public, max-age=3600")
+	rw.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d, must-revalidate, no-transform", int(keysMaxAge/time.Second)))
 	if x509Form {
-		writeJSON(rw, map[string]string{k.id: string(k.cert)})
+		certs := make(map[string]string, len(keys))
+		for _, k := range keys {
+			certs[k.id] = k.cert
+		}
+		writeJSON(rw, certs)
 		return
 	}
-	writeJSON(rw, map[string]any{"keys": []map[string]string{{
-		"kty": "RSA",
-		"alg": "RS256",
-		"use": "sig",
-		"kid": k.id,
-		"n":   base64.RawURLEncoding.EncodeToString(k.key.N.Bytes()),
-		"e":   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.key.E)).Bytes()),
-	}}})
+	type jwk struct {
+		Kty string `json:"kty"`
+		Alg string `json:"alg"`
+		Use string `json:"use"`
+		Kid string `json:"kid"`
+		N   string `json:"n"`
+		E   string `json:"e"`
+	}
+	set := struct {
+		Keys []jwk `json:"keys"`
+	}{}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jwk{
+			Kty: "RSA", Alg: "RS256", Use: "sig", Kid: k.id,
+			N: base64.RawURLEncoding.EncodeToString(k.key.N.Bytes()),
+			E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.key.E)).Bytes()),
+		})
+	}
+	writeJSON(rw, set)
 }
