@@ -57,7 +57,8 @@ func mustSignJwt(t *testing.T, svc *iamcredentials.Service, email, payload strin
 }
 
 // mustGetJSON GETs a URL and decodes its JSON body, returning the response.
-func mustGetJSON(t *testing.T, url string, v any) *http.Response {
+// mustGetJSON fetches url into v and returns the response headers.
+func mustGetJSON(t *testing.T, url string, v any) http.Header {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
@@ -75,7 +76,7 @@ func mustGetJSON(t *testing.T, url string, v any) *http.Response {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	return resp
+	return resp.Header
 }
 
 type testJWKSet struct {
@@ -148,8 +149,8 @@ func TestSignJwtVerifiesWithThePublishedKeys(t *testing.T) {
 	sum := sha256.Sum256([]byte(input))
 
 	var set testJWKSet
-	hr := mustGetJSON(t, srv.URL+"/service_accounts/v1/metadata/jwk/"+credsSA, &set)
-	if cc := hr.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age=3600") {
+	hdr := mustGetJSON(t, srv.URL+"/service_accounts/v1/metadata/jwk/"+credsSA, &set)
+	if cc := hdr.Get("Cache-Control"); !strings.Contains(cc, "max-age=3600") {
 		t.Errorf("Cache-Control = %q, want a max-age", cc)
 	}
 	if err := rsa.VerifyPKCS1v15(set.key(t, resp.KeyId), crypto.SHA256, sum[:], sig); err != nil {
@@ -157,7 +158,7 @@ func TestSignJwtVerifiesWithThePublishedKeys(t *testing.T) {
 	}
 
 	var certs map[string]string
-	mustGetJSON(t, srv.URL+"/service_accounts/v1/metadata/x509/"+credsSA, &certs)
+	_ = mustGetJSON(t, srv.URL+"/service_accounts/v1/metadata/x509/"+credsSA, &certs)
 	block, _ := pem.Decode([]byte(certs[resp.KeyId]))
 	if block == nil || block.Type != "CERTIFICATE" {
 		t.Fatalf("x509 endpoint = %v, want a PEM certificate under %s", certs, resp.KeyId)
@@ -201,7 +202,7 @@ func TestRotateKeyKeepsOldKeysPublished(t *testing.T) {
 		t.Errorf("after rotation signed with %s, want the new key %s (old %s)", after.KeyId, id, before.KeyId)
 	}
 	var set testJWKSet
-	mustGetJSON(t, srv.URL+"/service_accounts/v1/metadata/jwk/"+credsSA, &set)
+	_ = mustGetJSON(t, srv.URL+"/service_accounts/v1/metadata/jwk/"+credsSA, &set)
 	for _, r := range []*iamcredentials.SignJwtResponse{before, after} {
 		_, _, input, sig := splitJWT(t, r.SignedJwt)
 		sum := sha256.Sum256([]byte(input))
@@ -215,7 +216,7 @@ func TestRotateKeyKeepsOldKeysPublished(t *testing.T) {
 		}
 	}
 	set = testJWKSet{}
-	mustGetJSON(t, srv.URL+"/service_accounts/v1/metadata/jwk/"+credsSA, &set)
+	_ = mustGetJSON(t, srv.URL+"/service_accounts/v1/metadata/jwk/"+credsSA, &set)
 	if len(set.Keys) != keptKeys {
 		t.Errorf("%d keys published after many rotations, want the last %d", len(set.Keys), keptKeys)
 	}
@@ -250,7 +251,7 @@ func TestSignJwtRefusesAsGoogleDoes(t *testing.T) {
 			t.Parallel()
 			_, err := svc.Projects.ServiceAccounts.SignJwt(tc.account,
 				&iamcredentials.SignJwtRequest{Payload: tc.payload, Delegates: tc.delegates}).Context(t.Context()).Do()
-			mustAPIError(t, err, tc.code, tc.status)
+			_ = mustAPIError(t, err, tc.code, tc.status)
 		})
 	}
 	// The limits themselves are allowed.
@@ -320,7 +321,7 @@ func TestSignJwtFaultsAreInjectedAndCounted(t *testing.T) {
 	w.Faults.Set("iamcredentials.signJwt", Fault{Code: http.StatusTooManyRequests, Count: 1})
 	_, err := svc.Projects.ServiceAccounts.SignJwt("projects/-/serviceAccounts/"+credsSA,
 		&iamcredentials.SignJwtRequest{Payload: `{}`}).Context(t.Context()).Do()
-	mustAPIError(t, err, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED")
+	_ = mustAPIError(t, err, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED")
 	mustSignJwt(t, svc, credsSA, `{}`) // recovered after Count errors
 
 	w.Faults.Set("iamcredentials.publicKeys", Fault{Code: http.StatusServiceUnavailable})
