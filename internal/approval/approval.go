@@ -17,57 +17,88 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iamcredentials/v1"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// GoogleKeysURL is where Google publishes service accounts' public keys.
+// GoogleKeysURL is where Google publishes service accounts' public keys as
+// JWK sets; the account's email is appended.
 const GoogleKeysURL = "https://www.googleapis.com/service_accounts/v1/metadata/jwk/"
 
+// MaxLifetime is the longest a token can live: signJwt refuses an exp more
+// than 12 hours ahead, so ACTIVATION_REQUEST_TIMEOUT cannot be longer.
+const MaxLifetime = 12 * time.Hour
+
 const (
+	// msgAccessFailed is the original's message for every bad token.
 	msgAccessFailed = "Accessing the activation request failed"
-	maxTokenBytes   = 16 << 10
-	maxReviewers    = 100
-	leeway          = 30 * time.Second
-	defaultKeyTTL   = time.Hour
-	// minRefetch stops a flood of tokens with unknown key ids from
-	// turning into a flood of key fetches.
+	msgKeysFailed   = "The approval service's keys could not be fetched, try again"
+	// maxTokenBytes bounds what Verify parses; real tokens are about 1 KB
+	// plus the justification and reviewers.
+	maxTokenBytes = 16 << 10
+	maxReviewers  = 100
+	maxIDLength   = 64
+	// maxDuration bounds the duration claim; the policy's limit is checked
+	// again when the request is approved.
+	maxDuration = 366 * 24 * time.Hour
+	// leeway absorbs clock skew between app instances for iat.
+	leeway = 30 * time.Second
+	// defaultKeyTTL applies when the key endpoint sends no max-age; it is
+	// what Google's own verifiers use.
+	defaultKeyTTL = time.Hour
+	maxKeyTTL     = 24 * time.Hour
+	// minRefetch stops a flood of tokens with unknown key ids (or a key
+	// endpoint that is down) from becoming a flood of key fetches.
 	minRefetch = time.Minute
+	// maxKeysBody bounds the JWK set read; Google's is about 2 KB.
+	maxKeysBody = 1 << 20
 )
 
-// Options configure a Signer.
+// Options configure a Signer. The zero value is production's.
 type Options struct {
 	// KeysURL is the base URL of the public keys; the service account's
 	// email is appended. "" means GoogleKeysURL.
-	KeysURL    string
+	KeysURL string
+	// HTTPClient fetches the keys; nil means http.DefaultClient.
 	HTTPClient *http.Client
-	Clock      func() time.Time
-	// Timeout bounds each signJwt call and key fetch.
+	// Clock is the time; nil means time.Now.
+	Clock func() time.Time
+	// Timeout bounds each signJwt call and key fetch; 0 means 10 seconds.
 	Timeout time.Duration
+	// Logger reports keys used past their max-age because a refetch failed;
+	// nil discards.
+	Logger *slog.Logger
 }
 
-// Signer signs and verifies approval tokens for one service account.
+// Signer signs and verifies approval tokens for one service account. It is
+// safe for concurrent use.
 type Signer struct {
 	creds *iamcredentials.Service
 	sa    jit.UserID
 	opts  Options
 
-	mu        sync.Mutex
-	keys      map[string]*rsa.PublicKey
-	expires   time.Time
-	lastFetch time.Time
+	fetches singleflight.Group
+	mu      sync.Mutex
+	keys    map[string]*rsa.PublicKey // nil until the first successful fetch
+	expires time.Time                 // when keys become stale
+	tried   time.Time                 // the last fetch attempt
+	lastErr error                     // its error, if it failed
 }
 
-// New returns a Signer that signs as serviceAccount.
+// New returns a Signer that signs as serviceAccount through creds.
 func New(creds *iamcredentials.Service, serviceAccount jit.UserID, opts Options) *Signer {
 	if opts.KeysURL == "" {
 		opts.KeysURL = GoogleKeysURL
@@ -80,6 +111,9 @@ func New(creds *iamcredentials.Service, serviceAccount jit.UserID, opts Options)
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Signer{creds: creds, sa: serviceAccount, opts: opts}
 }
@@ -97,19 +131,28 @@ type tokenClaims struct {
 	Justification string   `json:"justification"`
 	Start         int64    `json:"start"`
 	End           int64    `json:"end"`
-	Duration      int64    `json:"duration"` // seconds
+	Duration      int64    `json:"duration,omitempty"` // seconds; absent in the original's tokens
 	IssuedAt      int64    `json:"iat"`
 	Expiry        int64    `json:"exp"` // the approve-by deadline
 }
 
-// Sign signs req through signJwt and returns the token in its URL form.
+// Sign signs req through signJwt and returns the token in its URL form
+// (see Obfuscate). The token expires at req.ApproveBy.
+//
+// Errors: KindInternal for a request that could never verify (a caller's
+// bug) or a deadline beyond MaxLifetime (a configuration error);
+// KindTooMany when the signing quota is exhausted; KindUnavailable when
+// signJwt times out or the account may not sign; KindUpstream otherwise.
 func (s *Signer) Sign(ctx context.Context, req jit.ActivationRequest) (string, error) {
 	const op = "approval.Sign"
+	if err := s.signable(req); err != nil {
+		return "", err
+	}
 	claims := tokenClaims{
 		JTI: req.ID, Issuer: string(s.sa), Audience: string(s.sa),
 		Beneficiary: string(req.Beneficiary), Entitlement: req.Entitlement.ID(),
 		Justification: req.Justification,
-		Start:         req.RequestedAt.Unix(), End: req.RequestedAt.Add(req.Duration).Unix(),
+		Start:         req.RequestedAt.Unix(), End: req.RequestedAt.Unix() + int64(req.Duration/time.Second),
 		Duration: int64(req.Duration / time.Second),
 		IssuedAt: req.RequestedAt.Unix(), Expiry: req.ApproveBy.Unix(),
 	}
@@ -130,10 +173,47 @@ func (s *Signer) Sign(ctx context.Context, req jit.ActivationRequest) (string, e
 	return Obfuscate(resp.SignedJwt), nil
 }
 
-// Verify checks a token in its URL form and returns the request it
-// carries. Bad, tampered, foreign and expired tokens are KindDenied with
-// the original's message; failures to fetch the keys are KindUnavailable
-// or KindUpstream.
+// signable refuses requests whose token Verify would refuse or signJwt
+// would not sign, so that the mistake surfaces where it is made.
+func (s *Signer) signable(req jit.ActivationRequest) error {
+	const op = "approval.Sign"
+	bad := func(format string, args ...any) error {
+		return jit.E(op, jit.KindInternal, "", fmt.Errorf("unsignable request %q: "+format, append([]any{req.ID}, args...)...))
+	}
+	switch {
+	case !validID(req.ID):
+		return bad("the id is not mpa-…")
+	case req.Beneficiary == "":
+		return bad("no beneficiary")
+	case len(req.Reviewers) == 0 || len(req.Reviewers) > maxReviewers:
+		return bad("%d reviewers", len(req.Reviewers))
+	case req.Duration < time.Second || req.Duration > maxDuration:
+		return bad("duration %v", req.Duration)
+	case !req.ApproveBy.After(req.RequestedAt):
+		return bad("approve-by %v is not after %v", req.ApproveBy, req.RequestedAt)
+	case req.ApproveBy.Sub(s.opts.Clock()) > MaxLifetime:
+		return jit.E(op, jit.KindInternal,
+			"Approval requests can stay open for at most 12 hours; lower ACTIVATION_REQUEST_TIMEOUT",
+			fmt.Errorf("approve-by %v is more than %v away, which signJwt refuses", req.ApproveBy, MaxLifetime))
+	}
+	return nil
+}
+
+func validID(id string) bool {
+	return strings.HasPrefix(id, "mpa-") && len(id) > len("mpa-") && len(id) <= maxIDLength
+}
+
+// Verify checks a token in its URL form (or as a plain JWT) and returns the
+// request it carries. It checks the size, the header (RS256 and a key id),
+// the signature against the service account's published keys, issuer and
+// audience (the service account), expiry (the approve-by deadline, without
+// leeway, as the original), the issue time, and every claim's form. It does
+// not check who may approve: that is the caller's business.
+//
+// Errors: KindDenied with the original's message "Accessing the activation
+// request failed" for bad, tampered, foreign and expired tokens (the detail
+// is in the wrapped error); KindUnavailable or KindUpstream when the keys
+// cannot be fetched.
 func (s *Signer) Verify(ctx context.Context, token string) (jit.ActivationRequest, error) {
 	const op = "approval.Verify"
 	denied := func(format string, args ...any) error {
@@ -144,24 +224,31 @@ func (s *Signer) Verify(ctx context.Context, token string) (jit.ActivationReques
 	}
 	jwt, err := Deobfuscate(token)
 	if err != nil {
-		return jit.ActivationRequest{}, denied("%v", err)
+		return jit.ActivationRequest{}, denied("%w", err)
 	}
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
-		return jit.ActivationRequest{}, denied("the token has %d parts", len(parts))
+		return jit.ActivationRequest{}, denied("the token has %d parts, not 3", len(parts))
 	}
 	var header struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
+		Typ string `json:"typ"`
 	}
 	if err := decodeJSONPart(parts[0], &header); err != nil {
-		return jit.ActivationRequest{}, denied("header: %v", err)
+		return jit.ActivationRequest{}, denied("header: %w", err)
 	}
-	if header.Alg != "RS256" {
-		return jit.ActivationRequest{}, denied("The token uses the wrong algorithm (%q)", header.Alg)
+	switch {
+	case header.Alg != "RS256":
+		return jit.ActivationRequest{}, denied("The token uses the wrong algorithm (%.20q)", header.Alg)
+	case header.Kid == "":
+		return jit.ActivationRequest{}, denied("the token names no key")
+	case header.Typ != "" && header.Typ != "JWT":
+		return jit.ActivationRequest{}, denied("the token's type is %.20q", header.Typ)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || len(sig) != 256 {
+	if err != nil || len(sig) < 256 || len(sig) > 512 {
+		// 2048 to 4096-bit RSA; refusing others here spares a key fetch.
 		return jit.ActivationRequest{}, denied("the signature is malformed")
 	}
 	key, err := s.publicKey(ctx, header.Kid)
@@ -170,79 +257,135 @@ func (s *Signer) Verify(ctx context.Context, token string) (jit.ActivationReques
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig); err != nil {
-		return jit.ActivationRequest{}, denied("signature: %v", err)
+		return jit.ActivationRequest{}, denied("signature: %w", err)
 	}
 	var c tokenClaims
 	if err := decodeJSONPart(parts[1], &c); err != nil {
-		return jit.ActivationRequest{}, denied("claims: %v", err)
+		return jit.ActivationRequest{}, denied("claims: %w", err)
 	}
 	return s.request(c, denied)
 }
 
+// request checks the claims of a token whose signature is good and turns
+// them into the request.
 func (s *Signer) request(c tokenClaims, denied func(string, ...any) error) (jit.ActivationRequest, error) {
 	now := s.opts.Clock()
+	exp, iat := time.Unix(c.Expiry, 0), time.Unix(c.IssuedAt, 0)
+	secs := c.Duration
+	if secs == 0 && c.End > c.Start { // a token of the original: the window's length
+		secs = c.End - c.Start
+	}
 	switch {
 	case c.Issuer != string(s.sa) || c.Audience != string(s.sa):
-		return jit.ActivationRequest{}, denied("issuer %q or audience %q is not %s", c.Issuer, c.Audience, s.sa)
-	case now.After(time.Unix(c.Expiry, 0)):
-		return jit.ActivationRequest{}, denied("the request expired at %v", time.Unix(c.Expiry, 0))
-	case time.Unix(c.IssuedAt, 0).After(now.Add(leeway)):
-		return jit.ActivationRequest{}, denied("the token was issued in the future")
-	case !strings.HasPrefix(c.JTI, "mpa-") || len(c.JTI) > 64:
-		return jit.ActivationRequest{}, denied("the request id %q is malformed", c.JTI)
+		return jit.ActivationRequest{}, denied("issuer %.80q or audience %.80q is not %s", c.Issuer, c.Audience, s.sa)
+	case c.Expiry == 0 || !now.Before(exp):
+		return jit.ActivationRequest{}, denied("the request expired at %v", exp.UTC())
+	case c.IssuedAt == 0 || iat.After(now.Add(leeway)):
+		return jit.ActivationRequest{}, denied("the token claims to be issued at %v, in the future", iat.UTC())
+	case !exp.After(iat):
+		return jit.ActivationRequest{}, denied("the token expires (%v) before it was issued (%v)", exp.UTC(), iat.UTC())
+	case !validID(c.JTI):
+		return jit.ActivationRequest{}, denied("the request id %.80q is malformed", c.JTI)
 	case len(c.Reviewers) == 0 || len(c.Reviewers) > maxReviewers:
 		return jit.ActivationRequest{}, denied("the token lists %d reviewers", len(c.Reviewers))
-	case c.Duration <= 0 || c.Duration > int64(366*24*time.Hour/time.Second):
-		return jit.ActivationRequest{}, denied("the duration %d is out of range", c.Duration)
+	case secs < 1 || secs > int64(maxDuration/time.Second) || c.End-c.Start != secs:
+		return jit.ActivationRequest{}, denied("the duration (%ds, window %d..%d) is out of range", c.Duration, c.Start, c.End)
+	case !utf8.ValidString(c.Justification) || utf8.RuneCountInString(c.Justification) > jit.MaxJustificationLength:
+		return jit.ActivationRequest{}, denied("the justification is malformed")
 	}
 	beneficiary, err := jit.ParseUserID(c.Beneficiary)
 	if err != nil {
-		return jit.ActivationRequest{}, denied("beneficiary: %v", err)
+		return jit.ActivationRequest{}, denied("beneficiary: %w", err)
 	}
 	ent, err := jit.ParseEntitlementID(c.Entitlement)
 	if err != nil {
-		return jit.ActivationRequest{}, denied("entitlement: %v", err)
+		return jit.ActivationRequest{}, denied("entitlement: %w", err)
 	}
 	req := jit.ActivationRequest{
 		ID: c.JTI, Beneficiary: beneficiary, Entitlement: ent, Justification: c.Justification,
-		Duration: time.Duration(c.Duration) * time.Second, RequestedAt: time.Unix(c.IssuedAt, 0).UTC(), ApproveBy: time.Unix(c.Expiry, 0).UTC(),
+		Duration: time.Duration(secs) * time.Second, RequestedAt: iat.UTC(), ApproveBy: exp.UTC(),
 	}
 	for _, r := range c.Reviewers {
 		u, err := jit.ParseUserID(r)
 		if err != nil {
-			return jit.ActivationRequest{}, denied("reviewer: %v", err)
+			return jit.ActivationRequest{}, denied("reviewer: %w", err)
+		}
+		if u == beneficiary {
+			return jit.ActivationRequest{}, denied("the beneficiary %s is listed as a reviewer", u)
 		}
 		req.Reviewers = append(req.Reviewers, u)
 	}
 	return req, nil
 }
 
-// publicKey returns the service account's key with id kid, fetching the
-// key set when it is unknown or stale (at most once a minute for unknown
-// ids, so forged key ids cannot force a fetch per request).
+// publicKey returns the service account's key with id kid. Keys are cached
+// for the key endpoint's max-age. An unknown id causes one refetch, at most
+// once a minute, so that forged key ids cannot force a fetch per request
+// while a newly rotated key is still picked up. When a refetch fails, keys
+// already known are used past their max-age (Google keeps a key published
+// long after it last signed), so a key endpoint outage does not stop
+// approvals.
 func (s *Signer) publicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	const op = "approval.publicKey"
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unknown := jit.E(op, jit.KindDenied, msgAccessFailed, fmt.Errorf("unknown key id %.60q", kid))
 	now := s.opts.Clock()
-	if k, ok := s.keys[kid]; ok && now.Before(s.expires) {
+	s.mu.Lock()
+	key, known := s.keys[kid]
+	fresh, recent, lastErr := now.Before(s.expires), now.Sub(s.tried) < minRefetch, s.lastErr
+	s.mu.Unlock()
+	switch {
+	case known && (fresh || recent):
+		return key, nil
+	case recent && lastErr != nil:
+		return nil, lastErr // the endpoint failed a moment ago; don't hammer it
+	case recent && fresh:
+		return nil, unknown
+	}
+
+	ch := s.fetches.DoChan("keys", func() (any, error) {
+		// Detached from the first caller's cancellation: others share it.
+		keys, ttl, err := s.fetchKeys(context.WithoutCancel(ctx))
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.tried, s.lastErr = s.opts.Clock(), err
+		if err == nil {
+			s.keys, s.expires = keys, s.tried.Add(ttl)
+		}
+		return keys, err
+	})
+	var res singleflight.Result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		return nil, jit.E(op, jit.KindUnavailable, msgKeysFailed, ctx.Err())
+	}
+	if res.Err != nil {
+		if known {
+			s.opts.Logger.WarnContext(ctx, "using a cached approval key past its max-age: the refetch failed",
+				"key_id", kid, "error", res.Err.Error())
+			return key, nil
+		}
+		return nil, res.Err
+	}
+	if k, ok := res.Val.(map[string]*rsa.PublicKey)[kid]; ok {
 		return k, nil
 	}
-	if s.keys != nil && now.Before(s.expires) && now.Sub(s.lastFetch) < minRefetch {
-		return nil, jit.E(op, jit.KindDenied, msgAccessFailed, fmt.Errorf("unknown key id %q", kid))
-	}
-	keys, ttl, err := s.fetchKeys(ctx)
-	s.lastFetch = now
-	if err != nil {
-		return nil, err
-	}
-	s.keys, s.expires = keys, now.Add(ttl)
-	if k, ok := keys[kid]; ok {
-		return k, nil
-	}
-	return nil, jit.E(op, jit.KindDenied, msgAccessFailed, fmt.Errorf("unknown key id %q", kid))
+	return nil, unknown
 }
 
+// jwkSet is the JSON Web Key Set format Google serves.
+type jwkSet struct {
+	Keys []struct {
+		Kid string `json:"kid"`
+		Kty string `json:"kty"`
+		Alg string `json:"alg"`
+		Use string `json:"use"`
+		N   string `json:"n"`
+		E   string `json:"e"`
+	} `json:"keys"`
+}
+
+// fetchKeys reads the service account's JWK set and its max-age.
 func (s *Signer) fetchKeys(ctx context.Context) (map[string]*rsa.PublicKey, time.Duration, error) {
 	const op = "approval.fetchKeys"
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
@@ -253,43 +396,51 @@ func (s *Signer) fetchKeys(ctx context.Context) (map[string]*rsa.PublicKey, time
 	}
 	resp, err := s.opts.HTTPClient.Do(req)
 	if err != nil {
-		return nil, 0, jit.E(op, jit.KindUnavailable, "The approval service's keys could not be fetched, try again", err)
+		return nil, 0, jit.E(op, jit.KindUnavailable, msgKeysFailed, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, jit.E(op, jit.KindUpstream, "The approval service's keys could not be fetched", fmt.Errorf("status %d", resp.StatusCode))
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return nil, 0, jit.E(op, jit.KindTooMany, msgKeysFailed, fmt.Errorf("key endpoint: status %d", resp.StatusCode))
+	case resp.StatusCode != http.StatusOK:
+		return nil, 0, jit.E(op, jit.KindUpstream, msgKeysFailed, fmt.Errorf("key endpoint: status %d", resp.StatusCode))
 	}
-	var set struct {
-		Keys []struct {
-			Kid string `json:"kid"`
-			Kty string `json:"kty"`
-			N   string `json:"n"`
-			E   string `json:"e"`
-		} `json:"keys"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return nil, 0, jit.E(op, jit.KindUpstream, "The approval service's keys are malformed", err)
+	var set jwkSet
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxKeysBody)).Decode(&set); err != nil {
+		return nil, 0, jit.E(op, jit.KindUpstream, msgKeysFailed, fmt.Errorf("key endpoint: %w", err))
 	}
 	keys := map[string]*rsa.PublicKey{}
 	for _, k := range set.Keys {
-		n, err1 := base64.RawURLEncoding.DecodeString(k.N)
-		e, err2 := base64.RawURLEncoding.DecodeString(k.E)
-		if k.Kty != "RSA" || err1 != nil || err2 != nil || len(e) > 4 {
+		if k.Kid == "" || k.Kty != "RSA" || (k.Alg != "" && k.Alg != "RS256") || (k.Use != "" && k.Use != "sig") {
 			continue
 		}
-		keys[k.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		n, err1 := base64.RawURLEncoding.DecodeString(k.N)
+		e, err2 := base64.RawURLEncoding.DecodeString(k.E)
+		if err1 != nil || err2 != nil || len(e) == 0 || len(e) > 4 || len(n) < 256 || len(n) > 512 {
+			continue // not a usable RS256 key; skipping it fails only its tokens
+		}
+		exp := new(big.Int).SetBytes(e).Int64()
+		if exp < 3 || exp%2 == 0 {
+			continue
+		}
+		keys[k.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp)}
 	}
 	return keys, maxAge(resp.Header.Get("Cache-Control")), nil
 }
 
+// maxAge reads Cache-Control's max-age, bounded to [minRefetch, a day].
 func maxAge(cacheControl string) time.Duration {
-	for _, d := range strings.Split(cacheControl, ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(d), "max-age="); ok {
-			var secs int
-			if _, err := fmt.Sscanf(v, "%d", &secs); err == nil && secs > 0 {
-				return min(time.Duration(secs)*time.Second, 24*time.Hour)
-			}
+	for d := range strings.SplitSeq(cacheControl, ",") {
+		name, v, _ := strings.Cut(strings.TrimSpace(d), "=")
+		if !strings.EqualFold(name, "max-age") {
+			continue
 		}
+		secs, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+		if err != nil || secs < 0 {
+			break
+		}
+		secs = min(secs, int64(maxKeyTTL/time.Second))
+		return max(time.Duration(secs)*time.Second, minRefetch)
 	}
 	return defaultKeyTTL
 }
@@ -311,12 +462,14 @@ func translate(op string, err error) error {
 			return jit.E(op, jit.KindTooMany, "The signing quota is exhausted, try again later", err)
 		case g.Code == http.StatusForbidden || g.Code == http.StatusNotFound:
 			return jit.E(op, jit.KindUnavailable, "The application cannot sign approval requests; check that its service account may sign for itself (roles/iam.serviceAccountTokenCreator)", err)
+		case g.Code == http.StatusGatewayTimeout:
+			return jit.E(op, jit.KindUnavailable, "Signing the approval request timed out, try again", err)
 		case g.Code >= 500:
 			return jit.E(op, jit.KindUpstream, "Signing the approval request failed, try again", err)
 		}
 		return jit.E(op, jit.KindUpstream, "Signing the approval request failed", err)
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return jit.E(op, jit.KindUnavailable, "Signing the approval request timed out, try again", err)
 	}
 	return jit.E(op, jit.KindUpstream, "Signing the approval request failed", err)
@@ -331,15 +484,22 @@ func Obfuscate(jwt string) string {
 	return strings.ReplaceAll(s, ".", "~")
 }
 
-// Deobfuscate reverses Obfuscate, refusing characters a token cannot hold.
+// Deobfuscate reverses Obfuscate. A plain JWT (starting "ey", which an
+// obfuscated token never does) passes unchanged, for API clients. It
+// refuses characters outside base64url plus the form's separator: "~" in
+// the obfuscated form, "." in a plain JWT.
 func Deobfuscate(token string) (string, error) {
-	for _, r := range token {
-		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("-_~.", r) {
+	plain := strings.HasPrefix(token, "ey")
+	sep := byte('~')
+	if plain {
+		sep = '.'
+	}
+	for i := 0; i < len(token); i++ {
+		if b := token[i]; (b < 'a' || b > 'z') && (b < 'A' || b > 'Z') && (b < '0' || b > '9') && b != '-' && b != '_' && b != sep {
 			return "", errors.New("the token contains characters it cannot hold")
 		}
 	}
-	if strings.HasPrefix(token, "ey") {
-		// Already a JWT (e.g. from an API client).
+	if plain {
 		return token, nil
 	}
 	s := strings.ReplaceAll(token, "~~", ".ey")

@@ -178,6 +178,18 @@ func (c *IAMCredentials) signJwt(rw http.ResponseWriter, r *http.Request) {
 		writeRESTError(rw, newAPIError(http.StatusMethodNotAllowed, "signJwt requires POST, not "+r.Method+"."))
 		return
 	}
+	// The body is read before the fault's latency: net/http notices a
+	// client that gave up (and cancels the request's context) only once
+	// the body has been read.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxSignJwtBody+1))
+	switch {
+	case err != nil:
+		writeRESTError(rw, invalidArgument("Reading the request failed: %v", err))
+		return
+	case len(body) > maxSignJwtBody:
+		writeRESTError(rw, invalidArgument("The request is larger than %d bytes.", maxSignJwtBody))
+		return
+	}
 	if err := c.w.fault(r.Context(), "iamcredentials.signJwt"); err != nil {
 		writeRESTError(rw, err)
 		return
@@ -191,15 +203,6 @@ func (c *IAMCredentials) signJwt(rw http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Payload   string   `json:"payload"`
 		Delegates []string `json:"delegates"`
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxSignJwtBody+1))
-	switch {
-	case err != nil:
-		writeRESTError(rw, invalidArgument("Reading the request failed: %v", err))
-		return
-	case len(body) > maxSignJwtBody:
-		writeRESTError(rw, invalidArgument("The request is larger than %d bytes.", maxSignJwtBody))
-		return
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeRESTError(rw, invalidArgument("Invalid JSON payload received. %v", err))
