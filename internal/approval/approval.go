@@ -343,6 +343,14 @@ func (s *Signer) publicKey(ctx context.Context, kid string) (*rsa.PublicKey, err
 	}
 
 	ch := s.fetches.DoChan("keys", func() (any, error) {
+		s.mu.Lock()
+		if s.opts.Clock().Sub(s.tried) < minRefetch {
+			// Another caller fetched since this one looked: share its result.
+			keys, err := s.keys, s.lastErr
+			s.mu.Unlock()
+			return keys, err
+		}
+		s.mu.Unlock()
 		// Detached from the first caller's cancellation: others share it.
 		keys, ttl, err := s.fetchKeys(context.WithoutCancel(ctx))
 		s.mu.Lock()

@@ -400,6 +400,28 @@ func TestKeysAreCached(t *testing.T) {
 	}
 }
 
+func TestConcurrentVerificationsFetchTheKeysOnce(t *testing.T) {
+	t.Parallel()
+	env := newTestEnv(t)
+	tok := mustSign(t, env.s, testRequest(env.clock.Now()))
+	s := env.signer(appSA)
+	errs := make(chan error, 20)
+	for range cap(errs) {
+		go func() {
+			_, err := s.Verify(t.Context(), tok)
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := env.keyFetches(); n != 1 {
+		t.Errorf("%d key fetches for %d concurrent verifications with a cold cache, want 1", n, cap(errs))
+	}
+}
+
 func TestUnknownKeyIDRefetchesOnce(t *testing.T) {
 	t.Parallel()
 	env := newTestEnv(t)
