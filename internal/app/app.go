@@ -149,7 +149,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		Clock:       clock, Logger: logger,
 	})
 	tokens := approval.New(creds, id.ServiceAccount, approval.Options{
-		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout,
+		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
 
 	trail, err := a.auditTrail(ctx, cfg, env, id, clock)

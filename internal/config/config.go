@@ -94,10 +94,12 @@ const (
 // Limits beyond the original's, chosen to refuse typos rather than to
 // restrict real deployments.
 const (
-	maxMinutes     = 366 * 24 * 60 // a year and a day; also keeps time.Duration far from overflow
-	maxSeconds     = 600
-	maxCount       = 1000
-	maxValueLength = 4096
+	maxMinutes = 366 * 24 * 60 // a year and a day; also keeps time.Duration far from overflow
+	maxSeconds = 600
+	// maxRequestMinutes is signJwt's 12-hour limit on a token's lifetime.
+	maxRequestMinutes = 12 * 60
+	maxCount          = 1000
+	maxValueLength    = 4096
 )
 
 var (
@@ -322,7 +324,9 @@ func unwrapSyntax(err error) string {
 }
 
 func (c *Config) loadApproval(r *reader) {
-	c.RequestTimeout = r.duration(DefaultRequestTimeout, time.Minute, "minutes", 1, maxMinutes, "ACTIVATION_REQUEST_TIMEOUT")
+	// Approval tokens are signed with IAM Credentials signJwt, which refuses
+	// an expiry more than 12 hours ahead.
+	c.RequestTimeout = r.duration(DefaultRequestTimeout, time.Minute, "minutes", 1, maxRequestMinutes, "ACTIVATION_REQUEST_TIMEOUT")
 	c.MinReviewers = r.integer(DefaultMinReviewers, 1, maxCount, "ACTIVATION_REQUEST_MIN_REVIEWERS")
 	c.MaxReviewers = r.integer(DefaultMaxReviewers, 1, maxCount, "ACTIVATION_REQUEST_MAX_REVIEWERS")
 	if c.MinReviewers > c.MaxReviewers {
