@@ -8,14 +8,14 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"net"
+	netmail "net/mail"
+	"strconv"
 	"strings"
 	"sync"
 	texttemplate "text/template"
 	"time"
 
-	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/common/types/ref"
 	"github.com/wneessen/go-mail"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -24,15 +24,24 @@ import (
 //go:embed templates
 var templates embed.FS
 
+// msgSendFailed is what a person is told when an email could not be sent;
+// the cause goes to the logs only.
+const msgSendFailed = "Sending the notification email failed"
+
 // MailOptions are the original's SMTP_* settings.
 type MailOptions struct {
-	Host          string
-	Port          int
+	Host string
+	Port int
+	// StartTLS, when set, requires STARTTLS: a server that does not offer
+	// it, or whose certificate does not verify, gets nothing, so neither
+	// the password nor the approval link crosses the network in clear.
 	StartTLS      bool
 	SenderName    string
 	SenderAddress string
-	Username      string
-	Password      string
+	// Username and Password authenticate (AUTH PLAIN) when both are set,
+	// as in the original.
+	Username string
+	Password string
 	// PasswordSource, when set, supplies the password instead (SMTP_SECRET:
 	// a Secret Manager version). It is asked once, at the first email, and
 	// its answer kept, as the original did; a failure is asked again next
@@ -41,26 +50,83 @@ type MailOptions struct {
 	// AddressMapping is SMTP_ADDRESS_MAPPING: a CEL expression over
 	// user.email that returns the address to mail; "" mails the user id.
 	AddressMapping string
-	Location       *time.Location // NOTIFICATION_TIMEZONE
-	Timeout        time.Duration
-	TLSConfig      *tls.Config // nil: system roots, server name = Host
+	// Properties are SMTP_OPTIONS, JavaMail property names. Those with a
+	// meaning here are honoured (see smtpProperties); others are ignored,
+	// as JavaMail ignores properties it does not know.
+	Properties map[string]string
+	Location   *time.Location // NOTIFICATION_TIMEZONE; nil is UTC
+	// Timeout bounds one whole email (connect, TLS, AUTH, transfer) unless
+	// the caller's context ends sooner; default 30 s.
+	Timeout time.Duration
+	// TLSConfig is the client's TLS configuration, so that tests and the
+	// demo can trust their own CA; nil verifies Host against the system
+	// roots.
+	TLSConfig *tls.Config
+}
+
+// smtpProperties is what we take from SMTP_OPTIONS.
+type smtpProperties struct {
+	connectTimeout time.Duration // mail.smtp.connectiontimeout (ms)
+	ioTimeout      time.Duration // mail.smtp.timeout / mail.smtp.writetimeout (ms)
+	ssl            bool          // mail.smtp.ssl.enable: TLS from the first byte (port 465)
+	helo           string        // mail.smtp.localhost: the name we greet with
+}
+
+func parseProperties(p map[string]string) (smtpProperties, error) {
+	var out smtpProperties
+	var errs []error
+	millis := func(k, v string) time.Duration {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("SMTP_OPTIONS %s=%q: must be a positive number of milliseconds", k, v))
+			return 0
+		}
+		return time.Duration(n) * time.Millisecond
+	}
+	for k, v := range p {
+		switch k {
+		case "mail.smtp.connectiontimeout":
+			out.connectTimeout = millis(k, v)
+		case "mail.smtp.timeout", "mail.smtp.writetimeout":
+			out.ioTimeout = max(out.ioTimeout, millis(k, v))
+		case "mail.smtp.ssl.enable":
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("SMTP_OPTIONS %s=%q: must be true or false", k, v))
+			}
+			out.ssl = b
+		case "mail.smtp.localhost":
+			if strings.ContainsAny(v, " \r\n\t") || v == "" {
+				errs = append(errs, fmt.Errorf("SMTP_OPTIONS %s=%q: must be a host name", k, v))
+			}
+			out.helo = v
+		}
+	}
+	return out, errors.Join(errs...)
 }
 
 // Mailer sends RequestActivation and ActivationApproved emails. Like the
 // original, self-activation sends no email.
 type Mailer struct {
-	opts     MailOptions
+	opts    MailOptions
+	props   smtpProperties
+	mapping *addressMapping // nil: identity
+	html    *htmltemplate.Template
+	text    *texttemplate.Template
+
 	pwMu     sync.Mutex
 	password string
-	mapping  cel.Program
-	html     *htmltemplate.Template
-	text     *texttemplate.Template
 }
 
-// NewMailer checks the options and compiles the address mapping.
+// NewMailer checks the options, compiles the address mapping and parses
+// the templates, so that a bad setting fails at start-up, not at the first
+// email.
 func NewMailer(opts MailOptions) (*Mailer, error) {
 	if opts.Host == "" || opts.Port <= 0 || opts.SenderAddress == "" {
 		return nil, errors.New("notify: SMTP host, port and sender address are required")
+	}
+	if a, err := netmail.ParseAddress(opts.SenderAddress); err != nil || a.Address != opts.SenderAddress {
+		return nil, fmt.Errorf("notify: sender address %q is not a plain email address", opts.SenderAddress)
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
@@ -68,16 +134,17 @@ func NewMailer(opts MailOptions) (*Mailer, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
-	m := &Mailer{opts: opts, password: opts.Password}
-	if strings.TrimSpace(opts.AddressMapping) != "" {
-		prg, err := compileMapping(opts.AddressMapping)
-		if err != nil {
-			return nil, err
-		}
-		m.mapping = prg
+	props, err := parseProperties(opts.Properties)
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
 	}
-	funcs := map[string]any{"time": m.formatTime, "join": joinUsers}
-	var err error
+	m := &Mailer{opts: opts, props: props, password: opts.Password}
+	if strings.TrimSpace(opts.AddressMapping) != "" {
+		if m.mapping, err = compileMapping(opts.AddressMapping); err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
+		}
+	}
+	funcs := map[string]any{"time": m.formatTime, "users": joinUsers}
 	if m.html, err = htmltemplate.New("").Funcs(funcs).ParseFS(templates, "templates/*.html"); err != nil {
 		return nil, fmt.Errorf("notify: HTML templates: %w", err)
 	}
@@ -87,6 +154,8 @@ func NewMailer(opts MailOptions) (*Mailer, error) {
 	return m, nil
 }
 
+// formatTime is the original's format: the configured zone, whole
+// seconds, RFC 1123.
 func (m *Mailer) formatTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -102,117 +171,108 @@ func joinUsers(us []jit.UserID) string {
 	return strings.Join(s, ", ")
 }
 
-// compileMapping compiles SMTP_ADDRESS_MAPPING with the original's
-// variable (user, a map with email) and extract() function.
-func compileMapping(expr string) (cel.Program, error) {
-	env, err := cel.NewEnv(
-		cel.Variable("user", cel.MapType(cel.StringType, cel.StringType)),
-		cel.Function("extract", cel.MemberOverload("string_extract_string",
-			[]*cel.Type{cel.StringType, cel.StringType}, cel.StringType,
-			cel.BinaryBinding(func(lhs, rhs ref.Val) ref.Val {
-				s, ok1 := lhs.Value().(string)
-				tmpl, ok2 := rhs.Value().(string)
-				if !ok1 || !ok2 {
-					return types.NewErr("extract() takes strings")
-				}
-				return types.String(Extract(s, tmpl))
-			}))),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("notify: SMTP_ADDRESS_MAPPING environment: %w", err)
-	}
-	ast, iss := env.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("notify: SMTP_ADDRESS_MAPPING is not valid CEL: %w", iss.Err())
-	}
-	if !ast.OutputType().IsExactType(cel.StringType) {
-		return nil, fmt.Errorf("notify: SMTP_ADDRESS_MAPPING must return a string, not %v", ast.OutputType())
-	}
-	prg, err := env.Program(ast, cel.CostLimit(10000))
-	if err != nil {
-		return nil, fmt.Errorf("notify: SMTP_ADDRESS_MAPPING: %w", err)
-	}
-	return prg, nil
-}
-
-// Extract returns the part of s that stands where "{…}" stands in
-// template: Extract("alice@example.com", "{handle}@example.com") is
-// "alice". Without braces it returns s; without a match, "".
-func Extract(s, template string) string {
-	open, closing := strings.Index(template, "{"), strings.Index(template, "}")
-	if open < 0 || closing < open {
-		return s
-	}
-	prefix, suffix := template[:open], template[closing+1:]
-	i := strings.Index(s, prefix)
-	if i < 0 {
-		return ""
-	}
-	rest := s[i+len(prefix):]
-	if suffix == "" {
-		return rest
-	}
-	j := strings.Index(rest, suffix)
-	if j < 0 {
-		return ""
-	}
-	return rest[:j]
-}
-
-// address maps a user id to the address to mail.
-func (m *Mailer) address(u jit.UserID) (string, error) {
-	if m.mapping == nil {
-		return string(u), nil
-	}
-	out, _, err := m.mapping.Eval(map[string]any{"user": map[string]string{"email": string(u)}})
-	if err != nil {
-		return "", fmt.Errorf("SMTP_ADDRESS_MAPPING failed for %s: %w", u, err)
-	}
-	s, ok := out.Value().(string)
-	if !ok || s == "" {
-		return "", fmt.Errorf("SMTP_ADDRESS_MAPPING returned no address for %s", u)
-	}
-	return s, nil
-}
-
-// Send mails n, unless it is a self-activation.
+// Send mails n, unless it is a kind without an email (self-activation).
+// The context bounds the whole conversation, together with Timeout.
+//
+// Errors are *jit.Error with the message "Sending the notification email
+// failed": KindUnavailable when the server could not be reached, refused
+// TLS or our credentials, or failed temporarily; KindUpstream when it
+// refused the message for good (e.g. an unknown recipient); KindInternal
+// when the message could not be built (a mapping that yields no address).
 func (m *Mailer) Send(ctx context.Context, n Notification) error {
 	const op = "notify.Mailer.Send"
-	if n.Type == TypeActivationSelfApproved {
+	if !hasEmail(n.Kind) {
 		return nil
-	}
-	msg, err := m.message(n)
-	if err != nil {
-		return jit.E(op, jit.KindInternal, "", err)
-	}
-	opts := []mail.Option{mail.WithPort(m.opts.Port), mail.WithTimeout(m.opts.Timeout)}
-	if m.opts.StartTLS {
-		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
-	} else {
-		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
-	}
-	if m.opts.TLSConfig != nil {
-		opts = append(opts, mail.WithTLSConfig(m.opts.TLSConfig))
-	} else {
-		opts = append(opts, mail.WithTLSConfig(&tls.Config{ServerName: m.opts.Host, MinVersion: tls.VersionTLS12}))
-	}
-	password, err := m.smtpPassword(ctx)
-	if err != nil {
-		return jit.E(op, jit.KindUnavailable, "The SMTP password could not be read from Secret Manager", err)
-	}
-	if m.opts.Username != "" && password != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(m.opts.Username), mail.WithPassword(password))
-	}
-	client, err := mail.NewClient(m.opts.Host, opts...)
-	if err != nil {
-		return jit.E(op, jit.KindInternal, "", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
 	defer cancel()
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return jit.E(op, jit.KindUnavailable, "Sending the notification email failed", err)
+	msg, err := m.message(ctx, n)
+	if err != nil {
+		return jit.E(op, jit.KindInternal, msgSendFailed, err)
 	}
+	client, err := m.client(ctx)
+	if err != nil {
+		return jit.E(op, jit.KindUnavailable, msgSendFailed, err)
+	}
+	conn, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return jit.E(op, jit.KindUnavailable, msgSendFailed,
+			fmt.Errorf("SMTP server %s:%d (connect, TLS or authentication): %w", m.opts.Host, m.opts.Port, err))
+	}
+	err = client.SendWithSMTPClient(conn, msg)
+	closeErr := client.CloseWithSMTPClient(conn)
+	if err != nil {
+		kind := jit.KindUnavailable
+		var se *mail.SendError
+		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 && refusedMessage(se.Reason) {
+			kind = jit.KindUpstream
+		}
+		return jit.E(op, kind, msgSendFailed, fmt.Errorf("SMTP server %s:%d refused the message: %w", m.opts.Host, m.opts.Port, err))
+	}
+	// The server accepted the message before QUIT failed: it was sent.
+	_ = closeErr
 	return nil
+}
+
+// refusedMessage is whether a permanent failure at this step refused the
+// message itself (a recipient, the content) rather than us: a refused MAIL
+// FROM means our sender or credentials are wrong, which is configuration.
+func refusedMessage(r mail.SendErrReason) bool {
+	return r == mail.ErrSMTPRcptTo || r == mail.ErrSMTPData || r == mail.ErrSMTPDataClose
+}
+
+func hasEmail(k Kind) bool { return k == RequestActivation || k == ActivationApproved }
+
+// client builds a go-mail client for one email. Clients are cheap, and a
+// fresh one per email keeps a slow or broken connection from affecting the
+// next email.
+func (m *Mailer) client(ctx context.Context) (*mail.Client, error) {
+	tlsConfig := m.opts.TLSConfig
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{ServerName: m.opts.Host, MinVersion: tls.VersionTLS12}
+	}
+	ioTimeout := m.opts.Timeout
+	if m.props.ioTimeout > 0 {
+		ioTimeout = m.props.ioTimeout
+	}
+	opts := []mail.Option{mail.WithPort(m.opts.Port), mail.WithTimeout(ioTimeout), mail.WithTLSConfig(tlsConfig)}
+	switch {
+	case m.props.ssl || m.opts.Port == 465:
+		// Port 465 speaks TLS from the first byte; STARTTLS would never
+		// be offered there.
+		opts = append(opts, mail.WithSSL())
+	case m.opts.StartTLS:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	}
+	if m.props.helo != "" {
+		opts = append(opts, mail.WithHELO(m.props.helo))
+	}
+	if m.props.connectTimeout > 0 {
+		// go-mail's own TLS dialing is skipped when we dial, so implicit
+		// TLS wraps our dialer here.
+		d := &net.Dialer{Timeout: m.props.connectTimeout}
+		dial := d.DialContext
+		if m.props.ssl || m.opts.Port == 465 {
+			dial = (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext
+		}
+		opts = append(opts, mail.WithDialContextFunc(dial))
+	}
+	password, err := m.smtpPassword(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the SMTP password: %w", err)
+	}
+	if m.opts.Username != "" && password != "" {
+		// PLAIN sends the password as it is, so go-mail refuses it
+		// without TLS (SMTPAuthPlain, not SMTPAuthPlainNoEnc).
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(m.opts.Username), mail.WithPassword(password))
+	}
+	c, err := mail.NewClient(m.opts.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP client: %w", err)
+	}
+	return c, nil
 }
 
 // smtpPassword returns the password, reading it from its source once.
@@ -233,20 +293,24 @@ func (m *Mailer) smtpPassword(ctx context.Context) (string, error) {
 	return p, nil
 }
 
-func (m *Mailer) message(n Notification) (*mail.Msg, error) {
+// message builds the email: headers through go-mail's setters (which
+// parse addresses and encode values, so nothing can add a header), a text
+// part and an HTML alternative.
+func (m *Mailer) message(ctx context.Context, n Notification) (*mail.Msg, error) {
 	msg := mail.NewMsg()
-	if err := msg.FromFormat(m.opts.SenderName, m.opts.SenderAddress); err != nil {
-		return nil, fmt.Errorf("sender: %w", err)
-	}
-	to, err := m.addresses(n.To)
+	msg.FromMailAddress(&netmail.Address{Name: m.opts.SenderName, Address: m.opts.SenderAddress})
+	to, err := m.addresses(ctx, n.To)
 	if err != nil {
 		return nil, err
+	}
+	if len(to) == 0 {
+		return nil, errors.New("the notification has no recipient")
 	}
 	if err := msg.To(to...); err != nil {
 		return nil, fmt.Errorf("recipients: %w", err)
 	}
 	if len(n.CC) > 0 {
-		cc, err := m.addresses(n.CC)
+		cc, err := m.addresses(ctx, n.CC)
 		if err != nil {
 			return nil, err
 		}
@@ -254,13 +318,15 @@ func (m *Mailer) message(n Notification) (*mail.Msg, error) {
 			return nil, fmt.Errorf("cc: %w", err)
 		}
 	}
-	msg.Subject(n.Subject)
+	msg.Subject(n.MailSubject())
+	// Bulk and auto-generated: out-of-office replies and auto-responders
+	// stay quiet (RFC 3834), as the original's Precedence header intended.
 	msg.SetGenHeader(mail.HeaderPrecedence, "bulk")
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetMessageID()
 	msg.SetDate()
 	var text, html bytes.Buffer
-	name := string(n.Type)
+	name := string(n.Kind)
 	if err := m.text.ExecuteTemplate(&text, name+".txt", n); err != nil {
 		return nil, fmt.Errorf("text body: %w", err)
 	}
@@ -272,12 +338,21 @@ func (m *Mailer) message(n Notification) (*mail.Msg, error) {
 	return msg, nil
 }
 
-func (m *Mailer) addresses(us []jit.UserID) ([]string, error) {
+// addresses maps user ids to the addresses to mail.
+func (m *Mailer) addresses(ctx context.Context, us []jit.UserID) ([]string, error) {
 	out := make([]string, 0, len(us))
 	for _, u := range us {
-		a, err := m.address(u)
-		if err != nil {
-			return nil, err
+		a := string(u)
+		if m.mapping != nil {
+			var err error
+			if a, err = m.mapping.address(ctx, u); err != nil {
+				return nil, err
+			}
+		}
+		// A bare address only: a display name or a second address would
+		// mail someone the user id did not name.
+		if p, err := netmail.ParseAddress(a); err != nil || p.Address != a {
+			return nil, fmt.Errorf("%q (for %s) is not a plain email address", a, u)
 		}
 		out = append(out, a)
 	}

@@ -1,10 +1,15 @@
 // Package notify tells people what happened: reviewers get an email with
 // the approval link when someone asks for their approval, the requester
 // gets one when a reviewer approves, and every event can be published to
-// Pub/Sub for other tools (chat bots, ticketing). Email goes through a
-// maintained SMTP client (github.com/wneessen/go-mail: STARTTLS, AUTH,
-// header-injection-safe address handling); bodies are rendered from
-// embedded templates with html/template, so every value is escaped.
+// Pub/Sub for other tools (chat bots, ticketing). It exists so that the use
+// cases only say "this happened" (a jit.Event) while the wording, the
+// recipients and the wire formats of the original's notifications
+// (reference §6) live in one place.
+//
+// Email goes through a maintained SMTP client (github.com/wneessen/go-mail:
+// STARTTLS, AUTH, RFC 5322 address parsing and header encoding, so values
+// cannot inject headers); bodies are rendered from embedded templates, the
+// HTML part with html/template so that every value is escaped.
 package notify
 
 import (
@@ -17,86 +22,196 @@ import (
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// Type is the original's notification type.
-type Type string
+// Kind is the original's notification type; it names the email template
+// and is the "type" of the Pub/Sub message.
+type Kind string
 
-// Notification types.
+// Notification kinds.
 const (
-	TypeRequestActivation      Type = "RequestActivation"
-	TypeActivationApproved     Type = "ActivationApproved"
-	TypeActivationSelfApproved Type = "ActivationSelfApproved"
+	RequestActivation      Kind = "RequestActivation"
+	ActivationApproved     Kind = "ActivationApproved"
+	ActivationSelfApproved Kind = "ActivationSelfApproved"
 )
 
-// Notification is what a channel sends.
+// Notification is what a channel sends: who hears about it, and the facts.
 type Notification struct {
-	Type              Type
-	To, CC            []jit.UserID
+	Kind   Kind
+	To, CC []jit.UserID
+	// Subject is the subject without the reply prefix; MailSubject adds
+	// it, as the original's mail service did for replies.
 	Subject           string
+	IsReply           bool
 	Beneficiary       jit.UserID
-	Approver          jit.UserID
+	Approver          jit.UserID // ActivationApproved only
 	Reviewers         []jit.UserID
 	Project           jit.ProjectID
 	Roles             []string
 	ResourceCondition string
 	Start, End        time.Time
-	RequestExpiry     time.Time
+	RequestExpiry     time.Time // RequestActivation only
 	Justification     string
-	BaseURL           string
-	ActionURL         string
+	BaseURL           string // the app's root, e.g. https://jit.example.com/
+	ActionURL         string // the approval link, RequestActivation only
+}
+
+// MailSubject is the subject line of the email: "Re: " before replies,
+// and any line break (which no value should contain, but the subject is a
+// header) turned into a space.
+func (n Notification) MailSubject() string {
+	s := n.Subject
+	if n.IsReply {
+		s = "Re: " + s
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// requestSubject is the subject of a request and, as a reply, of its
+// approval, so that mail clients thread them.
+func requestSubject(beneficiary jit.UserID, project jit.ProjectID) string {
+	return string(beneficiary) + " requests access to project " + string(project)
+}
+
+// NewRequestActivation is the notification that asks the reviewers of r to
+// approve it: To the reviewers, CC the beneficiary. start and end are the
+// window the beneficiary asked for (ours starts at approval, so they are
+// indicative), actionURL is the approval link.
+func NewRequestActivation(r jit.ActivationRequest, start, end time.Time, baseURL, actionURL string) Notification {
+	return Notification{
+		Kind:              RequestActivation,
+		To:                slices.Clone(r.Reviewers),
+		CC:                []jit.UserID{r.Beneficiary},
+		Subject:           requestSubject(r.Beneficiary, r.Entitlement.Project),
+		Beneficiary:       r.Beneficiary,
+		Reviewers:         slices.Clone(r.Reviewers),
+		Project:           r.Entitlement.Project,
+		Roles:             []string{r.Entitlement.Role},
+		ResourceCondition: r.Entitlement.ResourceCondition,
+		Start:             start,
+		End:               end,
+		RequestExpiry:     r.ApproveBy,
+		Justification:     r.Justification,
+		BaseURL:           baseURL,
+		ActionURL:         actionURL,
+	}
+}
+
+// NewActivationApproved is the notification that approver granted a: To
+// the beneficiary, CC the reviewers, as a reply to the request.
+func NewActivationApproved(a jit.Activation, approver jit.UserID, reviewers []jit.UserID, baseURL string) Notification {
+	return Notification{
+		Kind:              ActivationApproved,
+		To:                []jit.UserID{a.Beneficiary},
+		CC:                slices.Clone(reviewers),
+		Subject:           requestSubject(a.Beneficiary, a.Entitlement.Project),
+		IsReply:           true,
+		Beneficiary:       a.Beneficiary,
+		Approver:          approver,
+		Reviewers:         slices.Clone(reviewers),
+		Project:           a.Entitlement.Project,
+		Roles:             []string{a.Entitlement.Role},
+		ResourceCondition: a.Entitlement.ResourceCondition,
+		Start:             a.Start,
+		End:               a.End,
+		Justification:     a.Justification,
+		BaseURL:           baseURL,
+	}
+}
+
+// NewActivationSelfApproved is the notification of a self-activation of
+// one or more roles on one project: To the beneficiary. The original marks
+// it a reply but has no email template for it, so it only goes to Pub/Sub.
+func NewActivationSelfApproved(as []jit.Activation) Notification {
+	n := Notification{Kind: ActivationSelfApproved, IsReply: true}
+	if len(as) == 0 {
+		return n
+	}
+	a := as[0]
+	n.To = []jit.UserID{a.Beneficiary}
+	n.Beneficiary, n.Project, n.Justification = a.Beneficiary, a.Entitlement.Project, a.Justification
+	n.ResourceCondition, n.Start, n.End = a.Entitlement.ResourceCondition, a.Start, a.End
+	quoted := make([]string, len(as))
+	for i, x := range as {
+		n.Roles = append(n.Roles, x.Entitlement.Role)
+		quoted[i] = "'" + x.Entitlement.Role + "'"
+	}
+	n.Subject = "Activated roles " + strings.Join(quoted, ", ") + " on '" + string(n.Project) + "'"
+	return n
+}
+
+// baseURL derives the app's root from an approval link
+// (https://host/?activation=…), which is the only place the use cases put
+// the external URL: the original took it from the incoming request too.
+func baseURL(actionURL string) string {
+	if i := strings.Index(actionURL, "/?"); i > 0 {
+		return actionURL[:i+1]
+	}
+	return ""
 }
 
 // FromEvent builds the notification of an event; ok is false for events
 // nobody is notified about (failures, refusals).
 func FromEvent(e jit.Event) (Notification, bool) {
-	var n Notification
-	if len(e.Activations) > 0 {
-		a := e.Activations[0]
-		n.Project, n.ResourceCondition = a.Entitlement.Project, a.Entitlement.ResourceCondition
-		n.Start, n.End, n.Justification, n.Beneficiary = a.Start, a.End, a.Justification, a.Beneficiary
-		for _, x := range e.Activations {
-			n.Roles = append(n.Roles, x.Entitlement.Role)
-		}
-	}
-	if r := e.Request; r != nil {
-		n.Beneficiary, n.Reviewers, n.Justification = r.Beneficiary, slices.Clone(r.Reviewers), r.Justification
-		n.RequestExpiry = r.ApproveBy
-	}
-	n.ActionURL = e.ActionURL
-	if i := strings.Index(e.ActionURL, "/?"); i > 0 {
-		n.BaseURL = e.ActionURL[:i+1]
-	}
-	subject := string(n.Beneficiary) + " requests access to project " + string(n.Project)
 	switch e.Kind {
 	case jit.EventRequested:
-		n.Type, n.To, n.CC, n.Subject = TypeRequestActivation, n.Reviewers, []jit.UserID{n.Beneficiary}, subject
-	case jit.EventApproved:
-		n.Type, n.To, n.CC, n.Subject = TypeActivationApproved, []jit.UserID{n.Beneficiary}, n.Reviewers, "Re: "+subject
-		n.Approver = e.Actor.Email
-	case jit.EventSelfActivated:
-		quoted := make([]string, len(n.Roles))
-		for i, r := range n.Roles {
-			quoted[i] = "'" + r + "'"
+		if e.Request == nil {
+			return Notification{}, false
 		}
-		n.Type, n.To = TypeActivationSelfApproved, []jit.UserID{n.Beneficiary}
-		n.Subject = "Activated roles " + strings.Join(quoted, ", ") + " on '" + string(n.Project) + "'"
-	default:
-		return Notification{}, false
+		var start, end time.Time
+		if len(e.Activations) > 0 {
+			start, end = e.Activations[0].Start, e.Activations[0].End
+		}
+		return NewRequestActivation(*e.Request, start, end, baseURL(e.ActionURL), e.ActionURL), true
+	case jit.EventApproved:
+		if len(e.Activations) == 0 {
+			return Notification{}, false
+		}
+		var reviewers []jit.UserID
+		if e.Request != nil {
+			reviewers = e.Request.Reviewers
+		}
+		return NewActivationApproved(e.Activations[0], e.Actor.Email, reviewers, baseURL(e.ActionURL)), true
+	case jit.EventSelfActivated:
+		if len(e.Activations) == 0 {
+			return Notification{}, false
+		}
+		return NewActivationSelfApproved(e.Activations), true
 	}
-	return n, true
+	return Notification{}, false
 }
 
-// Channel sends notifications one way.
+// Channel sends notifications one way (email, Pub/Sub).
 type Channel interface {
 	Send(ctx context.Context, n Notification) error
 }
 
-// Notifier sends each event's notification on every channel; one failing
-// channel does not stop the others.
-type Notifier struct {
-	channels []Channel
+// Multi sends on every channel it holds, all of them even when one fails,
+// and joins the failures.
+type Multi []Channel
+
+// Send implements Channel.
+func (m Multi) Send(ctx context.Context, n Notification) error {
+	var errs []error
+	for _, c := range m {
+		if err := c.Send(ctx, n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// New returns a Notifier over channels (nil entries are skipped).
+// Notifier turns events into notifications and sends them on every
+// channel; it is what the activation use cases consume.
+type Notifier struct {
+	channels Multi
+}
+
+// New returns a Notifier over channels (nil entries are skipped, so that
+// unconfigured channels can be passed as they are).
 func New(channels ...Channel) *Notifier {
 	n := &Notifier{}
 	for _, c := range channels {
@@ -107,17 +222,12 @@ func New(channels ...Channel) *Notifier {
 	return n
 }
 
-// Notify sends the event's notification, if it has one.
+// Notify sends the event's notification, if it has one. The error joins
+// every channel's failure; each is a *jit.Error.
 func (n *Notifier) Notify(ctx context.Context, e jit.Event) error {
 	msg, ok := FromEvent(e)
 	if !ok {
 		return nil
 	}
-	var errs []error
-	for _, c := range n.channels {
-		if err := c.Send(ctx, msg); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return n.channels.Send(ctx, msg)
 }

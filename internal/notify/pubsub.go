@@ -3,7 +3,9 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
+
+const msgPublishFailed = "Publishing the notification failed"
 
 // PubSub publishes every notification to NOTIFICATION_TOPIC as the
 // original's JSON, {"type": …, "attributes": {…}}, for other tools.
@@ -52,43 +56,35 @@ func Payload(n Notification) ([]byte, error) {
 	attrs := map[string]any{
 		"beneficiary":   string(n.Beneficiary),
 		"project_id":    string(n.Project),
-		"role":          joinStrings(n.Roles),
+		"role":          strings.Join(n.Roles, ","),
 		"start_time":    isoTime(n.Start),
 		"end_time":      isoTime(n.End),
 		"justification": n.Justification,
 	}
-	switch n.Type {
-	case TypeRequestActivation:
+	switch n.Kind {
+	case RequestActivation:
 		attrs["reviewers"] = emails(n.Reviewers)
 		attrs["resource_condition"] = n.ResourceCondition
 		attrs["request_expiry_time"] = isoTime(n.RequestExpiry)
 		attrs["base_url"] = n.BaseURL
 		attrs["action_url"] = n.ActionURL
-	case TypeActivationApproved:
+	case ActivationApproved:
 		attrs["approver"] = string(n.Approver)
 		attrs["reviewers"] = emails(n.Reviewers)
 		attrs["resource_condition"] = n.ResourceCondition
 		attrs["base_url"] = n.BaseURL
 	}
-	b, err := json.Marshal(map[string]any{"type": string(n.Type), "attributes": attrs})
+	b, err := json.Marshal(map[string]any{"type": string(n.Kind), "attributes": attrs})
 	if err != nil {
 		return nil, fmt.Errorf("encode Pub/Sub message: %w", err)
 	}
 	return b, nil
 }
 
-func joinStrings(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += x
-	}
-	return out
-}
-
-// Send publishes n and waits until Pub/Sub has it.
+// Send publishes n and waits until Pub/Sub has it, or the context or the
+// timeout ends. Errors are *jit.Error: KindUnavailable when the topic is
+// missing or closed to us or the publish timed out, KindUpstream when
+// Pub/Sub failed in a way a retry may fix.
 func (p *PubSub) Send(ctx context.Context, n Notification) error {
 	const op = "notify.PubSub.Send"
 	data, err := Payload(n)
@@ -97,12 +93,21 @@ func (p *PubSub) Send(ctx context.Context, n Notification) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	if _, err := p.publisher.Publish(ctx, &pubsub.Message{Data: data}).Get(ctx); err != nil {
+	id, err := p.publisher.Publish(ctx, &pubsub.Message{Data: data}).Get(ctx)
+	if err != nil {
 		switch status.Code(err) {
 		case codes.NotFound, codes.PermissionDenied:
+			// The topic is the operator's to create and to open to the
+			// app's service account: a misconfiguration, not the caller's.
 			return jit.E(op, jit.KindUnavailable, fmt.Sprintf("Pub/Sub topic '%s' cannot be accessed or does not exist", p.topic), err)
+		case codes.Unavailable, codes.ResourceExhausted, codes.Internal, codes.Aborted:
+			return jit.E(op, jit.KindUpstream, msgPublishFailed, err)
 		}
-		return jit.E(op, jit.KindUnavailable, "Publishing the notification failed", err)
+		return jit.E(op, jit.KindUnavailable, msgPublishFailed, err)
+	}
+	if id == "" {
+		// The original treated a publish without a message id as failed.
+		return jit.E(op, jit.KindUpstream, msgPublishFailed, errors.New("Pub/Sub returned no message id"))
 	}
 	return nil
 }

@@ -39,12 +39,24 @@ func (s *Server) Handler(prefix string) http.Handler {
 				// but unable to run script or reach anything but its links.
 				w.Header().Set("Content-Security-Policy", "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation; default-src 'none'; style-src 'unsafe-inline'; img-src data:")
 				w.Header().Set("Content-Type", "text/html; charset=utf-8")
-				_, _ = w.Write([]byte(m.HTML))
+				_, _ = w.Write([]byte(targetTop(m.HTML)))
 				return
 			}
 			s.render(w, messagePage, map[string]any{"Prefix": prefix, "M": m})
 		}
 	})
+}
+
+// targetTop makes the email's links open in the whole tab rather than in
+// the frame: the app forbids being framed (frame-ancestors 'none'), so an
+// approval link followed inside the frame would show nothing.
+func targetTop(html string) string {
+	const base = `<base target="_top">`
+	if i := strings.Index(strings.ToLower(html), "<head>"); i >= 0 {
+		i += len("<head>")
+		return html[:i] + base + html[i:]
+	}
+	return base + html
 }
 
 func reverse(ms []Message) []Message {
@@ -80,6 +92,7 @@ var listPage = template.Must(template.New("list").Parse(pageHead + `
 var messagePage = template.Must(template.New("message").Parse(pageHead + `
 <h1 id="message-subject">{{.M.Subject}}</h1>
 <dl class="demo-dl"><dt>From</dt><dd>{{.M.From}}</dd><dt>To</dt><dd>{{range $i, $t := .M.To}}{{if $i}}, {{end}}{{$t}}{{end}}</dd>
+{{if .M.CC}}<dt>Cc</dt><dd>{{range $i, $t := .M.CC}}{{if $i}}, {{end}}{{$t}}{{end}}</dd>{{end}}
 <dt>Received</dt><dd>{{.M.Received.Format "2006-01-02 15:04:05"}}</dd></dl>
 {{if .M.HTML}}<iframe class="demo-mail" title="Email" sandbox="allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation" src="{{.Prefix}}/{{.M.ID}}/html"></iframe>{{end}}
 <h2>Plain text</h2><pre id="message-text">{{.M.Text}}</pre></main></body></html>`))

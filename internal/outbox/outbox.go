@@ -33,26 +33,41 @@ import (
 )
 
 const (
-	maxMessages     = 500
-	maxMessageBytes = 1 << 20
+	// DefaultMaxMessages is how many messages a server keeps by default;
+	// older ones are dropped, so a long demo cannot fill the memory.
+	DefaultMaxMessages = 500
+	maxMessageBytes    = 1 << 20
 )
 
 // Message is a received email.
 type Message struct {
-	ID       int         `json:"id"`
-	From     string      `json:"from"`
-	To       []string    `json:"to"` // envelope recipients
-	Subject  string      `json:"subject"`
-	Text     string      `json:"text"`
-	HTML     string      `json:"html"`
-	Headers  mail.Header `json:"headers"`
-	Received time.Time   `json:"received"`
+	ID   int    `json:"id"`
+	From string `json:"from"` // the From header, decoded
+	// To and CC are the bare addresses of the To and Cc headers.
+	To []string `json:"to"`
+	CC []string `json:"cc"`
+	// Recipients are the envelope recipients (RCPT TO), which include
+	// blind copies.
+	Recipients []string    `json:"recipients"`
+	Subject    string      `json:"subject"`
+	Text       string      `json:"text"`
+	HTML       string      `json:"html"`
+	Headers    mail.Header `json:"headers"`
+	Received   time.Time   `json:"received"`
 }
 
 // Options configure a Server.
 type Options struct {
-	// Username and Password, when set, are required (AUTH PLAIN).
+	// Username and Password, when set, are required (AUTH PLAIN, which
+	// the server only accepts after STARTTLS).
 	Username, Password string
+	// NoTLS turns STARTTLS off, to test clients that must insist on it.
+	NoTLS bool
+	// ImplicitTLS speaks TLS from the first byte, as on port 465
+	// (SMTPS), instead of offering STARTTLS.
+	ImplicitTLS bool
+	// MaxMessages bounds the messages kept; 0 is DefaultMaxMessages.
+	MaxMessages int
 }
 
 // Server is a running outbox.
@@ -75,6 +90,9 @@ func Start(ctx context.Context, addr string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.MaxMessages <= 0 {
+		opts.MaxMessages = DefaultMaxMessages
+	}
 	s := &Server{opts: opts, cert: cert, pool: pool, cond: make(chan struct{})}
 	s.smtp = smtp.NewServer(s)
 	s.smtp.Domain = "localhost"
@@ -82,11 +100,17 @@ func Start(ctx context.Context, addr string, opts Options) (*Server, error) {
 	s.smtp.MaxRecipients = 50
 	s.smtp.ReadTimeout = 30 * time.Second
 	s.smtp.WriteTimeout = 30 * time.Second
-	s.smtp.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if !opts.NoTLS && !opts.ImplicitTLS {
+		s.smtp.TLSConfig = serverTLS
+	}
 	var lc net.ListenConfig
 	s.lis, err = lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: listen on %s: %w", addr, err)
+	}
+	if opts.ImplicitTLS {
+		s.lis = tls.NewListener(s.lis, serverTLS)
 	}
 	go func() { _ = s.smtp.Serve(s.lis) }()
 	return s, nil
@@ -149,8 +173,8 @@ func (s *Server) store(m Message) {
 	s.nextID++
 	m.ID = s.nextID
 	s.messages = append(s.messages, m)
-	if len(s.messages) > maxMessages {
-		s.messages = slices.Clone(s.messages[len(s.messages)-maxMessages:])
+	if len(s.messages) > s.opts.MaxMessages {
+		s.messages = slices.Clone(s.messages[len(s.messages)-s.opts.MaxMessages:])
 	}
 	close(s.cond)
 	s.cond = make(chan struct{})
@@ -207,7 +231,7 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return &smtp.SMTPError{Code: 554, Message: "cannot parse message: " + err.Error()}
 	}
-	m.To = slices.Clone(ss.to)
+	m.Recipients = slices.Clone(ss.to)
 	m.Received = time.Now()
 	ss.srv.store(m)
 	return nil
@@ -227,9 +251,30 @@ func parse(raw []byte) (Message, error) {
 	if err != nil {
 		subject = msg.Header.Get("Subject")
 	}
-	m := Message{From: msg.Header.Get("From"), Subject: subject, Headers: msg.Header}
+	from, err := dec.DecodeHeader(msg.Header.Get("From"))
+	if err != nil {
+		from = msg.Header.Get("From")
+	}
+	m := Message{From: from, Subject: subject, Headers: msg.Header, To: addresses(msg.Header, "To"), CC: addresses(msg.Header, "Cc")}
 	err = walk(msg.Header.Get("Content-Type"), msg.Header.Get("Content-Transfer-Encoding"), msg.Body, &m, 0)
 	return m, err
+}
+
+// addresses returns the bare addresses of an address header; a header
+// that does not parse is kept whole, so a test sees what arrived.
+func addresses(h mail.Header, name string) []string {
+	if h.Get(name) == "" {
+		return nil
+	}
+	list, err := h.AddressList(name)
+	if err != nil {
+		return []string{h.Get(name)}
+	}
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = a.Address
+	}
+	return out
 }
 
 func walk(contentType, encoding string, body io.Reader, m *Message, depth int) error {
