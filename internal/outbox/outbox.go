@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"mime"
 	"mime/multipart"
@@ -68,6 +69,24 @@ type Options struct {
 	ImplicitTLS bool
 	// MaxMessages bounds the messages kept; 0 is DefaultMaxMessages.
 	MaxMessages int
+	// Logger receives the SMTP server's connection errors at debug
+	// level (mostly clients hanging up); nil discards them.
+	Logger *slog.Logger
+}
+
+// smtpLog adapts slog to go-smtp's Printf-style error log.
+type smtpLog struct{ l *slog.Logger }
+
+func (s smtpLog) Printf(format string, v ...any) {
+	if s.l != nil {
+		s.l.Debug("outbox: SMTP connection error", slog.String("detail", strings.TrimSpace(fmt.Sprintf(format, v...))))
+	}
+}
+
+func (s smtpLog) Println(v ...any) {
+	if s.l != nil {
+		s.l.Debug("outbox: SMTP connection error", slog.String("detail", strings.TrimSpace(fmt.Sprintln(v...))))
+	}
 }
 
 // Server is a running outbox.
@@ -96,6 +115,7 @@ func Start(ctx context.Context, addr string, opts Options) (*Server, error) {
 	s := &Server{opts: opts, cert: cert, pool: pool, cond: make(chan struct{})}
 	s.smtp = smtp.NewServer(s)
 	s.smtp.Domain = "localhost"
+	s.smtp.ErrorLog = smtpLog{opts.Logger}
 	s.smtp.MaxMessageBytes = maxMessageBytes
 	s.smtp.MaxRecipients = 50
 	s.smtp.ReadTimeout = 30 * time.Second
