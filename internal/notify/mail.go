@@ -179,6 +179,8 @@ func joinUsers(us []jit.UserID) string {
 // TLS or our credentials, or failed temporarily; KindUpstream when it
 // refused the message for good (e.g. an unknown recipient); KindInternal
 // when the message could not be built (a mapping that yields no address).
+// A password that could not be read from its source (SMTP_SECRET) is
+// KindUnavailable with a message that says so.
 func (m *Mailer) Send(ctx context.Context, n Notification) error {
 	const op = "notify.Mailer.Send"
 	if !hasEmail(n.Kind) {
@@ -190,7 +192,11 @@ func (m *Mailer) Send(ctx context.Context, n Notification) error {
 	if err != nil {
 		return jit.E(op, jit.KindInternal, msgSendFailed, err)
 	}
-	client, err := m.client(ctx)
+	password, err := m.smtpPassword(ctx)
+	if err != nil {
+		return jit.E(op, jit.KindUnavailable, "The SMTP password could not be read from Secret Manager", err)
+	}
+	client, err := m.client(password)
 	if err != nil {
 		return jit.E(op, jit.KindUnavailable, msgSendFailed, err)
 	}
@@ -226,7 +232,7 @@ func hasEmail(k Kind) bool { return k == RequestActivation || k == ActivationApp
 // client builds a go-mail client for one email. Clients are cheap, and a
 // fresh one per email keeps a slow or broken connection from affecting the
 // next email.
-func (m *Mailer) client(ctx context.Context) (*mail.Client, error) {
+func (m *Mailer) client(password string) (*mail.Client, error) {
 	tlsConfig := m.opts.TLSConfig
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{ServerName: m.opts.Host, MinVersion: tls.VersionTLS12}
@@ -258,10 +264,6 @@ func (m *Mailer) client(ctx context.Context) (*mail.Client, error) {
 			dial = (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext
 		}
 		opts = append(opts, mail.WithDialContextFunc(dial))
-	}
-	password, err := m.smtpPassword(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read the SMTP password: %w", err)
 	}
 	if m.opts.Username != "" && password != "" {
 		// PLAIN sends the password as it is, so go-mail refuses it

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -693,5 +694,35 @@ func TestOneFailingChannelDoesNotStopTheOthers(t *testing.T) {
 	// Events without a notification send nothing and cannot fail.
 	if err := n.Notify(t.Context(), jit.Event{Kind: jit.EventRequestFailed}); err != nil || len(srv.Messages()) != 1 {
 		t.Errorf("Notify(RequestFailed) = %v, %d messages", err, len(srv.Messages()))
+	}
+}
+
+// TestPasswordSourceIsReadOnceItWorks: SMTP_SECRET's password is read at
+// the first email, asked again after a failure, then kept.
+func TestPasswordSourceIsReadOnceItWorks(t *testing.T) {
+	t.Parallel()
+	ob := startOutbox(t, outbox.Options{Username: smtpUser, Password: smtpPassword})
+	var calls int
+	m := newMailer(t, ob, func(o *notify.MailOptions) {
+		o.Password = ""
+		o.PasswordSource = func(context.Context) (string, error) {
+			calls++
+			if calls == 1 {
+				return "", errors.New("secret not found")
+			}
+			return smtpPassword, nil
+		}
+	})
+	err := m.Send(t.Context(), requestNotification(nil))
+	if jit.KindOf(err) != jit.KindUnavailable || jit.MessageOf(err) != "The SMTP password could not be read from Secret Manager" {
+		t.Errorf("first Send = %v", err)
+	}
+	for range 2 {
+		if err := m.Send(t.Context(), requestNotification(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 2 || len(ob.Messages()) != 2 {
+		t.Errorf("%d reads of the password and %d emails, want 2 and 2", calls, len(ob.Messages()))
 	}
 }
