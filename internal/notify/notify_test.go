@@ -203,7 +203,8 @@ func TestSelfActivationSendsNoEmail(t *testing.T) {
 
 func TestSendFailures(t *testing.T) {
 	t.Parallel()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	closed, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

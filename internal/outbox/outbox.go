@@ -74,18 +74,23 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// smtpLog adapts slog to go-smtp's Printf-style error log.
-type smtpLog struct{ l *slog.Logger }
+// smtpLog adapts slog to go-smtp's Printf-style error log. go-smtp gives
+// no context with its errors, so they are logged under the one Start was
+// given (without its cancellation: the server outlives it).
+type smtpLog struct {
+	ctx context.Context //nolint:containedctx // go-smtp's Logger has no context parameter
+	l   *slog.Logger
+}
 
 func (s smtpLog) Printf(format string, v ...any) {
 	if s.l != nil {
-		s.l.Debug("outbox: SMTP connection error", slog.String("detail", strings.TrimSpace(fmt.Sprintf(format, v...))))
+		s.l.DebugContext(s.ctx, "outbox: SMTP connection error", slog.String("detail", strings.TrimSpace(fmt.Sprintf(format, v...))))
 	}
 }
 
 func (s smtpLog) Println(v ...any) {
 	if s.l != nil {
-		s.l.Debug("outbox: SMTP connection error", slog.String("detail", strings.TrimSpace(fmt.Sprintln(v...))))
+		s.l.DebugContext(s.ctx, "outbox: SMTP connection error", slog.String("detail", strings.TrimSpace(fmt.Sprintln(v...))))
 	}
 }
 
@@ -115,7 +120,7 @@ func Start(ctx context.Context, addr string, opts Options) (*Server, error) {
 	s := &Server{opts: opts, cert: cert, pool: pool, cond: make(chan struct{})}
 	s.smtp = smtp.NewServer(s)
 	s.smtp.Domain = "localhost"
-	s.smtp.ErrorLog = smtpLog{opts.Logger}
+	s.smtp.ErrorLog = smtpLog{ctx: context.WithoutCancel(ctx), l: opts.Logger}
 	s.smtp.MaxMessageBytes = maxMessageBytes
 	s.smtp.MaxRecipients = 50
 	s.smtp.ReadTimeout = 30 * time.Second
