@@ -54,10 +54,13 @@ type Demo struct {
 	Emulator *emulator.Emulator
 	Outbox   *outbox.Server
 
-	app    *app.App
-	server *http.Server
-	lis    net.Listener
-	done   chan error
+	app *app.App
+	// audience is what the simulator's assertions say they are for: the
+	// audience the app checks, so that the check runs.
+	audience string
+	server   *http.Server
+	lis      net.Listener
+	done     chan error
 }
 
 // Run starts the demo and returns once it is listening.
@@ -91,6 +94,9 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 	cfg, err := config.Load(emulated.Config(d.Outbox.Addr(), d.URL, opts.Config))
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
+	}
+	if d.audience = cfg.IAPAudience(emulated.ProjectNumber); d.audience == "" {
+		d.audience = emulated.Audience // not checked (IAP_VERIFY_AUDIENCE=false), but IAP always sets one
 	}
 	if d.app, err = app.Build(ctx, cfg, emulated.Environment(d.Emulator, d.Outbox.TLSConfig(), logger, nil)); err != nil {
 		return nil, fmt.Errorf("build the app: %w", err)

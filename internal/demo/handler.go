@@ -8,11 +8,11 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/condition"
-	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/emulator"
 )
 
@@ -87,7 +87,7 @@ func (d *Demo) proxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	assertion, err := d.Emulator.IAP.Mint(emulator.IAPClaims{
-		Email: u.Email, Audience: emulated.Audience, DeviceID: "demo-device-" + strings.SplitN(u.Email, "@", 2)[0],
+		Email: u.Email, Audience: d.audience, DeviceID: "demo-device-" + strings.SplitN(u.Email, "@", 2)[0],
 		AccessLevels: []string{"accessPolicies/100/accessLevels/corp_network"},
 	})
 	if err != nil {
@@ -100,37 +100,14 @@ func (d *Demo) proxy(w http.ResponseWriter, r *http.Request) {
 }
 
 type signinData struct {
-	Users   []emulator.User
+	Users   []userAccess
 	Current string
 	Next    string
 }
 
-// demoRole says, for the sign-in page, what a demo user can try.
-func demoRole(email string) string {
-	switch email {
-	case "alice@example.com":
-		return "SRE: logs (JIT) and compute admin (approval) in production; DB admin on payments (approval)"
-	case "bob@example.com":
-		return "SRE: approves alice's compute admin requests"
-	case "carol@example.com":
-		return "DBA: approves database and network requests"
-	case "dave@example.com":
-		return "Developer: Cloud SQL client on prod-payments-db (JIT); approves erin on prod-payments-api"
-	case "erin@example.com":
-		return "Payments developer (nested group): Cloud Run developer on prod-payments-api (approval)"
-	case "frank@example.com":
-		return "Security: IAM security reviewer anywhere (JIT, from the organization)"
-	case "grace@example.com":
-		return "Data analyst: BigQuery viewer (JIT) and export buckets (approval)"
-	case "heidi@example.com":
-		return "Manager: approves security and data warehouse requests"
-	}
-	return ""
-}
-
 func (d *Demo) signinPage(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.URL.Query().Get("next"))
-	data := signinData{Users: d.Emulator.World.Users(), Next: next}
+	data := signinData{Users: accessOf(d.Emulator.World), Next: next}
 	if u, ok := d.user(r); ok {
 		data.Current = u.Email
 	}
@@ -168,53 +145,91 @@ func (d *Demo) signout(w http.ResponseWriter, r *http.Request) {
 }
 
 type iamBinding struct {
-	Role, Members, Condition, Window string
-	Activation, Active               bool
+	Role, Members, Condition string
+	Activation               *activationView
 }
 
 type iamResource struct {
-	Name     string
-	Bindings []iamBinding
+	Name, DisplayName string
+	Bindings          []iamBinding
 }
 
+// activationView is a binding jitaccess wrote, as the IAM viewer shows it.
+type activationView struct {
+	Resource, Role, Members, Description string
+	Start, End                           time.Time
+	State                                string // "active", "expired" or "pending"
+	Remaining                            string // "59m30s left", "expired 5m ago", "starts in 1m"
+}
+
+type iamPage struct {
+	Now         time.Time
+	Activations []activationView
+	Resources   []iamResource
+}
+
+// iamViewer shows every policy of the world as it is now, and the
+// activation bindings across all of them first, so a person can watch a
+// grant appear and later expire.
 func (d *Demo) iamViewer(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
+	world := d.Emulator.World
+	page := iamPage{Now: world.Now().UTC()}
 	var resources []iamResource
-	names := []string{}
-	for _, o := range d.Emulator.World.Organizations() {
-		names = append(names, o.Name)
+	for _, o := range world.Organizations() {
+		resources = append(resources, iamResource{Name: o.Name, DisplayName: o.DisplayName})
 	}
-	for _, f := range d.Emulator.World.Folders() {
-		names = append(names, f.Name)
+	for _, f := range world.Folders() {
+		resources = append(resources, iamResource{Name: f.Name, DisplayName: f.DisplayName})
 	}
-	for _, p := range d.Emulator.World.Projects() {
-		names = append(names, "projects/"+p.ID)
+	for _, p := range world.Projects() {
+		resources = append(resources, iamResource{Name: "projects/" + p.ID, DisplayName: p.DisplayName})
 	}
-	for _, name := range names {
-		p, _ := d.Emulator.World.Policy(name)
-		res := iamResource{Name: name}
+	for _, res := range resources {
+		p, _ := world.Policy(res.Name)
 		for _, b := range p.Bindings {
 			ib := iamBinding{Role: b.Role, Members: strings.Join(b.Members, ", ")}
 			if c := b.Condition; c != nil {
 				ib.Condition = c.Title + ": " + c.Expression
 				if win, ok := condition.ParseActivation(c.Title, c.Expression); ok {
-					ib.Activation, ib.Active = true, win.Active(now)
-					switch {
-					case win.Active(now):
-						ib.Window = "active, " + win.End.Sub(now).Truncate(time.Second).String() + " left"
-					case win.Expired(now):
-						ib.Window = "expired " + now.Sub(win.End).Truncate(time.Minute).String() + " ago"
-					default:
-						ib.Window = "starts in " + win.Start.Sub(now).Truncate(time.Second).String()
-					}
+					ib.Activation = describeActivation(page.Now, res.Name, b, win)
+					page.Activations = append(page.Activations, *ib.Activation)
 				}
 			}
 			res.Bindings = append(res.Bindings, ib)
 		}
-		sort.SliceStable(res.Bindings, func(i, j int) bool { return res.Bindings[i].Activation && !res.Bindings[j].Activation })
-		resources = append(resources, res)
+		page.Resources = append(page.Resources, res)
 	}
-	render(w, iamTemplate, resources)
+	// The latest first: that is the one a person just made.
+	sort.SliceStable(page.Activations, func(i, j int) bool { return page.Activations[i].Start.After(page.Activations[j].Start) })
+	render(w, iamTemplate, page)
+}
+
+func describeActivation(now time.Time, resource string, b emulator.Binding, win condition.Window) *activationView {
+	a := &activationView{
+		Resource: resource, Role: b.Role, Members: strings.Join(b.Members, ", "),
+		Description: b.Condition.Description, Start: win.Start.UTC(), End: win.End.UTC(),
+	}
+	switch {
+	case win.Active(now):
+		a.State, a.Remaining = "active", win.End.Sub(now).Truncate(time.Second).String()+" left"
+	case win.Expired(now):
+		a.State, a.Remaining = "expired", "expired "+roughly(now.Sub(win.End))+" ago"
+	default:
+		a.State, a.Remaining = "pending", "starts in "+win.Start.Sub(now).Truncate(time.Second).String()
+	}
+	return a
+}
+
+// roughly rounds long durations so that "expired 631 days ago" does not
+// read as a stopwatch.
+func roughly(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
+	case d >= time.Hour:
+		return d.Truncate(time.Minute).String()
+	}
+	return d.Truncate(time.Second).String()
 }
 
 func (d *Demo) info(w http.ResponseWriter, r *http.Request) {
@@ -242,25 +257,36 @@ func render(w http.ResponseWriter, t *template.Template, data any) {
 
 const bar = `<header class="demo-bar"><strong>jitaccess demo</strong> <a href="/">App</a> <a href="/_demo/signin">Switch user</a> <a href="/_demo/outbox">Outbox</a> <a href="/_demo/iam">IAM viewer</a></header>`
 
-var signinTemplate = template.Must(template.New("signin").Funcs(template.FuncMap{"role": demoRole}).Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+var signinTemplate = template.Must(template.New("signin").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in · jitaccess demo</title>
 <link rel="stylesheet" href="/_demo/static/demo.css"></head><body>` + bar + `<main>
 <h1>Sign in to the demo</h1>
-<p>This page stands in for Identity-Aware Proxy. Pick a user of the demo company, Example Corp; the simulator then signs every request as that user with a real IAP assertion, which the app verifies.</p>
-{{if .Current}}<p id="current-user">Signed in as <strong>{{.Current}}</strong>.</p>{{end}}
+<p>This page stands in for Identity-Aware Proxy. Pick a user of the demo company; the simulator then signs every request as that user with a real IAP assertion, which the app verifies. Each card lists the roles the user is eligible for.</p>
+{{if .Current}}<p id="current-user">Signed in as <strong>{{.Current}}</strong>. <a href="/_demo/signout">Sign out</a></p>{{end}}
 <ul class="demo-users">{{range .Users}}
 <li><form method="post" action="/_demo/signin"><input type="hidden" name="email" value="{{.Email}}"><input type="hidden" name="next" value="{{$.Next}}">
 <button type="submit" class="demo-user" data-email="{{.Email}}"><span class="demo-user-name">{{.DisplayName}}</span>
-<span class="demo-user-title">{{.Title}} · {{.Email}}</span><span class="demo-user-roles">{{role .Email}}</span></button></form></li>{{end}}
-</ul></main></body></html>`))
+<span class="demo-user-title">{{if .Title}}{{.Title}} · {{end}}{{.Email}}</span>
+{{if .SelfApproval}}<span class="demo-user-roles"><span class="demo-chip">Self-approval</span> {{range $i, $r := .SelfApproval}}{{if $i}}, {{end}}{{template "role" $r}}{{end}}</span>{{end}}
+{{if .PeerApproval}}<span class="demo-user-roles"><span class="demo-chip demo-chip-mpa">Peer approval</span> {{range $i, $r := .PeerApproval}}{{if $i}}, {{end}}{{template "role" $r}}{{end}}</span>{{end}}
+{{if not (or .SelfApproval .PeerApproval)}}<span class="demo-user-roles">No eligible roles: sees an empty list.</span>{{end}}
+</button></form></li>{{end}}
+</ul>
+<p class="demo-note">Peer approval roles are approved by another user who is eligible for the same role. The choice is kept in a cookie; <a href="/_demo/signout">sign out</a> to clear it.</p>
+</main></body></html>{{define "role"}}<span class="demo-role">{{.Role}}</span> on {{.Where}}{{if .Limited}} (some resources){{end}}{{end}}`))
 
 var iamTemplate = template.Must(template.New("iam").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="10"><title>IAM viewer · jitaccess demo</title>
 <link rel="stylesheet" href="/_demo/static/demo.css"></head><body>` + bar + `<main>
-<h1>IAM policies</h1><p>The emulated Google Cloud's policies, as they are now (this page refreshes every 10 seconds). Bindings written by jitaccess come first.</p>
-{{range .}}<section class="demo-resource" id="resource-{{.Name}}"><h2>{{.Name}}</h2>{{if .Bindings}}
+<h1>IAM policies</h1><p>The emulated Google Cloud's policies as they are at {{.Now.Format "15:04:05"}} UTC. This page refreshes every 10 seconds.</p>
+<section class="demo-resource" id="activations"><h2>Activations written by jitaccess</h2>
+{{if .Activations}}<table class="demo-table"><thead><tr><th>Resource</th><th>Role</th><th>Member</th><th>Window (UTC)</th><th>State</th><th>Description</th></tr></thead><tbody>
+{{range .Activations}}<tr class="demo-{{.State}}" data-testid="activation-binding"><td>{{.Resource}}</td><td>{{.Role}}</td><td>{{.Members}}</td>
+<td>{{.Start.Format "Jan 2 15:04"}} – {{.End.Format "15:04"}}</td><td><strong>{{.Remaining}}</strong></td><td>{{.Description}}</td></tr>{{end}}
+</tbody></table>{{else}}<p>None yet. Activate a role in the <a href="/">app</a> and it appears here.</p>{{end}}</section>
+{{range .Resources}}<section class="demo-resource" id="resource-{{.Name}}"><h2>{{.Name}}{{if .DisplayName}} <span class="demo-muted">{{.DisplayName}}</span>{{end}}</h2>{{if .Bindings}}
 <table class="demo-table"><thead><tr><th>Role</th><th>Members</th><th>Condition</th></tr></thead><tbody>
-{{range .Bindings}}<tr class="{{if .Active}}demo-active{{else if .Activation}}demo-expired{{end}}" {{if .Activation}}data-testid="activation-binding"{{end}}>
-<td>{{.Role}}</td><td>{{.Members}}</td><td>{{if .Window}}<strong>{{.Window}}</strong><br>{{end}}<code>{{.Condition}}</code></td></tr>{{end}}
+{{range .Bindings}}<tr{{with .Activation}} class="demo-{{.State}}-policy"{{end}}>
+<td>{{.Role}}</td><td>{{.Members}}</td><td>{{with .Activation}}<strong>{{.Remaining}}</strong><br>{{end}}<code>{{.Condition}}</code></td></tr>{{end}}
 </tbody></table>{{else}}<p>No bindings.</p>{{end}}</section>{{end}}
 </main></body></html>`))
