@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/jitaccess/jitaccess/internal/demo"
@@ -56,6 +57,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// Nothing to do if the terminal is gone: the demo keeps serving.
+	if *addr == "" && !strings.HasSuffix(d.URL, ":8080") {
+		_, _ = fmt.Fprintf(stdout, "127.0.0.1:8080 is in use, so the demo took a free port.\n")
+	}
 	_, _ = fmt.Fprintf(stdout, `
 jitaccess demo is running. Open %[1]s in a browser.
 
