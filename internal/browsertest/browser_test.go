@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/demo"
@@ -31,7 +32,11 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Fatal("Chromium is needed for the browser tests: install it with `apt-get install -y chromium` (make test does this when run as root)")
+	msg := "Chromium is needed for the browser tests and was not found: install Debian's package with `sudo apt-get install -y chromium` (`make test` does this when run as root)"
+	if os.Getenv("CI") == "true" {
+		msg += "; in CI, .ci/run installs it"
+	}
+	t.Fatal(msg)
 	return ""
 }
 
@@ -70,7 +75,7 @@ func start(t *testing.T) *env {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel3 := context.WithTimeout(ctx, 45*time.Second)
 	t.Cleanup(cancel3)
 	return &env{demo: d, ctx: ctx, root: root}
 }
@@ -81,6 +86,31 @@ func (e *env) run(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 	if err := chromedp.Do(e.ctx, steps...); err != nil {
 		banner, _ := chromedp.Run(e.ctx, chromedp.Evaluate[string](`(document.getElementById('error') || {}).textContent || ''`))
 		t.Fatalf("browser: %v (error banner: %q)", err, banner)
+	}
+}
+
+// tabTo presses Tab until the JavaScript condition holds, failing after
+// more presses than the page has controls.
+func (e *env) tabTo(t *testing.T, cond string) {
+	t.Helper()
+	for range 40 {
+		ok, err := chromedp.Run(e.ctx, chromedp.Evaluate[bool](cond))
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+		if ok {
+			return
+		}
+		e.run(t, chromedp.KeyEvent(kb.Tab))
+	}
+	t.Fatalf("Tab never reached an element where %s", cond)
+}
+
+// waitFor waits until the JavaScript condition holds.
+func (e *env) waitFor(t *testing.T, cond string) {
+	t.Helper()
+	if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](cond)); err != nil {
+		t.Fatalf("browser: waiting for %s: %v", cond, err)
 	}
 }
 
@@ -137,6 +167,7 @@ func (e *env) pickProjectAndRole(t *testing.T, project, roleID string) {
 }
 
 func TestSelfActivationInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := start(t)
 	e.signIn(t, "dave@example.com", "/")
 	e.pickProjectAndRole(t, "prod-payments-db", "prod-payments-db:roles/cloudsql.client")
@@ -160,7 +191,7 @@ func TestSelfActivationInTheBrowser(t *testing.T) {
 		chromedp.Navigate(e.demo.URL+"/_demo/iam"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid="activation-binding"]`)),
 	)
-	rows, err := chromedp.Run(e.ctx, chromedp.Evaluate[int](`document.querySelectorAll('tr.demo-active').length`))
+	rows, err := chromedp.Run(e.ctx, chromedp.Evaluate[int](`document.querySelectorAll('#activations tr.demo-active').length`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +204,7 @@ func TestSelfActivationInTheBrowser(t *testing.T) {
 var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+\?activation=[^\s"<>]+`)
 
 func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
+	t.Parallel()
 	e := start(t)
 	e.signIn(t, "erin@example.com", "/")
 	e.pickProjectAndRole(t, "prod-payments-api", "prod-payments-api:roles/run.developer")
@@ -195,10 +227,22 @@ func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The outbox page lists the email, as a person would find it.
-	e.run(t, chromedp.Navigate(e.demo.URL+"/_demo/outbox"), chromedp.WaitVisible(chromedp.CSS(`[data-testid="outbox-row"]`)))
+	// The outbox page lists the email, as a person would find it, and
+	// shows it as the reviewer's mail client would.
+	e.run(t,
+		chromedp.Navigate(e.demo.URL+"/_demo/outbox"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid="outbox-row"] a`)),
+		chromedp.Click(chromedp.CSS(`[data-testid="outbox-row"] a`)),
+		chromedp.WaitVisible(chromedp.ID("message-text")),
+	)
 	e.screenshot(t, "outbox")
-	link := linkPattern.FindString(mail.Text)
+	// Scripts read the same messages from the outbox's JSON API.
+	var messages []outbox.Message
+	getJSON(t, e.demo.URL+"/_demo/outbox/messages", &messages)
+	if len(messages) != 1 || messages[0].ID != mail.ID || messages[0].Text != mail.Text {
+		t.Fatalf("outbox API lists %d messages, want the one sent to dave", len(messages))
+	}
+	link := linkPattern.FindString(messages[0].Text)
 	u, err := url.Parse(link)
 	if err != nil || link == "" {
 		t.Fatalf("no approval link in %q", mail.Text)
@@ -223,6 +267,7 @@ func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
 }
 
 func TestBadJustificationShowsTheAPIMessage(t *testing.T) {
+	t.Parallel()
 	e := start(t)
 	e.signIn(t, "dave@example.com", "/?projectId=prod-payments-db")
 	e.run(t,
@@ -243,18 +288,77 @@ func TestBadJustificationShowsTheAPIMessage(t *testing.T) {
 
 // TestDemoInfo checks the endpoint scripts use to find their way.
 func TestDemoInfo(t *testing.T) {
+	t.Parallel()
 	e := start(t)
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.demo.URL+"/_demo/info", nil)
+	var info struct {
+		URL   string           `json:"url"`
+		Users []map[string]any `json:"users"`
+	}
+	getJSON(t, e.demo.URL+"/_demo/info", &info)
+	if info.URL != e.demo.URL || len(info.Users) != 8 {
+		t.Errorf("info = %+v", info)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var info struct {
-		URL   string           `json:"url"`
-		Users []map[string]any `json:"users"`
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || info.URL != e.demo.URL || len(info.Users) != 8 {
-		t.Errorf("info = %+v, %v", info, err)
+}
+
+// TestKeyboardOnlySelfActivation walks the main path without a mouse:
+// Tab to a user on the sign-in page, type to search the project and pick
+// it with the arrow keys, Tab to the role and tick it with Space, Tab to
+// the justification and submit with Enter.
+func TestKeyboardOnlySelfActivation(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.run(t,
+		chromedp.Navigate(e.demo.URL+"/_demo/signin?next=/"),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-email="dave@example.com"]`)),
+	)
+	e.tabTo(t, `document.activeElement.dataset.email === 'dave@example.com'`)
+	e.run(t,
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.ID("project-input")),
+	)
+	// The page puts the focus in the project search once it knows the
+	// projects; typing before that would go nowhere.
+	e.waitFor(t, `document.activeElement.id === 'project-input' && document.querySelector('#project-hint').textContent !== ''`)
+	e.run(t,
+		chromedp.KeyEvent("payments-db"),
+		chromedp.WaitVisible(chromedp.CSS(`#project-list li[data-project="prod-payments-db"]`)),
+		chromedp.KeyEvent(kb.ArrowDown),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`input.role-check[data-id="prod-payments-db:roles/cloudsql.client"]`)),
+	)
+	e.tabTo(t, `document.activeElement.dataset.id === 'prod-payments-db:roles/cloudsql.client'`)
+	e.run(t, chromedp.KeyEvent(" "), chromedp.WaitVisible(chromedp.ID("justification")))
+	e.tabTo(t, `document.activeElement.id === 'justification'`)
+	e.run(t,
+		chromedp.KeyEvent("INC-9 keyboard only"),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.Search(`//h2[@id="result-title" and text()="Access granted"]`)),
+	)
+	// The result takes the focus, so a screen reader reads it out.
+	focused, err := chromedp.Run(e.ctx, chromedp.Evaluate[string](`document.activeElement.id`))
+	if err != nil || focused != "result-title" {
+		t.Errorf("focus after the activation is on %q (%v), want the result title", focused, err)
+	}
+	p, _ := e.demo.Emulator.World.Policy("projects/prod-payments-db")
+	if !slices.ContainsFunc(p.Bindings, func(b emulatorBinding) bool {
+		return b.Condition != nil && b.Condition.Description == "Self-approved, justification: INC-9 keyboard only"
+	}) {
+		t.Error("no activation binding for the keyboard-only request")
 	}
 }
