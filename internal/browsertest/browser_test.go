@@ -77,6 +77,10 @@ func start(t *testing.T) *env {
 	t.Cleanup(cancel2)
 	ctx, cancel3 := context.WithTimeout(ctx, 45*time.Second)
 	t.Cleanup(cancel3)
+	// Tall enough that each main screen, buttons included, fits a screenshot.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000)); err != nil {
+		t.Fatalf("start Chromium (%s): %v", exe, err)
+	}
 	return &env{demo: d, ctx: ctx, root: root}
 }
 
@@ -136,19 +140,21 @@ func (e *env) screenshot(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.root, "docs", "images", name+".png"), png, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.root, "docs", "images", name+".png"), png, 0o644); err != nil { //nolint:gosec // documentation images, meant to be read
 		t.Fatal(err)
 	}
 }
 
-func (e *env) signIn(t *testing.T, email, next string) {
+// signIn picks a user on the simulator's sign-in page; shot names the
+// screenshot of that page, "" for none.
+func (e *env) signIn(t *testing.T, email, next, shot string) {
 	t.Helper()
 	e.run(t,
 		chromedp.Navigate(e.demo.URL+"/_demo/signin?next="+url.QueryEscape(next)),
 		chromedp.WaitVisible(chromedp.CSS(`button[data-email="`+email+`"]`)),
 	)
-	if email == "dave@example.com" {
-		e.screenshot(t, "signin")
+	if shot != "" {
+		e.screenshot(t, shot)
 	}
 	e.run(t, chromedp.Click(chromedp.CSS(`button[data-email="`+email+`"]`)))
 }
@@ -169,7 +175,7 @@ func (e *env) pickProjectAndRole(t *testing.T, project, roleID string) {
 func TestSelfActivationInTheBrowser(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.signIn(t, "dave@example.com", "/")
+	e.signIn(t, "dave@example.com", "/", "signin")
 	e.pickProjectAndRole(t, "prod-payments-db", "prod-payments-db:roles/cloudsql.client")
 	e.run(t, chromedp.SendKeys(chromedp.ID("justification"), "INC-7 failover drill"))
 	e.screenshot(t, "activate")
@@ -206,7 +212,7 @@ var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+\?activation=[^\s"<>]+`)
 func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.signIn(t, "erin@example.com", "/")
+	e.signIn(t, "erin@example.com", "/", "")
 	e.pickProjectAndRole(t, "prod-payments-api", "prod-payments-api:roles/run.developer")
 	e.run(t,
 		chromedp.WaitVisible(chromedp.CSS(`input.peer-check[value="dave@example.com"]`)),
@@ -247,7 +253,7 @@ func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
 	if err != nil || link == "" {
 		t.Fatalf("no approval link in %q", mail.Text)
 	}
-	e.signIn(t, "dave@example.com", u.RequestURI())
+	e.signIn(t, "dave@example.com", u.RequestURI(), "")
 	e.run(t, chromedp.WaitVisible(chromedp.ID("approve")))
 	if title := e.text(t, "#result-title"); title != "Review access request" {
 		t.Fatalf("approval view title = %q", title)
@@ -269,7 +275,7 @@ func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
 func TestBadJustificationShowsTheAPIMessage(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	e.signIn(t, "dave@example.com", "/?projectId=prod-payments-db")
+	e.signIn(t, "dave@example.com", "/?projectId=prod-payments-db", "")
 	e.run(t,
 		chromedp.WaitVisible(chromedp.CSS(`input.role-check[data-id="prod-payments-db:roles/cloudsql.client"]`)),
 		chromedp.Click(chromedp.CSS(`input.role-check[data-id="prod-payments-db:roles/cloudsql.client"]`)),
@@ -361,4 +367,34 @@ func TestKeyboardOnlySelfActivation(t *testing.T) {
 	}) {
 		t.Error("no activation binding for the keyboard-only request")
 	}
+}
+
+// TestPhoneWidth: on a phone's width, the main screens fit without
+// scrolling sideways.
+func TestPhoneWidth(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.run(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	fits := func(page string) {
+		t.Helper()
+		w, err := chromedp.Run(e.ctx, chromedp.Evaluate[[]int](`[window.innerWidth, document.documentElement.scrollWidth - window.innerWidth]`))
+		if err != nil || len(w) != 2 {
+			t.Fatal(err)
+		}
+		if w[0] != 390 {
+			t.Fatalf("the page is %d px wide, not a phone's 390", w[0])
+		}
+		if w := w[1]; w > 0 {
+			t.Errorf("%s is %d px wider than a phone's screen", page, w)
+		}
+	}
+	e.signIn(t, "dave@example.com", "/?projectId=prod-payments-db", "")
+	e.run(t,
+		chromedp.WaitVisible(chromedp.CSS(`input.role-check[data-id="prod-payments-db:roles/cloudsql.client"]`)),
+		chromedp.Click(chromedp.CSS(`input.role-check[data-id="prod-payments-db:roles/cloudsql.client"]`)),
+		chromedp.WaitVisible(chromedp.ID("justification")),
+	)
+	fits("the roles and the request form")
+	e.run(t, chromedp.Navigate(e.demo.URL+"/_demo/signin"), chromedp.WaitVisible(chromedp.CSS(".demo-users")))
+	fits("the sign-in page")
 }

@@ -282,7 +282,7 @@ var iamTemplate = template.Must(template.New("iam").Parse(`<!doctype html><html 
 <section class="demo-resource" id="activations"><h2>Activations written by jitaccess</h2>
 {{if .Activations}}<table class="demo-table"><thead><tr><th>Resource</th><th>Role</th><th>Member</th><th>Window (UTC)</th><th>State</th><th>Description</th></tr></thead><tbody>
 {{range .Activations}}<tr class="demo-{{.State}}" data-testid="activation-binding"><td>{{.Resource}}</td><td>{{.Role}}</td><td>{{.Members}}</td>
-<td>{{.Start.Format "Jan 2 15:04"}} – {{.End.Format "15:04"}}</td><td><strong>{{.Remaining}}</strong></td><td>{{.Description}}</td></tr>{{end}}
+<td>{{.Start.Format "2006-01-02 15:04"}} – {{.End.Format "15:04"}}</td><td><strong>{{.Remaining}}</strong></td><td>{{.Description}}</td></tr>{{end}}
 </tbody></table>{{else}}<p>None yet. Activate a role in the <a href="/">app</a> and it appears here.</p>{{end}}</section>
 {{range .Resources}}<section class="demo-resource" id="resource-{{.Name}}"><h2>{{.Name}}{{if .DisplayName}} <span class="demo-muted">{{.DisplayName}}</span>{{end}}</h2>{{if .Bindings}}
 <table class="demo-table"><thead><tr><th>Role</th><th>Members</th><th>Condition</th></tr></thead><tbody>
