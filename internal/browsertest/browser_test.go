@@ -140,7 +140,7 @@ func (e *env) screenshot(t *testing.T, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.root, "docs", "images", name+".png"), png, 0o644); err != nil { //nolint:gosec // documentation images, meant to be read
+	if err := os.WriteFile(filepath.Join(e.root, "docs", "images", name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
