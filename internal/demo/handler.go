@@ -28,8 +28,10 @@ func (d *Demo) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /_demo/static/", http.StripPrefix("/_demo/", http.FileServerFS(static)))
 	mux.HandleFunc("GET /_demo/signin", d.signinPage)
-	mux.HandleFunc("POST /_demo/signin", d.signin)
-	mux.HandleFunc("POST /_demo/signout", d.signout)
+	// Another site must not sign a visitor in as someone else (login CSRF).
+	cop := http.NewCrossOriginProtection()
+	mux.Handle("POST /_demo/signin", cop.Handler(http.HandlerFunc(d.signin)))
+	mux.Handle("POST /_demo/signout", cop.Handler(http.HandlerFunc(d.signout)))
 	mux.HandleFunc("GET /_demo/signout", d.signout)
 	mux.Handle("/_demo/outbox", demoHeaders(d.Outbox.Handler("/_demo/outbox")))
 	mux.Handle("/_demo/outbox/", demoHeaders(d.Outbox.Handler("/_demo/outbox")))
@@ -94,6 +96,7 @@ func (d *Demo) proxy(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "minting the IAP assertion failed", http.StatusInternalServerError)
 		return
 	}
+	r.Header.Del(HeaderUser) // IAP passes no such thing on
 	r.Header.Set("X-Goog-Iap-Jwt-Assertion", assertion)
 	r.Header.Set("X-Goog-Authenticated-User-Email", "accounts.google.com:"+u.Email)
 	d.app.Handler.ServeHTTP(w, r)

@@ -134,6 +134,11 @@ func TestSignInAndOut(t *testing.T) {
 		t.Errorf("sign-in as a stranger = %d, cookies %v", rec.Code, rec.Result().Cookies())
 	}
 
+	rec = serve(t, d, http.MethodPost, "/_demo/signin", form.Encode(), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"cross-site"}})
+	if rec.Code != http.StatusForbidden || len(rec.Result().Cookies()) != 0 {
+		t.Errorf("sign-in posted from another site = %d, cookies %v", rec.Code, rec.Result().Cookies())
+	}
+
 	rec = serve(t, d, http.MethodGet, "/_demo/signout", "", http.Header{"Cookie": {cookie}})
 	if c := rec.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
 		t.Errorf("sign-out cookies = %+v", c)
