@@ -2,6 +2,7 @@ package reliabilitytest
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -63,3 +64,5 @@ func startCluster(t testing.TB, n int, overrides map[string]string) *cluster {
 
 // pick spreads requests over the instances as a load balancer would.
 func (c *cluster) pick(i int) *apptest.Harness { return c.Instances[i%len(c.Instances)] }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
