@@ -35,6 +35,13 @@ type cluster struct {
 // against one emulator.
 func startCluster(t testing.TB, n int, overrides map[string]string) *cluster {
 	t.Helper()
+	return startClusterEnv(t, n, overrides, nil)
+}
+
+// startClusterEnv is startCluster with a change to the Environment, for
+// dependencies the emulator does not serve (Pub/Sub).
+func startClusterEnv(t testing.TB, n int, overrides map[string]string, env func(*app.Environment)) *cluster {
+	t.Helper()
 	e := emutest.Start(t)
 	ob, err := outbox.Start(t.Context(), "127.0.0.1:0", outbox.Options{Username: emulated.SMTPUser, Password: emulated.SMTPPassword})
 	if err != nil {
@@ -51,7 +58,11 @@ func startCluster(t testing.TB, n int, overrides map[string]string) *cluster {
 		if err != nil {
 			t.Fatalf("config: %v", err)
 		}
-		a, err := app.Build(t.Context(), cfg, emulated.Environment(e, ob.TLSConfig(), nil, nil))
+		environment := emulated.Environment(e, ob.TLSConfig(), nil, nil)
+		if env != nil {
+			env(&environment)
+		}
+		a, err := app.Build(t.Context(), cfg, environment)
 		if err != nil {
 			t.Fatalf("app.Build: %v", err)
 		}
