@@ -1,6 +1,7 @@
 package reliabilitytest
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -45,7 +46,7 @@ type smtpProxy struct {
 
 func startSMTPProxy(t *testing.T) *smtpProxy {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := new(net.ListenConfig).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +58,7 @@ func startSMTPProxy(t *testing.T) *smtpProxy {
 		conns.Range(func(k, _ any) bool { _ = k.(net.Conn).Close(); return true })
 		p.wg.Wait()
 	})
+	ctx := t.Context()
 	p.wg.Go(func() {
 		for {
 			c, err := lis.Accept()
@@ -64,13 +66,13 @@ func startSMTPProxy(t *testing.T) *smtpProxy {
 				return
 			}
 			conns.Store(c, nil)
-			p.wg.Go(func() { p.serve(c) })
+			p.wg.Go(func() { p.serve(ctx, c) })
 		}
 	})
 	return p
 }
 
-func (p *smtpProxy) serve(c net.Conn) {
+func (p *smtpProxy) serve(ctx context.Context, c net.Conn) {
 	defer func() { _ = c.Close() }()
 	switch smtpFault(p.fault.Load()) {
 	case smtpUnavailable:
@@ -82,7 +84,7 @@ func (p *smtpProxy) serve(c net.Conn) {
 		_, _ = io.Copy(io.Discard, c) // until the client gives up
 		return
 	}
-	up, err := net.Dial("tcp", p.target.Load().(string))
+	up, err := new(net.Dialer).DialContext(ctx, "tcp", p.target.Load().(string))
 	if err != nil {
 		return
 	}
