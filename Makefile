@@ -63,11 +63,20 @@ lint: $(GOLANGCI_LINT) ## gofmt check, go vet and golangci-lint
 fmt: ## Format the code
 	$(GO) fmt ./...
 
-bench: ## Run the benchmarks (no tests)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# `make bench BENCHFLAGS='-latency 20ms -runs 3 -scale 10,100'` changes the
+# load program's settings; `go run ./cmd/jitaccess-bench -h` lists them.
+BENCHFLAGS    ?=
+BENCHTIME     ?= 1s
 
+bench: ## Measure: latency/floor per operation, quota per session, throughput, scale curves, start; then the Go benchmarks
+	$(GO) run ./cmd/jitaccess-bench $(BENCHFLAGS)
+	@dirs=$$(grep -rl --include='*_test.go' '^func Benchmark' cmd internal | xargs -r -n1 dirname | sort -u | sed 's|^|./|'); \
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 1 $$dirs
+
+# -s -w drop the symbol table and DWARF data: a third of the binary, and
+# nothing a production stack trace needs (it keeps function names).
 build: ## Build static binaries into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./cmd/...
 
 docker: ## Build the container image (IMAGE=jitaccess:dev)
 	docker build -t $(IMAGE) .

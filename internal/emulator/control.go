@@ -18,6 +18,7 @@ import (
 //	GET    /_emulator/policies          every resource's current IAM policy
 //	GET    /_emulator/endpoints         the emulator's endpoints (as printed at start)
 //	GET    /_emulator/faults            installed faults by method pattern
+//	GET    /_emulator/calls             calls so far by method, e.g. {"cloudasset.AnalyzeIamPolicy": 3}
 //	PUT    /_emulator/faults/{pattern}  {"latency":"100ms","code":503,"rate":0.5,"count":3,"message":"…"}
 //	DELETE /_emulator/faults/{pattern}  remove one fault
 //	DELETE /_emulator/faults            remove every fault
@@ -84,6 +85,8 @@ func (c *Control) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, map[string]any{"policies": c.policies()})
 	case r.Method == http.MethodGet && rest == "endpoints" && c.endpoints != nil:
 		writeJSON(rw, c.endpoints())
+	case r.Method == http.MethodGet && rest == "calls":
+		writeJSON(rw, c.w.Faults.CallCounts())
 	case r.Method == http.MethodGet && rest == "faults":
 		writeJSON(rw, c.faults())
 	case r.Method == http.MethodDelete && rest == "faults":

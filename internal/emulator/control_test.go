@@ -141,3 +141,15 @@ func TestControlIndexDelay(t *testing.T) {
 		t.Errorf("negative delay = %d, want 400", code)
 	}
 }
+
+func TestControlCalls(t *testing.T) {
+	t.Parallel()
+	e := newTestEmulator(t)
+	for range 2 {
+		_ = e.World.fault(t.Context(), "cloudresourcemanager.projects.getIamPolicy")
+	}
+	code, raw := controlDo(t, e, http.MethodGet, "calls", "")
+	if code != http.StatusOK || !strings.Contains(string(raw), `"cloudresourcemanager.projects.getIamPolicy":2`) {
+		t.Errorf("calls = %d %s", code, raw)
+	}
+}

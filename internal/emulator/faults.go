@@ -76,6 +76,19 @@ func (f *Faults) Calls(method string) int {
 	return f.calls[method]
 }
 
+// CallCounts returns how many times each method was called since the
+// world began, for benchmarks that count the Google calls an operation
+// makes.
+func (f *Faults) CallCounts() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.calls))
+	for m, n := range f.calls {
+		out[m] = n
+	}
+	return out
+}
+
 // apply records the call, waits out any latency (or the context), and
 // returns the injected error, if any.
 func (f *Faults) apply(ctx context.Context, method string) *APIError {
