@@ -59,9 +59,13 @@ type Options struct {
 	// CanNotify reports whether a notifier that reaches reviewers is
 	// configured; without one, multi-party approval is refused.
 	CanNotify bool
-	Clock     func() time.Time
-	Random    io.Reader
-	Logger    *slog.Logger
+	// WriteCatalog, when set, is the catalog that writes re-check
+	// eligibility with (one without a cache); reads use the catalog
+	// passed to New.
+	WriteCatalog Catalog
+	Clock        func() time.Time
+	Random       io.Reader
+	Logger       *slog.Logger
 }
 
 // Service implements the use cases.

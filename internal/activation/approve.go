@@ -75,10 +75,10 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	if err := pol.CheckDuration(req.Duration); err != nil {
 		return fail(err)
 	}
-	if err := s.requireEligible(ctx, req.Beneficiary, req.Entitlement, jit.MPA); err != nil {
+	if err := s.requireAllEligibleNow(ctx, req.Beneficiary, req.Entitlement.Project, []jit.Entitlement{req.Entitlement}, jit.MPA); err != nil {
 		return fail(err)
 	}
-	if err := s.requireReviewers(ctx, req.Entitlement, []jit.UserID{caller.Email}); err != nil {
+	if err := s.requireReviewersNow(ctx, req.Entitlement, []jit.UserID{caller.Email}); err != nil {
 		return fail(err)
 	}
 	if err := s.grants.Grant(ctx, []jit.Activation{act}); err != nil {

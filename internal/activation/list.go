@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -60,12 +61,22 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if ent.Project != p {
 		return nil, jit.Invalid(op, "The project ID does not match the current project")
 	}
-	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
-		return nil, err
+	// The caller's eligibility and the other holders do not depend on
+	// each other: ask for both at once, and show the holders only if the
+	// caller is eligible.
+	var (
+		holders    []jit.UserID
+		holdersErr error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() { holders, holdersErr = s.catalog.Holders(ctx, ent, jit.MPA) })
+	eligibleErr := s.requireEligible(ctx, caller.Email, ent, jit.MPA)
+	wg.Wait()
+	if eligibleErr != nil {
+		return nil, eligibleErr
 	}
-	holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
-	if err != nil {
-		return nil, wrapUpstream(op, "Listing peers failed", err)
+	if holdersErr != nil {
+		return nil, wrapUpstream(op, "Listing peers failed", holdersErr)
 	}
 	peers := slices.DeleteFunc(slices.Clone(holders), func(u jit.UserID) bool { return u == caller.Email })
 	slices.Sort(peers)

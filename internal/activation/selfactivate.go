@@ -78,7 +78,7 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 		s.record(ctx, jit.Event{Kind: jit.EventSelfActivateFailed, Actor: caller, Activations: acts, Err: err})
 		return Result{}, err
 	}
-	if err := s.requireAllEligible(ctx, caller.Email, project, ents, jit.JIT); err != nil {
+	if err := s.requireAllEligibleNow(ctx, caller.Email, project, ents, jit.JIT); err != nil {
 		return fail(err)
 	}
 	if err := s.grants.Grant(ctx, acts); err != nil {

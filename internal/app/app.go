@@ -130,24 +130,31 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		Scope: cfg.Scope.String(), ProjectsQuery: cfg.AvailableProjectsQuery,
 		ReadTimeout: cfg.BackendReadTimeout, Clock: clock, Logger: logger,
 	}
-	var cat activation.Catalog
+	// Reads go through a per-user cache; writes re-check eligibility with
+	// a catalog that caches nothing.
+	cache := catalog.NewCache(catalog.CacheOptions{TTL: cfg.CatalogCacheTTL, Clock: clock})
+	cachedOpts := catOpts
+	cachedOpts.Cache = cache
+	var cat, writeCat activation.Catalog
 	switch cfg.Catalog {
 	case config.CatalogAssetInventory:
 		identitySvc, err := cloudidentity.NewService(ctx, env.CloudIdentity...)
 		if err != nil {
 			return nil, fmt.Errorf("cloud identity client: %w", err)
 		}
-		cat = catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
+		cat = catalog.NewAssetInventory(assetClient, crm, identitySvc, cachedOpts)
+		writeCat = catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
 	default:
-		cat = catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
+		cat = catalog.NewPolicyAnalyzer(assetClient, crm, cachedOpts)
+		writeCat = catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
 	}
-	grants := iam.New(crm, iam.Options{
+	grants := cache.Grants(iam.New(crm, iam.Options{
 		ReadTimeout: cfg.BackendReadTimeout, WriteTimeout: cfg.BackendWriteTimeout,
 		// Room for a few read-modify-write cycles, bounded by the backend
 		// timeouts so that a request never hangs on a slow Google.
 		RetryBudget: cfg.BackendReadTimeout + 2*cfg.BackendWriteTimeout,
 		Clock:       clock, Logger: logger,
-	})
+	}))
 	tokens := approval.New(creds, id.ServiceAccount, approval.Options{
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
@@ -165,6 +172,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		Policy:         cfg.Policy(),
 		RequestTimeout: cfg.RequestTimeout,
 		CanNotify:      canNotify,
+		WriteCatalog:   writeCat,
 		Clock:          clock,
 		Logger:         logger,
 	})

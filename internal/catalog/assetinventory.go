@@ -52,7 +52,7 @@ func (c *AssetInventory) Projects(ctx context.Context, _ jit.UserID) ([]jit.Proj
 
 // effectiveBindings returns the bindings that apply to project: its own
 // and those inherited from its ancestors within the scope.
-func (c *AssetInventory) effectiveBindings(ctx context.Context, project jit.ProjectID) ([]*binding, error) {
+func (c *AssetInventory) fetchEffectiveBindings(ctx context.Context, project jit.ProjectID) ([]*binding, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
 	defer cancel()
 	resp, err := c.asset.BatchGetEffectiveIamPolicies(ctx, &assetpb.BatchGetEffectiveIamPoliciesRequest{
@@ -79,8 +79,8 @@ type binding struct {
 	expr    string
 }
 
-// Entitlements lists user's eligible entitlements on project.
-func (c *AssetInventory) Entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error) {
+// entitlements lists user's eligible entitlements on project.
+func (c *AssetInventory) entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error) {
 	const op = "catalog.AssetInventory.Entitlements"
 	var (
 		bindings []*binding
@@ -98,7 +98,7 @@ func (c *AssetInventory) Entitlements(ctx context.Context, user jit.UserID, proj
 	})
 	g.Go(func() error {
 		var err error
-		groups, err = c.groupsOf(gctx, user)
+		groups, err = c.cachedGroupsOf(gctx, user)
 		return err
 	})
 	g.Go(func() error {
@@ -154,9 +154,9 @@ func (c *AssetInventory) groupsOf(ctx context.Context, user jit.UserID) ([]strin
 	return out, nil
 }
 
-// Holders lists the users who hold ent with activation type typ, expanding
+// holders lists the users who hold ent with activation type typ, expanding
 // groups (nested ones included) through Cloud Identity.
-func (c *AssetInventory) Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
+func (c *AssetInventory) holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
 	const op = "catalog.AssetInventory.Holders"
 	bindings, err := c.effectiveBindings(ctx, ent.Project)
 	if err != nil {

@@ -45,6 +45,9 @@ type Options struct {
 	ReadTimeout time.Duration
 	Clock       func() time.Time
 	Logger      *slog.Logger
+	// Cache keeps read results per user (CATALOG_CACHE_TTL); nil keeps
+	// nothing.
+	Cache *Cache
 }
 
 func (o *Options) defaults() {

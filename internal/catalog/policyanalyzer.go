@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/asset/apiv1/assetpb"
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/iterator"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -68,87 +64,34 @@ func conditional(r *assetpb.IamPolicyAnalysisResult) bool {
 }
 
 // Projects lists the projects in scope where user holds an eligible
-// binding (directly, through groups, or inherited), or the projects
-// matching AVAILABLE_PROJECTS_QUERY when it is set.
+// binding (directly, through groups, or inherited) — the projects of the
+// user's index — or the projects matching AVAILABLE_PROJECTS_QUERY when
+// it is set.
 func (c *PolicyAnalyzer) Projects(ctx context.Context, user jit.UserID) ([]jit.ProjectID, error) {
 	const op = "catalog.PolicyAnalyzer.Projects"
 	if c.opts.ProjectsQuery != "" {
 		return searchProjects(ctx, c.asset, c.opts, op)
 	}
-	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
-		IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
-		// A narrow permission keeps the result small (the original's choice).
-		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Permissions: []string{"resourcemanager.projects.get"}},
-		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandResources: true},
-		ConditionContext: c.accessTime(),
-	})
-	if status.Code(err) == codes.InvalidArgument {
-		return nil, nil
-	}
+	ix, err := c.index(ctx, user)
 	if err != nil {
 		return nil, translate(op, c.opts.Scope, err)
 	}
-	var out []jit.ProjectID
-	for _, r := range analysis.GetAnalysisResults() {
-		if _, ok := eligibilityOf("", r.GetIamBinding().GetRole(), r.GetIamBinding().GetCondition().GetExpression()); !ok || !conditional(r) {
-			continue
-		}
-		for _, acl := range r.GetAccessControlLists() {
-			for _, res := range acl.GetResources() {
-				if p, ok := projectOf(res.GetFullResourceName()); ok {
-					out = append(out, p)
-				}
-			}
-		}
-	}
-	return sortedUnique(out), nil
+	return ix.projects(), nil
 }
 
 // Entitlements lists user's eligible entitlements on project, with the
-// status of each read from the project's current policy.
+// status of each read from the project's current policy. Eligibility
+// comes from the user's index (one Policy Analyzer query for the whole
+// scope, shared with Projects and cached).
 func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error) {
 	const op = "catalog.PolicyAnalyzer.Entitlements"
-	var (
-		analysis *assetpb.AnalyzeIamPolicyResponse_IamPolicyAnalysis
-		active   map[jit.Entitlement]time.Time
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		var err error
-		analysis, err = c.analyze(gctx, &assetpb.IamPolicyAnalysisQuery{
-			ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: project.FullResourceName()},
-			IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
-			ConditionContext: c.accessTime(),
-		})
-		if status.Code(err) == codes.InvalidArgument {
-			// Google answers 400 for a project that does not exist (or is
-			// outside the scope): nothing is eligible there.
-			return nil
-		}
-		return err
+	ents, warnings, err := cachedEntitlements(ctx, c.opts.Cache, user, project, func(ctx context.Context) (entitlementsResult, error) {
+		return c.entitlementsFromIndex(ctx, user, project)
 	})
-	g.Go(func() error {
-		var err error
-		active, err = activeWindows(gctx, c.crm, c.opts.ReadTimeout, project, user.Member(), c.opts.Clock())
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	if err != nil {
 		return nil, nil, translate(op, c.opts.Scope, err)
 	}
-	var found []eligible
-	var warnings []string
-	for _, r := range analysis.GetAnalysisResults() {
-		b := r.GetIamBinding()
-		if el, ok := eligibilityOf(project, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
-			found = append(found, el)
-		}
-	}
-	for _, e := range analysis.GetNonCriticalErrors() {
-		if e.GetCause() != "" {
-			warnings = append(warnings, e.GetCause())
-		}
-	}
-	return merge(found, active), sortedUnique(warnings), nil
+	return ents, warnings, nil
 }
 
 // Holders lists the users who hold ent with activation type typ: same
@@ -156,6 +99,12 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 // groups, on the project or inherited.
 func (c *PolicyAnalyzer) Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
 	const op = "catalog.PolicyAnalyzer.Holders"
+	return cachedHolders(ctx, c.opts.Cache, ent, typ, func(ctx context.Context) ([]jit.UserID, error) {
+		return c.holders(ctx, op, ent, typ)
+	})
+}
+
+func (c *PolicyAnalyzer) holders(ctx context.Context, op string, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
 	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
 		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.Project.FullResourceName()},
 		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},

@@ -54,6 +54,11 @@ type Config struct {
 	BackendConnectTimeout time.Duration // BACKEND_CONNECT_TIMEOUT, seconds
 	BackendReadTimeout    time.Duration // BACKEND_READ_TIMEOUT, seconds
 	BackendWriteTimeout   time.Duration // BACKEND_WRITE_TIMEOUT, seconds
+
+	// CatalogCacheTTL is CATALOG_CACHE_TTL, seconds: how long one user's
+	// read results (eligibility, projects, roles, peers) are reused; 0
+	// turns the cache off.
+	CatalogCacheTTL time.Duration
 }
 
 // SMTP holds the SMTP_* settings.
@@ -86,6 +91,9 @@ const (
 	DefaultBackendConnectTimeout = 5 * time.Second
 	DefaultBackendReadTimeout    = 20 * time.Second
 	DefaultBackendWriteTimeout   = 5 * time.Second
+	// DefaultCatalogCacheTTL is short next to the Cloud Asset index's own
+	// lag (minutes), and long enough to cover one visit to the app.
+	DefaultCatalogCacheTTL = 30 * time.Second
 	// DefaultAssetInventoryProjectsQuery is AVAILABLE_PROJECTS_QUERY's
 	// default when RESOURCE_CATALOG is AssetInventory.
 	DefaultAssetInventoryProjectsQuery = "state:ACTIVE"
@@ -157,6 +165,7 @@ func Variables() []string {
 		"NOTIFICATION_TIMEZONE", "NOTIFICATION_TOPIC",
 		"IAP_BACKEND_SERVICE_ID", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
+		"CATALOG_CACHE_TTL",
 	}
 }
 
@@ -442,4 +451,5 @@ func (c *Config) loadIAP(r *reader) {
 	c.BackendConnectTimeout = r.duration(DefaultBackendConnectTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_CONNECT_TIMEOUT")
 	c.BackendReadTimeout = r.duration(DefaultBackendReadTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_READ_TIMEOUT")
 	c.BackendWriteTimeout = r.duration(DefaultBackendWriteTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_WRITE_TIMEOUT")
+	c.CatalogCacheTTL = r.duration(DefaultCatalogCacheTTL, time.Second, "seconds", 0, maxSeconds, "CATALOG_CACHE_TTL")
 }

@@ -82,6 +82,7 @@ func TestLoadDefaults(t *testing.T) {
 		BackendConnectTimeout: 5 * time.Second,
 		BackendReadTimeout:    20 * time.Second,
 		BackendWriteTimeout:   5 * time.Second,
+		CatalogCacheTTL:       30 * time.Second,
 	}
 	if diff := cmp.Diff(want, got, cmpConfig); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
@@ -129,6 +130,7 @@ func TestLoadEverySetting(t *testing.T) {
 		"BACKEND_CONNECT_TIMEOUT":          "7",
 		"BACKEND_READ_TIMEOUT":             "30",
 		"BACKEND_WRITE_TIMEOUT":            "9",
+		"CATALOG_CACHE_TTL":                "0",
 	})
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -173,6 +175,7 @@ func TestLoadEverySetting(t *testing.T) {
 		BackendConnectTimeout: 7 * time.Second,
 		BackendReadTimeout:    30 * time.Second,
 		BackendWriteTimeout:   9 * time.Second,
+		CatalogCacheTTL:       0,
 	}
 	if diff := cmp.Diff(want, got, cmpConfig); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
@@ -350,6 +353,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"connect_timeout", withEnv(env{"BACKEND_CONNECT_TIMEOUT": "0"}), `BACKEND_CONNECT_TIMEOUT="0": must be a whole number of seconds from 1 to 600`},
 		{"read_timeout", withEnv(env{"BACKEND_READ_TIMEOUT": "5s"}), `BACKEND_READ_TIMEOUT="5s": must be a whole number of seconds from 1 to 600`},
 		{"write_timeout", withEnv(env{"BACKEND_WRITE_TIMEOUT": "601"}), `BACKEND_WRITE_TIMEOUT="601": must be a whole number of seconds from 1 to 600`},
+		{"cache_ttl", withEnv(env{"CATALOG_CACHE_TTL": "-1"}), `CATALOG_CACHE_TTL="-1": must be a whole number of seconds from 0 to 600`},
 		{"too_long", withEnv(env{"SMTP_PASSWORD": long}), `SMTP_PASSWORD: is 5000 bytes long; at most 4096 are allowed`},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,41 @@
+package catalog
+
+import (
+	"context"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// Entitlements lists user's eligible entitlements on project, from the
+// project's effective policies and the user's groups, with the status of
+// each read from the project's current policy; cached per user.
+func (c *AssetInventory) Entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error) {
+	return cachedEntitlements(ctx, c.opts.Cache, user, project, func(ctx context.Context) (entitlementsResult, error) {
+		ents, warnings, err := c.entitlements(ctx, user, project)
+		return entitlementsResult{ents: ents, warnings: warnings}, err
+	})
+}
+
+// Holders lists the users who hold ent with activation type typ, expanding
+// groups (nested ones included) through Cloud Identity; cached.
+func (c *AssetInventory) Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
+	return cachedHolders(ctx, c.opts.Cache, ent, typ, func(ctx context.Context) ([]jit.UserID, error) {
+		return c.holders(ctx, ent, typ)
+	})
+}
+
+// effectiveBindings returns the bindings that apply to project. A peer
+// listing needs them twice at once — for the caller's eligibility and for
+// the other holders — and the cache makes that one call.
+func (c *AssetInventory) effectiveBindings(ctx context.Context, project jit.ProjectID) ([]*binding, error) {
+	return get(ctx, c.opts.Cache, cacheKey{kind: "effective", arg: string(project)}, func(ctx context.Context) ([]*binding, error) {
+		return c.fetchEffectiveBindings(ctx, project)
+	})
+}
+
+// cachedGroupsOf lists the groups of user, cached per user.
+func (c *AssetInventory) cachedGroupsOf(ctx context.Context, user jit.UserID) ([]string, error) {
+	return get(ctx, c.opts.Cache, cacheKey{kind: "groups", user: user}, func(ctx context.Context) ([]string, error) {
+		return c.groupsOf(ctx, user)
+	})
+}

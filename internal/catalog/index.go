@@ -1,0 +1,137 @@
+package catalog
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// userIndex is everything one user is eligible for within the scope, from
+// a single Policy Analyzer query: the projects list and every project's
+// roles are read from it, so a visit to the app costs one query of
+// Policy Analyzer's small daily quota, not one per page.
+type userIndex struct {
+	byProject map[jit.ProjectID][]eligible
+	warnings  []string
+}
+
+func (ix *userIndex) projects() []jit.ProjectID {
+	out := make([]jit.ProjectID, 0, len(ix.byProject))
+	for p := range ix.byProject {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// index returns user's eligibility index, cached per user.
+func (c *PolicyAnalyzer) index(ctx context.Context, user jit.UserID) (*userIndex, error) {
+	return get(ctx, c.opts.Cache, cacheKey{kind: "index", user: user}, func(ctx context.Context) (*userIndex, error) {
+		return c.fetchIndex(ctx, user)
+	})
+}
+
+// fetchIndex asks Policy Analyzer which bindings in the scope apply to
+// user, directly or through (nested) groups, with the resources they
+// attach to expanded to the projects below them, and keeps the eligible
+// ones per project.
+func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*userIndex, error) {
+	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
+		IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
+		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandResources: true},
+		ConditionContext: c.accessTime(),
+	})
+	if status.Code(err) == codes.InvalidArgument {
+		// Google answers 400 for an identity it cannot analyze: nothing
+		// is eligible.
+		return &userIndex{byProject: map[jit.ProjectID][]eligible{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ix := &userIndex{byProject: map[jit.ProjectID][]eligible{}}
+	for _, r := range analysis.GetAnalysisResults() {
+		b := r.GetIamBinding()
+		if _, ok := eligibilityOf("", b.GetRole(), b.GetCondition().GetExpression()); !ok || !conditional(r) {
+			continue
+		}
+		for _, acl := range r.GetAccessControlLists() {
+			for _, res := range acl.GetResources() {
+				p, ok := projectOf(res.GetFullResourceName())
+				if !ok {
+					continue
+				}
+				if el, ok := eligibilityOf(p, b.GetRole(), b.GetCondition().GetExpression()); ok {
+					ix.byProject[p] = append(ix.byProject[p], el)
+				}
+			}
+		}
+	}
+	for _, e := range analysis.GetNonCriticalErrors() {
+		if e.GetCause() != "" {
+			ix.warnings = append(ix.warnings, e.GetCause())
+		}
+	}
+	ix.warnings = sortedUnique(ix.warnings)
+	return ix, nil
+}
+
+// entitlementsResult is what Entitlements returns, as cached.
+type entitlementsResult struct {
+	ents     []jit.EligibleEntitlement
+	warnings []string
+}
+
+// cachedEntitlements serves a user's entitlements on a project from the
+// cache, computing them with fetch on a miss, and hands out copies so
+// that callers may sort them.
+func cachedEntitlements(ctx context.Context, cache *Cache, user jit.UserID, project jit.ProjectID,
+	fetch func(context.Context) (entitlementsResult, error),
+) ([]jit.EligibleEntitlement, []string, error) {
+	r, err := get(ctx, cache, cacheKey{kind: "entitlements", user: user, arg: string(project)}, fetch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return slices.Clone(r.ents), slices.Clone(r.warnings), nil
+}
+
+// entitlementsFromIndex lists user's entitlements on project from the
+// index and the project's live policy (for what is active now), read in
+// parallel.
+func (c *PolicyAnalyzer) entitlementsFromIndex(ctx context.Context, user jit.UserID, project jit.ProjectID) (entitlementsResult, error) {
+	var (
+		ix     *userIndex
+		active map[jit.Entitlement]time.Time
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		ix, err = c.index(gctx, user)
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		active, err = activeWindows(gctx, c.crm, c.opts.ReadTimeout, project, user.Member(), c.opts.Clock())
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return entitlementsResult{}, err
+	}
+	return entitlementsResult{ents: merge(ix.byProject[project], active), warnings: ix.warnings}, nil
+}
+
+// cachedHolders serves the holders of an entitlement from the cache.
+func cachedHolders(ctx context.Context, cache *Cache, ent jit.Entitlement, typ jit.ActivationType,
+	fetch func(context.Context) ([]jit.UserID, error),
+) ([]jit.UserID, error) {
+	arg := string(typ) + "\x00" + ent.ID() + "\x00" + ent.ResourceCondition
+	users, err := get(ctx, cache, cacheKey{kind: "holders", arg: arg}, fetch)
+	return slices.Clone(users), err
+}
