@@ -60,10 +60,10 @@ func (b *bench) scaleTable(ctx context.Context) error {
 				count              func([]byte) int
 			}{
 				{"list projects", http.MethodGet, "/api/projects", nil, countField("projects")},
-				{"list roles", http.MethodGet, rolesPath(project), nil, countField("roles")},
+				{"list roles", http.MethodGet, rolesPath(project), nil, countField("entitlements")},
 				{"self-activate", http.MethodPost, "/api/projects/" + project + "/roles/self-activate", map[string]any{
 					"entitlementIds": []string{project + ":roles/editor"}, "justification": "INC-1 scale", "activationTimeout": 30,
-				}, countField("items")},
+				}, countField("entitlements")},
 			}
 			for _, op := range ops {
 				cst, err := a.cost(ctx, user, op.method, op.path, op.body, op.count)

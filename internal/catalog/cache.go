@@ -127,6 +127,31 @@ func get[T any](ctx context.Context, c *Cache, key cacheKey, fetch func(context.
 	return e.value.(T), nil //nolint:forcetypeassert // every key kind stores one type
 }
 
+// peek returns the cached value of key if it is there and fresh, without
+// fetching it.
+func peek[T any](c *Cache, key cacheKey) (T, bool) {
+	var zero T
+	if !c.enabled() {
+		return zero, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok {
+		return zero, false
+	}
+	select {
+	case <-e.ready:
+	default:
+		return zero, false
+	}
+	if e.err != nil || c.clock().After(e.expires) {
+		return zero, false
+	}
+	v, ok := e.value.(T)
+	return v, ok
+}
+
 func (c *Cache) note(kind string, hit bool) {
 	if c.observe != nil {
 		c.observe(kind, hit)

@@ -102,18 +102,25 @@ func cachedEntitlements(ctx context.Context, cache *Cache, user jit.UserID, proj
 	return slices.Clone(r.ents), slices.Clone(r.warnings), nil
 }
 
-// entitlementsFromIndex lists user's entitlements on project from the
-// index and the project's live policy (for what is active now), read in
-// parallel.
+// entitlementsFromIndex lists user's entitlements on project, eligibility
+// from the user's index when it is cached (a visit that started with the
+// projects list), else from a query about this project alone — a small
+// answer whatever the size of the organization — with what is active now
+// read from the project's live policy in parallel.
 func (c *PolicyAnalyzer) entitlementsFromIndex(ctx context.Context, user jit.UserID, project jit.ProjectID) (entitlementsResult, error) {
 	var (
-		ix     *userIndex
-		active map[jit.Entitlement]time.Time
+		found    []eligible
+		warnings []string
+		active   map[jit.Entitlement]time.Time
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
+		if ix, ok := peek[*userIndex](c.opts.Cache, cacheKey{kind: "index", user: user}); ok {
+			found, warnings = ix.byProject[project], ix.warnings
+			return nil
+		}
 		var err error
-		ix, err = c.index(gctx, user)
+		found, warnings, err = c.projectEligibility(gctx, user, project)
 		return err
 	})
 	g.Go(func() error {
@@ -124,7 +131,39 @@ func (c *PolicyAnalyzer) entitlementsFromIndex(ctx context.Context, user jit.Use
 	if err := g.Wait(); err != nil {
 		return entitlementsResult{}, err
 	}
-	return entitlementsResult{ents: merge(ix.byProject[project], active), warnings: ix.warnings}, nil
+	return entitlementsResult{ents: merge(found, active), warnings: warnings}, nil
+}
+
+// projectEligibility asks Policy Analyzer which eligible bindings apply
+// to user on project (its own and inherited, directly or through groups).
+func (c *PolicyAnalyzer) projectEligibility(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]eligible, []string, error) {
+	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
+		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: project.FullResourceName()},
+		IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
+		ConditionContext: c.accessTime(),
+	})
+	if status.Code(err) == codes.InvalidArgument {
+		// Google answers 400 for a project that does not exist (or is
+		// outside the scope): nothing is eligible there.
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var found []eligible
+	var warnings []string
+	for _, r := range analysis.GetAnalysisResults() {
+		b := r.GetIamBinding()
+		if el, ok := eligibilityOf(project, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
+			found = append(found, el)
+		}
+	}
+	for _, e := range analysis.GetNonCriticalErrors() {
+		if e.GetCause() != "" {
+			warnings = append(warnings, e.GetCause())
+		}
+	}
+	return found, sortedUnique(warnings), nil
 }
 
 // cachedHolders serves the holders of an entitlement from the cache.

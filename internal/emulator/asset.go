@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -55,50 +54,10 @@ func (a *Asset) parseFullName(name string) (string, bool) {
 }
 
 // scopeResources lists every resource at or below scope, parents first.
-func (w *World) scopeResources(scope string) []string {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	var out []string
-	add := func(name string) {
-		anc, _ := w.ancestors(name)
-		if slices.Contains(anc, scope) {
-			out = append(out, name)
-		}
-	}
-	for name := range w.orgs {
-		add(name)
-	}
-	for name := range w.folders {
-		add(name)
-	}
-	for id := range w.projects {
-		add("projects/" + id)
-	}
-	depth := func(n string) int { a, _ := w.ancestors(n); return len(a) }
-	sort.Slice(out, func(i, j int) bool {
-		di, dj := depth(out[i]), depth(out[j])
-		if di != dj {
-			return di < dj
-		}
-		return out[i] < out[j]
-	})
-	return out
-}
+func (w *World) scopeResources(scope string) []string { return w.scopeTree(scope).order }
 
 // descendants lists the resources strictly below name within scope.
-func (w *World) descendants(name, scope string) []string {
-	var out []string
-	for _, r := range w.scopeResources(scope) {
-		if r == name {
-			continue
-		}
-		anc, _ := w.Ancestors(r)
-		if slices.Contains(anc, name) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func (w *World) descendants(name, scope string) []string { return w.scopeTree(scope).descendants(name) }
 
 func (a *Asset) scope(s string) (string, error) {
 	if s == "" {
@@ -164,7 +123,8 @@ func (a *Asset) AnalyzeIamPolicy(ctx context.Context, req *assetpb.AnalyzeIamPol
 		principals = a.w.principalsOf(identity)
 	}
 
-	attached := a.w.scopeResources(scope)
+	tree := a.w.scopeTree(scope)
+	attached := tree.order
 	target := ""
 	if sel := q.GetResourceSelector(); sel != nil {
 		t, ok := a.parseFullName(sel.GetFullResourceName())
@@ -211,7 +171,7 @@ func (a *Asset) AnalyzeIamPolicy(ctx context.Context, req *assetpb.AnalyzeIamPol
 			default:
 				acl.Resources = []*assetpb.IamPolicyAnalysisResult_Resource{{FullResourceName: fullName(res)}}
 				if opts.GetExpandResources() {
-					for _, d := range a.w.descendants(res, scope) {
+					for _, d := range tree.descendants(res) {
 						acl.Resources = append(acl.Resources, &assetpb.IamPolicyAnalysisResult_Resource{FullResourceName: fullName(d)})
 						if opts.GetOutputResourceEdges() {
 							acl.ResourceEdges = append(acl.ResourceEdges, &assetpb.IamPolicyAnalysisResult_Edge{SourceNode: fullName(res), TargetNode: fullName(d)})
