@@ -56,9 +56,6 @@ func (a *Asset) parseFullName(name string) (string, bool) {
 // scopeResources lists every resource at or below scope, parents first.
 func (w *World) scopeResources(scope string) []string { return w.scopeTree(scope).order }
 
-// descendants lists the resources strictly below name within scope.
-func (w *World) descendants(name, scope string) []string { return w.scopeTree(scope).descendants(name) }
-
 func (a *Asset) scope(s string) (string, error) {
 	if s == "" {
 		return "", newAPIError(http.StatusBadRequest, "scope is required")
