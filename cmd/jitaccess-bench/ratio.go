@@ -93,7 +93,7 @@ func operations() []operation {
 		{name: "list projects", floor: both(1), prepare: none, act: get("/api/projects", reviewer)},
 		{name: "list roles", floor: both(1), prepare: none, act: get(rolesPath(mpaProject), reviewer)},
 		{
-			name: "list peers", floor: map[string]int{"PolicyAnalyzer": 1, "AssetInventory": 2},
+			name: "list peers", floor: map[string]int{"PolicyAnalyzer": 1, "AssetInventory": 3},
 			prepare: none, act: get(peersPath, requester),
 		},
 		{

@@ -27,13 +27,11 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 	// The token cannot say it was approved (nothing is stored), but the
 	// project's policy can: if the beneficiary holds the role now, the
 	// request was approved (the original kept showing "waiting", #425).
-	if ents, _, err := s.catalog.Entitlements(ctx, req.Beneficiary, req.Entitlement.Project); err == nil {
-		for _, e := range ents {
-			if e.Entitlement == req.Entitlement && e.Status == jit.StatusActive && e.ValidUntil.After(req.RequestedAt) {
-				status = jit.StatusActive
-				planned.End = e.ValidUntil
-				planned.Start = e.ValidUntil.Add(-req.Duration)
-			}
+	if until, err := s.activeUntil(ctx, req.Beneficiary, req.Entitlement); err == nil {
+		if until.After(req.RequestedAt) {
+			status = jit.StatusActive
+			planned.End = until
+			planned.Start = until.Add(-req.Duration)
 		}
 	} else {
 		s.opts.Logger.WarnContext(ctx, "checking whether the request was approved failed", slog.Any("error", err))
@@ -85,9 +83,8 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 		return fail(wrapUpstream(op, "Approving the activation request failed", err))
 	}
 	e := jit.Event{Kind: jit.EventApproved, Actor: caller, Request: &req, Activations: []jit.Activation{act}}
-	s.record(ctx, e)
 	r := resultOf(caller.Email, &req, []jit.Activation{act}, jit.StatusActive)
-	r.Warnings = s.notify(ctx, e)
+	r.Warnings = s.recordAndNotify(ctx, e)
 	return r, nil
 }
 

@@ -85,9 +85,8 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 		return fail(wrapUpstream(op, "Activating role failed", err))
 	}
 	e := jit.Event{Kind: jit.EventSelfActivated, Actor: caller, Activations: acts}
-	s.record(ctx, e)
 	r := resultOf(caller.Email, nil, acts, jit.StatusActive)
-	r.Warnings = s.notify(ctx, e)
+	r.Warnings = s.recordAndNotify(ctx, e)
 	return r, nil
 }
 

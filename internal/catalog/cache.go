@@ -220,7 +220,7 @@ func (c *Cache) Forget(user jit.UserID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k := range c.byUser[user] {
-		if k.kind == "entitlements" {
+		if k.kind == "entitlements" || k.kind == "active" {
 			c.drop(k)
 		}
 	}
