@@ -53,6 +53,7 @@ type settings struct {
 	seed       string
 	cacheTTL   string
 	mainBinary string
+	cpuProfile string
 
 	// Children only.
 	child    string
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&s.seed, "seed", "testdata/demo.yaml", "world of the ratio, session and throughput tables")
 	fs.StringVar(&s.cacheTTL, "cache-ttl", "", "CATALOG_CACHE_TTL of the app (empty: the default)")
 	fs.StringVar(&s.mainBinary, "binary", "", "cmd/jitaccess binary for the start table (empty: build one with the Makefile's flags)")
+	fs.StringVar(&s.cpuProfile, "cpuprofile", "", "write a CPU profile of the app during the throughput run to this file")
 	fs.StringVar(&s.child, "child", "", "internal: run as the emulator or load child")
 	fs.StringVar(&s.world, "world", "seed", "internal: the emulator child's world (seed or synthetic)")
 	fs.IntVar(&s.projects, "projects", 10, "internal: projects of the synthetic world")

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
+	"runtime/pprof"
 )
 
 // throughputTable measures warm role listing: each user's roles are in the
@@ -36,7 +38,20 @@ func (b *bench) throughputTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if b.s.cpuProfile != "" {
+		f, err := os.Create(b.s.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = f.Close() }()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	r, err := b.runLoad(ctx, a.url+rolesPath(mpaProject), headers)
+	if b.s.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}

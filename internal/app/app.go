@@ -200,7 +200,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		return nil, fmt.Errorf("web assets: %w", err)
 	}
 	srv, err := server.New(server.Options{
-		Logger: logger, Verifier: verifier, UI: ui, Policy: cfg.Policy(), Version: env.Version,
+		Logger: logger, Verifier: iap.NewCache(verifier, clock), UI: ui, Policy: cfg.Policy(), Version: env.Version,
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
 		InsecureLinks: cfg.Platform == config.PlatformLocal,
 		AuthFailures:  trail,
