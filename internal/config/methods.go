@@ -160,5 +160,6 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("backend_connect_timeout", int(r.BackendConnectTimeout/time.Second)),
 		slog.Int("backend_read_timeout", int(r.BackendReadTimeout/time.Second)),
 		slog.Int("backend_write_timeout", int(r.BackendWriteTimeout/time.Second)),
+		slog.Int("catalog_cache_ttl", int(r.CatalogCacheTTL/time.Second)),
 	)
 }
