@@ -66,7 +66,7 @@ func (c *AssetInventory) fetchEffectiveBindings(ctx context.Context, project jit
 	for _, r := range resp.GetPolicyResults() {
 		for _, p := range r.GetPolicies() {
 			for _, b := range p.GetPolicy().GetBindings() {
-				out = append(out, &binding{role: b.GetRole(), members: b.GetMembers(), expr: b.GetCondition().GetExpression()})
+				out = append(out, &binding{role: b.GetRole(), members: b.GetMembers(), expr: b.GetCondition().GetExpression(), resource: p.GetAttachedResource()})
 			}
 		}
 	}
@@ -74,9 +74,10 @@ func (c *AssetInventory) fetchEffectiveBindings(ctx context.Context, project jit
 }
 
 type binding struct {
-	role    string
-	members []string
-	expr    string
+	role     string
+	members  []string
+	expr     string
+	resource string // the full name of the resource the policy is attached to
 }
 
 // entitlements lists user's eligible entitlements on project.
@@ -113,8 +114,10 @@ func (c *AssetInventory) entitlements(ctx context.Context, user jit.UserID, proj
 		return nil, nil, translate(op, c.opts.Scope, err)
 	}
 	principals := map[string]bool{strings.ToLower(user.Member()): true}
+	groupSet := map[string]bool{}
 	for _, grp := range groups {
 		principals["group:"+strings.ToLower(grp)] = true
+		groupSet[strings.ToLower(grp)] = true
 	}
 	var found []eligible
 	for _, b := range bindings {
@@ -122,6 +125,7 @@ func (c *AssetInventory) entitlements(ctx context.Context, user jit.UserID, proj
 			continue
 		}
 		if el, ok := eligibilityOf(project, b.role, b.expr); ok {
+			el.grounds = groundsOf(b.resource, b.members, user, groupSet)
 			found = append(found, el)
 		}
 	}
@@ -156,35 +160,36 @@ func (c *AssetInventory) groupsOf(ctx context.Context, user jit.UserID) ([]strin
 
 // holders lists the users who hold ent with activation type typ, expanding
 // groups (nested ones included) through Cloud Identity.
-func (c *AssetInventory) holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
+func (c *AssetInventory) holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
 	const op = "catalog.AssetInventory.Holders"
 	bindings, err := c.effectiveBindings(ctx, ent.Project)
 	if err != nil {
 		return nil, translate(op, c.opts.Scope, err)
 	}
-	var users []jit.UserID
-	groups := map[string]bool{}
+	out := map[jit.UserID][]jit.Grounds{}
+	groups := map[string][]string{} // group → resources of the bindings naming it
 	for _, b := range bindings {
 		el, ok := eligibilityOf(ent.Project, b.role, b.expr)
 		if !ok || el.typ != typ || el.ent != ent {
 			continue
 		}
+		resource := strings.TrimPrefix(b.resource, "//cloudresourcemanager.googleapis.com/")
 		for _, m := range b.members {
 			kind, id, _ := strings.Cut(m, ":")
 			switch kind {
 			case "user":
 				if u, err := jit.ParseUserID(id); err == nil {
-					users = append(users, u)
+					out[u] = append(out[u], jit.Grounds{Resource: resource, Principals: []string{m}})
 				}
 			case "group":
-				groups[strings.ToLower(id)] = true
+				groups[strings.ToLower(id)] = append(groups[strings.ToLower(id)], resource)
 			}
 		}
 	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxGroupExpansions)
-	for grp := range groups {
+	for grp, resources := range groups {
 		g.Go(func() error {
 			members, err := c.membersOf(gctx, grp)
 			if err != nil {
@@ -194,13 +199,17 @@ func (c *AssetInventory) holders(ctx context.Context, ent jit.Entitlement, typ j
 				return nil
 			}
 			mu.Lock()
-			users = append(users, members...)
-			mu.Unlock()
+			defer mu.Unlock()
+			for _, u := range members {
+				for _, r := range resources {
+					out[u] = append(out[u], jit.Grounds{Resource: r, Principals: []string{"group:" + grp}})
+				}
+			}
 			return nil
 		})
 	}
 	_ = g.Wait()
-	return sortedUnique(users), nil
+	return out, nil
 }
 
 // membersOf lists the users in a group, transitively.

@@ -19,7 +19,13 @@ func (c *AssetInventory) Entitlements(ctx context.Context, user jit.UserID, proj
 // Holders lists the users who hold ent with activation type typ, expanding
 // groups (nested ones included) through Cloud Identity; cached.
 func (c *AssetInventory) Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
-	return cachedHolders(ctx, c.opts.Cache, ent, typ, func(ctx context.Context) ([]jit.UserID, error) {
+	m, err := c.HolderGrounds(ctx, ent, typ)
+	return userIDs(m), err
+}
+
+// HolderGrounds is Holders with, for each user, where they hold ent.
+func (c *AssetInventory) HolderGrounds(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
+	return cachedHolders(ctx, c.opts.Cache, ent, typ, func(ctx context.Context) (map[jit.UserID][]jit.Grounds, error) {
 		return c.holders(ctx, ent, typ)
 	})
 }

@@ -66,6 +66,8 @@ func (o *Options) defaults() {
 type eligible struct {
 	ent jit.Entitlement
 	typ jit.ActivationType
+	// grounds say where the binding is, when known.
+	grounds []jit.Grounds
 }
 
 // merge turns eligible bindings into entitlements: JIT wins when an
@@ -73,19 +75,22 @@ type eligible struct {
 // duplicates inherited from several levels collapse.
 func merge(found []eligible, active map[jit.Entitlement]time.Time) []jit.EligibleEntitlement {
 	byEnt := map[jit.Entitlement]jit.ActivationType{}
+	grounds := map[jit.Entitlement]map[jit.ActivationType][]jit.Grounds{}
 	var order []jit.Entitlement
 	for _, f := range found {
 		prev, seen := byEnt[f.ent]
 		if !seen {
 			order = append(order, f.ent)
+			grounds[f.ent] = map[jit.ActivationType][]jit.Grounds{}
 		}
 		if !seen || (prev == jit.MPA && f.typ == jit.JIT) {
 			byEnt[f.ent] = f.typ
 		}
+		grounds[f.ent][f.typ] = append(grounds[f.ent][f.typ], f.grounds...)
 	}
 	out := make([]jit.EligibleEntitlement, 0, len(order))
 	for _, e := range order {
-		ee := jit.EligibleEntitlement{Entitlement: e, Type: byEnt[e], Status: jit.StatusInactive}
+		ee := jit.EligibleEntitlement{Entitlement: e, Type: byEnt[e], Status: jit.StatusInactive, Grounds: grounds[e][byEnt[e]]}
 		if until, ok := active[e]; ok {
 			ee.Status, ee.ValidUntil = jit.StatusActive, until
 		}

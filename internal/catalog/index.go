@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/asset/apiv1/assetpb"
@@ -62,6 +64,7 @@ func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*user
 		if _, ok := eligibilityOf("", b.GetRole(), b.GetCondition().GetExpression()); !ok || !conditional(r) {
 			continue
 		}
+		grounds := groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), user, nil)
 		for _, acl := range r.GetAccessControlLists() {
 			for _, res := range acl.GetResources() {
 				p, ok := projectOf(res.GetFullResourceName())
@@ -69,6 +72,7 @@ func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*user
 					continue
 				}
 				if el, ok := eligibilityOf(p, b.GetRole(), b.GetCondition().GetExpression()); ok {
+					el.grounds = grounds
 					ix.byProject[p] = append(ix.byProject[p], el)
 				}
 			}
@@ -155,6 +159,7 @@ func (c *PolicyAnalyzer) projectEligibility(ctx context.Context, user jit.UserID
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
 		if el, ok := eligibilityOf(project, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
+			el.grounds = groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), user, nil)
 			found = append(found, el)
 		}
 	}
@@ -166,11 +171,56 @@ func (c *PolicyAnalyzer) projectEligibility(ctx context.Context, user jit.UserID
 	return found, sortedUnique(warnings), nil
 }
 
-// cachedHolders serves the holders of an entitlement from the cache.
+// cachedHolders serves the holders of an entitlement, with the grounds
+// of each, from the cache, and hands out copies.
 func cachedHolders(ctx context.Context, cache *Cache, ent jit.Entitlement, typ jit.ActivationType,
-	fetch func(context.Context) ([]jit.UserID, error),
-) ([]jit.UserID, error) {
+	fetch func(context.Context) (map[jit.UserID][]jit.Grounds, error),
+) (map[jit.UserID][]jit.Grounds, error) {
 	arg := string(typ) + "\x00" + ent.ID() + "\x00" + ent.ResourceCondition
-	users, err := get(ctx, cache, cacheKey{kind: "holders", arg: arg}, fetch)
-	return slices.Clone(users), err
+	m, err := get(ctx, cache, cacheKey{kind: "holders", arg: arg}, fetch)
+	return maps.Clone(m), err
+}
+
+// userIDs lists the keys of a holders map, sorted.
+func userIDs(m map[jit.UserID][]jit.Grounds) []jit.UserID {
+	out := make([]jit.UserID, 0, len(m))
+	for u := range m {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// viaGroups tells, for each identity reached through the group edges of
+// an analysis result, which group members of the binding lead to it
+// ("group:…" keys, lower case).
+func viaGroups(members []string, edges []*assetpb.IamPolicyAnalysisResult_Edge) map[string]map[string]bool {
+	children := map[string][]string{}
+	for _, e := range edges {
+		src := strings.ToLower(e.GetSourceNode())
+		children[src] = append(children[src], strings.ToLower(e.GetTargetNode()))
+	}
+	out := map[string]map[string]bool{}
+	for _, m := range members {
+		root := strings.ToLower(m)
+		group, ok := strings.CutPrefix(root, "group:")
+		if !ok {
+			continue
+		}
+		seen := map[string]bool{root: true}
+		for queue := []string{root}; len(queue) > 0; queue = queue[1:] {
+			for _, next := range children[queue[0]] {
+				if seen[next] {
+					continue
+				}
+				seen[next] = true
+				queue = append(queue, next)
+				if out[next] == nil {
+					out[next] = map[string]bool{}
+				}
+				out[next][group] = true
+			}
+		}
+	}
+	return out
 }

@@ -98,37 +98,50 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 // project, role and resource condition, directly or through (nested)
 // groups, on the project or inherited.
 func (c *PolicyAnalyzer) Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
+	m, err := c.HolderGrounds(ctx, ent, typ)
+	return userIDs(m), err
+}
+
+// HolderGrounds is Holders with, for each user, where they hold ent.
+func (c *PolicyAnalyzer) HolderGrounds(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
 	const op = "catalog.PolicyAnalyzer.Holders"
-	return cachedHolders(ctx, c.opts.Cache, ent, typ, func(ctx context.Context) ([]jit.UserID, error) {
+	return cachedHolders(ctx, c.opts.Cache, ent, typ, func(ctx context.Context) (map[jit.UserID][]jit.Grounds, error) {
 		return c.holders(ctx, op, ent, typ)
 	})
 }
 
-func (c *PolicyAnalyzer) holders(ctx context.Context, op string, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
+func (c *PolicyAnalyzer) holders(ctx context.Context, op string, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
 	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
 		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.Project.FullResourceName()},
 		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},
-		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true},
+		// The group edges say through which group of the binding each
+		// user holds it, for a write to confirm in the live policy.
+		Options: &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true, OutputGroupEdges: true},
 	})
 	if err != nil {
 		return nil, translate(op, c.opts.Scope, err)
 	}
-	var out []jit.UserID
+	out := map[jit.UserID][]jit.Grounds{}
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
 		el, ok := eligibilityOf(ent.Project, b.GetRole(), b.GetCondition().GetExpression())
 		if !ok || el.typ != typ || el.ent != ent {
 			continue
 		}
+		via := viaGroups(b.GetMembers(), r.GetIdentityList().GetGroupEdges())
 		for _, id := range r.GetIdentityList().GetIdentities() {
-			if email, ok := strings.CutPrefix(id.GetName(), "user:"); ok {
-				if u, err := jit.ParseUserID(email); err == nil {
-					out = append(out, u)
-				}
+			email, ok := strings.CutPrefix(id.GetName(), "user:")
+			if !ok {
+				continue
 			}
+			u, err := jit.ParseUserID(email)
+			if err != nil {
+				continue
+			}
+			out[u] = append(out[u], groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), u, via[strings.ToLower(id.GetName())])...)
 		}
 	}
-	return sortedUnique(out), nil
+	return out, nil
 }
 
 // searchProjects lists projects matching AVAILABLE_PROJECTS_QUERY.

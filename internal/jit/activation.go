@@ -41,6 +41,9 @@ type EligibleEntitlement struct {
 	Type       ActivationType
 	Status     Status
 	ValidUntil time.Time // set when Status is StatusActive
+	// Grounds are where the eligible binding was seen (for Type), for a
+	// write to confirm in the live policies.
+	Grounds []Grounds
 }
 
 // Activation is a time-bound grant of one entitlement to one user.
