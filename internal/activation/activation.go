@@ -65,8 +65,8 @@ type Options struct {
 	// connected. Default 30s.
 	FollowUpTimeout time.Duration
 	Clock           func() time.Time
-	Random    io.Reader
-	Logger    *slog.Logger
+	Random          io.Reader
+	Logger          *slog.Logger
 }
 
 // Service implements the use cases.
