@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,50 @@ func TestAnApprovalIsAuditedAndMailedWhenTheReviewerHangsUp(t *testing.T) {
 	defer cancel()
 	if _, err := h.Outbox.WaitFor(ctx, func(m outbox.Message) bool { return strings.HasPrefix(m.Subject, "Re: ") }); err != nil {
 		t.Errorf("no approval email to the beneficiary: %v", err)
+	}
+}
+
+// TestOutOfRangeNumbersAreRefusedNotWrapped: an activationTimeout whose
+// minutes overflow a time.Duration used to wrap round to a short, accepted
+// activation; more reviewers than a token can carry used to be a 500.
+// Both are 400s that write nothing and send nothing.
+func TestOutOfRangeNumbersAreRefusedNotWrapped(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t, apptest.Options{Config: map[string]string{"ACTIVATION_REQUEST_MAX_REVIEWERS": "100"}})
+	peers := make([]string, 101)
+	for i := range peers {
+		peers[i] = "peer" + strconv.Itoa(i) + "@example.com"
+	}
+	for _, tc := range []struct {
+		name, user, path string
+		body             map[string]any
+		message          string
+	}{
+		{"self_activate_overflow", "dave@example.com", "/api/projects/prod-payments-db/roles/self-activate", map[string]any{
+			"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "INC-1", "activationTimeout": 307445736,
+		}, "The activation duration must be no longer than 120 minutes"},
+		{"self_activate_max_int", "dave@example.com", "/api/projects/prod-payments-db/roles/self-activate", map[string]any{
+			"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "INC-1", "activationTimeout": int64(math.MaxInt64),
+		}, "The activation duration must be no longer than 120 minutes"},
+		{"request_overflow", "erin@example.com", "/api/projects/prod-payments-api/roles/request", map[string]any{
+			"entitlementId": "prod-payments-api:roles/run.developer", "justification": "CHG-1", "peers": []string{"dave@example.com"}, "activationTimeout": 307445736,
+		}, "The activation duration must be no longer than 120 minutes"},
+		{"too_many_reviewers", "erin@example.com", "/api/projects/prod-payments-api/roles/request", map[string]any{
+			"entitlementId": "prod-payments-api:roles/run.developer", "justification": "CHG-1", "peers": peers, "activationTimeout": 30,
+		}, "The number of reviewers exceeds the allowed maximum of 100"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := h.Emulator.World.TotalPolicyWrites()
+			r := h.Do(t, tc.user, http.MethodPost, tc.path, tc.body)
+			if r.Status != http.StatusBadRequest || r.Message(t) != tc.message {
+				t.Errorf("got %d %q, want 400 %q", r.Status, r.Body, tc.message)
+			}
+			if after := h.Emulator.World.TotalPolicyWrites(); after != before {
+				t.Errorf("%d IAM writes", after-before)
+			}
+		})
+	}
+	if n := len(h.Outbox.Messages()); n != 0 {
+		t.Errorf("%d emails sent", n)
 	}
 }

@@ -327,8 +327,9 @@ func (c *Config) loadApproval(r *reader) {
 	// Approval tokens are signed with IAM Credentials signJwt, which refuses
 	// an expiry more than 12 hours ahead.
 	c.RequestTimeout = r.duration(DefaultRequestTimeout, time.Minute, "minutes", 1, maxRequestMinutes, "ACTIVATION_REQUEST_TIMEOUT")
-	c.MinReviewers = r.integer(DefaultMinReviewers, 1, maxCount, "ACTIVATION_REQUEST_MIN_REVIEWERS")
-	c.MaxReviewers = r.integer(DefaultMaxReviewers, 1, maxCount, "ACTIVATION_REQUEST_MAX_REVIEWERS")
+	// Every reviewer travels in the signed token, which bounds their number.
+	c.MinReviewers = r.integer(DefaultMinReviewers, 1, jit.MaxReviewersLimit, "ACTIVATION_REQUEST_MIN_REVIEWERS")
+	c.MaxReviewers = r.integer(DefaultMaxReviewers, 1, jit.MaxReviewersLimit, "ACTIVATION_REQUEST_MAX_REVIEWERS")
 	if c.MinReviewers > c.MaxReviewers {
 		v, _ := r.value("ACTIVATION_REQUEST_MIN_REVIEWERS")
 		if v == "" {

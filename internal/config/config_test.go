@@ -318,8 +318,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"max_roles_zero", withEnv(env{"ACTIVATION_REQUEST_MAX_ROLES": "0"}), `ACTIVATION_REQUEST_MAX_ROLES="0": must be a whole number from 1 to 1000`},
 		{"request_timeout_zero", withEnv(env{"ACTIVATION_REQUEST_TIMEOUT": "0"}), `ACTIVATION_REQUEST_TIMEOUT="0": must be a whole number of minutes from 1 to 720`},
 		{"request_timeout_beyond_signjwt", withEnv(env{"ACTIVATION_REQUEST_TIMEOUT": "721"}), `ACTIVATION_REQUEST_TIMEOUT="721": must be a whole number of minutes from 1 to 720`},
-		{"min_reviewers_zero", withEnv(env{"ACTIVATION_REQUEST_MIN_REVIEWERS": "0"}), `ACTIVATION_REQUEST_MIN_REVIEWERS="0": must be a whole number from 1 to 1000`},
-		{"max_reviewers_zero", withEnv(env{"ACTIVATION_REQUEST_MAX_REVIEWERS": "0"}), `ACTIVATION_REQUEST_MAX_REVIEWERS="0": must be a whole number from 1 to 1000`},
+		{"min_reviewers_zero", withEnv(env{"ACTIVATION_REQUEST_MIN_REVIEWERS": "0"}), `ACTIVATION_REQUEST_MIN_REVIEWERS="0": must be a whole number from 1 to 100`},
+		{"max_reviewers_zero", withEnv(env{"ACTIVATION_REQUEST_MAX_REVIEWERS": "0"}), `ACTIVATION_REQUEST_MAX_REVIEWERS="0": must be a whole number from 1 to 100`},
+		// The token carries every reviewer: more than 100 could not be signed (a 500).
+		{"max_reviewers_above_token_limit", withEnv(env{"ACTIVATION_REQUEST_MAX_REVIEWERS": "101"}), `ACTIVATION_REQUEST_MAX_REVIEWERS="101": must be a whole number from 1 to 100`},
 		{"min_above_max", withEnv(env{"ACTIVATION_REQUEST_MIN_REVIEWERS": "5", "ACTIVATION_REQUEST_MAX_REVIEWERS": "3"}),
 			`ACTIVATION_REQUEST_MIN_REVIEWERS="5": must not exceed ACTIVATION_REQUEST_MAX_REVIEWERS (3)`},
 		{"default_min_above_max", withEnv(env{"ACTIVATION_REQUEST_MIN_REVIEWERS": "11"}),
