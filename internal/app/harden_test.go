@@ -208,3 +208,34 @@ func TestOutOfRangeNumbersAreRefusedNotWrapped(t *testing.T) {
 		t.Errorf("%d emails sent", n)
 	}
 }
+
+// TestTimeBoundEligibilityIsRefusedAtDiscovery: an eligible binding whose
+// resource condition reads request.time ("eligible until a date") used to
+// be offered, and each activation wrote a binding the app never
+// recognised again. It is now refused with a warning that says why, and
+// activating it writes nothing.
+func TestTimeBoundEligibilityIsRefusedAtDiscovery(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t)
+	const resource = "projects/dev-playground"
+	p, _ := h.Emulator.World.Policy(resource)
+	p.Version = 3
+	p.Bindings = append(p.Bindings, emulator.Binding{Role: "roles/storage.admin", Members: []string{"user:heidi@example.com"}, Condition: &emulator.Expr{
+		Title: "Eligible until the end of the project", Expression: `has({}.jitAccessConstraint) && request.time < timestamp("2030-01-01T00:00:00Z")`,
+	}})
+	if _, apiErr := h.Emulator.World.SetIamPolicy(resource, p); apiErr != nil {
+		t.Fatal(apiErr)
+	}
+	r := h.Do(t, "heidi@example.com", http.MethodGet, "/api/projects/dev-playground/roles", nil)
+	if r.Status != 200 || strings.Contains(string(r.Body), `"dev-playground:roles/storage.admin`) ||
+		!strings.Contains(string(r.Body), "roles/storage.admin on dev-playground cannot be activated: its eligible binding's condition reads request.time") {
+		t.Errorf("roles = %d %s", r.Status, r.Body)
+	}
+	before := h.Emulator.World.TotalPolicyWrites()
+	r = h.Do(t, "heidi@example.com", http.MethodPost, "/api/projects/dev-playground/roles/self-activate", map[string]any{
+		"entitlementIds": []string{"dev-playground:roles/storage.admin"}, "justification": "INC-5", "activationTimeout": 30,
+	})
+	if r.Status != http.StatusForbidden || h.Emulator.World.TotalPolicyWrites() != before {
+		t.Errorf("self-activate = %d %s, %d writes", r.Status, r.Body, h.Emulator.World.TotalPolicyWrites()-before)
+	}
+}
