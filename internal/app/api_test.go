@@ -219,10 +219,14 @@ func TestMultiPartyApprovalEndToEnd(t *testing.T) {
 		approved[0].Condition.Description != "Approved by dave@example.com, justification: CHG-7 hotfix deploy" {
 		t.Errorf("bindings after approval = %+v", approved)
 	}
-	if _, err := h.Outbox.WaitFor(ctx, func(m outbox.Message) bool {
+	approvedMail, err := h.Outbox.WaitFor(ctx, func(m outbox.Message) bool {
 		return strings.HasPrefix(m.Subject, "Re: ") && slices.Contains(m.To, "erin@example.com")
-	}); err != nil {
+	})
+	if err != nil {
 		t.Errorf("no approval email to erin: %v", err)
+	} else if !strings.Contains(approvedMail.Text, "("+h.URL+"/)") || !strings.Contains(approvedMail.HTML, `href="`+h.URL+`/"`) {
+		// The original's footer links back to the app (BASE_URL).
+		t.Errorf("approval email lacks the link to %s/:\n%s", h.URL, approvedMail.Text)
 	}
 	// The link now shows the request as approved, not as waiting (#425).
 	r = h.Do(t, "erin@example.com", http.MethodGet, apiPath, nil)
@@ -287,7 +291,7 @@ func TestRefusalsWriteNothing(t *testing.T) {
 			"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "because", "activationTimeout": 30,
 		}, 403, "Justification does not meet criteria: Ticket number, e.g. INC-1234 or CHG-1234"},
 		{"missing_xsrf", "", "GET", "/api/policy", nil, 400, "Missing header: X-JITACCESS"},
-		{"missing_iap", "", "GET", "/api/policy", nil, 401, "Identity-Aware Proxy must be enabled for this application"},
+		{"missing_iap", "", "GET", "/api/policy", nil, 403, "Identity-Aware Proxy must be enabled for this application"},
 		{"tampered_token", "dave@example.com", "GET", "/api/activation-request?activation=JhbGciOiJSUzI1NiJ9~~Jmb28iOiJiYXIifQ~AAAA", nil, 403, "Accessing the activation request failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,9 @@ import (
 type userIndex struct {
 	byProject map[jit.ProjectID][]eligible
 	warnings  []string
+	// projectWarnings are about one project's bindings (see
+	// eligibilityOrWarning).
+	projectWarnings map[jit.ProjectID][]string
 }
 
 func (ix *userIndex) projects() []jit.ProjectID {
@@ -58,22 +61,27 @@ func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*user
 	if err != nil {
 		return nil, err
 	}
-	ix := &userIndex{byProject: map[jit.ProjectID][]eligible{}}
+	ix := &userIndex{byProject: map[jit.ProjectID][]eligible{}, projectWarnings: map[jit.ProjectID][]string{}}
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		if _, ok := eligibilityOf("", b.GetRole(), b.GetCondition().GetExpression()); !ok || !conditional(r) {
+		_, ok, warning := eligibilityOrWarning("", b.GetRole(), b.GetCondition().GetExpression())
+		if (!ok && warning == "") || !conditional(r) {
 			continue
 		}
 		grounds := groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), user, nil)
 		for _, acl := range r.GetAccessControlLists() {
 			for _, res := range acl.GetResources() {
-				p, ok := projectOf(res.GetFullResourceName())
-				if !ok {
+				p, isProject := projectOf(res.GetFullResourceName())
+				if !isProject {
 					continue
 				}
-				if el, ok := eligibilityOf(p, b.GetRole(), b.GetCondition().GetExpression()); ok {
+				el, ok, warning := eligibilityOrWarning(p, b.GetRole(), b.GetCondition().GetExpression())
+				if ok {
 					el.grounds = grounds
 					ix.byProject[p] = append(ix.byProject[p], el)
+				}
+				if warning != "" {
+					ix.projectWarnings[p] = append(ix.projectWarnings[p], warning)
 				}
 			}
 		}
@@ -120,7 +128,8 @@ func (c *PolicyAnalyzer) entitlementsFromIndex(ctx context.Context, user jit.Use
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if ix, ok := peek[*userIndex](c.opts.Cache, cacheKey{kind: "index", user: user}); ok {
-			found, warnings = ix.byProject[project], ix.warnings
+			found = ix.byProject[project]
+			warnings = sortedUnique(append(slices.Clone(ix.warnings), ix.projectWarnings[project]...))
 			return nil
 		}
 		var err error
@@ -158,9 +167,13 @@ func (c *PolicyAnalyzer) projectEligibility(ctx context.Context, user jit.UserID
 	var warnings []string
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		if el, ok := eligibilityOf(project, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
+		el, ok, warning := eligibilityOrWarning(project, b.GetRole(), b.GetCondition().GetExpression())
+		if ok && conditional(r) {
 			el.grounds = groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), user, nil)
 			found = append(found, el)
+		}
+		if warning != "" {
+			warnings = append(warnings, warning)
 		}
 	}
 	for _, e := range analysis.GetNonCriticalErrors() {

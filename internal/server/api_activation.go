@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -120,8 +121,10 @@ type selfActivateRequest struct {
 }
 
 // maxMinutes keeps a hostile activationTimeout from overflowing
-// time.Duration; any value this large is refused by the policy anyway.
-const maxMinutes = 1 << 30
+// time.Duration (whose range ends at about 153 million minutes; 1<<30 did
+// not, and 307445736 minutes wrapped round to a short activation); any
+// value this large is refused by the policy anyway.
+const maxMinutes = int64(math.MaxInt64 / int64(time.Minute))
 
 func minutes(m int64) time.Duration {
 	if m > maxMinutes {
@@ -207,7 +210,10 @@ func (s *Server) approveActivationRequest(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	res, err := s.opts.UseCases.Approve(r.Context(), p, r.URL.Query().Get("activation"))
+	// The approved notification links back to the app (base_url), as the
+	// original's did.
+	ctx := activation.WithBaseURL(r.Context(), s.baseURL(r)+"/")
+	res, err := s.opts.UseCases.Approve(ctx, p, r.URL.Query().Get("activation"))
 	if err != nil {
 		return err
 	}
