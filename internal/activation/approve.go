@@ -27,6 +27,9 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 	// The token cannot say it was approved (nothing is stored), but the
 	// project's policy can: if the beneficiary holds the role now, the
 	// request was approved (the original kept showing "waiting", #425).
+	if req.IsReviewer(caller.Email) {
+		s.prefetchHolders(ctx, req.Entitlement)
+	}
 	if until, err := s.activeUntil(ctx, req.Beneficiary, req.Entitlement); err == nil {
 		if until.After(req.RequestedAt) {
 			status = jit.StatusActive
@@ -73,13 +76,11 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	if err := pol.CheckDuration(req.Duration); err != nil {
 		return fail(err)
 	}
-	if err := s.requireAllEligibleNow(ctx, req.Beneficiary, req.Entitlement.Project, []jit.Entitlement{req.Entitlement}, jit.MPA); err != nil {
+	grant, err := s.approvalGrant(ctx, req.Beneficiary, caller.Email, req.Entitlement)
+	if err != nil {
 		return fail(err)
 	}
-	if err := s.requireReviewersNow(ctx, req.Entitlement, []jit.UserID{caller.Email}); err != nil {
-		return fail(err)
-	}
-	if err := s.grants.Grant(ctx, []jit.Activation{act}); err != nil {
+	if err := grant(ctx, []jit.Activation{act}); err != nil {
 		return fail(wrapUpstream(op, "Approving the activation request failed", err))
 	}
 	e := jit.Event{Kind: jit.EventApproved, Actor: caller, Request: &req, Activations: []jit.Activation{act}, BaseURL: BaseURLFrom(ctx)}

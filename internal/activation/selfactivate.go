@@ -78,10 +78,11 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 		s.record(ctx, jit.Event{Kind: jit.EventSelfActivateFailed, Actor: caller, Activations: acts, Err: err})
 		return Result{}, err
 	}
-	if err := s.requireAllEligibleNow(ctx, caller.Email, project, ents, jit.JIT); err != nil {
+	grant, err := s.selfGrant(ctx, caller.Email, project, ents, jit.JIT)
+	if err != nil {
 		return fail(err)
 	}
-	if err := s.grants.Grant(ctx, acts); err != nil {
+	if err := grant(ctx, acts); err != nil {
 		return fail(wrapUpstream(op, "Activating role failed", err))
 	}
 	e := jit.Event{Kind: jit.EventSelfActivated, Actor: caller, Activations: acts}

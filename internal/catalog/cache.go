@@ -233,7 +233,28 @@ func (c *Cache) Grants(inner Granter) Granter {
 	if !c.enabled() {
 		return inner
 	}
+	if confirming, ok := inner.(confirmingGranter); ok {
+		return forgettingConfirmingGrants{forgettingGrants{inner: inner, cache: c}, confirming}
+	}
 	return forgettingGrants{inner: inner, cache: c}
+}
+
+// confirmingGranter is iam.Client's GrantConfirmed (activation.ConfirmingGrants).
+type confirmingGranter interface {
+	GrantConfirmed(ctx context.Context, activations []jit.Activation, reqs []jit.Requirement) error
+}
+
+type forgettingConfirmingGrants struct {
+	forgettingGrants
+	confirming confirmingGranter
+}
+
+func (g forgettingConfirmingGrants) GrantConfirmed(ctx context.Context, acts []jit.Activation, reqs []jit.Requirement) error {
+	err := g.confirming.GrantConfirmed(ctx, acts, reqs)
+	for _, a := range acts {
+		g.cache.Forget(a.Beneficiary)
+	}
+	return err
 }
 
 // Granter writes activation bindings (activation.Grants).

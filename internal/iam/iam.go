@@ -104,6 +104,9 @@ type queue struct {
 type grant struct {
 	ctx  context.Context
 	acts []jit.Activation
+	// reqs are confirmed in the live policies inside the write (see
+	// GrantConfirmed).
+	reqs []jit.Requirement
 	done chan error // buffered: the writer never blocks on it
 	// taken is set, under Client.mu, when the writer has taken the grant
 	// into a batch; from then on only the writer answers it.
@@ -155,6 +158,10 @@ const msgTimedOut = "Updating the IAM policy timed out, please try again"
 // problems, KindTooMany, KindUpstream or KindUnavailable for Google-side
 // failures and for a context that ended first.
 func (c *Client) Grant(ctx context.Context, acts []jit.Activation) error {
+	return c.grant(ctx, acts, nil)
+}
+
+func (c *Client) grant(ctx context.Context, acts []jit.Activation, reqs []jit.Requirement) error {
 	const op = "iam.Grant"
 	if len(acts) == 0 {
 		return nil
@@ -171,7 +178,7 @@ func (c *Client) Grant(ctx context.Context, acts []jit.Activation) error {
 	if err := ctx.Err(); err != nil {
 		return jit.E(op, jit.KindUnavailable, msgTimedOut, err)
 	}
-	g := &grant{ctx: ctx, acts: acts, done: make(chan error, 1)}
+	g := &grant{ctx: ctx, acts: acts, reqs: reqs, done: make(chan error, 1)}
 	c.mu.Lock()
 	q := c.queues[project]
 	start := q == nil
@@ -241,13 +248,15 @@ func (c *Client) writeBatch(project jit.ProjectID, batch []*grant, budgetEnd tim
 		}
 	}
 	var acts []jit.Activation
+	var reqs []jit.Requirement
 	for _, g := range batch {
 		acts = append(acts, g.acts...)
+		reqs = append(reqs, g.reqs...)
 	}
 	// Detached from cancellation (a client that hangs up must not cut a
 	// write in half), bounded by the callers' deadlines.
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
-	err := c.write(ctx, project, acts, requestReason(batch))
+	err := c.write(ctx, project, acts, reqs, requestReason(batch))
 	cancel()
 	if err != nil && maybeApplied(err) {
 		// Google may have applied the write although its answer was lost:
@@ -389,8 +398,20 @@ func requestReason(batch []*grant) string {
 	return fmt.Sprintf("jitaccess: %d activations in one update: %s", len(parts), strings.Join(parts, ", "))
 }
 
-func (c *Client) write(ctx context.Context, project jit.ProjectID, acts []jit.Activation, reason string) error {
+func (c *Client) write(ctx context.Context, project jit.ProjectID, acts []jit.Activation, reqs []jit.Requirement, reason string) error {
+	// The policies of the folders and organization that hold eligible
+	// bindings are read while the project's is.
+	ancestors := c.readAncestors(ctx, project, reqs)
 	return c.readModifyWrite(ctx, project, func(p *cloudresourcemanager.Policy) error {
+		if len(reqs) > 0 {
+			policies, err := ancestors()
+			if err != nil {
+				return err
+			}
+			if err := confirm(project, p, policies, reqs); err != nil {
+				return err
+			}
+		}
 		return applyActivations(p, acts, c.opts.Clock())
 	}, reason)
 }

@@ -1,0 +1,112 @@
+package activation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// ConfirmingGrants is implemented by Grants that confirm, inside the
+// write, that eligible bindings still hold in the live IAM policies
+// (internal/iam): then a write needs no fresh Cloud Asset query, only the
+// grounds the catalog (cached) found.
+type ConfirmingGrants interface {
+	GrantConfirmed(ctx context.Context, activations []jit.Activation, reqs []jit.Requirement) error
+}
+
+// GroundsCatalog is implemented by catalogs that say where each holder of
+// an entitlement holds it.
+type GroundsCatalog interface {
+	HolderGrounds(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error)
+}
+
+// writeFunc writes activations once their eligibility is established.
+type writeFunc func(ctx context.Context, acts []jit.Activation) error
+
+// selfGrant checks that user may activate every entitlement with typ and
+// returns how to write them. With ConfirmingGrants, the check uses the
+// (possibly cached) catalog only to find where each eligible binding is,
+// and the write confirms it in the live policies; otherwise an uncached
+// catalog decides before the write.
+func (s *Service) selfGrant(ctx context.Context, user jit.UserID, project jit.ProjectID, ents []jit.Entitlement, typ jit.ActivationType) (writeFunc, error) {
+	const op = "activation.selfGrant"
+	cg, ok := s.grants.(ConfirmingGrants)
+	if !ok {
+		if err := s.requireAllEligibleNow(ctx, user, project, ents, typ); err != nil {
+			return nil, err
+		}
+		return s.grants.Grant, nil
+	}
+	available, _, err := s.catalog.Entitlements(ctx, user, project)
+	if err != nil {
+		return nil, wrapUpstream(op, "Checking eligibility failed", err)
+	}
+	grounds := map[jit.Entitlement][]jit.Grounds{}
+	for _, a := range available {
+		if a.Type == typ {
+			grounds[a.Entitlement] = a.Grounds
+		}
+	}
+	reqs := make([]jit.Requirement, 0, len(ents))
+	for _, e := range ents {
+		g, ok := grounds[e]
+		if !ok {
+			return nil, jit.Denied(op, "The user "+string(user)+" is not allowed to activate "+e.ID()+" using "+string(typ))
+		}
+		reqs = append(reqs, jit.Requirement{User: user, Entitlement: e, Type: typ, Grounds: g})
+	}
+	return func(ctx context.Context, acts []jit.Activation) error { return cg.GrantConfirmed(ctx, acts, reqs) }, nil
+}
+
+// approvalGrant checks that beneficiary may activate ent with peer
+// approval and that approver may approve it, and returns how to write the
+// activation; like selfGrant, both are confirmed in the live policies
+// inside the write when the Grants and the catalog allow.
+func (s *Service) approvalGrant(ctx context.Context, beneficiary, approver jit.UserID, ent jit.Entitlement) (writeFunc, error) {
+	const op = "activation.approvalGrant"
+	cg, ok := s.grants.(ConfirmingGrants)
+	gc, ok2 := s.catalog.(GroundsCatalog)
+	if !ok || !ok2 {
+		if err := s.requireAllEligibleNow(ctx, beneficiary, ent.Project, []jit.Entitlement{ent}, jit.MPA); err != nil {
+			return nil, err
+		}
+		if err := s.requireReviewersNow(ctx, ent, []jit.UserID{approver}); err != nil {
+			return nil, err
+		}
+		return s.grants.Grant, nil
+	}
+	holders, err := gc.HolderGrounds(ctx, ent, jit.MPA)
+	if err != nil {
+		return nil, wrapUpstream(op, "Checking eligibility failed", err)
+	}
+	bg, ok := holders[beneficiary]
+	if !ok {
+		return nil, jit.Denied(op, "The user "+string(beneficiary)+" is not allowed to activate "+ent.ID()+" using "+string(jit.MPA))
+	}
+	ag, ok := holders[approver]
+	if !ok {
+		return nil, jit.Denied(op, fmt.Sprintf("The selected reviewers are not allowed to approve %s: %s", ent.ID(), approver))
+	}
+	reqs := []jit.Requirement{
+		{User: beneficiary, Entitlement: ent, Type: jit.MPA, Grounds: bg},
+		{User: approver, Entitlement: ent, Type: jit.MPA, Grounds: ag},
+	}
+	return func(ctx context.Context, acts []jit.Activation) error { return cg.GrantConfirmed(ctx, acts, reqs) }, nil
+}
+
+// prefetchHolders warms the catalog's cache with where the holders of ent
+// hold it, for the approval that usually follows a reviewer's view of a
+// request. The view does not wait for it (it may take more round trips
+// than the view itself); it runs detached, bounded by the catalog's own
+// timeouts.
+func (s *Service) prefetchHolders(ctx context.Context, ent jit.Entitlement) {
+	gc, ok := s.catalog.(GroundsCatalog)
+	if !ok {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		_, _ = gc.HolderGrounds(ctx, ent, jit.MPA) // a failure shows again, and matters, at approval
+	}()
+}

@@ -1,0 +1,160 @@
+package iam
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"google.golang.org/api/cloudresourcemanager/v3"
+
+	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// GrantConfirmed is Grant for activations whose eligibility has to hold
+// now: inside the read-modify-write, the policy that is about to be
+// written, and the live policies of the folders and organization the
+// requirements name (read at the same time), must still hold each
+// requirement's eligible binding for its user — the user named in it, or
+// every principal through which the catalog found the user in it. So the
+// eligibility check and the write share one getIamPolicy, and no Cloud
+// Asset query (whose index lags IAM by minutes) stands between a revoked
+// eligibility and a grant.
+//
+// Errors are those of Grant, and KindDenied when a requirement no longer
+// holds; nothing is written then.
+func (c *Client) GrantConfirmed(ctx context.Context, acts []jit.Activation, reqs []jit.Requirement) error {
+	if len(reqs) == 0 {
+		return jit.E("iam.GrantConfirmed", jit.KindInternal, "", fmt.Errorf("no requirements for %d activations", len(acts)))
+	}
+	return c.grant(ctx, acts, reqs)
+}
+
+// readAncestors starts reading, in parallel, the policies of the folders
+// and organizations that reqs name, and returns a function that waits for
+// them. The project's own policy comes from the read-modify-write.
+func (c *Client) readAncestors(ctx context.Context, project jit.ProjectID, reqs []jit.Requirement) func() (map[string]*cloudresourcemanager.Policy, error) {
+	names := map[string]bool{}
+	for _, r := range reqs {
+		for _, g := range r.Grounds {
+			if strings.HasPrefix(g.Resource, "folders/") || strings.HasPrefix(g.Resource, "organizations/") {
+				names[g.Resource] = true
+			}
+		}
+	}
+	if len(names) == 0 {
+		return func() (map[string]*cloudresourcemanager.Policy, error) { return nil, nil }
+	}
+	var (
+		mu       sync.Mutex
+		policies = map[string]*cloudresourcemanager.Policy{}
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for name := range names {
+		wg.Go(func() {
+			p, err := c.getAncestorPolicy(ctx, name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = translate("iam.readAncestors", project, fmt.Errorf("get IAM policy of %s: %w", name, err))
+				}
+				return
+			}
+			policies[name] = p
+		})
+	}
+	return func() (map[string]*cloudresourcemanager.Policy, error) {
+		wg.Wait()
+		return policies, firstErr
+	}
+}
+
+func (c *Client) getAncestorPolicy(ctx context.Context, name string) (*cloudresourcemanager.Policy, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
+	defer cancel()
+	req := &cloudresourcemanager.GetIamPolicyRequest{Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: 3}}
+	if strings.HasPrefix(name, "folders/") {
+		return c.crm.Folders.GetIamPolicy(name, req).Context(ctx).Do()
+	}
+	return c.crm.Organizations.GetIamPolicy(name, req).Context(ctx).Do()
+}
+
+// confirm checks every requirement against the project's policy (as about
+// to be written) and the ancestors' live policies.
+func confirm(project jit.ProjectID, own *cloudresourcemanager.Policy, ancestors map[string]*cloudresourcemanager.Policy, reqs []jit.Requirement) error {
+	const op = "iam.confirm"
+	for _, r := range reqs {
+		if !holds(project, own, ancestors, r) {
+			return jit.Denied(op, "The user "+string(r.User)+" is not allowed to activate "+r.Entitlement.ID()+" using "+string(r.Type))
+		}
+	}
+	return nil
+}
+
+// holds reports whether one of r's grounds still holds in the policies.
+func holds(project jit.ProjectID, own *cloudresourcemanager.Policy, ancestors map[string]*cloudresourcemanager.Policy, r jit.Requirement) bool {
+	for _, g := range r.Grounds {
+		p := ancestors[g.Resource]
+		if g.Resource == project.ResourceName() {
+			p = own
+		}
+		if p == nil {
+			continue
+		}
+		for _, b := range p.Bindings {
+			if b == nil || b.Role != r.Entitlement.Role || b.Condition == nil {
+				continue
+			}
+			el, ok, err := condition.ParseEligibility(b.Condition.Expression)
+			if err != nil || !ok || el.Type != r.Type || el.ResourceCondition != r.Entitlement.ResourceCondition {
+				continue
+			}
+			if admits(b.Members, r.User, g.Principals) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// admits reports whether a binding's members take in user: a member names
+// them (their user principal, their domain, or everyone), or every one of
+// the principals through which the catalog found them is still there
+// (the user is in at least one of them).
+func admits(members []string, user jit.UserID, via []string) bool {
+	have := make(map[string]bool, len(members))
+	for _, m := range members {
+		if namesUser(m, user) {
+			return true
+		}
+		have[strings.ToLower(m)] = true
+	}
+	if len(via) == 0 {
+		return false
+	}
+	for _, v := range via {
+		if !have[strings.ToLower(v)] {
+			return false
+		}
+	}
+	return true
+}
+
+// namesUser reports whether member is user's own principal, their domain,
+// or one of the principals that take in everyone.
+func namesUser(member string, user jit.UserID) bool {
+	kind, id, _ := strings.Cut(member, ":")
+	switch strings.ToLower(kind) {
+	case "user":
+		return strings.EqualFold(id, string(user))
+	case "domain":
+		_, domain, _ := strings.Cut(string(user), "@")
+		return domain != "" && strings.EqualFold(id, domain)
+	case "allusers", "allauthenticatedusers":
+		return id == ""
+	}
+	return false
+}
