@@ -1,0 +1,146 @@
+package iam_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitaccess/jitaccess/internal/emulator"
+	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
+	"github.com/jitaccess/jitaccess/internal/iam"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// dropMember removes member from the bindings of role on resource, as an
+// administrator would.
+func dropMember(t *testing.T, w *emulator.World, resource, role, member string) {
+	t.Helper()
+	p, ok := w.Policy(resource)
+	if !ok {
+		t.Fatalf("no policy for %s", resource)
+	}
+	for i, b := range p.Bindings {
+		if b.Role == role {
+			p.Bindings[i].Members = slices.DeleteFunc(slices.Clone(b.Members), func(m string) bool { return strings.EqualFold(m, member) })
+		}
+	}
+	p.Bindings = slices.DeleteFunc(p.Bindings, func(b emulator.Binding) bool { return len(b.Members) == 0 })
+	if _, err := w.SetIamPolicy(resource, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGrantConfirmedChecksTheLivePolicies(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	tests := []struct {
+		name     string
+		user     jit.UserID
+		ent      jit.Entitlement
+		typ      jit.ActivationType
+		grounds  []jit.Grounds
+		revoke   func(t *testing.T, w *emulator.World)
+		ancestor string // a policy read besides the project's
+	}{
+		{
+			name: "direct_on_the_project", user: "dave@example.com", typ: jit.JIT,
+			ent:     jit.Entitlement{Project: "prod-payments-db", Role: "roles/cloudsql.client"},
+			grounds: []jit.Grounds{{Resource: "projects/prod-payments-db", Principals: []string{"user:dave@example.com"}}},
+			revoke: func(t *testing.T, w *emulator.World) {
+				dropMember(t, w, "projects/prod-payments-db", "roles/cloudsql.client", "user:dave@example.com")
+			},
+		},
+		{
+			name: "group_on_a_folder", user: "dave@example.com", typ: jit.JIT,
+			ent:     jit.Entitlement{Project: "staging-web-frontend", Role: "roles/editor"},
+			grounds: []jit.Grounds{{Resource: "folders/1002", Principals: []string{"group:developers@example.com"}}},
+			revoke: func(t *testing.T, w *emulator.World) {
+				dropMember(t, w, "folders/1002", "roles/editor", "group:developers@example.com")
+			},
+			ancestor: "cloudresourcemanager.folders.getIamPolicy",
+		},
+		{
+			name: "group_on_the_project", user: "erin@example.com", typ: jit.MPA,
+			ent:     jit.Entitlement{Project: "prod-payments-api", Role: "roles/run.developer"},
+			grounds: []jit.Grounds{{Resource: "projects/prod-payments-api", Principals: []string{"group:payments-devs@example.com"}}},
+			revoke: func(t *testing.T, w *emulator.World) {
+				dropMember(t, w, "projects/prod-payments-api", "roles/run.developer", "group:payments-devs@example.com")
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := emutest.Start(t)
+			w := e.World
+			c := newTestClient(t, e, iam.Options{})
+			req := []jit.Requirement{{User: tt.user, Entitlement: tt.ent, Type: tt.typ, Grounds: tt.grounds}}
+			act := activationFor(tt.user, tt.ent.Project, tt.ent.Role, now, time.Hour)
+			reads := w.Faults.Calls("cloudresourcemanager.projects.getIamPolicy")
+			ancestorReads := w.Faults.Calls(tt.ancestor)
+			if err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, req); err != nil {
+				t.Fatalf("GrantConfirmed while eligible: %v", err)
+			}
+			if n := w.Faults.Calls("cloudresourcemanager.projects.getIamPolicy") - reads; n != 1 {
+				t.Errorf("%d reads of the project's policy, want 1 (shared by the check and the write)", n)
+			}
+			if tt.ancestor != "" {
+				if n := w.Faults.Calls(tt.ancestor) - ancestorReads; n != 1 {
+					t.Errorf("%d reads of the folder's policy, want 1", n)
+				}
+			}
+			tt.revoke(t, w)
+			writes := w.TotalPolicyWrites()
+			err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, req)
+			if jit.KindOf(err) != jit.KindDenied || !strings.Contains(jit.MessageOf(err), "is not allowed to activate") {
+				t.Errorf("GrantConfirmed after the eligible binding was removed: %v, want denied", err)
+			}
+			if n := w.TotalPolicyWrites() - writes; n != 0 {
+				t.Errorf("%d writes after the eligibility was removed", n)
+			}
+		})
+	}
+}
+
+// TestGrantConfirmedWithUnknownGroupNeedsThemAll: when the catalog knows
+// only that the user is in one of several groups of a binding, the binding
+// must still name every one of them.
+func TestGrantConfirmedWithUnknownGroupNeedsThemAll(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	w := e.World
+	c := newTestClient(t, e, iam.Options{})
+	const resource = "projects/prod-payments-api"
+	p, _ := w.Policy(resource)
+	for i, b := range p.Bindings {
+		if b.Role == "roles/run.developer" {
+			p.Bindings[i].Members = append(slices.Clone(b.Members), "group:developers@example.com")
+		}
+	}
+	if _, err := w.SetIamPolicy(resource, p); err != nil {
+		t.Fatal(err)
+	}
+	ent := jit.Entitlement{Project: "prod-payments-api", Role: "roles/run.developer"}
+	req := []jit.Requirement{{User: "erin@example.com", Entitlement: ent, Type: jit.MPA, Grounds: []jit.Grounds{{
+		Resource: resource, Principals: []string{"group:developers@example.com", "group:payments-devs@example.com"},
+	}}}}
+	act := activationFor("erin@example.com", ent.Project, ent.Role, time.Now(), time.Hour)
+	if err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, req); err != nil {
+		t.Fatalf("both groups still there: %v", err)
+	}
+	dropMember(t, w, resource, "roles/run.developer", "group:payments-devs@example.com")
+	if err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, req); jit.KindOf(err) != jit.KindDenied {
+		t.Errorf("one of the groups removed: %v, want denied (the user may have been in that one)", err)
+	}
+}
+
+func TestGrantConfirmedWithoutRequirementsIsAMistake(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	c := newTestClient(t, e, iam.Options{})
+	act := activationFor("dave@example.com", "prod-payments-db", "roles/cloudsql.client", time.Now(), time.Hour)
+	if err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, nil); jit.KindOf(err) != jit.KindInternal {
+		t.Errorf("no requirements: %v, want an internal error", err)
+	}
+}
