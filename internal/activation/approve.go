@@ -28,7 +28,7 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 	// project's policy can: if the beneficiary holds the role now, the
 	// request was approved (the original kept showing "waiting", #425).
 	if req.IsReviewer(caller.Email) {
-		s.prefetchHolders(ctx, req.Entitlement)
+		s.prefetchGrounds(ctx, []jit.UserID{req.Beneficiary, caller.Email}, req.Entitlement)
 	}
 	if until, err := s.activeUntil(ctx, req.Beneficiary, req.Entitlement); err == nil {
 		if until.After(req.RequestedAt) {

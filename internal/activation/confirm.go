@@ -15,10 +15,10 @@ type ConfirmingGrants interface {
 	GrantConfirmed(ctx context.Context, activations []jit.Activation, reqs []jit.Requirement) error
 }
 
-// GroundsCatalog is implemented by catalogs that say where each holder of
-// an entitlement holds it.
+// GroundsCatalog is implemented by catalogs that say where users hold an
+// entitlement (users who do not are left out of the answer).
 type GroundsCatalog interface {
-	HolderGrounds(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error)
+	GroundsOf(ctx context.Context, users []jit.UserID, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error)
 }
 
 // writeFunc writes activations once their eligibility is established.
@@ -76,7 +76,7 @@ func (s *Service) approvalGrant(ctx context.Context, beneficiary, approver jit.U
 		}
 		return s.grants.Grant, nil
 	}
-	holders, err := gc.HolderGrounds(ctx, ent, jit.MPA)
+	holders, err := gc.GroundsOf(ctx, []jit.UserID{beneficiary, approver}, ent, jit.MPA)
 	if err != nil {
 		return nil, wrapUpstream(op, "Checking eligibility failed", err)
 	}
@@ -95,18 +95,18 @@ func (s *Service) approvalGrant(ctx context.Context, beneficiary, approver jit.U
 	return func(ctx context.Context, acts []jit.Activation) error { return cg.GrantConfirmed(ctx, acts, reqs) }, nil
 }
 
-// prefetchHolders warms the catalog's cache with where the holders of ent
-// hold it, for the approval that usually follows a reviewer's view of a
-// request. The view does not wait for it (it may take more round trips
+// prefetchGrounds warms the catalog's cache with where the beneficiary
+// and the reviewer hold ent, for the approval that usually follows a
+// reviewer's view of a request. The view does not wait for it (it may take more round trips
 // than the view itself); it runs detached, bounded by the catalog's own
 // timeouts.
-func (s *Service) prefetchHolders(ctx context.Context, ent jit.Entitlement) {
+func (s *Service) prefetchGrounds(ctx context.Context, users []jit.UserID, ent jit.Entitlement) {
 	gc, ok := s.catalog.(GroundsCatalog)
 	if !ok {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
 	go func() {
-		_, _ = gc.HolderGrounds(ctx, ent, jit.MPA) // a failure shows again, and matters, at approval
+		_, _ = gc.GroundsOf(ctx, users, ent, jit.MPA) // a failure shows again, and matters, at approval
 	}()
 }

@@ -2,6 +2,9 @@ package catalog
 
 import (
 	"context"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -44,4 +47,51 @@ func (c *AssetInventory) cachedGroupsOf(ctx context.Context, user jit.UserID) ([
 	return get(ctx, c.opts.Cache, cacheKey{kind: "groups", user: user}, func(ctx context.Context) ([]string, error) {
 		return c.groupsOf(ctx, user)
 	})
+}
+
+// GroundsOf says where each of users holds ent with typ (users who do not
+// are left out): from the project's effective policies and each user's
+// groups, all read at once (and cached), so that an approval can confirm
+// the requester's and the approver's eligibility in one round trip
+// instead of expanding every group of the binding.
+func (c *AssetInventory) GroundsOf(ctx context.Context, users []jit.UserID, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
+	const op = "catalog.AssetInventory.GroundsOf"
+	var bindings []*binding
+	groups := make([][]string, len(users))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		bindings, err = c.effectiveBindings(gctx, ent.Project)
+		return err
+	})
+	for i, u := range users {
+		g.Go(func() error {
+			var err error
+			groups[i], err = c.cachedGroupsOf(gctx, u)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if jit.KindOf(err) != jit.KindInternal {
+			return nil, err
+		}
+		return nil, translate(op, c.opts.Scope, err)
+	}
+	out := map[jit.UserID][]jit.Grounds{}
+	for i, u := range users {
+		set := map[string]bool{}
+		for _, grp := range groups[i] {
+			set[strings.ToLower(grp)] = true
+		}
+		for _, b := range bindings {
+			el, ok := eligibilityOf(ent.Project, b.role, b.expr)
+			if !ok || el.typ != typ || el.ent != ent {
+				continue
+			}
+			if gr := groundsOf(b.resource, b.members, u, set); len(gr) > 0 {
+				out[u] = append(out[u], gr...)
+			}
+		}
+	}
+	return out, nil
 }

@@ -59,6 +59,17 @@ func TestGroundsSayWhereEligibilityLives(t *testing.T) {
 			if diff := cmp.Diff(want, m); diff != "" {
 				t.Errorf("holders (-want +got):\n%s", diff)
 			}
+			type groundsOf interface {
+				GroundsOf(ctx context.Context, users []jit.UserID, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error)
+			}
+			some, err := b.(groundsOf).GroundsOf(t.Context(), []jit.UserID{"erin@example.com", "dave@example.com", "alice@example.com"},
+				jit.Entitlement{Project: "prod-payments-api", Role: "roles/run.developer"}, jit.MPA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, some); diff != "" {
+				t.Errorf("grounds of three users, one not eligible (-want +got):\n%s", diff)
+			}
 		})
 	}
 }

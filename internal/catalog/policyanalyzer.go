@@ -102,6 +102,23 @@ func (c *PolicyAnalyzer) Holders(ctx context.Context, ent jit.Entitlement, typ j
 	return userIDs(m), err
 }
 
+// GroundsOf says where each of users holds ent with typ (users who do not
+// are left out), from one query about all the entitlement's holders,
+// shared with the peers list and cached.
+func (c *PolicyAnalyzer) GroundsOf(ctx context.Context, users []jit.UserID, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
+	all, err := c.HolderGrounds(ctx, ent, typ)
+	if err != nil {
+		return nil, err
+	}
+	out := map[jit.UserID][]jit.Grounds{}
+	for _, u := range users {
+		if g, ok := all[u]; ok {
+			out[u] = g
+		}
+	}
+	return out, nil
+}
+
 // HolderGrounds is Holders with, for each user, where they hold ent.
 func (c *PolicyAnalyzer) HolderGrounds(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
 	const op = "catalog.PolicyAnalyzer.Holders"
