@@ -27,6 +27,8 @@ type Harness struct {
 	Outbox   *outbox.Server
 	Server   *httptest.Server
 	URL      string
+	// App is the wired app, for its metrics.
+	App *app.App
 }
 
 // Options change the harness.
@@ -65,6 +67,7 @@ func Start(t testing.TB, opts ...Options) *Harness {
 	}
 	t.Cleanup(func() { _ = a.Close() })
 	handler = a.Handler
+	h.App = a
 	return h
 }
 
