@@ -346,6 +346,12 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 		channels = append(channels, a.countedChannel("pubsub", ps))
 		canNotify = true
 	}
+	hooks, err := a.webhooks(ctx, cfg, env, id, logger)
+	if err != nil {
+		return nil, false, err
+	}
+	// A Chat space or a webhook reaches reviewers as Pub/Sub does.
+	channels, canNotify = append(channels, hooks...), canNotify || len(hooks) > 0
 	return notify.New(channels...), canNotify, nil
 }
 
