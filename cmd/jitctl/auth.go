@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 
-	"cloud.google.com/go/compute/metadata"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/idtoken"
 )
@@ -57,7 +56,7 @@ func newTokenSource(s settings, env func(string) string, httpClient *http.Client
 		}
 	}
 	if path == "" {
-		if !metadata.OnGCE() {
+		if !s.onGCE() {
 			return nil, &authError{"no credentials: run `gcloud auth application-default login`, set GOOGLE_APPLICATION_CREDENTIALS to a service account key, pass --credentials FILE, or pass --token"}
 		}
 		return func(ctx context.Context) (string, error) {

@@ -149,6 +149,9 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 		Use: "activate", Short: "Activate roles that need no approval (self-approval)", Args: exactArgs(0, "no arguments; roles go in --role"),
 		Example: "  jitctl activate -p prod-db --role roles/cloudsql.client -j 'INC-42 failover' --duration 30m",
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkTiming(duration, start); err != nil {
+				return err
+			}
 			cl, ctx, cancel, err := connect(c)
 			if err != nil {
 				return err
@@ -184,6 +187,9 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 		RunE: func(c *cobra.Command, _ []string) error {
 			if len(roleNames) != 1 {
 				return usageError{errors.New("request takes exactly one --role")}
+			}
+			if err := checkTiming(duration, start); err != nil {
+				return err
 			}
 			cl, ctx, cancel, err := connect(c)
 			if err != nil {
@@ -424,9 +430,6 @@ func resolveRoles(ctx context.Context, cl *client, project string, names []strin
 // time in a request body.
 func addTiming(ctx context.Context, cl *client, body map[string]any, d time.Duration, start string) error {
 	minutes := int(d / time.Minute)
-	if d > 0 && d%time.Minute != 0 {
-		return usageError{fmt.Errorf("--duration %s: use whole minutes", d)}
-	}
 	if d == 0 {
 		var policy struct{ DefaultActivationTimeout int }
 		if _, err := cl.call(ctx, http.MethodGet, "/api/policy", nil, nil, &policy); err != nil {
@@ -436,10 +439,20 @@ func addTiming(ctx context.Context, cl *client, body map[string]any, d time.Dura
 	}
 	body["activationTimeout"] = minutes
 	if start != "" {
+		body["startTime"] = start
+	}
+	return nil
+}
+
+// checkTiming refuses what the app would, before asking it.
+func checkTiming(d time.Duration, start string) error {
+	if d < 0 || d%time.Minute != 0 {
+		return usageError{fmt.Errorf("--duration %s: use a positive whole number of minutes, such as 30m or 2h", d)}
+	}
+	if start != "" {
 		if _, err := time.Parse(time.RFC3339, start); err != nil {
 			return usageError{fmt.Errorf("--start %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", start)}
 		}
-		body["startTime"] = start
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"cloud.google.com/go/compute/metadata"
 	"github.com/spf13/cobra"
 )
 
@@ -46,7 +47,7 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, metadata.OnGCE)
 	stop()
 	os.Exit(code)
 }
@@ -56,14 +57,16 @@ type settings struct {
 	url, audience, token, credentials string
 	json                              bool
 	timeout                           time.Duration
+	onGCE                             func() bool
 }
 
 // usageError is bad usage: exit code exitUsage.
 type usageError struct{ error }
 
-// run is main without the process; it returns the exit code.
-func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
-	var s settings
+// run is main without the process; it returns the exit code. onGCE says
+// whether a metadata server can hand out ID tokens.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer, onGCE func() bool) int {
+	s := settings{onGCE: onGCE}
 	root := &cobra.Command{
 		Use:   "jitctl",
 		Short: "Just-in-time access to Google Cloud from a terminal",
