@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"google.golang.org/api/idtoken"
@@ -97,9 +98,10 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 		}
 	}
 	d = &Demo{done: make(chan error, 1)}
+	started := d
 	defer func() {
 		if err != nil {
-			_ = d.Close()
+			_ = started.Close()
 		}
 	}()
 	if d.Emulator, err = emulator.Start(ctx, emulator.Options{Seed: seed, Logger: logger}); err != nil {
@@ -112,6 +114,11 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 		return nil, err
 	}
 	d.URL = "http://" + d.lis.Addr().String()
+	if tcp, ok := d.lis.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		// Listening on every interface: links (and EXTERNAL_URL, which
+		// allows plain http only for loopback) use this machine's loopback.
+		d.URL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
 	cfg, err := config.Load(emulated.Config(d.Outbox.Addr(), d.URL, opts.Config))
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)

@@ -153,12 +153,28 @@ func (d *Demo) signin(w http.ResponseWriter, r *http.Request) {
 }
 
 // localPath returns next when it is a path on this site, else "/": no
-// open redirect through //host, /\host or a scheme.
+// open redirect through //host, /\host or a scheme, written plainly or
+// hidden from a prefix check by characters browsers drop or decode (a
+// tab or newline is removed from URLs, so "/\t/evil" is "//evil"; %2F
+// and %5C decode to / and \).
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !safePathChars(next) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	if !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || !safePathChars(u.Path) ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next
+}
+
+// safePathChars refuses control characters, spaces and backslashes.
+func safePathChars(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' })
 }
 
 func (d *Demo) signout(w http.ResponseWriter, r *http.Request) {
