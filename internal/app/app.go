@@ -39,6 +39,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/iam"
 	"github.com/jitaccess/jitaccess/internal/iap"
 	"github.com/jitaccess/jitaccess/internal/jit"
+	"github.com/jitaccess/jitaccess/internal/metrics"
 	"github.com/jitaccess/jitaccess/internal/notify"
 	"github.com/jitaccess/jitaccess/internal/server"
 	"github.com/jitaccess/jitaccess/web"
@@ -80,6 +81,9 @@ type Identity struct {
 type App struct {
 	Handler http.Handler
 	closers []func() error
+	// Metrics are the app's metrics when METRICS_ADDR is set, else nil;
+	// the caller serves Metrics.Handler() on that address.
+	Metrics *metrics.Metrics
 	// smtpSecret reads SMTP_SECRET, for the readiness probe; nil without it.
 	smtpSecret func(context.Context) (string, error)
 }
@@ -113,6 +117,12 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Ops.MetricsAddr != "" {
+		a.Metrics = metrics.New()
+		if env, err = instrument(ctx, env, a.Metrics); err != nil {
+			return nil, err
+		}
+	}
 
 	crm, err := cloudresourcemanager.NewService(ctx, env.ResourceManager...)
 	if err != nil {
@@ -134,7 +144,11 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	}
 	// Reads go through a per-user cache; writes re-check eligibility with
 	// a catalog that caches nothing.
-	cache := catalog.NewCache(catalog.CacheOptions{TTL: cfg.CatalogCacheTTL, Clock: clock})
+	cacheOpts := catalog.CacheOptions{TTL: cfg.CatalogCacheTTL, Clock: clock}
+	if m := a.Metrics; m != nil {
+		cacheOpts.Observe = func(kind string, hit bool) { m.CacheLookup("catalog_"+kind, hit) }
+	}
+	cache := catalog.NewCache(cacheOpts)
 	cachedOpts := catOpts
 	cachedOpts.Cache = cache
 	var cat, writeCat activation.Catalog
@@ -150,13 +164,17 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		cat = catalog.NewPolicyAnalyzer(assetClient, crm, cachedOpts)
 		writeCat = catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
 	}
-	grants := cache.Grants(iam.New(crm, iam.Options{
+	iamClient := iam.New(crm, iam.Options{
 		ReadTimeout: cfg.BackendReadTimeout, WriteTimeout: cfg.BackendWriteTimeout,
 		// Room for a few read-modify-write cycles, bounded by the backend
 		// timeouts so that a request never hangs on a slow Google.
 		RetryBudget: cfg.BackendReadTimeout + 2*cfg.BackendWriteTimeout,
 		Clock:       clock, Logger: logger,
-	}))
+	})
+	if a.Metrics != nil {
+		countIAM(a.Metrics, iamClient)
+	}
+	grants := cache.Grants(iamClient)
 	tokens := approval.New(creds, id.ServiceAccount, approval.Options{
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
@@ -170,7 +188,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		return nil, err
 	}
 
-	uc := activation.New(cat, grants, tokens, notifier, trail, activation.Options{
+	uc := activation.New(cat, grants, tokens, notifier, a.counted(trail), activation.Options{
 		Policy:         cfg.Policy(),
 		RequestTimeout: cfg.RequestTimeout,
 		CanNotify:      canNotify,
@@ -214,7 +232,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
 		InsecureLinks: cfg.Platform == config.PlatformLocal,
 		AuthFailures:  trail,
-		Ready:         ready,
+		Ready:         ready, ObserveRequest: a.observer(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the server: %w", err)
@@ -326,7 +344,7 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 		if err != nil {
 			return nil, false, err
 		}
-		channels = append(channels, m)
+		channels = append(channels, a.countedChannel("email", m))
 	} else {
 		logger.WarnContext(ctx, "The SMTP configuration is incomplete: no emails will be sent")
 	}
@@ -338,9 +356,15 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 		}
 		ps := notify.NewPubSub(client, "projects/"+id.ProjectID+"/topics/"+cfg.NotificationTopic, cfg.BackendWriteTimeout)
 		a.closers = append(a.closers, func() error { ps.Stop(); return client.Close() })
-		channels = append(channels, ps)
+		channels = append(channels, a.countedChannel("pubsub", ps))
 		canNotify = true
 	}
+	hooks, err := a.webhooks(ctx, cfg, env, id, logger)
+	if err != nil {
+		return nil, false, err
+	}
+	// A Chat space or a webhook reaches reviewers as Pub/Sub does.
+	channels, canNotify = append(channels, hooks...), canNotify || len(hooks) > 0
 	return notify.New(channels...), canNotify, nil
 }
 
