@@ -67,7 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs := flag.NewFlagSet("jitaccess-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&s.latency, "latency", 40*time.Millisecond, "latency L the emulator adds to every Google call for the ratio table")
-	fs.IntVar(&s.runs, "runs", 5, "runs of each operation (the median is reported)")
+	fs.IntVar(&s.runs, "runs", 7, "runs of each operation (the median is reported)")
 	fs.DurationVar(&s.duration, "duration", 5*time.Second, "length of the throughput run")
 	fs.IntVar(&s.conns, "conns", 32, "concurrent connections of the load generator")
 	scale := fs.String("scale", "10,100,1000,10000", "project counts of the synthetic worlds for the scale curves")

@@ -3,6 +3,7 @@ package emulator
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -28,6 +29,24 @@ const (
 // false. This is how Google reports eligible bindings as CONDITIONAL.
 type conditionEvaluator struct {
 	env *cel.Env
+
+	// Parsed and compiled conditions by expression text: a large world
+	// evaluates the same few conditions thousands of times per query.
+	mu   sync.Mutex
+	memo map[string]*compiledCondition
+}
+
+// maxMemoConditions bounds the memo; past it, it starts over.
+const maxMemoConditions = 10000
+
+type compiledCondition struct {
+	unparsable bool
+	clauses    []compiledClause
+}
+
+type compiledClause struct {
+	timeOnly bool
+	prg      cel.Program // nil when a time clause does not compile
 }
 
 func newConditionEvaluator() (*conditionEvaluator, error) {
@@ -35,7 +54,7 @@ func newConditionEvaluator() (*conditionEvaluator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("condition environment: %w", err)
 	}
-	return &conditionEvaluator{env: env}, nil
+	return &conditionEvaluator{env: env, memo: map[string]*compiledCondition{}}, nil
 }
 
 // evaluate returns the verdict for expr at accessTime; a zero accessTime
@@ -44,25 +63,17 @@ func (c *conditionEvaluator) evaluate(expr string, accessTime time.Time) evaluat
 	if strings.TrimSpace(expr) == "" {
 		return evalTrue
 	}
-	parsed, iss := c.env.Parse(expr)
-	if iss != nil && iss.Err() != nil {
+	cc := c.compiled(expr)
+	if cc.unparsable {
 		return evalConditional
 	}
-	native := parsed.NativeRep()
-	var clauses []ast.Expr
-	splitAnd(native.Expr(), &clauses)
 	result := evalTrue
-	for _, clause := range clauses {
-		if accessTime.IsZero() || !dependsOnTimeOnly(clause) {
+	for _, clause := range cc.clauses {
+		if accessTime.IsZero() || !clause.timeOnly {
 			result = evalConditional
 			continue
 		}
-		text, err := parser.Unparse(clause, native.SourceInfo())
-		if err != nil {
-			result = evalConditional
-			continue
-		}
-		v, ok := c.evalBool(text, accessTime)
+		v, ok := evalBool(clause.prg, accessTime)
 		switch {
 		case !ok:
 			result = evalConditional
@@ -73,13 +84,56 @@ func (c *conditionEvaluator) evaluate(expr string, accessTime time.Time) evaluat
 	return result
 }
 
-func (c *conditionEvaluator) evalBool(text string, at time.Time) (bool, bool) {
+// compiled parses expr into its top-level clauses and compiles those that
+// read only request.time, once per expression.
+func (c *conditionEvaluator) compiled(expr string) *compiledCondition {
+	c.mu.Lock()
+	cc, ok := c.memo[expr]
+	c.mu.Unlock()
+	if ok {
+		return cc
+	}
+	cc = &compiledCondition{}
+	parsed, iss := c.env.Parse(expr)
+	if iss != nil && iss.Err() != nil {
+		cc.unparsable = true
+	} else {
+		native := parsed.NativeRep()
+		var clauses []ast.Expr
+		splitAnd(native.Expr(), &clauses)
+		for _, clause := range clauses {
+			cl := compiledClause{timeOnly: dependsOnTimeOnly(clause)}
+			if cl.timeOnly {
+				if text, err := parser.Unparse(clause, native.SourceInfo()); err == nil {
+					cl.prg = c.program(text)
+				}
+			}
+			cc.clauses = append(cc.clauses, cl)
+		}
+	}
+	c.mu.Lock()
+	if len(c.memo) >= maxMemoConditions {
+		clear(c.memo)
+	}
+	c.memo[expr] = cc
+	c.mu.Unlock()
+	return cc
+}
+
+func (c *conditionEvaluator) program(text string) cel.Program {
 	checked, iss := c.env.Compile(text)
 	if iss != nil && iss.Err() != nil {
-		return false, false
+		return nil
 	}
 	prg, err := c.env.Program(checked)
 	if err != nil {
+		return nil
+	}
+	return prg
+}
+
+func evalBool(prg cel.Program, at time.Time) (bool, bool) {
+	if prg == nil {
 		return false, false
 	}
 	out, _, err := prg.Eval(map[string]any{"request": map[string]any{"time": at}})
