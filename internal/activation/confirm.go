@@ -21,6 +21,13 @@ type GroundsCatalog interface {
 	GroundsOf(ctx context.Context, users []jit.UserID, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error)
 }
 
+// EligibilityCatalog is implemented by catalogs that can list a user's
+// eligible entitlements with their grounds without reading the project's
+// policy for their status: the write reads it anyway, once.
+type EligibilityCatalog interface {
+	Eligibility(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, error)
+}
+
 // writeFunc writes activations once their eligibility is established.
 type writeFunc func(ctx context.Context, acts []jit.Activation) error
 
@@ -38,7 +45,13 @@ func (s *Service) selfGrant(ctx context.Context, user jit.UserID, project jit.Pr
 		}
 		return s.grants.Grant, nil
 	}
-	available, _, err := s.catalog.Entitlements(ctx, user, project)
+	var available []jit.EligibleEntitlement
+	var err error
+	if ec, ok := s.catalog.(EligibilityCatalog); ok {
+		available, err = ec.Eligibility(ctx, user, project)
+	} else {
+		available, _, err = s.catalog.Entitlements(ctx, user, project)
+	}
 	if err != nil {
 		return nil, wrapUpstream(op, "Checking eligibility failed", err)
 	}

@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -113,28 +112,8 @@ func (c *AssetInventory) entitlements(ctx context.Context, user jit.UserID, proj
 		}
 		return nil, nil, translate(op, c.opts.Scope, err)
 	}
-	principals := map[string]bool{strings.ToLower(user.Member()): true}
-	groupSet := map[string]bool{}
-	for _, grp := range groups {
-		principals["group:"+strings.ToLower(grp)] = true
-		groupSet[strings.ToLower(grp)] = true
-	}
-	var found []eligible
-	var warnings []string
-	for _, b := range bindings {
-		if !slices.ContainsFunc(b.members, func(m string) bool { return principals[strings.ToLower(m)] }) {
-			continue
-		}
-		el, ok, warning := eligibilityOrWarning(project, b.role, b.expr)
-		if ok {
-			el.grounds = groundsOf(b.resource, b.members, user, groupSet)
-			found = append(found, el)
-		}
-		if warning != "" {
-			warnings = append(warnings, warning)
-		}
-	}
-	return merge(found, active), sortedUnique(warnings), nil
+	found, warnings := eligibleIn(bindings, user, groups, project)
+	return merge(found, active), warnings, nil
 }
 
 // groupsOf lists every group user belongs to, directly or through nested

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -94,4 +95,64 @@ func (c *AssetInventory) GroundsOf(ctx context.Context, users []jit.UserID, ent 
 		}
 	}
 	return out, nil
+}
+
+// eligibleIn picks from a project's effective bindings those that make
+// user (directly or through one of groups) eligible, with their grounds,
+// and warnings about bindings that cannot be activated.
+func eligibleIn(bindings []*binding, user jit.UserID, groups []string, project jit.ProjectID) ([]eligible, []string) {
+	principals := map[string]bool{strings.ToLower(user.Member()): true}
+	groupSet := map[string]bool{}
+	for _, grp := range groups {
+		principals["group:"+strings.ToLower(grp)] = true
+		groupSet[strings.ToLower(grp)] = true
+	}
+	var found []eligible
+	var warnings []string
+	for _, b := range bindings {
+		if !slices.ContainsFunc(b.members, func(m string) bool { return principals[strings.ToLower(m)] }) {
+			continue
+		}
+		el, ok, warning := eligibilityOrWarning(project, b.role, b.expr)
+		if ok {
+			el.grounds = groundsOf(b.resource, b.members, user, groupSet)
+			found = append(found, el)
+		}
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+	}
+	return found, sortedUnique(warnings)
+}
+
+// Eligibility lists user's eligible entitlements on project with their
+// grounds but without their status: what a write needs before it
+// confirms them in the live policy, which it reads itself. Served from
+// the cached roles page when there is one.
+func (c *AssetInventory) Eligibility(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, error) {
+	const op = "catalog.AssetInventory.Eligibility"
+	if r, ok := peek[entitlementsResult](c.opts.Cache, cacheKey{kind: "entitlements", user: user, arg: string(project)}); ok {
+		return slices.Clone(r.ents), nil
+	}
+	var bindings []*binding
+	var groups []string
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		bindings, err = c.effectiveBindings(gctx, project)
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		groups, err = c.cachedGroupsOf(gctx, user)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		if jit.KindOf(err) != jit.KindInternal {
+			return nil, err
+		}
+		return nil, translate(op, c.opts.Scope, err)
+	}
+	found, _ := eligibleIn(bindings, user, groups, project)
+	return merge(found, nil), nil
 }

@@ -237,3 +237,22 @@ func viaGroups(members []string, edges []*assetpb.IamPolicyAnalysisResult_Edge) 
 	}
 	return out
 }
+
+// Eligibility lists user's eligible entitlements on project with their
+// grounds but without their status: what a write needs before it
+// confirms them in the live policy, which it reads itself. Served from
+// the cached roles page or the cached index when there is one.
+func (c *PolicyAnalyzer) Eligibility(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, error) {
+	const op = "catalog.PolicyAnalyzer.Eligibility"
+	if r, ok := peek[entitlementsResult](c.opts.Cache, cacheKey{kind: "entitlements", user: user, arg: string(project)}); ok {
+		return slices.Clone(r.ents), nil
+	}
+	if ix, ok := peek[*userIndex](c.opts.Cache, cacheKey{kind: "index", user: user}); ok {
+		return merge(ix.byProject[project], nil), nil
+	}
+	found, _, err := c.projectEligibility(ctx, user, project)
+	if err != nil {
+		return nil, translate(op, c.opts.Scope, err)
+	}
+	return merge(found, nil), nil
+}
