@@ -188,6 +188,13 @@ func ParseEligibility(expr string) (Eligibility, bool, error) {
 	if typ == "" {
 		return Eligibility{}, false, nil
 	}
+	for _, c := range rest {
+		if containsApproverMarker(c) {
+			// Not a resource condition: the binding would be offered with
+			// a condition that can never be true.
+			return Eligibility{}, false, errors.New("a condition cannot carry both an eligibility marker and an approver marker")
+		}
+	}
 	rc, err := p.join(rest)
 	if err != nil {
 		return Eligibility{}, false, err
@@ -308,7 +315,8 @@ func readsRequestTime(e ast.Expr) bool {
 	return found
 }
 
-// containsMarker reports whether an eligibility marker appears anywhere in e.
+// containsMarker reports whether an eligibility, approver or record marker
+// appears anywhere in e.
 func containsMarker(e ast.Expr) bool {
 	found := false
 	ast.PostOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
@@ -316,7 +324,7 @@ func containsMarker(e ast.Expr) bool {
 			found = true
 		}
 	}))
-	return found
+	return found || containsApproverMarker(e)
 }
 
 // Validate checks that expr is CEL IAM could accept: within the size limit
@@ -340,7 +348,7 @@ func ValidateResourceCondition(expr string) error {
 	}
 	for _, c := range p.clauses {
 		if containsMarker(c) {
-			return errors.New("a resource condition must not contain an eligibility marker")
+			return errors.New("a resource condition must not contain an eligibility or approver marker")
 		}
 		if readsRequestTime(c) {
 			return errors.New("a resource condition must not refer to request.time")
