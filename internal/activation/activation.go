@@ -69,6 +69,10 @@ type Options struct {
 	// (internal/audit); nil where the audit log is not readable (stdout
 	// only), and then decisions rest on IAM alone and lists are refused.
 	RequestLog RequestLog
+	// Link turns a request's token into the link of its page, for the
+	// notifications of approvals and rejections; nil leaves them without
+	// one. It is built from EXTERNAL_URL only, never a request's Host.
+	Link func(token string, project jit.ProjectID) string
 	// Approvers declares dedicated approvers and quorums
 	// (internal/catalog); nil means the original's any-one-peer rule.
 	Approvers Approvers

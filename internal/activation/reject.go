@@ -96,6 +96,7 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 	state.DecidedAt, state.RejectReason = s.now(), reason
 	e := jit.Event{Kind: jit.EventRejected, Actor: caller, Request: &req,
 		Activations: []jit.Activation{plannedActivation(req, req.RequestedAt)}, Reason: reason}
+	e.ActionURL = s.link(token, req)
 	s.record(ctx, e)
 	r := s.requestResult(caller.Email, req, state)
 	r.Warnings = s.notify(ctx, e)
@@ -188,4 +189,12 @@ func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view R
 		out = append(out, RequestItem{Token: e.Token, ActivationRequest: req, State: state})
 	}
 	return out, nil
+}
+
+// link is the request page's link, or "" without Options.Link.
+func (s *Service) link(token string, req jit.ActivationRequest) string {
+	if s.opts.Link == nil {
+		return ""
+	}
+	return s.opts.Link(token, req.Entitlement.Project)
 }

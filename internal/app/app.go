@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -171,6 +172,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		CanNotify:      canNotify,
 		Clock:          clock,
 		Logger:         logger,
+		Link:           requestLink(cfg),
 		Decisions:      grants,
 		RequestLog:     history,
 		Approvers:      approvers,
@@ -209,6 +211,19 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	}
 	a.Handler = srv
 	return a, nil
+}
+
+// requestLink builds links to a request's page from EXTERNAL_URL, for the
+// notifications of approvals and rejections (the request's own email
+// link is built by the server).
+func requestLink(cfg *config.Config) func(string, jit.ProjectID) string {
+	if cfg.ExternalURL == nil {
+		return nil
+	}
+	base := strings.TrimRight(cfg.ExternalURL.String(), "/")
+	return func(token string, project jit.ProjectID) string {
+		return base + "/?" + url.Values{"activation": {token}, "projectId": {string(project)}}.Encode()
+	}
 }
 
 // identity finds the project and service account the app runs as: the
