@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,4 +66,76 @@ func TestOneRequestApprovedThroughThreeInstancesAtOnce(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d activation bindings for alice, want exactly 1", n)
 	}
+}
+
+// TestThreeApproversAtOnceThroughThreeInstances: a request needing 2 of 3
+// dedicated approvers (the demo world's securitycenter.admin), all three
+// approving at the same moment, each through another instance. The
+// approvals meet at the policy's etag: one is recorded, the next completes
+// the quorum and writes the binding, the third is told it was already
+// approved. Repeated, so that different interleavings are tried; never an
+// approval counted twice, lost, or a second binding.
+func TestThreeApproversAtOnceThroughThreeInstances(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 3, nil)
+	w := c.Emulator.World
+	const resource = "projects/security-tools"
+	approvers := []string{"alice@example.com", "carol@example.com", "heidi@example.com"}
+	rounds := 5
+	if testing.Short() {
+		rounds = 2
+	}
+	w.Faults.Set("cloudresourcemanager.projects.setIamPolicy", emulator.Fault{Latency: 10 * time.Millisecond})
+	defer w.Faults.Clear()
+	for round := range rounds {
+		before := len(c.Outbox.Messages())
+		r := c.pick(round).Do(t, "frank@example.com", http.MethodPost, "/api/projects/security-tools/roles/request", map[string]any{
+			"entitlementId": "security-tools:roles/securitycenter.admin", "justification": "INC-" + string(rune('1'+round)),
+			"peers": approvers, "activationTimeout": 30,
+		})
+		if r.Status != 200 {
+			t.Fatalf("request = %d %s", r.Status, r.Body)
+		}
+		msgs := c.Outbox.Messages()
+		if len(msgs) <= before {
+			t.Fatal("no request email")
+		}
+		u, err := url.Parse(linkPattern.FindString(msgs[len(msgs)-1].Text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := "/api/activation-request?activation=" + url.QueryEscape(u.Query().Get("activation"))
+		statuses := make([]int, len(approvers))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, a := range approvers {
+			wg.Go(func() {
+				<-start
+				statuses[i] = c.Instances[i].Do(t, a, http.MethodPost, path, nil).Status
+			})
+		}
+		close(start)
+		wg.Wait()
+		slices.Sort(statuses)
+		if !slices.Equal(statuses, []int{200, 200, http.StatusConflict}) {
+			t.Errorf("round %d: answers %v, want 200, 200, 409", round, statuses)
+		}
+		var ours []emulator.Binding
+		for _, b := range emutest.Activations(t, w, resource) {
+			if b.Members[0] == "user:frank@example.com" && b.Condition.Description != "" &&
+				slices.Contains([]string{"INC-" + string(rune('1'+round))}, justificationOf(b.Condition.Description)) {
+				ours = append(ours, b)
+			}
+		}
+		if len(ours) != 1 {
+			t.Errorf("round %d: %d bindings for the request, want exactly 1", round, len(ours))
+		}
+	}
+}
+
+// justificationOf reads "…, justification: J (request …)".
+func justificationOf(desc string) string {
+	_, j, _ := strings.Cut(desc, ", justification: ")
+	j, _, _ = strings.Cut(j, " (request ")
+	return j
 }
