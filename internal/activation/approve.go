@@ -145,7 +145,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	state.Required = required
 	e := jit.Event{Kind: jit.EventApprovalRecorded, Actor: caller, Request: &req, Activations: []jit.Activation{act},
 		Approvals: state.Approvals, Required: required}
-	e.ActionURL = s.link(token, req)
+	e.ActionURL, e.BaseURL = s.link(token, req), BaseURLFrom(ctx)
 	if granted {
 		e.Kind = jit.EventApproved
 	}

@@ -96,7 +96,7 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 	state.DecidedAt, state.RejectReason = s.now(), reason
 	e := jit.Event{Kind: jit.EventRejected, Actor: caller, Request: &req,
 		Activations: []jit.Activation{plannedActivation(req, req.RequestedAt)}, Reason: reason}
-	e.ActionURL = s.link(token, req)
+	e.ActionURL, e.BaseURL = s.link(token, req), BaseURLFrom(ctx)
 	s.record(ctx, e)
 	r := s.requestResult(caller.Email, req, state)
 	r.Warnings = s.notify(ctx, e)

@@ -37,5 +37,7 @@ type Event struct {
 	// of a request that needs several; Required is how many it needs.
 	Approvals []Approval
 	Required  int
-	Err       error // failure events
+	// BaseURL is the app's root ("https://host/"), for links in notifications.
+	BaseURL string
+	Err     error // failure events
 }

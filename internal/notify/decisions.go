@@ -75,11 +75,15 @@ func decisionFromEvent(e jit.Event) (Notification, bool) {
 	if e.Request == nil {
 		return Notification{}, false
 	}
+	base := e.BaseURL
+	if base == "" {
+		base = baseURL(e.ActionURL)
+	}
 	switch e.Kind {
 	case jit.EventRejected:
-		return NewActivationRejected(*e.Request, e.Actor.Email, e.Reason, baseURL(e.ActionURL)), true
+		return NewActivationRejected(*e.Request, e.Actor.Email, e.Reason, base), true
 	case jit.EventApprovalRecorded:
-		n := NewActivationApprovalAdded(*e.Request, e.Actor.Email, e.Approvals, e.Required, baseURL(e.ActionURL), e.ActionURL)
+		n := NewActivationApprovalAdded(*e.Request, e.Actor.Email, e.Approvals, e.Required, base, e.ActionURL)
 		return n, len(n.To) > 0
 	}
 	return Notification{}, false

@@ -187,7 +187,11 @@ func FromEvent(e jit.Event) (Notification, bool) {
 		if e.Request != nil {
 			reviewers = e.Request.Reviewers
 		}
-		n := NewActivationApproved(e.Activations[0], e.Actor.Email, reviewers, baseURL(e.ActionURL))
+		base := e.BaseURL
+		if base == "" {
+			base = baseURL(e.ActionURL)
+		}
+		n := NewActivationApproved(e.Activations[0], e.Actor.Email, reviewers, base)
 		for _, a := range e.Approvals {
 			n.Approvals = append(n.Approvals, a.By)
 		}

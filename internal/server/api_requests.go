@@ -52,7 +52,8 @@ func (s *Server) rejectActivationRequest(w http.ResponseWriter, r *http.Request)
 			return err
 		}
 	}
-	res, err := uc.Reject(r.Context(), p, r.URL.Query().Get("activation"), body.Reason)
+	ctx := activation.WithBaseURL(r.Context(), s.baseURL(r)+"/")
+	res, err := uc.Reject(ctx, p, r.URL.Query().Get("activation"), body.Reason)
 	if err != nil {
 		return err
 	}
