@@ -108,7 +108,7 @@ func parseRecord(desc string) (record, bool) {
 	}
 	id, until, ok := strings.Cut(head, recordUntil)
 	t, err := time.Parse(time.RFC3339, until)
-	if !ok || err != nil || !jit.ValidRequestID(id) {
+	if !ok || err != nil || !jit.ValidRequestID(id) || t.UTC().Format(time.RFC3339) != until {
 		return record{}, false
 	}
 	r.id, r.until = id, t
@@ -116,9 +116,10 @@ func parseRecord(desc string) (record, bool) {
 		switch {
 		case strings.HasPrefix(p, recordApproved):
 			for a := range strings.SplitSeq(strings.TrimPrefix(p, recordApproved), ", ") {
-				if a != "" {
-					r.approvers = append(r.approvers, a)
+				if !validApprover(a) {
+					return record{}, false
 				}
+				r.approvers = append(r.approvers, a)
 			}
 		case strings.HasPrefix(p, recordRejected):
 			u, err := jit.ParseUserID(strings.TrimPrefix(p, recordRejected))
@@ -131,6 +132,23 @@ func parseRecord(desc string) (record, bool) {
 		}
 	}
 	return r, true
+}
+
+// validApprover accepts an address or a key (jit.ApproverKey).
+func validApprover(a string) bool {
+	if key, ok := strings.CutPrefix(a, "#"); ok {
+		if len(key) != 12 {
+			return false
+		}
+		for i := 0; i < len(key); i++ {
+			if (key[i] < '0' || key[i] > '9') && (key[i] < 'a' || key[i] > 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	u, err := jit.ParseUserID(a)
+	return err == nil && string(u) == a
 }
 
 // requestRecord finds what policy says about request id, and the index of
