@@ -85,7 +85,9 @@ func TestTwoOfThreeApprovers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	progress, err := h.Outbox.WaitFor(ctx, func(m outbox.Message) bool { return strings.HasPrefix(m.Subject, "Re: ") && slices.Contains(m.To, "carol@example.com") })
+	progress, err := h.Outbox.WaitFor(ctx, func(m outbox.Message) bool {
+		return strings.HasPrefix(m.Subject, "Re: ") && slices.Contains(m.To, "carol@example.com")
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
