@@ -31,7 +31,7 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 		s.record(ctx, jit.Event{Kind: jit.EventRequestAccessDenied, Actor: caller, Request: &req, Err: err})
 		return Result{}, err
 	}
-	state, err := s.requestState(ctx, req, nil)
+	state, err := s.requestState(ctx, req, nil, true)
 	if err != nil {
 		return Result{}, err
 	}
@@ -164,7 +164,11 @@ func (s *Service) checkDecider(ctx context.Context, caller jit.Principal, req ji
 	case caller.Email == req.Beneficiary:
 		return 0, jit.Denied(op, "You cannot "+verb+" your own request")
 	case !req.IsReviewer(caller.Email):
-		return 0, jit.Denied(op, "The request does not permit approval by "+string(caller.Email))
+		noun := "approval"
+		if verb == "reject" {
+			noun = "rejection"
+		}
+		return 0, jit.Denied(op, "The request does not permit "+noun+" by "+string(caller.Email))
 	}
 	ap, err := s.approverPolicy(ctx, req.Entitlement)
 	if err != nil {
@@ -230,8 +234,9 @@ func (s *Service) decidedInLog(ctx context.Context, req jit.ActivationRequest) [
 
 // requestState derives a request's state from IAM (the fresh truth) and
 // the audit log (times, reasons, and decisions whose bindings are gone).
-// records caches policies read for other requests of the same call.
-func (s *Service) requestState(ctx context.Context, req jit.ActivationRequest, events []jit.RequestEvent) (jit.RequestState, error) {
+// withPolicy also reads the role's current quorum (a Cloud Asset query),
+// which lists skip: there the token's quorum is shown.
+func (s *Service) requestState(ctx context.Context, req jit.ActivationRequest, events []jit.RequestEvent, withPolicy bool) (jit.RequestState, error) {
 	const op = "activation.requestState"
 	if events == nil {
 		events = s.decidedInLog(ctx, req)
@@ -245,8 +250,10 @@ func (s *Service) requestState(ctx context.Context, req jit.ActivationRequest, e
 		}
 	}
 	st := stateOf(req, rec, events, s.now())
-	if ap, err := s.approverPolicy(ctx, req.Entitlement); err == nil {
-		st.Required = max(st.Required, ap.Quorum)
+	if withPolicy && st.Status == jit.RequestPending {
+		if ap, err := s.approverPolicy(ctx, req.Entitlement); err == nil {
+			st.Required = max(st.Required, ap.Quorum)
+		}
 	}
 	return st, nil
 }

@@ -178,7 +178,7 @@ func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view R
 		if (view == ViewMine && req.Beneficiary != caller.Email) || (view == ViewReview && !req.IsReviewer(caller.Email)) {
 			continue
 		}
-		state, err := s.requestState(ctx, req, nil)
+		state, err := s.requestState(ctx, req, nil, false)
 		if err != nil {
 			return nil, err
 		}

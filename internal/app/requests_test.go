@@ -70,7 +70,7 @@ func TestRejectWithReason(t *testing.T) {
 		message    string
 	}{
 		{"by_the_requester", "erin@example.com", nil, 403, "You cannot reject your own request"},
-		{"by_a_stranger", "grace@example.com", nil, 403, "The request does not permit approval by grace@example.com"},
+		{"by_a_stranger", "grace@example.com", nil, 403, "The request does not permit rejection by grace@example.com"},
 		{"reason_too_long", "dave@example.com", map[string]any{"reason": strings.Repeat("x", 201)}, 400, "The reason is too long"},
 		{"reason_with_newlines", "dave@example.com", map[string]any{"reason": "no\r\nBcc: x@evil.example"}, 400, "The reason contains characters that are not allowed"},
 		{"not_json", "dave@example.com", "{", 400, ""},
