@@ -108,8 +108,16 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	if s.opts.Decisions == nil {
 		return fail(jit.E(op, jit.KindUnavailable, "Approving requests is not available in this configuration", nil))
 	}
-	var granted bool
+	var granted, attempted bool
 	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
+		if attempted && landed(rec, caller.Email, granted) {
+			// Our earlier attempt's write landed, its answer was lost.
+			if granted {
+				act = *rec.Granted
+			}
+			return jit.Decision{Landed: true}, nil
+		}
+		attempted = true
 		if err := alreadyDecided(op, rec, events); err != nil {
 			return jit.Decision{}, err
 		}
@@ -153,6 +161,15 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	r := s.requestResult(caller.Email, req, state)
 	r.Warnings = s.notify(ctx, e)
 	return r, nil
+}
+
+// landed reports whether rec holds the decision an earlier attempt of the
+// same call wrote: its grant by approver, or its approval.
+func landed(rec jit.RequestRecord, approver jit.UserID, granted bool) bool {
+	if granted {
+		return rec.Granted != nil && rec.Granted.Approver == approver
+	}
+	return rec.Granted == nil && rec.RejectedBy == "" && rec.HasApproved(approver)
 }
 
 // checkDecider checks that caller may approve or reject req now, and

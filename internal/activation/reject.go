@@ -80,7 +80,13 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 	if s.opts.Decisions == nil {
 		return fail(jit.E(op, jit.KindUnavailable, "Rejecting requests is not available in this configuration", nil))
 	}
+	attempted := false
 	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
+		if attempted && rec.Granted == nil && rec.RejectedBy == caller.Email {
+			// Our earlier attempt's write landed, its answer was lost.
+			return jit.Decision{Landed: true}, nil
+		}
+		attempted = true
 		if err := alreadyDecided(op, rec, events); err != nil {
 			return jit.Decision{}, err
 		}

@@ -52,8 +52,9 @@ func TestReadinessProbesEachDependency(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			// Short, so that the probe of a retried gRPC call gives up soon.
-			h := apptest.Start(t, apptest.Options{Config: map[string]string{"BACKEND_READ_TIMEOUT": "1"}})
+			// Short, so that the probe of a retried gRPC call gives up soon, yet
+			// long enough for the healthy probes on a loaded 2-core machine.
+			h := apptest.Start(t, apptest.Options{Config: map[string]string{"BACKEND_READ_TIMEOUT": "5"}})
 			if tt.method != "" {
 				h.Emulator.World.Faults.Set(tt.method, tt.fault)
 			}

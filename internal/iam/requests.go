@@ -233,8 +233,14 @@ func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 // after every stale etag) and returns the change, or an error that ends
 // the attempt and is returned as it is. The record after the write is
 // returned.
+//
+// The write is detached from the caller's cancellation (a client that
+// hangs up must not cut a decision in half) and bounded by the retry
+// budget. When Google's answer to a write is lost, the next attempt reads
+// the policy again and decide sees its own decision there; it answers
+// Landed, and the decision counts as made without another write.
 func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.RetryBudget)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RetryBudget)
 	defer cancel()
 	var out jit.RequestRecord
 	err := c.readModifyWrite(ctx, req.Entitlement.Project, func(policy *cloudresourcemanager.Policy) error {
@@ -244,14 +250,21 @@ func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide f
 		if err != nil {
 			return err
 		}
+		if d.Landed {
+			out = rec
+			return errLanded
+		}
 		out, err = applyDecision(policy, req, rec, at, d, c.opts.Clock())
 		return err
 	}, "Approval request "+req.ID)
-	if err != nil {
+	if err != nil && !errors.Is(err, errLanded) {
 		return jit.RequestRecord{}, err
 	}
 	return out, nil
 }
+
+// errLanded ends a read-modify-write that has nothing left to write.
+var errLanded = errors.New("the decision is already in the policy")
 
 func applyDecision(policy *cloudresourcemanager.Policy, req jit.ActivationRequest, rec jit.RequestRecord, at int, d jit.Decision, now time.Time) (jit.RequestRecord, error) {
 	const op = "iam.Decide"

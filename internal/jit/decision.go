@@ -75,6 +75,10 @@ type Decision struct {
 	Grant   *Activation
 	// Reject records a rejection.
 	Reject UserID
+	// Landed says the record already holds this caller's decision: an
+	// earlier attempt's write reached Google although its answer was
+	// lost. Nothing is written, and the decision counts as made.
+	Landed bool
 }
 
 // ApproverKey is the short form of an approver's address kept in a record
