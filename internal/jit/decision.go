@@ -51,6 +51,10 @@ type RequestRecord struct {
 	Approvers []string
 	// RejectedBy is set when an approver rejected the request.
 	RejectedBy UserID
+	// Unconfirmed is set, during a decision, when an earlier attempt of
+	// the same decision may have been written although Google's answer was
+	// lost: a decision found in the record may then be the caller's own.
+	Unconfirmed bool
 }
 
 // Decided reports whether the request was approved or rejected.
