@@ -195,7 +195,7 @@ func (s *Service) checkDecider(ctx context.Context, caller jit.Principal, req ji
 		if !ap.Dedicated || !slices.Contains(ap.Approvers, caller.Email) {
 			return 0, jit.Denied(op, fmt.Sprintf("%s is no longer an approver of %s", caller.Email, req.Entitlement.ID()))
 		}
-	} else if err := s.requireReviewers(ctx, req.Entitlement, []jit.UserID{caller.Email}); err != nil {
+	} else if err := requirePeers(req.Entitlement, ap.Peers, []jit.UserID{caller.Email}); err != nil {
 		return 0, err
 	}
 	return max(req.Quorum(), ap.Quorum), nil

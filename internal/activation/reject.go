@@ -40,7 +40,11 @@ type Approvers interface {
 // or where none is declared, the original's: any one peer.
 func (s *Service) approverPolicy(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
 	if s.opts.Approvers == nil {
-		return jit.ApproverPolicy{Quorum: 1}, nil
+		holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
+		if err != nil {
+			return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the reviewers failed", err)
+		}
+		return jit.ApproverPolicy{Quorum: 1, Peers: holders}, nil
 	}
 	ap, err := s.opts.Approvers.Approvers(ctx, ent)
 	if err != nil {

@@ -172,6 +172,9 @@ type ApproverPolicy struct {
 	Approvers []UserID
 	// Quorum is the number of distinct approvals required, at least 1.
 	Quorum int
+	// Peers hold the same MPA-eligible entitlement: the approvers where
+	// none are dedicated (found by the same query, to save one).
+	Peers []UserID
 }
 
 // RequestState is what is known about a request: derived, never stored.
