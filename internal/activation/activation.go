@@ -63,6 +63,9 @@ type Options struct {
 	// eligibility with (one without a cache); reads use the catalog
 	// passed to New.
 	WriteCatalog Catalog
+	// WriteApprovers, when set, is the Approvers that decisions check
+	// approvers with (one without a cache); reads use Approvers.
+	WriteApprovers Approvers
 	// FollowUpTimeout bounds each audit record and notification. They run
 	// detached from the caller's cancellation: once a binding is written,
 	// its audit record and emails must not depend on the client staying
@@ -71,6 +74,20 @@ type Options struct {
 	Clock           func() time.Time
 	Random          io.Reader
 	Logger          *slog.Logger
+	// Decisions keep approval requests decided at most once (internal/iam);
+	// without it, requests can be made but not approved.
+	Decisions Decisions
+	// RequestLog reads requests' events back from the audit log
+	// (internal/audit); nil where the audit log is not readable (stdout
+	// only), and then decisions rest on IAM alone and lists are refused.
+	RequestLog RequestLog
+	// Link turns a request's token into the link of its page, for the
+	// notifications of approvals and rejections; nil leaves them without
+	// one. It is built from EXTERNAL_URL only, never a request's Host.
+	Link func(token string, project jit.ProjectID) string
+	// Approvers declares dedicated approvers and quorums
+	// (internal/catalog); nil means the original's any-one-peer rule.
+	Approvers Approvers
 }
 
 // Service implements the use cases.

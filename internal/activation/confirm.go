@@ -2,7 +2,6 @@ package activation
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -26,6 +25,26 @@ type GroundsCatalog interface {
 // policy for their status: the write reads it anyway, once.
 type EligibilityCatalog interface {
 	Eligibility(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, error)
+}
+
+// RuleReader is implemented by Approvers that can tell whether an
+// entitlement has dedicated approvers, and its quorum, without listing
+// anyone (which takes AssetInventory more round trips).
+type RuleReader interface {
+	ApprovalRule(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error)
+}
+
+// approvalRule is ent's rule (dedicated or not, quorum), listing people
+// only when the adapter cannot tell the rule without.
+func (s *Service) approvalRule(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	if r, ok := s.opts.Approvers.(RuleReader); ok {
+		ap, err := r.ApprovalRule(ctx, ent)
+		if err != nil {
+			return jit.ApproverPolicy{}, wrapUpstream("activation.approvalRule", "Checking the reviewers failed", err)
+		}
+		return ap, nil
+	}
+	return s.approverPolicy(ctx, ent)
 }
 
 // writeFunc writes activations once their eligibility is established.
@@ -72,40 +91,50 @@ func (s *Service) selfGrant(ctx context.Context, user jit.UserID, project jit.Pr
 	return func(ctx context.Context, acts []jit.Activation) error { return cg.GrantConfirmed(ctx, acts, reqs) }, nil
 }
 
-// approvalGrant checks that beneficiary may activate ent with peer
-// approval and that approver may approve it, and returns how to write the
-// activation; like selfGrant, both are confirmed in the live policies
-// inside the write when the Grants and the catalog allow.
-func (s *Service) approvalGrant(ctx context.Context, beneficiary, approver jit.UserID, ent jit.Entitlement) (writeFunc, error) {
-	const op = "activation.approvalGrant"
-	cg, ok := s.grants.(ConfirmingGrants)
+// ConfirmingDecisions is implemented by Decisions that confirm
+// eligibilities in the live policies inside the decision's
+// read-modify-write (internal/iam).
+type ConfirmingDecisions interface {
+	DecideConfirmed(ctx context.Context, req jit.ActivationRequest, reqs []jit.Requirement, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
+}
+
+// decideFunc applies a decision once the eligibilities it rests on are
+// established.
+type decideFunc func(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
+
+// approvalDecision checks that the beneficiary may activate ent with peer
+// approval and returns how to record the approval. With
+// ConfirmingDecisions and a GroundsCatalog, the catalog (possibly cached)
+// only finds where the beneficiary's eligible binding is — and the
+// approver's, when they approve as a peer — and the decision confirms
+// both in the live policies; otherwise an uncached catalog decides about
+// the beneficiary first. (Dedicated approvers are checked by
+// checkDecider.)
+func (s *Service) approvalDecision(ctx context.Context, beneficiary, approver jit.UserID, ent jit.Entitlement) (decideFunc, error) {
+	const op = "activation.approvalDecision"
+	cd, ok := s.opts.Decisions.(ConfirmingDecisions)
 	gc, ok2 := s.catalog.(GroundsCatalog)
 	if !ok || !ok2 {
 		if err := s.requireAllEligibleNow(ctx, beneficiary, ent.Project, []jit.Entitlement{ent}, jit.MPA); err != nil {
 			return nil, err
 		}
-		if err := s.requireReviewersNow(ctx, ent, []jit.UserID{approver}); err != nil {
-			return nil, err
-		}
-		return s.grants.Grant, nil
+		return s.opts.Decisions.Decide, nil
 	}
-	holders, err := gc.GroundsOf(ctx, []jit.UserID{beneficiary, approver}, ent, jit.MPA)
+	grounds, err := gc.GroundsOf(ctx, []jit.UserID{beneficiary, approver}, ent, jit.MPA)
 	if err != nil {
 		return nil, wrapUpstream(op, "Checking eligibility failed", err)
 	}
-	bg, ok := holders[beneficiary]
+	bg, ok := grounds[beneficiary]
 	if !ok {
 		return nil, jit.Denied(op, "The user "+string(beneficiary)+" is not allowed to activate "+ent.ID()+" using "+string(jit.MPA))
 	}
-	ag, ok := holders[approver]
-	if !ok {
-		return nil, jit.Denied(op, fmt.Sprintf("The selected reviewers are not allowed to approve %s: %s", ent.ID(), approver))
+	reqs := []jit.Requirement{{User: beneficiary, Entitlement: ent, Type: jit.MPA, Grounds: bg}}
+	if ag, ok := grounds[approver]; ok {
+		reqs = append(reqs, jit.Requirement{User: approver, Entitlement: ent, Type: jit.MPA, Grounds: ag})
 	}
-	reqs := []jit.Requirement{
-		{User: beneficiary, Entitlement: ent, Type: jit.MPA, Grounds: bg},
-		{User: approver, Entitlement: ent, Type: jit.MPA, Grounds: ag},
-	}
-	return func(ctx context.Context, acts []jit.Activation) error { return cg.GrantConfirmed(ctx, acts, reqs) }, nil
+	return func(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
+		return cd.DecideConfirmed(ctx, req, reqs, decide)
+	}, nil
 }
 
 // prefetchGrounds warms the catalog's cache with where the beneficiary

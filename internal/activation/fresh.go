@@ -3,7 +3,6 @@ package activation
 import (
 	"context"
 	"sync"
-	"time"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -17,44 +16,22 @@ func (s *Service) writeCatalog() Catalog {
 	return s.catalog
 }
 
+// writeService is s with the catalog and approvers that cache nothing,
+// for the checks of a write that cannot be confirmed in live policies.
+func (s *Service) writeService() *Service {
+	w := *s
+	w.catalog = s.writeCatalog()
+	if s.opts.WriteApprovers != nil {
+		w.opts.Approvers = s.opts.WriteApprovers
+	}
+	return &w
+}
+
 // requireAllEligibleNow is requireAllEligible against the write catalog.
 func (s *Service) requireAllEligibleNow(ctx context.Context, user jit.UserID, project jit.ProjectID, ents []jit.Entitlement, typ jit.ActivationType) error {
 	w := *s
 	w.catalog = s.writeCatalog()
 	return w.requireAllEligible(ctx, user, project, ents, typ)
-}
-
-// requireReviewersNow is requireReviewers against the write catalog.
-func (s *Service) requireReviewersNow(ctx context.Context, ent jit.Entitlement, reviewers []jit.UserID) error {
-	w := *s
-	w.catalog = s.writeCatalog()
-	return w.requireReviewers(ctx, ent, reviewers)
-}
-
-// ActiveReader is implemented by catalogs that can tell what a user holds
-// now without working out what they are eligible for (one policy read
-// instead of a Cloud Asset query).
-type ActiveReader interface {
-	Active(ctx context.Context, user jit.UserID, project jit.ProjectID) (map[jit.Entitlement]time.Time, error)
-}
-
-// activeUntil is the end of user's current activation of ent, or the zero
-// time.
-func (s *Service) activeUntil(ctx context.Context, user jit.UserID, ent jit.Entitlement) (time.Time, error) {
-	if r, ok := s.catalog.(ActiveReader); ok {
-		active, err := r.Active(ctx, user, ent.Project)
-		return active[ent], err
-	}
-	ents, _, err := s.catalog.Entitlements(ctx, user, ent.Project)
-	if err != nil {
-		return time.Time{}, err
-	}
-	for _, e := range ents {
-		if e.Entitlement == ent && e.Status == jit.StatusActive {
-			return e.ValidUntil, nil
-		}
-	}
-	return time.Time{}, nil
 }
 
 // recordAndNotify audits a grant and tells people about it at once: both

@@ -61,22 +61,27 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if ent.Project != p {
 		return nil, jit.Invalid(op, "The project ID does not match the current project")
 	}
-	// The caller's eligibility and the other holders do not depend on
-	// each other: ask for both at once, and show the holders only if the
+	// The caller's eligibility and the approvers do not depend on each
+	// other: ask for both at once, and show the approvers only if the
 	// caller is eligible.
 	var (
-		holders    []jit.UserID
-		holdersErr error
-		wg         sync.WaitGroup
+		ap    jit.ApproverPolicy
+		apErr error
+		wg    sync.WaitGroup
 	)
-	wg.Go(func() { holders, holdersErr = s.catalog.Holders(ctx, ent, jit.MPA) })
+	wg.Go(func() { ap, apErr = s.approverPolicy(ctx, ent) })
 	eligibleErr := s.requireEligible(ctx, caller.Email, ent, jit.MPA)
 	wg.Wait()
 	if eligibleErr != nil {
 		return nil, eligibleErr
 	}
-	if holdersErr != nil {
-		return nil, wrapUpstream(op, "Listing peers failed", holdersErr)
+	if apErr != nil {
+		return nil, apErr
+	}
+	// Where dedicated approvers are declared, they are the ones to pick.
+	holders := ap.Peers
+	if ap.Dedicated {
+		holders = ap.Approvers
 	}
 	peers := slices.DeleteFunc(slices.Clone(holders), func(u jit.UserID) bool { return u == caller.Email })
 	slices.Sort(peers)

@@ -220,57 +220,8 @@ func (c *Cache) Forget(user jit.UserID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k := range c.byUser[user] {
-		if k.kind == "entitlements" || k.kind == "active" {
+		if k.kind == "entitlements" {
 			c.drop(k)
 		}
 	}
-}
-
-// Grants wraps what writes activations so that every grant makes the
-// cache forget its beneficiaries' status, whether or not the write
-// succeeded (a failed write may still have landed).
-func (c *Cache) Grants(inner Granter) Granter {
-	if !c.enabled() {
-		return inner
-	}
-	if confirming, ok := inner.(confirmingGranter); ok {
-		return forgettingConfirmingGrants{forgettingGrants{inner: inner, cache: c}, confirming}
-	}
-	return forgettingGrants{inner: inner, cache: c}
-}
-
-// confirmingGranter is iam.Client's GrantConfirmed (activation.ConfirmingGrants).
-type confirmingGranter interface {
-	GrantConfirmed(ctx context.Context, activations []jit.Activation, reqs []jit.Requirement) error
-}
-
-type forgettingConfirmingGrants struct {
-	forgettingGrants
-	confirming confirmingGranter
-}
-
-func (g forgettingConfirmingGrants) GrantConfirmed(ctx context.Context, acts []jit.Activation, reqs []jit.Requirement) error {
-	err := g.confirming.GrantConfirmed(ctx, acts, reqs)
-	for _, a := range acts {
-		g.cache.Forget(a.Beneficiary)
-	}
-	return err
-}
-
-// Granter writes activation bindings (activation.Grants).
-type Granter interface {
-	Grant(ctx context.Context, activations []jit.Activation) error
-}
-
-type forgettingGrants struct {
-	inner Granter
-	cache *Cache
-}
-
-func (g forgettingGrants) Grant(ctx context.Context, acts []jit.Activation) error {
-	err := g.inner.Grant(ctx, acts)
-	for _, a := range acts {
-		g.cache.Forget(a.Beneficiary)
-	}
-	return err
 }

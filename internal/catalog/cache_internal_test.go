@@ -189,22 +189,3 @@ func TestCacheStaysBounded(t *testing.T) {
 		t.Errorf("%d entries, want at most %d", len(c.entries), maxCacheEntries)
 	}
 }
-
-type recordingGrants struct{ err error }
-
-func (g recordingGrants) Grant(context.Context, []jit.Activation) error { return g.err }
-
-func TestCacheGrantsForgetTheBeneficiary(t *testing.T) {
-	t.Parallel()
-	c, _, _ := newTestCache(time.Minute)
-	n := 0
-	fetch := func(context.Context) (int, error) { n++; return n, nil }
-	key := cacheKey{kind: "entitlements", user: "dave@example.com", arg: "p"}
-	for _, inner := range []recordingGrants{{}, {err: errors.New("timed out")}} {
-		before, _ := get(t.Context(), c, key, fetch)
-		_ = c.Grants(inner).Grant(t.Context(), []jit.Activation{{Beneficiary: "dave@example.com"}})
-		if after, _ := get(t.Context(), c, key, fetch); after == before {
-			t.Errorf("grant (err %v): status still cached", inner.err)
-		}
-	}
-}

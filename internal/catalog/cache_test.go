@@ -45,14 +45,14 @@ func TestOnePolicyAnalyzerQueryPerUserPerPeriod(t *testing.T) {
 	if len(ents) != 1 || ents[0].Status != jit.StatusInactive {
 		t.Fatalf("entitlements = %+v", ents)
 	}
-	grants := cache.Grants(iam.New(c.crm, iam.Options{}))
 	now := time.Now().UTC().Truncate(time.Second)
-	if err := grants.Grant(t.Context(), []jit.Activation{{
+	if err := iam.New(c.crm, iam.Options{}).Grant(t.Context(), []jit.Activation{{
 		ID: "jit-1", Type: jit.JIT, Beneficiary: dave, Entitlement: ents[0].Entitlement,
 		Justification: "INC-1", Start: now, End: now.Add(time.Hour),
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	cache.Forget(dave) // what the app's wiring does after every write (internal/app)
 	ents, _, _ = pa.Entitlements(t.Context(), dave, "prod-payments-db")
 	if len(ents) != 1 || ents[0].Status != jit.StatusActive {
 		t.Errorf("after the user's own activation: %+v, want it active", ents)

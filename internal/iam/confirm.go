@@ -31,6 +31,31 @@ func (c *Client) GrantConfirmed(ctx context.Context, acts []jit.Activation, reqs
 	return c.grant(ctx, acts, reqs)
 }
 
+// DecideConfirmed is Decide for a decision whose eligibilities have to
+// hold now (the requester's, the approver's): they are confirmed, as by
+// GrantConfirmed, in the policy the decision is written to and in the
+// live policies of the folders and organization the requirements name,
+// before the decision is applied; a requirement that no longer holds
+// ends the decision with KindDenied and writes nothing.
+func (c *Client) DecideConfirmed(ctx context.Context, req jit.ActivationRequest, reqs []jit.Requirement, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
+	if len(reqs) == 0 {
+		return jit.RequestRecord{}, jit.E("iam.DecideConfirmed", jit.KindInternal, "", fmt.Errorf("no requirements for request %s", req.ID))
+	}
+	return c.decide(ctx, req, reqs, decide)
+}
+
+// confirmIn waits for the ancestors' policies and confirms reqs, if any.
+func confirmIn(project jit.ProjectID, own *cloudresourcemanager.Policy, ancestors func() (map[string]*cloudresourcemanager.Policy, error), reqs []jit.Requirement) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	policies, err := ancestors()
+	if err != nil {
+		return err
+	}
+	return confirm(project, own, policies, reqs)
+}
+
 // readAncestors starts reading, in parallel, the policies of the folders
 // and organizations that reqs name, and returns a function that waits for
 // them. The project's own policy comes from the read-modify-write.

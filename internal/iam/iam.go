@@ -403,14 +403,8 @@ func (c *Client) write(ctx context.Context, project jit.ProjectID, acts []jit.Ac
 	// bindings are read while the project's is.
 	ancestors := c.readAncestors(ctx, project, reqs)
 	return c.readModifyWrite(ctx, project, func(p *cloudresourcemanager.Policy) error {
-		if len(reqs) > 0 {
-			policies, err := ancestors()
-			if err != nil {
-				return err
-			}
-			if err := confirm(project, p, policies, reqs); err != nil {
-				return err
-			}
+		if err := confirmIn(project, p, ancestors, reqs); err != nil {
+			return err
 		}
 		return applyActivations(p, acts, c.opts.Clock())
 	}, reason)
@@ -422,6 +416,13 @@ func (c *Client) write(ctx context.Context, project jit.ProjectID, acts []jit.Ac
 // When an error may hide a write that Google applied (its answer was
 // lost), maybeApplied reports true for it.
 func (c *Client) readModifyWrite(ctx context.Context, project jit.ProjectID, modify func(*cloudresourcemanager.Policy) error, reason string) error {
+	return c.readModifyWriteUnsure(ctx, project, func(p *cloudresourcemanager.Policy, _ bool) error { return modify(p) }, reason)
+}
+
+// readModifyWriteUnsure is readModifyWrite whose modify also learns
+// whether an earlier attempt's write may have been applied (its answer
+// was lost), for decisions that must recognise their own write.
+func (c *Client) readModifyWriteUnsure(ctx context.Context, project jit.ProjectID, modify func(*cloudresourcemanager.Policy, bool) error, reason string) error {
 	const op = "iam.readModifyWrite"
 	resource := project.ResourceName()
 	backoff := c.opts.BaseBackoff
@@ -433,7 +434,7 @@ func (c *Client) readModifyWrite(ctx context.Context, project jit.ProjectID, mod
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		err := c.tryOnce(ctx, resource, modify, reason)
+		err := c.tryOnce(ctx, resource, func(p *cloudresourcemanager.Policy) error { return modify(p, unsure) }, reason)
 		if err == nil {
 			return nil
 		}
@@ -544,6 +545,10 @@ func applyActivations(policy *cloudresourcemanager.Policy, acts []jit.Activation
 			// Never ours: we write exactly one member with a condition, and
 			// removing a shared binding would drop other members.
 			return false
+		}
+		if keep, handled := keepForRequest(b, now); handled {
+			// An approval request's decision: see requests.go.
+			return !keep
 		}
 		w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
 		if !ok {

@@ -1,0 +1,138 @@
+package catalog
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// approverOf parses a binding's condition as an approver declaration for
+// ent: the same role and resource condition, with the approver marker
+// (see condition.ParseApprover). Malformed markers are logged and ignored,
+// which leaves the original's peer rule in place for that binding.
+func approverOf(ctx context.Context, opts Options, ent jit.Entitlement, role, expr string) (condition.Approver, bool) {
+	if role != ent.Role || expr == "" {
+		return condition.Approver{}, false
+	}
+	a, ok, err := condition.ParseApprover(expr)
+	if err != nil {
+		opts.Logger.WarnContext(ctx, "ignoring a malformed approver marker", "role", role, "condition", expr, "error", err)
+		return condition.Approver{}, false
+	}
+	if !ok || a.ResourceCondition != ent.ResourceCondition {
+		return condition.Approver{}, false
+	}
+	return a, true
+}
+
+// approvers returns ent's dedicated approvers and quorum, declared by
+// approver bindings on the project or inherited, with groups expanded by
+// Policy Analyzer (nested groups too), and the peers (Holders of the
+// MPA-eligible entitlement) from the same analysis. With no approver
+// binding the policy is the original's: any one peer.
+func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	const op = "catalog.PolicyAnalyzer.Approvers"
+	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
+		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.Project.FullResourceName()},
+		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},
+		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true},
+	})
+	if err != nil {
+		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
+	}
+	out := jit.ApproverPolicy{Quorum: 1}
+	for _, r := range analysis.GetAnalysisResults() {
+		b := r.GetIamBinding()
+		var into *[]jit.UserID
+		if a, ok := approverOf(ctx, c.opts, ent, b.GetRole(), b.GetCondition().GetExpression()); ok {
+			out.Dedicated = true
+			out.Quorum = max(out.Quorum, a.Quorum)
+			into = &out.Approvers
+		} else if el, ok := eligibilityOf(ent.Project, b.GetRole(), b.GetCondition().GetExpression()); ok && el.typ == jit.MPA && el.ent == ent {
+			// The same analysis answers Holders' question: peers.
+			into = &out.Peers
+		} else {
+			continue
+		}
+		for _, id := range r.GetIdentityList().GetIdentities() {
+			if email, ok := strings.CutPrefix(id.GetName(), "user:"); ok {
+				if u, err := jit.ParseUserID(email); err == nil {
+					*into = append(*into, u)
+				}
+			}
+		}
+	}
+	out.Approvers, out.Peers = sortedUnique(out.Approvers), sortedUnique(out.Peers)
+	return out, nil
+}
+
+// approvers returns ent's dedicated approvers and quorum from the
+// project's effective policies, groups expanded as for Holders.
+func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	const op = "catalog.AssetInventory.Approvers"
+	bindings, err := c.effectiveBindings(ctx, ent.Project)
+	if err != nil {
+		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
+	}
+	out := jit.ApproverPolicy{Quorum: 1}
+	approvers, peers := &members{groups: map[string]bool{}}, &members{groups: map[string]bool{}}
+	for _, b := range bindings {
+		into := peers
+		if a, ok := approverOf(ctx, c.opts, ent, b.role, b.expr); ok {
+			out.Dedicated = true
+			out.Quorum = max(out.Quorum, a.Quorum)
+			into = approvers
+		} else if el, ok := eligibilityOf(ent.Project, b.role, b.expr); !ok || el.typ != jit.MPA || el.ent != ent {
+			continue
+		}
+		for _, m := range b.members {
+			kind, id, _ := strings.Cut(m, ":")
+			switch kind {
+			case "user":
+				if u, err := jit.ParseUserID(id); err == nil {
+					into.users = append(into.users, u)
+				}
+			case "group":
+				into.groups[strings.ToLower(id)] = true
+			}
+		}
+	}
+	out.Approvers = c.expand(ctx, approvers)
+	out.Peers = c.expand(ctx, peers)
+	return out, nil
+}
+
+// members are users and groups still to expand.
+type members struct {
+	users  []jit.UserID
+	groups map[string]bool
+}
+
+// expand adds the groups' members to the users, as Holders does.
+func (c *AssetInventory) expand(ctx context.Context, m *members) []jit.UserID {
+	users := m.users
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxGroupExpansions)
+	for grp := range m.groups {
+		g.Go(func() error {
+			found, err := c.membersOf(gctx, grp)
+			if err != nil {
+				c.opts.Logger.WarnContext(gctx, "expanding a group failed", "group", grp, "error", err)
+				return nil
+			}
+			mu.Lock()
+			users = append(users, found...)
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return sortedUnique(users)
+}
