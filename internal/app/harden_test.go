@@ -4,17 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jitaccess/jitaccess/internal/app"
 	"github.com/jitaccess/jitaccess/internal/app/apptest"
 	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/config"
+	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/emulator"
+	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 	"github.com/jitaccess/jitaccess/internal/outbox"
 )
 
@@ -237,5 +244,124 @@ func TestTimeBoundEligibilityIsRefusedAtDiscovery(t *testing.T) {
 	})
 	if r.Status != http.StatusForbidden || h.Emulator.World.TotalPolicyWrites() != before {
 		t.Errorf("self-activate = %d %s, %d writes", r.Status, r.Body, h.Emulator.World.TotalPolicyWrites()-before)
+	}
+}
+
+// buildApp wires the app for the demo world with overrides, like
+// apptest.Start but returning what Build logged (and its error).
+func buildApp(t *testing.T, overrides map[string]string, metadata func(context.Context) (app.Identity, error)) (*emulator.Emulator, http.Handler, string, error) {
+	t.Helper()
+	e := emutest.Start(t)
+	var logs syncBuffer
+	cfg, err := config.Load(emulated.Config("127.0.0.1:1", "http://127.0.0.1:8080", overrides))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	env := emulated.Environment(e, nil, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	env.Metadata = metadata
+	a, err := app.Build(t.Context(), cfg, env)
+	if err != nil {
+		return e, nil, logs.String(), err
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return e, a.Handler, logs.String(), nil
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func policyAs(t *testing.T, e *emulator.Emulator, h http.Handler, audience string, hd string) int {
+	t.Helper()
+	tok, err := e.IAP.Mint(emulator.IAPClaims{Email: "alice@example.com", Audience: audience, Hd: hd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/api/policy", nil)
+	req.Header.Set("X-Jitaccess", "1")
+	req.Header.Set("x-goog-iap-jwt-assertion", tok)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// TestIAPOnACloudRunService: with IAP enabled on the Cloud Run service
+// (no load balancer, Google's recommendation), audience verification
+// stays on: the service's audience, built from K_SERVICE and the
+// metadata server's region, is required (start-up used to fail without
+// IAP_BACKEND_SERVICE_ID, which pushed such deployments to turn
+// verification off). An assertion for another app is refused.
+func TestIAPOnACloudRunService(t *testing.T) {
+	t.Parallel()
+	metadata := func(context.Context) (app.Identity, error) {
+		return app.Identity{ProjectID: emulated.ProjectID, ProjectNumber: emulated.ProjectNumber, ServiceAccount: emulated.ServiceAccount, Region: "europe-west1"}, nil
+	}
+	e, h, _, err := buildApp(t, map[string]string{"K_SERVICE": "jitaccess", "IAP_BACKEND_SERVICE_ID": ""}, metadata)
+	if err != nil {
+		t.Fatalf("Build on Cloud Run with IAP on the service: %v", err)
+	}
+	own := "/projects/" + emulated.ProjectNumber + "/locations/europe-west1/services/jitaccess"
+	if got := policyAs(t, e, h, own, ""); got != http.StatusOK {
+		t.Errorf("the service's own audience = %d", got)
+	}
+	for _, other := range []string{emulated.Audience, "/projects/" + emulated.ProjectNumber + "/locations/europe-west1/services/other", "/projects/1/apps/other"} {
+		if got := policyAs(t, e, h, other, ""); got != http.StatusForbidden {
+			t.Errorf("audience %s = %d, want 403", other, got)
+		}
+	}
+	// Without a region and without IAP_AUDIENCE, start-up fails rather than
+	// silently not checking the audience.
+	noRegion := func(context.Context) (app.Identity, error) {
+		return app.Identity{ProjectID: emulated.ProjectID, ProjectNumber: emulated.ProjectNumber, ServiceAccount: emulated.ServiceAccount}, nil
+	}
+	if _, _, _, err := buildApp(t, map[string]string{"K_SERVICE": "jitaccess", "IAP_BACKEND_SERVICE_ID": ""}, noRegion); err == nil || !strings.Contains(err.Error(), "IAP_AUDIENCE") {
+		t.Errorf("Build without a region = %v, want an error naming IAP_AUDIENCE", err)
+	}
+}
+
+// TestUnverifiedAudienceIsLoud: IAP_VERIFY_AUDIENCE=false says at
+// start-up exactly what it costs, and then does accept another app's
+// assertion.
+func TestUnverifiedAudienceIsLoud(t *testing.T) {
+	t.Parallel()
+	e, h, logs, err := buildApp(t, map[string]string{"IAP_VERIFY_AUDIENCE": "false"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs, "SECURITY WARNING: the audience of IAP assertions is NOT verified (IAP_VERIFY_AUDIENCE=false)") ||
+		!strings.Contains(logs, "an assertion minted for ANY of them is accepted here") {
+		t.Errorf("start-up logs:\n%s", logs)
+	}
+	if got := policyAs(t, e, h, "/projects/1/apps/some-other-app", ""); got != http.StatusOK {
+		t.Errorf("another app's assertion = %d (the warning is about exactly this)", got)
+	}
+}
+
+// TestHostedDomainIsEnforced: IAP_HOSTED_DOMAIN refuses assertions of
+// accounts from another domain.
+func TestHostedDomainIsEnforced(t *testing.T) {
+	t.Parallel()
+	e, h, _, err := buildApp(t, map[string]string{"IAP_HOSTED_DOMAIN": "example.com"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := policyAs(t, e, h, emulated.Audience, "example.com"); got != http.StatusOK {
+		t.Errorf("hd example.com = %d", got)
+	}
+	if got := policyAs(t, e, h, emulated.Audience, "evil.example"); got != http.StatusForbidden {
+		t.Errorf("hd evil.example = %d, want 403", got)
 	}
 }

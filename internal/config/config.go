@@ -49,7 +49,9 @@ type Config struct {
 	NotificationTopic    string         // NOTIFICATION_TOPIC, a topic name in ProjectID
 
 	// IAP and Google API calls.
-	IAPBackendServiceID   string        // IAP_BACKEND_SERVICE_ID (Cloud Run)
+	IAPBackendServiceID   string        // IAP_BACKEND_SERVICE_ID (Cloud Run behind a load balancer)
+	IAPAudienceOverride   string        // IAP_AUDIENCE (ours): the exact audience, instead of deriving it
+	IAPHostedDomain       string        // IAP_HOSTED_DOMAIN (ours): required hd claim, lower case; empty: any
 	IAPVerifyAudience     bool          // IAP_VERIFY_AUDIENCE
 	BackendConnectTimeout time.Duration // BACKEND_CONNECT_TIMEOUT, seconds
 	BackendReadTimeout    time.Duration // BACKEND_READ_TIMEOUT, seconds
@@ -106,6 +108,9 @@ var (
 	secretVersionPattern = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[^/]+$`)
 	// Pub/Sub topic names: 3 to 255 characters, starting with a letter.
 	topicPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$`)
+	// The three audience formats of Google's signed-headers documentation.
+	audiencePattern = regexp.MustCompile(`^/projects/[0-9]{1,20}/(apps/[a-z][a-z0-9.:-]{0,62}|global/backendServices/[0-9]{1,20}|locations/[a-z][a-z0-9-]{0,62}/services/[a-z]([a-z0-9-]{0,61}[a-z0-9])?)$`)
+	domainPattern   = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	// Backend service IDs are unsigned 64-bit numbers.
 	backendServicePattern = regexp.MustCompile(`^[0-9]{1,20}$`)
 	// Workspace / Cloud Identity customer IDs look like C0123abcd.
@@ -155,7 +160,7 @@ func Variables() []string {
 		"SMTP_HOST", "SMTP_PORT", "SMTP_ENABLE_STARTTLS", "SMTP_SENDER_NAME", "SMTP_SENDER_ADDRESS",
 		"SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SECRET", "SMTP_OPTIONS", "SMTP_ADDRESS_MAPPING",
 		"NOTIFICATION_TIMEZONE", "NOTIFICATION_TOPIC",
-		"IAP_BACKEND_SERVICE_ID", "IAP_VERIFY_AUDIENCE",
+		"IAP_BACKEND_SERVICE_ID", "IAP_AUDIENCE", "IAP_HOSTED_DOMAIN", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
 	}
 }
@@ -434,12 +439,27 @@ func (c *Config) loadIAP(r *reader) {
 			r.fail("IAP_BACKEND_SERVICE_ID", v, "must be the numeric ID of the load balancer's backend service")
 		}
 	}
-	c.IAPVerifyAudience = r.boolean(true, "IAP_VERIFY_AUDIENCE")
-	if c.Platform == PlatformCloudRun && c.IAPVerifyAudience {
-		if _, ok := r.value("IAP_BACKEND_SERVICE_ID"); !ok {
-			r.fail("IAP_BACKEND_SERVICE_ID", "", "required on Cloud Run to check the IAP audience (or set IAP_VERIFY_AUDIENCE=false)")
+	if v, ok := r.value("IAP_AUDIENCE"); ok {
+		switch {
+		case !audiencePattern.MatchString(v):
+			r.fail("IAP_AUDIENCE", v, "must be an IAP audience: /projects/NUMBER/apps/PROJECT_ID (App Engine), "+
+				"/projects/NUMBER/global/backendServices/ID (load balancer) or /projects/NUMBER/locations/REGION/services/SERVICE (Cloud Run)")
+		case c.IAPBackendServiceID != "":
+			r.fail("IAP_AUDIENCE", v, "must not be set together with IAP_BACKEND_SERVICE_ID: set one of them")
+		default:
+			c.IAPAudienceOverride = v
 		}
 	}
+	if v, ok := r.value("IAP_HOSTED_DOMAIN"); ok {
+		if domainPattern.MatchString(v) {
+			c.IAPHostedDomain = strings.ToLower(v)
+		} else {
+			r.fail("IAP_HOSTED_DOMAIN", v, "must be a domain name such as example.com")
+		}
+	}
+	// On Cloud Run without a load balancer, the audience is the service's,
+	// derived from K_SERVICE and the region (read from the metadata server).
+	c.IAPVerifyAudience = r.boolean(true, "IAP_VERIFY_AUDIENCE")
 	c.BackendConnectTimeout = r.duration(DefaultBackendConnectTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_CONNECT_TIMEOUT")
 	c.BackendReadTimeout = r.duration(DefaultBackendReadTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_READ_TIMEOUT")
 	c.BackendWriteTimeout = r.duration(DefaultBackendWriteTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_WRITE_TIMEOUT")

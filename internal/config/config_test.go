@@ -346,8 +346,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"topic_goog", withEnv(env{"NOTIFICATION_TOPIC": "google-topic"}),
 			`NOTIFICATION_TOPIC="google-topic": must be a Pub/Sub topic name (not a path): 3 to 255 letters, digits or -_.~+%, starting with a letter and not with goog`},
 		{"backend_service_id", withEnv(env{"IAP_BACKEND_SERVICE_ID": "my-backend"}), `IAP_BACKEND_SERVICE_ID="my-backend": must be the numeric ID of the load balancer's backend service`},
-		{"backend_service_required_on_cloud_run", withEnv(env{"K_SERVICE": "jit"}),
-			`IAP_BACKEND_SERVICE_ID is not set: required on Cloud Run to check the IAP audience (or set IAP_VERIFY_AUDIENCE=false)`},
+		{"audience_format", withEnv(env{"IAP_AUDIENCE": "https://jit.example.com"}),
+			`IAP_AUDIENCE="https://jit.example.com": must be an IAP audience: /projects/NUMBER/apps/PROJECT_ID (App Engine), /projects/NUMBER/global/backendServices/ID (load balancer) or /projects/NUMBER/locations/REGION/services/SERVICE (Cloud Run)`},
+		{"audience_and_backend_service", withEnv(env{"IAP_AUDIENCE": "/projects/1/global/backendServices/2", "IAP_BACKEND_SERVICE_ID": "2"}),
+			`IAP_AUDIENCE="/projects/1/global/backendServices/2": must not be set together with IAP_BACKEND_SERVICE_ID: set one of them`},
+		{"hosted_domain", withEnv(env{"IAP_HOSTED_DOMAIN": "@example.com"}), `IAP_HOSTED_DOMAIN="@example.com": must be a domain name such as example.com`},
 		{"verify_audience", withEnv(env{"IAP_VERIFY_AUDIENCE": "no"}), `IAP_VERIFY_AUDIENCE="no": must be true or false`},
 		{"connect_timeout", withEnv(env{"BACKEND_CONNECT_TIMEOUT": "0"}), `BACKEND_CONNECT_TIMEOUT="0": must be a whole number of seconds from 1 to 600`},
 		{"read_timeout", withEnv(env{"BACKEND_READ_TIMEOUT": "5s"}), `BACKEND_READ_TIMEOUT="5s": must be a whole number of seconds from 1 to 600`},
@@ -446,7 +449,10 @@ func TestIAPAudience(t *testing.T) {
 		want string
 	}{
 		{"app_engine", withEnv(env{"GAE_SERVICE": "default"}), "/projects/42/apps/my-project"},
-		{"cloud_run", withEnv(env{"K_SERVICE": "jit", "IAP_BACKEND_SERVICE_ID": "77"}), "/projects/42/global/backendServices/77"},
+		{"cloud_run_behind_a_load_balancer", withEnv(env{"K_SERVICE": "jit", "IAP_BACKEND_SERVICE_ID": "77"}), "/projects/42/global/backendServices/77"},
+		// IAP enabled on the Cloud Run service itself, as Google recommends.
+		{"cloud_run_service", withEnv(env{"K_SERVICE": "jit"}), "/projects/42/locations/europe-west1/services/jit"},
+		{"explicit", withEnv(env{"K_SERVICE": "jit", "IAP_AUDIENCE": "/projects/7/locations/us-east1/services/other"}), "/projects/7/locations/us-east1/services/other"},
 		{"project_number_override", withEnv(env{"GAE_SERVICE": "default", "PROJECT_NUMBER": "9"}), "/projects/9/apps/my-project"},
 		{"not_verified", withEnv(env{"GAE_SERVICE": "default", "IAP_VERIFY_AUDIENCE": "false"}), ""},
 		{"local_without_backend", baseEnv(), ""},
@@ -454,7 +460,7 @@ func TestIAPAudience(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := mustLoad(t, tt.env).IAPAudience("42"); got != tt.want {
+			if got := mustLoad(t, tt.env).IAPAudience("42", "europe-west1"); got != tt.want {
 				t.Errorf("IAPAudience() = %q, want %q", got, tt.want)
 			}
 		})
