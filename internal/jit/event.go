@@ -22,5 +22,6 @@ type Event struct {
 	Activations []Activation       // what was (or was to be) granted
 	Request     *ActivationRequest // MPA events
 	ActionURL   string             // the approval link, for Requested
+	BaseURL     string             // the app's root ("https://host/"), for links in notifications
 	Err         error              // failure events
 }
