@@ -215,9 +215,8 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	srv, err := server.New(server.Options{
 		Logger: logger, Verifier: verifier, UI: ui, Policy: cfg.Policy(), Version: env.Version,
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
-		InsecureLinks: cfg.Platform == config.PlatformLocal,
-		AuthFailures:  trail,
-		Ready:         ready,
+		AuthFailures: trail,
+		Ready:        ready,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the server: %w", err)

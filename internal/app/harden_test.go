@@ -365,3 +365,37 @@ func TestHostedDomainIsEnforced(t *testing.T) {
 		t.Errorf("hd evil.example = %d, want 403", got)
 	}
 }
+
+// TestApprovalLinksIgnoreTheHostHeader: the requester chooses the Host
+// header; the reviewer's link always points at EXTERNAL_URL, and without
+// EXTERNAL_URL an app that can send approval requests does not start.
+func TestApprovalLinksIgnoreTheHostHeader(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t)
+	headers := http.Header{"X-Jitaccess": {"1"}, "X-Goog-Iap-Jwt-Assertion": {h.Assertion(t, "erin@example.com")},
+		"X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"https"}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, h.URL+"/api/projects/prod-payments-api/roles/request", strings.NewReader(
+		`{"entitlementId":"prod-payments-api:roles/run.developer","justification":"CHG-8","peers":["dave@example.com"],"activationTimeout":30}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = headers
+	req.Header.Set("Content-Type", "application/json")
+	req.Host = "evil.example"
+	resp, err := h.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("request = %d", resp.StatusCode)
+	}
+	mail := h.Outbox.Messages()[0]
+	if link := linkPattern.FindString(mail.Text); !strings.HasPrefix(link, h.URL+"/?") || strings.Contains(mail.Text, "evil.example") {
+		t.Errorf("link %q (want it under %s); mail:\n%s", link, h.URL, mail.Text)
+	}
+	_, err = config.Load(emulated.Config("127.0.0.1:1", "", map[string]string{"EXTERNAL_URL": ""}))
+	if err == nil || !strings.Contains(err.Error(), "EXTERNAL_URL is not set: required when notifications are configured") {
+		t.Errorf("config without EXTERNAL_URL but with SMTP: %v", err)
+	}
+}

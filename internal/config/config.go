@@ -148,6 +148,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.loadNotifications(r)
 	c.loadIAP(r)
 	c.loadOps(r)
+	c.requireExternalURL(r)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -229,6 +230,37 @@ func (c *Config) loadPlatform(r *reader) {
 		default:
 			r.fail("LOG_LEVEL", v, "must be debug, info, warning or error")
 		}
+	}
+}
+
+// requireExternalURL refuses to start without EXTERNAL_URL when approval
+// requests can be sent (a mail server, a Pub/Sub topic or a webhook is
+// configured): the link in them would otherwise be built from the Host
+// header of the requester's request, which the requester chooses, so a
+// requester could point the reviewer's email at a site of their own.
+// Without any of these, no approval request can be sent, and links are
+// never built.
+func (c *Config) requireExternalURL(r *reader) {
+	if c.ExternalURL != nil {
+		return
+	}
+	var channels []string
+	if c.SMTPConfigured() {
+		channels = append(channels, "SMTP_SENDER_ADDRESS")
+	}
+	if c.NotificationTopic != "" {
+		channels = append(channels, "NOTIFICATION_TOPIC")
+	}
+	if c.Ops.ChatConfigured() {
+		channels = append(channels, "CHAT_WEBHOOK_URL")
+	}
+	if c.Ops.WebhookConfigured() {
+		channels = append(channels, "WEBHOOK_URL")
+	}
+	if len(channels) > 0 {
+		r.fail("EXTERNAL_URL", "", "required when notifications are configured (%s): the links in approval emails and events "+
+			"must not be built from the Host header, which the requester controls; set it to the app's public URL, e.g. https://jit.example.com",
+			strings.Join(channels, ", "))
 	}
 }
 

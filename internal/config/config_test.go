@@ -419,10 +419,10 @@ func TestSMTPConfigured(t *testing.T) {
 		authenticating bool
 	}{
 		{"defaults", baseEnv(), false, false},
-		{"sender_address", withEnv(env{"SMTP_SENDER_ADDRESS": "jit@example.com"}), true, false},
-		{"username_without_password", withEnv(env{"SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u"}), true, false},
-		{"username_and_password", withEnv(env{"SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p"}), true, true},
-		{"username_and_secret", withEnv(env{"SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u", "SMTP_SECRET": "projects/p/secrets/s/versions/1"}), true, true},
+		{"sender_address", withEnv(env{"EXTERNAL_URL": "https://jit.example.com", "SMTP_SENDER_ADDRESS": "jit@example.com"}), true, false},
+		{"username_without_password", withEnv(env{"EXTERNAL_URL": "https://jit.example.com", "SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u"}), true, false},
+		{"username_and_password", withEnv(env{"EXTERNAL_URL": "https://jit.example.com", "SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p"}), true, true},
+		{"username_and_secret", withEnv(env{"EXTERNAL_URL": "https://jit.example.com", "SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u", "SMTP_SECRET": "projects/p/secrets/s/versions/1"}), true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -433,6 +433,30 @@ func TestSMTPConfigured(t *testing.T) {
 					c.SMTPConfigured(), c.SMTPAuthenticated(), tt.configured, tt.authenticating)
 			}
 		})
+	}
+}
+
+// TestExternalURLIsRequiredWithNotifications: once approval requests can
+// be sent, their links must not come from the requester's Host header.
+func TestExternalURLIsRequiredWithNotifications(t *testing.T) {
+	t.Parallel()
+	for name, e := range map[string]env{
+		"smtp":    {"SMTP_SENDER_ADDRESS": "jit@example.com"},
+		"pubsub":  {"NOTIFICATION_TOPIC": "jit-events"},
+		"webhook": {"WEBHOOK_URL": "https://hooks.example.com/jit", "WEBHOOK_SIGNING_KEY": "0123456789abcdef"},
+	} {
+		_, err := Load(withEnv(e).lookup)
+		if err == nil || !strings.Contains(err.Error(), "EXTERNAL_URL is not set: required when notifications are configured") {
+			t.Errorf("%s without EXTERNAL_URL: %v", name, err)
+		}
+		e["EXTERNAL_URL"] = "https://jit.example.com"
+		if _, err := Load(withEnv(e).lookup); err != nil {
+			t.Errorf("%s with EXTERNAL_URL: %v", name, err)
+		}
+	}
+	// Without any notification channel, no link is ever built.
+	if _, err := Load(baseEnv().lookup); err != nil {
+		t.Errorf("no notifications, no EXTERNAL_URL: %v", err)
 	}
 }
 

@@ -87,11 +87,10 @@ type Options struct {
 	// UseCases serve the activation API. Required.
 	UseCases UseCases
 	// ExternalURL is the app's public base URL, for approval links
-	// (EXTERNAL_URL); empty means the scheme and host of the request.
+	// (EXTERNAL_URL). Links are never built from the request's Host header,
+	// which the client chooses: without ExternalURL there are none (and
+	// internal/config requires it whenever notifications are configured).
 	ExternalURL string
-	// InsecureLinks allows http:// approval links for requests that came
-	// in without TLS (local development only).
-	InsecureLinks bool
 	// AuthFailures records refused IAP assertions in the audit trail;
 	// nil records nothing.
 	AuthFailures AuthFailureRecorder
