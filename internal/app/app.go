@@ -40,6 +40,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/iap"
 	"github.com/jitaccess/jitaccess/internal/jit"
 	"github.com/jitaccess/jitaccess/internal/notify"
+	"github.com/jitaccess/jitaccess/internal/ratelimit"
 	"github.com/jitaccess/jitaccess/internal/server"
 	"github.com/jitaccess/jitaccess/web"
 )
@@ -170,6 +171,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		Policy:         cfg.Policy(),
 		RequestTimeout: cfg.RequestTimeout,
 		CanNotify:      canNotify,
+		EmailLimit:     ratelimit.New(cfg.RateLimitEmails, time.Hour, clock),
 		Clock:          clock,
 		Logger:         logger,
 	})
@@ -215,6 +217,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	srv, err := server.New(server.Options{
 		Logger: logger, Verifier: verifier, UI: ui, Policy: cfg.Policy(), Version: env.Version,
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
+		RequestLimit: ratelimit.New(cfg.RateLimitRequests, time.Minute, clock),
 		AuthFailures: trail,
 		Ready:        ready,
 	})

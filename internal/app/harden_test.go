@@ -399,3 +399,71 @@ func TestApprovalLinksIgnoreTheHostHeader(t *testing.T) {
 		t.Errorf("config without EXTERNAL_URL but with SMTP: %v", err)
 	}
 }
+
+// TestRequestsAreRateLimitedPerUser: past RATE_LIMIT_REQUESTS a user gets
+// 429 with a message and Retry-After, before anything reaches Google;
+// other users are unaffected; a minute later the bucket has refilled.
+func TestRequestsAreRateLimitedPerUser(t *testing.T) {
+	t.Parallel()
+	clock := emutest.NewClock(time.Now())
+	h := apptest.Start(t, apptest.Options{Clock: clock.Now, Config: map[string]string{"RATE_LIMIT_REQUESTS": "3"}})
+	for i := range 3 {
+		if r := h.Do(t, "dave@example.com", http.MethodGet, "/api/policy", nil); r.Status != http.StatusOK {
+			t.Fatalf("request %d = %d %s", i, r.Status, r.Body)
+		}
+	}
+	before := h.Emulator.World.TotalPolicyWrites()
+	r := h.Do(t, "dave@example.com", http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", map[string]any{
+		"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "INC-9", "activationTimeout": 30,
+	})
+	if r.Status != http.StatusTooManyRequests || r.Message(t) != "Too many requests from dave@example.com: try again in 20 seconds" || r.Header.Get("Retry-After") != "20" {
+		t.Errorf("4th request = %d %q, Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
+	}
+	if h.Emulator.World.TotalPolicyWrites() != before {
+		t.Errorf("a rate-limited request wrote to IAM")
+	}
+	if r := h.Do(t, "erin@example.com", http.MethodGet, "/api/policy", nil); r.Status != http.StatusOK {
+		t.Errorf("another user = %d", r.Status)
+	}
+	clock.Advance(time.Minute)
+	if r := h.Do(t, "dave@example.com", http.MethodGet, "/api/policy", nil); r.Status != http.StatusOK {
+		t.Errorf("after a minute = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestApprovalEmailsAreRateLimitedPerUser: a requester cannot flood their
+// peers (the original's #415): past RATE_LIMIT_EMAILS (one per reviewer)
+// the request is a 429, audited, and no email goes out.
+func TestApprovalEmailsAreRateLimitedPerUser(t *testing.T) {
+	t.Parallel()
+	clock := emutest.NewClock(time.Now())
+	h := apptest.Start(t, apptest.Options{Clock: clock.Now, Config: map[string]string{"RATE_LIMIT_EMAILS": "3"}})
+	request := func(peers ...string) apptest.Response {
+		return h.Do(t, "alice@example.com", http.MethodPost, "/api/projects/shared-networking/roles/request", map[string]any{
+			"entitlementId": "shared-networking:roles/compute.networkAdmin", "justification": "CHG-9 firewall",
+			"peers": peers, "activationTimeout": 30,
+		})
+	}
+	if r := request("bob@example.com", "carol@example.com"); r.Status != http.StatusOK {
+		t.Fatalf("first request = %d %s", r.Status, r.Body)
+	}
+	sent := len(h.Outbox.Messages())
+	r := request("bob@example.com", "carol@example.com")
+	if r.Status != http.StatusTooManyRequests || !strings.HasPrefix(r.Message(t), "You have sent too many approval requests: try again in 20 minutes") {
+		t.Errorf("second request = %d %s", r.Status, r.Body)
+	}
+	if n := len(h.Outbox.Messages()); n != sent {
+		t.Errorf("%d more emails after the limit", n-sent)
+	}
+	if !waitForAudit(t, h, func(l map[string]string) bool { return l["event"] == "api.requestRole" && l["error"] == "too_many" }) {
+		t.Errorf("the refusal is not audited: %v", h.Emulator.Logging.Entries(auditLog))
+	}
+	// One reviewer still fits in what is left.
+	if r := request("bob@example.com"); r.Status != http.StatusOK {
+		t.Errorf("a request within the limit = %d %s", r.Status, r.Body)
+	}
+	clock.Advance(time.Hour)
+	if r := request("bob@example.com", "carol@example.com"); r.Status != http.StatusOK {
+		t.Errorf("an hour later = %d %s", r.Status, r.Body)
+	}
+}

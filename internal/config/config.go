@@ -57,6 +57,10 @@ type Config struct {
 	BackendReadTimeout    time.Duration // BACKEND_READ_TIMEOUT, seconds
 	BackendWriteTimeout   time.Duration // BACKEND_WRITE_TIMEOUT, seconds
 
+	// Per-user rate limits (ours), per instance; 0 disables.
+	RateLimitRequests int // RATE_LIMIT_REQUESTS: /api requests per user per minute
+	RateLimitEmails   int // RATE_LIMIT_EMAILS: approval-request emails (one per reviewer) per user per hour
+
 	// Warnings are problems that do not stop the app from starting,
 	// because the original accepted them (a boolean such as "1", an
 	// SMTP_OPTIONS item that is not key=value): main logs each one.
@@ -95,6 +99,12 @@ const (
 	DefaultBackendConnectTimeout = 5 * time.Second
 	DefaultBackendReadTimeout    = 20 * time.Second
 	DefaultBackendWriteTimeout   = 5 * time.Second
+	// DefaultRateLimitRequests is far above what the UI sends (a page load
+	// is a handful of requests), and low enough to stop a script.
+	DefaultRateLimitRequests = 120
+	// DefaultRateLimitEmails lets a user ask a few reviewers for a few
+	// roles each hour, not flood their peers' inboxes.
+	DefaultRateLimitEmails = 50
 	// DefaultAssetInventoryProjectsQuery is AVAILABLE_PROJECTS_QUERY's
 	// default when RESOURCE_CATALOG is AssetInventory.
 	DefaultAssetInventoryProjectsQuery = "state:ACTIVE"
@@ -149,6 +159,8 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.loadIAP(r)
 	c.loadOps(r)
 	c.requireExternalURL(r)
+	c.RateLimitRequests = r.integer(DefaultRateLimitRequests, 0, 100000, "RATE_LIMIT_REQUESTS")
+	c.RateLimitEmails = r.integer(DefaultRateLimitEmails, 0, 100000, "RATE_LIMIT_EMAILS")
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -172,6 +184,7 @@ func Variables() []string {
 		"NOTIFICATION_TIMEZONE", "NOTIFICATION_TOPIC",
 		"IAP_BACKEND_SERVICE_ID", "IAP_AUDIENCE", "IAP_HOSTED_DOMAIN", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
+		"RATE_LIMIT_REQUESTS", "RATE_LIMIT_EMAILS",
 	}, opsVariables...)
 }
 

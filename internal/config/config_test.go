@@ -82,6 +82,8 @@ func TestLoadDefaults(t *testing.T) {
 		BackendConnectTimeout: 5 * time.Second,
 		BackendReadTimeout:    20 * time.Second,
 		BackendWriteTimeout:   5 * time.Second,
+		RateLimitRequests:     DefaultRateLimitRequests,
+		RateLimitEmails:       DefaultRateLimitEmails,
 	}
 	if diff := cmp.Diff(want, got, cmpConfig); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)
@@ -129,6 +131,8 @@ func TestLoadEverySetting(t *testing.T) {
 		"BACKEND_CONNECT_TIMEOUT":          "7",
 		"BACKEND_READ_TIMEOUT":             "30",
 		"BACKEND_WRITE_TIMEOUT":            "9",
+		"RATE_LIMIT_REQUESTS":              "30",
+		"RATE_LIMIT_EMAILS":                "0",
 	})
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -173,6 +177,8 @@ func TestLoadEverySetting(t *testing.T) {
 		BackendConnectTimeout: 7 * time.Second,
 		BackendReadTimeout:    30 * time.Second,
 		BackendWriteTimeout:   9 * time.Second,
+		RateLimitRequests:     30,
+		RateLimitEmails:       0,
 	}
 	if diff := cmp.Diff(want, got, cmpConfig); diff != "" {
 		t.Errorf("Load() mismatch (-want +got):\n%s", diff)

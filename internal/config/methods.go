@@ -180,6 +180,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("iap_backend_service_id", r.IAPBackendServiceID),
 		slog.String("iap_audience", r.IAPAudienceOverride),
 		slog.String("iap_hosted_domain", r.IAPHostedDomain),
+		slog.Int("rate_limit_requests", r.RateLimitRequests),
+		slog.Int("rate_limit_emails", r.RateLimitEmails),
 		slog.Bool("iap_verify_audience", r.IAPVerifyAudience),
 		slog.Int("backend_connect_timeout", int(r.BackendConnectTimeout/time.Second)),
 		slog.Int("backend_read_timeout", int(r.BackendReadTimeout/time.Second)),

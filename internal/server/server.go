@@ -25,6 +25,8 @@
 //  7. XSRF header: X-JITACCESS: 1 is required, as in the original.
 //  8. IAP: the x-goog-iap-jwt-assertion header is verified; the principal
 //     is put in the request context (PrincipalFrom).
+//  9. rate limit: each user's requests per minute (RATE_LIMIT_REQUESTS);
+//     over it, 429 with Retry-After.
 //
 // /health/* and the static UI need neither the XSRF header nor IAP in the
 // app; IAP in front of the app still applies to them.
@@ -39,6 +41,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -94,6 +97,15 @@ type Options struct {
 	// AuthFailures records refused IAP assertions in the audit trail;
 	// nil records nothing.
 	AuthFailures AuthFailureRecorder
+	// RequestLimit bounds each user's /api requests (RATE_LIMIT_REQUESTS);
+	// nil means no limit.
+	RequestLimit RateLimiter
+}
+
+// RateLimiter takes n events from key's allowance, or says how long until
+// there is enough. internal/ratelimit implements it.
+type RateLimiter interface {
+	Allow(key string, n int) (ok bool, retryAfter time.Duration)
 }
 
 // AuthFailureRecorder records a refused IAP assertion.
@@ -164,6 +176,7 @@ func (s *Server) routes() http.Handler {
 		r.Use(
 			s.requireXSRFHeader, // 7
 			s.authenticate,      // 8
+			s.rateLimit,         // 9
 		)
 		r.NotFound(s.handle(notFound))
 		r.MethodNotAllowed(s.methodNotAllowed(r))
