@@ -497,9 +497,10 @@ func (c *Client) tryOnce(ctx context.Context, resource string, modify func(*clou
 	if _, err := call.Do(); err != nil {
 		err = fmt.Errorf("set IAM policy of %s: %w", resource, err)
 		var g *googleapi.Error
-		if !errors.As(err, &g) || g.Code == http.StatusInternalServerError || g.Code == http.StatusBadGateway || g.Code == http.StatusGatewayTimeout {
-			// No answer, or an error after which Google may still have
-			// applied the change (503 and 429 mean it was not processed).
+		if !errors.As(err, &g) || g.Code == http.StatusGatewayTimeout {
+			// No answer (a timeout, a dropped connection), or a gateway
+			// that gave up waiting: Google may still apply the change.
+			// Any other answer is Google's decision, and means it did not.
 			return &lostAnswerError{err: err}
 		}
 		return err
