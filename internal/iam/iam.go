@@ -251,7 +251,8 @@ func (c *Client) writeBatch(project jit.ProjectID, batch []*grant, budgetEnd tim
 	cancel()
 	if err != nil && maybeApplied(err) {
 		// Google may have applied the write although its answer was lost:
-		// look before saying it failed.
+		// look before saying it failed, for at most a second past the
+		// callers' deadline.
 		landed, known := c.landed(batch[0].ctx, project, batch, max(resolveBy, min(c.opts.ReadTimeout, time.Second)))
 		if !known {
 			unknown := jit.E("iam.Grant", jit.KindUnavailable,

@@ -49,7 +49,7 @@ func TestBucketsArePerKeyAndRefillEvenly(t *testing.T) {
 
 func TestDisabledAllowsEverything(t *testing.T) {
 	t.Parallel()
-	var l *ratelimit.Limiter = ratelimit.New(0, time.Hour, nil)
+	l := ratelimit.New(0, time.Hour, nil)
 	for range 1000 {
 		if ok, _ := l.Allow("alice", 10); !ok {
 			t.Fatal("a disabled limiter refused")

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
