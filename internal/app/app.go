@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/compute/metadata"
 	"cloud.google.com/go/logging"
+	"cloud.google.com/go/logging/logadmin"
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -39,6 +41,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/iam"
 	"github.com/jitaccess/jitaccess/internal/iap"
 	"github.com/jitaccess/jitaccess/internal/jit"
+	"github.com/jitaccess/jitaccess/internal/metrics"
 	"github.com/jitaccess/jitaccess/internal/notify"
 	"github.com/jitaccess/jitaccess/internal/ratelimit"
 	"github.com/jitaccess/jitaccess/internal/server"
@@ -84,6 +87,9 @@ type Identity struct {
 type App struct {
 	Handler http.Handler
 	closers []func() error
+	// Metrics are the app's metrics when METRICS_ADDR is set, else nil;
+	// the caller serves Metrics.Handler() on that address.
+	Metrics *metrics.Metrics
 	// smtpSecret reads SMTP_SECRET, for the readiness probe; nil without it.
 	smtpSecret func(context.Context) (string, error)
 }
@@ -117,6 +123,12 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Ops.MetricsAddr != "" {
+		a.Metrics = metrics.New()
+		if env, err = instrument(ctx, env, a.Metrics); err != nil {
+			return nil, err
+		}
+	}
 
 	crm, err := cloudresourcemanager.NewService(ctx, env.ResourceManager...)
 	if err != nil {
@@ -137,15 +149,18 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		ReadTimeout: cfg.BackendReadTimeout, Clock: clock, Logger: logger,
 	}
 	var cat activation.Catalog
+	var approvers activation.Approvers
 	switch cfg.Catalog {
 	case config.CatalogAssetInventory:
 		identitySvc, err := cloudidentity.NewService(ctx, env.CloudIdentity...)
 		if err != nil {
 			return nil, fmt.Errorf("cloud identity client: %w", err)
 		}
-		cat = catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
+		ai := catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
+		cat, approvers = ai, ai
 	default:
-		cat = catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
+		pa := catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
+		cat, approvers = pa, pa
 	}
 	grants := iam.New(crm, iam.Options{
 		ReadTimeout: cfg.BackendReadTimeout, WriteTimeout: cfg.BackendWriteTimeout,
@@ -154,11 +169,14 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		RetryBudget: cfg.BackendReadTimeout + 2*cfg.BackendWriteTimeout,
 		Clock:       clock, Logger: logger,
 	})
+	if a.Metrics != nil {
+		countIAM(a.Metrics, grants)
+	}
 	tokens := approval.New(creds, id.ServiceAccount, approval.Options{
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
 
-	trail, err := a.auditTrail(ctx, cfg, env, id, clock)
+	trail, history, err := a.auditTrail(ctx, cfg, env, id, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -167,13 +185,17 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		return nil, err
 	}
 
-	uc := activation.New(cat, grants, tokens, notifier, trail, activation.Options{
+	uc := activation.New(cat, grants, tokens, notifier, a.counted(trail), activation.Options{
 		Policy:         cfg.Policy(),
 		RequestTimeout: cfg.RequestTimeout,
 		CanNotify:      canNotify,
 		EmailLimit:     ratelimit.New(cfg.RateLimitEmails, time.Hour, clock),
 		Clock:          clock,
 		Logger:         logger,
+		Link:           requestLink(cfg),
+		Decisions:      grants,
+		RequestLog:     history,
+		Approvers:      approvers,
 	})
 
 	var verifierOpts []iap.Option
@@ -219,7 +241,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
 		RequestLimit: ratelimit.New(cfg.RateLimitRequests, time.Minute, clock),
 		AuthFailures: trail,
-		Ready:        ready,
+		Ready:        ready, ObserveRequest: a.observer(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the server: %w", err)
@@ -234,6 +256,19 @@ const msgAudienceNotVerified = "SECURITY WARNING: the audience of IAP assertions
 	"IAP signs the assertions of every IAP-protected application with the same keys, so an assertion minted for ANY of them " +
 	"is accepted here: a user of another IAP-protected app, or that app itself, can replay it to act as that user. " +
 	"Set IAP_VERIFY_AUDIENCE=true (and IAP_AUDIENCE or IAP_BACKEND_SERVICE_ID if the audience cannot be derived)."
+
+// requestLink builds links to a request's page from EXTERNAL_URL, for the
+// notifications of approvals and rejections (the request's own email
+// link is built by the server).
+func requestLink(cfg *config.Config) func(string, jit.ProjectID) string {
+	if cfg.ExternalURL == nil {
+		return nil
+	}
+	base := strings.TrimRight(cfg.ExternalURL.String(), "/")
+	return func(token string, project jit.ProjectID) string {
+		return base + "/?" + url.Values{"activation": {token}, "projectId": {string(project)}}.Encode()
+	}
+}
 
 // identity finds the project, service account and (on Cloud Run, when the
 // IAP audience needs it) region the app runs as: the configuration wins,
@@ -296,16 +331,26 @@ func metadataIdentity(ctx context.Context) (Identity, error) {
 
 // auditTrail writes to Cloud Logging on Google Cloud (or wherever the
 // environment points the Logging client), and to stdout locally.
-func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time) (*audit.Trail, error) {
+//
+// history reads the trail back (nil when it goes to stdout locally, where
+// nothing can read it): the request lists and the audit side of "already
+// decided" use it.
+func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time) (trail *audit.Trail, history activation.RequestLog, err error) {
 	if cfg.Platform == config.PlatformLocal && env.Logging == nil {
-		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock), nil
+		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock), nil, nil
 	}
 	client, err := logging.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
 	if err != nil {
-		return nil, fmt.Errorf("cloud logging client: %w", err)
+		return nil, nil, fmt.Errorf("cloud logging client: %w", err)
 	}
 	a.closers = append(a.closers, client.Close)
-	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock), nil
+	admin, err := logadmin.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cloud logging admin client: %w", err)
+	}
+	a.closers = append(a.closers, admin.Close)
+	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock),
+		audit.NewHistory(admin, id.ProjectID), nil
 }
 
 func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource {
@@ -346,7 +391,7 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 		if err != nil {
 			return nil, false, err
 		}
-		channels = append(channels, m)
+		channels = append(channels, a.countedChannel("email", m))
 	} else {
 		logger.WarnContext(ctx, "The SMTP configuration is incomplete: no emails will be sent")
 	}
@@ -358,9 +403,15 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 		}
 		ps := notify.NewPubSub(client, "projects/"+id.ProjectID+"/topics/"+cfg.NotificationTopic, cfg.BackendWriteTimeout)
 		a.closers = append(a.closers, func() error { ps.Stop(); return client.Close() })
-		channels = append(channels, ps)
+		channels = append(channels, a.countedChannel("pubsub", ps))
 		canNotify = true
 	}
+	hooks, err := a.webhooks(ctx, cfg, env, id, logger)
+	if err != nil {
+		return nil, false, err
+	}
+	// A Chat space or a webhook reaches reviewers as Pub/Sub does.
+	channels, canNotify = append(channels, hooks...), canNotify || len(hooks) > 0
 	return notify.New(channels...), canNotify, nil
 }
 

@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/api/idtoken"
+
 	"github.com/jitaccess/jitaccess/internal/app"
 	"github.com/jitaccess/jitaccess/internal/config"
 	"github.com/jitaccess/jitaccess/internal/emulated"
@@ -75,6 +77,9 @@ type Demo struct {
 	// audience is what the simulator's assertions say they are for: the
 	// audience the app checks, so that the check runs.
 	audience string
+	// idTokens verifies the ID tokens of programmatic clients (jitctl),
+	// with Google's verification code and the emulator's keys.
+	idTokens *idtoken.Validator
 	server   *http.Server
 	lis      net.Listener
 	done     chan error
@@ -114,7 +119,15 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 		// allows plain http only for loopback) use this machine's loopback.
 		d.URL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 	}
-	cfg, err := config.Load(emulated.Config(d.Outbox.Addr(), d.URL, opts.Config))
+	overrides := map[string]string{
+		// Metrics are collected; the demo serves them at /_demo/metrics
+		// rather than on a port of their own.
+		"METRICS_ADDR": "127.0.0.1:0",
+	}
+	for k, v := range opts.Config {
+		overrides[k] = v
+	}
+	cfg, err := config.Load(emulated.Config(d.Outbox.Addr(), d.URL, overrides))
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
@@ -123,6 +136,9 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 	}
 	if d.app, err = app.Build(ctx, cfg, emulated.Environment(d.Emulator, d.Outbox.TLSConfig(), logger, nil)); err != nil {
 		return nil, fmt.Errorf("build the app: %w", err)
+	}
+	if d.idTokens, err = idtoken.NewValidator(ctx, idtoken.WithHTTPClient(emulated.RedirectClient(d.Emulator.Endpoints().ResourceManager))); err != nil {
+		return nil, fmt.Errorf("ID token validator: %w", err)
 	}
 	d.server = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { d.done <- d.server.Serve(d.lis) }()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/emulator"
 )
 
@@ -37,6 +38,9 @@ func (d *Demo) Handler() http.Handler {
 	mux.Handle("/_demo/outbox/", demoHeaders(d.Outbox.Handler("/_demo/outbox")))
 	mux.HandleFunc("GET /_demo/iam", d.iamViewer)
 	mux.HandleFunc("GET /_demo/info", d.info)
+	mux.HandleFunc("GET /_demo/metrics", d.metrics)
+	mux.HandleFunc("GET /_demo/credentials", d.credentials)
+	mux.HandleFunc("GET /_demo/token", d.token)
 	mux.HandleFunc("/", d.proxy)
 	return mux
 }
@@ -78,6 +82,22 @@ func (d *Demo) proxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, ok := d.user(r)
+	if bearer, found := bearerToken(r); found {
+		// Programmatic authentication, as IAP does it: an ID token for
+		// IAP's OAuth client wins over the cookie, and a bad one is
+		// refused rather than ignored.
+		var msg string
+		if u, msg = d.bearerUser(r, bearer); msg != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			b, _ := json.Marshal(map[string]string{"message": msg}) //nolint:errchkjson // a map of strings always marshals
+			_, _ = w.Write(append(b, '\n'))
+			return
+		}
+		ok = true
+		r.Header.Del("Authorization")
+		r.Header.Del("Proxy-Authorization")
+	}
 	if !ok {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			w.Header().Set("Content-Type", "application/json")
@@ -259,6 +279,8 @@ func (d *Demo) info(w http.ResponseWriter, r *http.Request) {
 		"emulator":   d.Emulator.Endpoints(),
 		"smtp":       d.Outbox.Addr(),
 		"userHeader": HeaderUser,
+		// What jitctl needs: JITCTL_URL=url, JITCTL_AUDIENCE=iapClientId.
+		"iapClientId": emulated.IAPClientID,
 	})
 }
 

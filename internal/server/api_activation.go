@@ -212,17 +212,21 @@ func (s *Server) approveActivationRequest(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	// The approved notification links back to the app (base_url), as the
-	// original's did, but never to a host the client named.
-	ctx := r.Context()
-	if base := s.opts.ExternalURL; base != "" {
-		ctx = activation.WithBaseURL(ctx, strings.TrimRight(base, "/")+"/")
-	}
-	res, err := s.opts.UseCases.Approve(ctx, p, r.URL.Query().Get("activation"))
+	res, err := s.opts.UseCases.Approve(s.withBaseURL(r), p, r.URL.Query().Get("activation"))
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, newActivationResponse(res))
+}
+
+// withBaseURL is the request's context with the app's root URL, for the
+// base_url of the notifications a decision sends (as the original's did),
+// taken from EXTERNAL_URL only: never from a host the client named.
+func (s *Server) withBaseURL(r *http.Request) context.Context {
+	if base := s.opts.ExternalURL; base != "" {
+		return activation.WithBaseURL(r.Context(), strings.TrimRight(base, "/")+"/")
+	}
+	return r.Context()
 }
 
 // activationResponse is the original's ActivationResponse (§2.4).
@@ -234,6 +238,9 @@ type activationResponse struct {
 	Justification string               `json:"justification"`
 	Entitlements  []activationItemJSON `json:"entitlements"`
 	Warnings      []string             `json:"warnings,omitempty"`
+	// The state of an approval request (see api_requests.go); absent for
+	// self-activations.
+	*requestStateJSON
 }
 
 type activationItemJSON struct {
@@ -256,6 +263,9 @@ func newActivationResponse(res activation.Result) activationResponse {
 		Justification: res.Justification,
 		Entitlements:  []activationItemJSON{},
 		Warnings:      res.Warnings,
+	}
+	if res.Request != nil {
+		out.requestStateJSON = newRequestStateJSON(res.RequestID, res.RequestedAt, res.ExpiresAt, *res.Request)
 	}
 	for _, u := range res.Reviewers {
 		out.Reviewers = append(out.Reviewers, newJSONUser(u))

@@ -121,6 +121,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				Protocol:     r.Proto,
 				Latency:      time.Since(start),
 			}.Attr())
+			if s.opts.ObserveRequest != nil {
+				s.opts.ObserveRequest(routePattern(r), r.Method, status, time.Since(start))
+			}
 		}()
 		next.ServeHTTP(rec, r)
 		completed = true

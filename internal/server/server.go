@@ -100,6 +100,9 @@ type Options struct {
 	// RequestLimit bounds each user's /api requests (RATE_LIMIT_REQUESTS);
 	// nil means no limit.
 	RequestLimit RateLimiter
+	// ObserveRequest is called for every request, for metrics; nil
+	// observes nothing.
+	ObserveRequest RequestObserver
 }
 
 // RateLimiter takes n events from key's allowance, or says how long until
@@ -202,6 +205,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Post("/projects/{projectId}/roles/request", s.handle(s.requestActivation))
 	r.Get("/activation-request", s.handle(s.getActivationRequest))
 	r.Post("/activation-request", s.handle(s.approveActivationRequest))
+	s.requestRoutes(r)
 }
 
 func notFound(http.ResponseWriter, *http.Request) error {
