@@ -173,11 +173,12 @@ func TestAnApprovalIsAuditedAndMailedWhenTheReviewerHangsUp(t *testing.T) {
 
 // TestOutOfRangeNumbersAreRefusedNotWrapped: an activationTimeout whose
 // minutes overflow a time.Duration used to wrap round to a short, accepted
-// activation; more reviewers than a token can carry used to be a 500.
-// Both are 400s that write nothing and send nothing.
+// activation; more reviewers than a token can carry used to be a 500
+// (ACTIVATION_REQUEST_MAX_REVIEWERS=1000 is lowered to the 100 a token
+// carries). Both are 400s that write nothing and send nothing.
 func TestOutOfRangeNumbersAreRefusedNotWrapped(t *testing.T) {
 	t.Parallel()
-	h := apptest.Start(t, apptest.Options{Config: map[string]string{"ACTIVATION_REQUEST_MAX_REVIEWERS": "100"}})
+	h := apptest.Start(t, apptest.Options{Config: map[string]string{"ACTIVATION_REQUEST_MAX_REVIEWERS": "1000"}})
 	peers := make([]string, 101)
 	for i := range peers {
 		peers[i] = "peer" + strconv.Itoa(i) + "@example.com"
