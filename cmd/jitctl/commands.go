@@ -253,6 +253,11 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			}
 			return show(c, raw, func(w *tabwriter.Writer) {
 				for _, e := range out.Entitlements {
+					if e.Status != "ACTIVE" {
+						// A request that needs several approvals: ours is recorded.
+						_, _ = fmt.Fprintf(w, "Recorded your approval of %s on project %s for %s; it needs more approvals (%s).\n", e.Name, e.ProjectID, out.Beneficiary.Email, e.Status)
+						continue
+					}
 					_, _ = fmt.Fprintf(w, "Approved %s on project %s for %s: %s, %s to %s\n", e.Name, e.ProjectID, out.Beneficiary.Email, e.Status, unixTime(e.StartTime), unixTime(e.EndTime))
 				}
 			})

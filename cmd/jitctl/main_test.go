@@ -200,6 +200,17 @@ func TestTokenFlagAndRefusedTokens(t *testing.T) {
 	jitctl(t, e.env(), "--token", other, "projects").want(t, exitAuth, "", "Invalid IAP credentials")
 }
 
+// TestHelpNeverPrintsTheToken: environment defaults are not shown as flag
+// defaults.
+func TestHelpNeverPrintsTheToken(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"JITCTL_TOKEN": "secret-id-token"}
+	r := jitctl(t, func(k string) string { return env[k] }, "--help")
+	if r.code != exitOK || strings.Contains(r.stdout+r.stderr, "secret-id-token") || !strings.Contains(r.stdout, "--token") {
+		t.Errorf("--help: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	e := startDemo(t)
