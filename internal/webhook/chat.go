@@ -98,6 +98,19 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 		if n.BaseURL != "" {
 			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
 		}
+	case notify.ActivationRejected:
+		fmt.Fprintf(&b, "*%s* rejected the request of *%s* for %s.", clean(string(n.Approver)), clean(string(n.Beneficiary)), what)
+		if n.Reason != "" {
+			fmt.Fprintf(&b, "\nReason: %s", clean(n.Reason))
+		}
+		fmt.Fprintf(&b, "\nJustification: %s", clean(n.Justification))
+	case notify.ActivationApprovalAdded:
+		fmt.Fprintf(&b, "*%s* approved the request of *%s* for %s: %s (by %s)", clean(string(n.Approver)), clean(string(n.Beneficiary)), what,
+			n.Progress(), people(n.Approvals))
+		fmt.Fprintf(&b, ".\nJustification: %s", clean(n.Justification))
+		if n.ActionURL != "" {
+			fmt.Fprintf(&b, "\n<%s|Review the request>", n.ActionURL)
+		}
 	default:
 		// Decisions added later (a rejection, for one) are posted with
 		// their subject rather than left out.
