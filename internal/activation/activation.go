@@ -37,6 +37,9 @@ type Grants interface {
 type Tokens interface {
 	Sign(ctx context.Context, req jit.ActivationRequest) (string, error)
 	Verify(ctx context.Context, token string) (jit.ActivationRequest, error)
+	// Inspect verifies all but the deadline, for lists that show
+	// expired requests; nothing is decided on it.
+	Inspect(ctx context.Context, token string) (jit.ActivationRequest, error)
 }
 
 // Notifier tells people about events (email, Pub/Sub). Nil-safe: a

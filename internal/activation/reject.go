@@ -148,17 +148,20 @@ const maxListed = 50
 
 // ListRequests lists requests from the audit log (the only place that
 // knows them all), each verified from its signed token and its state read
-// from IAM: for ViewMine the caller's requests that are still open or
-// were decided while their token lives; for ViewReview the pending
-// requests naming the caller as reviewer that the caller has not approved
-// yet. Requests whose log entry is still being ingested appear moments
-// later.
+// from IAM: for ViewMine the caller's requests of the last two request
+// lifetimes (ACTIVATION_REQUEST_TIMEOUT), pending, decided or expired; for
+// ViewReview the pending requests naming the caller as reviewer that the
+// caller has not approved yet. Requests whose log entry is still being
+// ingested appear moments later.
 func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view RequestView) ([]RequestItem, error) {
 	const op = "activation.ListRequests"
-	q := jit.RequestQuery{Since: s.now().Add(-min(s.opts.RequestTimeout, s.opts.Policy.MaxDuration) - time.Minute)}
+	lifetime := min(s.opts.RequestTimeout, s.opts.Policy.MaxDuration)
+	q := jit.RequestQuery{Since: s.now().Add(-lifetime - time.Minute)}
 	switch view {
 	case ViewMine:
 		q.Beneficiary = caller.Email
+		// Expired ones too, for a while, so that they do not just vanish.
+		q.Since = q.Since.Add(-lifetime)
 	case ViewReview:
 		q.Reviewer = caller.Email
 	default:
@@ -181,7 +184,11 @@ func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view R
 		// The token, not the log entry, says what the request is: a
 		// forged entry cannot carry a valid signature, and an expired
 		// token is no longer open.
-		req, err := s.tokens.Verify(ctx, e.Token)
+		verify := s.tokens.Verify
+		if view == ViewMine {
+			verify = s.tokens.Inspect
+		}
+		req, err := verify(ctx, e.Token)
 		if err != nil || req.ID != e.RequestID {
 			continue
 		}
