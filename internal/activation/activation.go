@@ -81,6 +81,9 @@ type Options struct {
 	// notifications of approvals and rejections; nil leaves them without
 	// one. It is built from EXTERNAL_URL only, never a request's Host.
 	Link func(token string, project jit.ProjectID) string
+	// DefaultQuorum is how many distinct approvals a request needs where
+	// its role declares no quorum (ACTIVATION_REQUEST_APPROVALS); 0 means 1.
+	DefaultQuorum int
 	// Approvers declares dedicated approvers and quorums
 	// (internal/catalog); nil means the original's any-one-peer rule.
 	Approvers Approvers

@@ -37,20 +37,25 @@ type Approvers interface {
 }
 
 // approverPolicy is ent's approver policy; without an Approvers adapter,
-// or where none is declared, the original's: any one peer.
+// or where none is declared, the original's: peers. Where no quorum is
+// declared, the deployment's default (one, unless configured) applies.
 func (s *Service) approverPolicy(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	var ap jit.ApproverPolicy
 	if s.opts.Approvers == nil {
 		holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
 		if err != nil {
 			return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the reviewers failed", err)
 		}
-		return jit.ApproverPolicy{Quorum: 1, Peers: holders}, nil
+		ap.Peers = holders
+	} else {
+		var err error
+		if ap, err = s.opts.Approvers.Approvers(ctx, ent); err != nil {
+			return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the approvers failed", err)
+		}
 	}
-	ap, err := s.opts.Approvers.Approvers(ctx, ent)
-	if err != nil {
-		return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the approvers failed", err)
+	if ap.Quorum <= 0 {
+		ap.Quorum = max(s.opts.DefaultQuorum, 1)
 	}
-	ap.Quorum = max(ap.Quorum, 1)
 	return ap, nil
 }
 

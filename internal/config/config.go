@@ -42,6 +42,7 @@ type Config struct {
 	RequestTimeout time.Duration // ACTIVATION_REQUEST_TIMEOUT, minutes
 	MinReviewers   int           // ACTIVATION_REQUEST_MIN_REVIEWERS
 	MaxReviewers   int           // ACTIVATION_REQUEST_MAX_REVIEWERS
+	Approvals      int           // ACTIVATION_REQUEST_APPROVALS; 0 when unset (one approval), see approvals.go
 
 	// Email and notifications.
 	SMTP                 SMTP
@@ -143,6 +144,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.loadNotifications(r)
 	c.loadIAP(r)
 	c.loadOps(r)
+	c.loadApprovals(r)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -166,7 +168,7 @@ func Variables() []string {
 		"NOTIFICATION_TIMEZONE", "NOTIFICATION_TOPIC",
 		"IAP_BACKEND_SERVICE_ID", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
-	}, opsVariables...)
+	}, append(opsVariables, approvalVariables...)...)
 }
 
 func (c *Config) loadPlatform(r *reader) {
