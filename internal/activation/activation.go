@@ -37,6 +37,9 @@ type Grants interface {
 type Tokens interface {
 	Sign(ctx context.Context, req jit.ActivationRequest) (string, error)
 	Verify(ctx context.Context, token string) (jit.ActivationRequest, error)
+	// Inspect verifies all but the deadline, for lists that show
+	// expired requests; nothing is decided on it.
+	Inspect(ctx context.Context, token string) (jit.ActivationRequest, error)
 }
 
 // Notifier tells people about events (email, Pub/Sub). Nil-safe: a
@@ -88,6 +91,9 @@ type Options struct {
 	// notifications of approvals and rejections; nil leaves them without
 	// one. It is built from EXTERNAL_URL only, never a request's Host.
 	Link func(token string, project jit.ProjectID) string
+	// DefaultQuorum is how many distinct approvals a request needs where
+	// its role declares no quorum (ACTIVATION_REQUEST_APPROVALS); 0 means 1.
+	DefaultQuorum int
 	// Approvers declares dedicated approvers and quorums
 	// (internal/catalog); nil means the original's any-one-peer rule.
 	Approvers Approvers

@@ -137,13 +137,17 @@ func (s *Service) checkChosenReviewers(ctx context.Context, beneficiary jit.User
 	if err != nil {
 		return jit.ApproverPolicy{}, err
 	}
+	possible := ap.Peers
 	if ap.Dedicated {
-		possible := slices.DeleteFunc(slices.Clone(ap.Approvers), func(u jit.UserID) bool { return u == beneficiary })
-		if ap.Quorum > len(possible) {
-			return jit.ApproverPolicy{}, jit.E(op, jit.KindInvalid, fmt.Sprintf(
-				"%s needs %d approvals, but only %d people other than you can approve it; ask an administrator to fix its approvers",
-				ent.ID(), ap.Quorum, len(possible)), nil)
-		}
+		possible = ap.Approvers
+	}
+	possible = slices.DeleteFunc(slices.Clone(possible), func(u jit.UserID) bool { return u == beneficiary })
+	if ap.Quorum > 1 && ap.Quorum > len(possible) {
+		return jit.ApproverPolicy{}, jit.E(op, jit.KindInvalid, fmt.Sprintf(
+			"%s needs %d approvals, but only %d people other than you can approve it; ask an administrator to fix its approvers",
+			ent.ID(), ap.Quorum, len(possible)), nil)
+	}
+	if ap.Dedicated {
 		var bad []string
 		for _, r := range reviewers {
 			if !slices.Contains(possible, r) {

@@ -42,6 +42,7 @@ type Config struct {
 	RequestTimeout time.Duration // ACTIVATION_REQUEST_TIMEOUT, minutes
 	MinReviewers   int           // ACTIVATION_REQUEST_MIN_REVIEWERS
 	MaxReviewers   int           // ACTIVATION_REQUEST_MAX_REVIEWERS
+	Approvals      int           // ACTIVATION_REQUEST_APPROVALS; 0 when unset (one approval), see approvals.go
 
 	// Email and notifications.
 	SMTP                 SMTP
@@ -158,6 +159,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.loadNotifications(r)
 	c.loadIAP(r)
 	c.loadOps(r)
+	c.loadApprovals(r)
 	c.requireExternalURL(r)
 	c.RateLimitRequests = r.integer(DefaultRateLimitRequests, 0, 100000, "RATE_LIMIT_REQUESTS")
 	c.RateLimitEmails = r.integer(DefaultRateLimitEmails, 0, 100000, "RATE_LIMIT_EMAILS")
@@ -185,7 +187,7 @@ func Variables() []string {
 		"IAP_BACKEND_SERVICE_ID", "IAP_AUDIENCE", "IAP_HOSTED_DOMAIN", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
 		"RATE_LIMIT_REQUESTS", "RATE_LIMIT_EMAILS",
-	}, opsVariables...)
+	}, append(opsVariables, approvalVariables...)...)
 }
 
 func (c *Config) loadPlatform(r *reader) {
