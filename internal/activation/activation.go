@@ -53,6 +53,13 @@ type Auditor interface {
 	Record(ctx context.Context, e jit.Event) error
 }
 
+// RateLimiter takes n events from key's allowance, or says how long until
+// there is enough. internal/ratelimit implements it; a nil *Limiter
+// allows everything.
+type RateLimiter interface {
+	Allow(key string, n int) (ok bool, retryAfter time.Duration)
+}
+
 // Options configure a Service.
 type Options struct {
 	Policy jit.Policy
@@ -67,9 +74,12 @@ type Options struct {
 	// its audit record and emails must not depend on the client staying
 	// connected. Default 30s.
 	FollowUpTimeout time.Duration
-	Clock           func() time.Time
-	Random          io.Reader
-	Logger          *slog.Logger
+	// EmailLimit bounds the approval-request emails each requester sends,
+	// counted per reviewer (RATE_LIMIT_EMAILS); nil means no limit.
+	EmailLimit RateLimiter
+	Clock      func() time.Time
+	Random     io.Reader
+	Logger     *slog.Logger
 	// Decisions keep approval requests decided at most once (internal/iam);
 	// without it, requests can be made but not approved.
 	Decisions Decisions

@@ -23,7 +23,7 @@ func TestChatMessagesOfDecisions(t *testing.T) {
 	}
 	added, ok := ChatText(notify.NewActivationApprovalAdded(r, "bob@example.com", []jit.Approval{{By: "bob@example.com"}}, 2, "", "https://jit.example.com/?activation=tok"), time.UTC)
 	want = "*bob@example.com* approved the request of *alice@example.com* for `roles/cloudsql.admin` on project `prod-db`: 1 of 2 approvals (by bob@example.com).\n" +
-		"Justification: INC-1\n<https://jit.example.com/?activation=tok|Review the request>"
+		"Still to approve: carol@example.com\nJustification: INC-1\n<https://jit.example.com/?activation=tok|Review the request>"
 	if diff := cmp.Diff(want, added); !ok || diff != "" {
 		t.Errorf("approval added (-want +got):\n%s", diff)
 	}
