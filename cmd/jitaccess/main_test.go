@@ -110,8 +110,11 @@ func TestRunServesHealthAndStops(t *testing.T) {
 			t.Fatalf("stdout line %q is not JSON: %v", line, err)
 		}
 		if labels, _ := m["logging.googleapis.com/labels"].(map[string]any); labels["event"] == "runtime.startup" {
+			cfg, ok := m["config"].(map[string]any)
+			if !ok {
+				continue // a start-up warning
+			}
 			sawStartup = true
-			cfg, _ := m["config"].(map[string]any)
 			if cfg["resource_scope"] != "projects/test-project" {
 				t.Errorf("startup log config = %v", cfg)
 			}

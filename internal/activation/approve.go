@@ -2,6 +2,7 @@ package activation
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 
@@ -13,12 +14,12 @@ const msgRequestAccessFailed = "Accessing the activation request failed"
 // GetRequest shows an approval request to its beneficiary or a reviewer.
 func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token string) (Result, error) {
 	const op = "activation.GetRequest"
-	req, err := s.openRequest(ctx, caller, token)
+	req, err := s.openRequest(ctx, caller, token, jit.EventRequestAccessDenied)
 	if err != nil {
 		return Result{}, err
 	}
 	if caller.Email != req.Beneficiary && !req.IsReviewer(caller.Email) {
-		err := jit.Denied(op, msgRequestAccessFailed)
+		err := jit.E(op, jit.KindDenied, msgRequestAccessFailed, errors.New("The calling user is not authorized to access this approval request"))
 		s.record(ctx, jit.Event{Kind: jit.EventRequestAccessDenied, Actor: caller, Request: &req, Err: err})
 		return Result{}, err
 	}
@@ -48,7 +49,7 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 // justification are re-checked against the current rules.
 func (s *Service) Approve(ctx context.Context, caller jit.Principal, token string) (Result, error) {
 	const op = "activation.Approve"
-	req, err := s.openRequest(ctx, caller, token)
+	req, err := s.openRequest(ctx, caller, token, jit.EventApproveFailed)
 	if err != nil {
 		return Result{}, err
 	}
@@ -91,8 +92,10 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	return r, nil
 }
 
-// openRequest verifies a token; any failure is the original's 403.
-func (s *Service) openRequest(ctx context.Context, caller jit.Principal, token string) (jit.ActivationRequest, error) {
+// openRequest verifies a token; any failure is the original's 403, audited
+// as refused (the original's api.getActivationRequest when a request is
+// opened, api.activateRole when it is approved).
+func (s *Service) openRequest(ctx context.Context, caller jit.Principal, token string, refused jit.EventKind) (jit.ActivationRequest, error) {
 	const op = "activation.openRequest"
 	if strings.TrimSpace(token) == "" {
 		return jit.ActivationRequest{}, jit.Invalid(op, "An activation token is required")
@@ -103,7 +106,7 @@ func (s *Service) openRequest(ctx context.Context, caller jit.Principal, token s
 			return jit.ActivationRequest{}, wrapUpstream(op, msgRequestAccessFailed, err)
 		}
 		err = jit.E(op, jit.KindDenied, msgRequestAccessFailed, err)
-		s.record(ctx, jit.Event{Kind: jit.EventRequestAccessDenied, Actor: caller, Err: err})
+		s.record(ctx, jit.Event{Kind: refused, Actor: caller, Err: err})
 		return jit.ActivationRequest{}, err
 	}
 	return req, nil

@@ -152,7 +152,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
 
-	trail, err := a.auditTrail(ctx, cfg, env, id, clock)
+	trail, err := a.auditTrail(ctx, cfg, env, id, clock, audit.WithAudience(cfg.IAPAudience(id.ProjectNumber)))
 	if err != nil {
 		return nil, err
 	}
@@ -255,18 +255,33 @@ func metadataIdentity(ctx context.Context) (Identity, error) {
 	return Identity{ProjectID: projectID, ProjectNumber: number, ServiceAccount: sa}, nil
 }
 
-// auditTrail writes to Cloud Logging on Google Cloud (or wherever the
-// environment points the Logging client), and to stdout locally.
-func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time) (*audit.Trail, error) {
-	if cfg.Platform == config.PlatformLocal && env.Logging == nil {
-		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock), nil
+// auditTrail writes where AUDIT_LOG says: to stdout by default, as the
+// original did (the platform ingests it into its stdout log), or through
+// the Logging API to jitaccess-audit.
+func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time, opts ...audit.TrailOption) (*audit.Trail, error) {
+	if cfg.AuditLog != config.AuditLogCloudLogging {
+		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock, opts...), nil
 	}
 	client, err := logging.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
 	if err != nil {
 		return nil, fmt.Errorf("cloud logging client: %w", err)
 	}
 	a.closers = append(a.closers, client.Close)
-	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock), nil
+	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock, opts...), nil
+}
+
+// AuditLogs are the log ids audit.History should read for cfg: the one
+// the Logging API writer uses and the stdout log of the platform (all
+// platforms' when running locally), whatever AUDIT_LOG says now, so that
+// history survives a change of writer and includes 1.8.1's entries.
+func AuditLogs(cfg *config.Config) []string {
+	switch cfg.Platform {
+	case config.PlatformAppEngine:
+		return []string{audit.LogID, audit.AppEngineStdoutLog}
+	case config.PlatformCloudRun:
+		return []string{audit.LogID, audit.CloudRunStdoutLog}
+	}
+	return []string{audit.LogID, audit.AppEngineStdoutLog, audit.CloudRunStdoutLog}
 }
 
 func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource {

@@ -27,6 +27,7 @@ type Config struct {
 	ServiceAccount jit.UserID // SERVICE_ACCOUNT (ours): overrides the metadata server's
 	ExternalURL    *url.URL   // EXTERNAL_URL (ours): base of approval links; nil when unset
 	LogLevel       slog.Level // LOG_LEVEL (ours), default info
+	AuditLog       AuditLog   // AUDIT_LOG (ours), default stdout
 
 	// Basic.
 	Scope                  Scope          // RESOURCE_SCOPE
@@ -153,7 +154,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 func Variables() []string {
 	return []string{
 		"GAE_SERVICE", "K_SERVICE", "PORT", "GOOGLE_CLOUD_PROJECT", "PROJECT_NUMBER",
-		"SERVICE_ACCOUNT", "EXTERNAL_URL", "LOG_LEVEL",
+		"SERVICE_ACCOUNT", "EXTERNAL_URL", "LOG_LEVEL", "AUDIT_LOG",
 		"RESOURCE_SCOPE", "RESOURCE_CATALOG", "RESOURCE_CUSTOMER_ID",
 		"ELEVATION_DURATION", "ACTIVATION_TIMEOUT", "JUSTIFICATION_HINT", "JUSTIFICATION_PATTERN",
 		"ACTIVATION_REQUEST_MAX_ROLES", "AVAILABLE_PROJECTS_QUERY",
@@ -205,6 +206,17 @@ func (c *Config) loadPlatform(r *reader) {
 			r.fail("EXTERNAL_URL", v, "%s", msg)
 		} else {
 			c.ExternalURL = u
+		}
+	}
+	c.AuditLog = AuditLogStdout
+	if v, ok := r.value("AUDIT_LOG"); ok {
+		switch strings.ToLower(v) {
+		case string(AuditLogStdout):
+			c.AuditLog = AuditLogStdout
+		case string(AuditLogCloudLogging):
+			c.AuditLog = AuditLogCloudLogging
+		default:
+			r.fail("AUDIT_LOG", v, "must be stdout (the original's: the platform's stdout log) or cloud-logging (the Logging API, log jitaccess-audit)")
 		}
 	}
 	c.LogLevel = slog.LevelInfo

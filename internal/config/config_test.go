@@ -61,6 +61,7 @@ func TestLoadDefaults(t *testing.T) {
 		Port:                   8080,
 		ProjectID:              "my-project",
 		LogLevel:               slog.LevelInfo,
+		AuditLog:               AuditLogStdout,
 		Scope:                  Scope{Type: ScopeProject, ID: "my-project"},
 		Catalog:                CatalogPolicyAnalyzer,
 		ActivationTimeout:      120 * time.Minute,
@@ -101,6 +102,7 @@ func TestLoadEverySetting(t *testing.T) {
 		"SERVICE_ACCOUNT":                  "jit@app-project.iam.gserviceaccount.com",
 		"EXTERNAL_URL":                     "https://jit.example.com/",
 		"LOG_LEVEL":                        "Warning",
+		"AUDIT_LOG":                        "Cloud-Logging",
 		"RESOURCE_SCOPE":                   "organizations/1234",
 		"RESOURCE_CATALOG":                 "assetinventory",
 		"RESOURCE_CUSTOMER_ID":             "C0123abc",
@@ -143,6 +145,7 @@ func TestLoadEverySetting(t *testing.T) {
 		ServiceAccount:         "jit@app-project.iam.gserviceaccount.com",
 		ExternalURL:            &url.URL{Scheme: "https", Host: "jit.example.com"},
 		LogLevel:               slog.LevelWarn,
+		AuditLog:               AuditLogCloudLogging,
 		Scope:                  Scope{Type: ScopeOrganization, ID: "1234"},
 		Catalog:                CatalogAssetInventory,
 		CustomerID:             "C0123abc",
@@ -272,6 +275,7 @@ func TestLoadInvalid(t *testing.T) {
 		want string
 	}{
 		{"port_not_number", withEnv(env{"PORT": "http"}), `PORT="http": must be a whole number from 1 to 65535`},
+		{"audit_log", withEnv(env{"AUDIT_LOG": "syslog"}), `AUDIT_LOG="syslog": must be stdout (the original's: the platform's stdout log) or cloud-logging (the Logging API, log jitaccess-audit)`},
 		{"port_zero", withEnv(env{"PORT": "0"}), `PORT="0": must be a whole number from 1 to 65535`},
 		{"port_too_big", withEnv(env{"PORT": "70000"}), `PORT="70000": must be a whole number from 1 to 65535`},
 		{"project_invalid", env{"GOOGLE_CLOUD_PROJECT": "My_Project", "RESOURCE_SCOPE": "projects/my-project"},

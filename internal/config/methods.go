@@ -131,6 +131,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("service_account", string(r.ServiceAccount)),
 		slog.String("external_url", externalURL),
 		slog.String("log_level", r.LogLevel.String()),
+		slog.String("audit_log", string(r.AuditLog)),
 		slog.String("resource_scope", r.Scope.String()),
 		slog.String("resource_catalog", string(r.Catalog)),
 		slog.String("resource_customer_id", r.CustomerID),

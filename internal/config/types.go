@@ -38,6 +38,19 @@ func parseCatalog(s string) (Catalog, bool) {
 	return "", false
 }
 
+// AuditLog says where audit entries go (AUDIT_LOG).
+type AuditLog string
+
+// Audit log destinations.
+const (
+	// AuditLogStdout writes JSON lines to stdout, as the original did: App
+	// Engine and Cloud Run put them in the platform's stdout log.
+	AuditLogStdout AuditLog = "stdout"
+	// AuditLogCloudLogging writes through the Logging API to the log
+	// jitaccess-audit, synchronously.
+	AuditLogCloudLogging AuditLog = "cloud-logging"
+)
+
 // ScopeType is the kind of resource in RESOURCE_SCOPE.
 type ScopeType string
 

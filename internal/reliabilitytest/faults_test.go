@@ -107,7 +107,7 @@ func dependencies() []dependency {
 		{method: "cloudresourcemanager.projects.setIamPolicy", call: ready(selfActivate)},
 		{method: "iamcredentials.signJwt", call: ready(requestApproval)},
 		{method: "iamcredentials.publicKeys", call: approveRequest, later: time.Minute + time.Second},
-		{method: "logging.WriteLogEntries", call: ready(selfActivate), statusF: auditStatus},
+		{method: "logging.WriteLogEntries", call: ready(selfActivate), config: map[string]string{"AUDIT_LOG": "cloud-logging"}, statusF: auditStatus},
 		{method: "secretmanager.AccessSecretVersion", call: ready(requestApproval),
 			config:  map[string]string{"SMTP_SECRET": smtpSecret + "/versions/latest", "SMTP_PASSWORD": ""},
 			setup:   func(w *emulator.World) { w.AddSecret(smtpSecret, []byte("demo-only-password")) },
