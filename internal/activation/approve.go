@@ -11,6 +11,9 @@ import (
 
 const msgRequestAccessFailed = "Accessing the activation request failed"
 
+// errNotAuthorized is the original's reason, which its audit entry quotes.
+var errNotAuthorized = errors.New("the calling user is not authorized to access this approval request")
+
 // GetRequest shows an approval request to its beneficiary or a reviewer.
 func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token string) (Result, error) {
 	const op = "activation.GetRequest"
@@ -19,7 +22,7 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 		return Result{}, err
 	}
 	if caller.Email != req.Beneficiary && !req.IsReviewer(caller.Email) {
-		err := jit.E(op, jit.KindDenied, msgRequestAccessFailed, errors.New("The calling user is not authorized to access this approval request"))
+		err := jit.E(op, jit.KindDenied, msgRequestAccessFailed, errNotAuthorized)
 		s.record(ctx, jit.Event{Kind: jit.EventRequestAccessDenied, Actor: caller, Request: &req, Err: err})
 		return Result{}, err
 	}

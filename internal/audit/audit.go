@@ -172,9 +172,8 @@ func FromEvent(e jit.Event) Entry {
 		}
 	}
 	acts := e.Activations
-	var quoted, plain []string
+	var quoted []string
 	for _, a := range acts {
-		plain = append(plain, a.Entitlement.String())
 		quoted = append(quoted, "'"+a.Entitlement.String()+"'")
 	}
 	minutes := 0
