@@ -60,6 +60,8 @@ type Config struct {
 	// because the original accepted them (a boolean such as "1", an
 	// SMTP_OPTIONS item that is not key=value): main logs each one.
 	Warnings []string
+	// Metrics, chat and webhooks (ops.go).
+	Ops Ops
 }
 
 // SMTP holds the SMTP_* settings.
@@ -141,6 +143,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.loadSMTP(r)
 	c.loadNotifications(r)
 	c.loadIAP(r)
+	c.loadOps(r)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -152,7 +155,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 // Variables lists every environment variable Load reads, for the length
 // check and the documentation test.
 func Variables() []string {
-	return []string{
+	return append([]string{
 		"GAE_SERVICE", "K_SERVICE", "PORT", "GOOGLE_CLOUD_PROJECT", "PROJECT_NUMBER",
 		"SERVICE_ACCOUNT", "EXTERNAL_URL", "LOG_LEVEL", "AUDIT_LOG",
 		"RESOURCE_SCOPE", "RESOURCE_CATALOG", "RESOURCE_CUSTOMER_ID",
@@ -164,7 +167,7 @@ func Variables() []string {
 		"NOTIFICATION_TIMEZONE", "NOTIFICATION_TOPIC",
 		"IAP_BACKEND_SERVICE_ID", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
-	}
+	}, opsVariables...)
 }
 
 func (c *Config) loadPlatform(r *reader) {
