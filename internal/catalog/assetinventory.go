@@ -47,7 +47,7 @@ func NewAssetInventory(assetClient *asset.Client, crm *cloudresourcemanager.Serv
 
 // Projects lists the projects matching AVAILABLE_PROJECTS_QUERY.
 func (c *AssetInventory) Projects(ctx context.Context, _ jit.UserID) ([]jit.ProjectID, error) {
-	return searchProjects(ctx, c.asset, c.opts, "catalog.AssetInventory.Projects")
+	return searchProjects(ctx, c.crm, c.opts, "catalog.AssetInventory.Projects")
 }
 
 // effectiveBindings returns the bindings that apply to project: its own

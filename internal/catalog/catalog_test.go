@@ -2,6 +2,8 @@ package catalog_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,13 +208,58 @@ func TestProjects(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("PolicyAnalyzer projects of erin (-want +got):\n%s", diff)
 	}
+	// AssetInventory's default query, state:ACTIVE, goes to Resource
+	// Manager projects.search as in 1.8.1: every active project the
+	// service account can see, not only those in RESOURCE_SCOPE.
 	ai := catalog.NewAssetInventory(c.asset, c.crm, c.identity, catalog.Options{Scope: "folders/1002"})
 	got, err = ai.Projects(t.Context(), "erin@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]jit.ProjectID{"dev-playground", "staging-payments-api", "staging-web-frontend"}, got); diff != "" {
-		t.Errorf("AssetInventory projects in folders/1002 (-want +got):\n%s", diff)
+	var active []jit.ProjectID
+	for _, p := range e.World.Projects() {
+		if p.State == "ACTIVE" {
+			active = append(active, jit.ProjectID(p.ID))
+		}
+	}
+	slices.Sort(active)
+	if diff := cmp.Diff(active, got); diff != "" {
+		t.Errorf("AssetInventory projects with state:ACTIVE (-want +got):\n%s", diff)
+	}
+}
+
+// TestProjectsQueryIsResourceManagerSearch: AVAILABLE_PROJECTS_QUERY is
+// Resource Manager's projects.search grammar (the original's
+// ResourceManagerClient.searchProjectIds), for both catalogs.
+func TestProjectsQueryIsResourceManagerSearch(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	e.World.Faults.Set("cloudasset.SearchAllResources", emulator.Fault{Code: 500}) // never asked
+	c := newClients(t, e)
+	for _, tc := range []struct {
+		query string
+		want  []jit.ProjectID
+	}{
+		{"parent:folders/1002", []jit.ProjectID{"dev-playground", "staging-payments-api", "staging-web-frontend"}},
+		{"labels.team:payments AND parent:folders/1002 OR id:shared-ci-cd", []jit.ProjectID{"shared-ci-cd", "staging-payments-api"}},
+	} {
+		for name, b := range map[string]backend{
+			"PolicyAnalyzer": catalog.NewPolicyAnalyzer(c.asset, c.crm, catalog.Options{Scope: demoScope, ProjectsQuery: tc.query}),
+			"AssetInventory": catalog.NewAssetInventory(c.asset, c.crm, c.identity, catalog.Options{Scope: demoScope, ProjectsQuery: tc.query}),
+		} {
+			got, err := b.Projects(t.Context(), "erin@example.com")
+			if err != nil {
+				t.Fatalf("%s %q: %v", name, tc.query, err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s %q (-want +got):\n%s", name, tc.query, diff)
+			}
+		}
+	}
+	bad := catalog.NewPolicyAnalyzer(c.asset, c.crm, catalog.Options{Scope: demoScope, ProjectsQuery: "owner:alice"})
+	_, err := bad.Projects(t.Context(), "erin@example.com")
+	if jit.KindOf(err) != jit.KindUnavailable || !strings.HasPrefix(jit.MessageOf(err), "AVAILABLE_PROJECTS_QUERY is not a query Resource Manager accepts") {
+		t.Errorf("bad query: %v (%v)", err, jit.KindOf(err))
 	}
 }
 

@@ -101,7 +101,7 @@ func dependencies() []dependency {
 	return []dependency{
 		{method: "cloudasset.AnalyzeIamPolicy", call: ready(listRoles), statusF: assetStatus},
 		{method: "cloudasset.BatchGetEffectiveIamPolicies", call: ready(listRoles), config: assetInventory, statusF: assetStatus},
-		{method: "cloudasset.SearchAllResources", call: ready(listProjects), config: assetInventory, statusF: assetStatus},
+		{method: "cloudresourcemanager.projects.search", call: ready(listProjects), config: assetInventory},
 		{method: "cloudidentity.*", call: ready(listRoles), config: assetInventory},
 		{method: "cloudresourcemanager.projects.getIamPolicy", call: ready(selfActivate)},
 		{method: "cloudresourcemanager.projects.setIamPolicy", call: ready(selfActivate)},
