@@ -35,6 +35,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/approval"
 	"github.com/jitaccess/jitaccess/internal/audit"
 	"github.com/jitaccess/jitaccess/internal/catalog"
+	"github.com/jitaccess/jitaccess/internal/cloudlog"
 	"github.com/jitaccess/jitaccess/internal/config"
 	"github.com/jitaccess/jitaccess/internal/iam"
 	"github.com/jitaccess/jitaccess/internal/iap"
@@ -328,10 +329,13 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 			SenderName: cfg.SMTP.SenderName, SenderAddress: cfg.SMTP.SenderAddress,
 			Username: cfg.SMTP.Username, Password: password, PasswordSource: source, AddressMapping: cfg.SMTP.AddressMapping,
 			Location: cfg.NotificationTimezone, Timeout: cfg.BackendWriteTimeout + cfg.BackendConnectTimeout,
-			TLSConfig: env.SMTPTLSConfig,
+			TLSConfig: env.SMTPTLSConfig, Properties: cfg.SMTP.Options,
 		})
 		if err != nil {
 			return nil, false, err
+		}
+		for _, w := range m.Warnings() {
+			logger.WarnContext(ctx, w, slog.Group(cloudlog.LabelsGroup, slog.String("event", "runtime.startup")))
 		}
 		channels = append(channels, m)
 	} else {
