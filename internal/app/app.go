@@ -25,9 +25,11 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	admin "google.golang.org/api/admin/directory/v1"
 	"google.golang.org/api/cloudidentity/v1"
 	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/iamcredentials/v1"
+	"google.golang.org/api/impersonate"
 	"google.golang.org/api/option"
 	mrpb "google.golang.org/genproto/googleapis/api/monitoredres"
 
@@ -54,6 +56,10 @@ type Environment struct {
 	// Client options per Google API; nil means production defaults
 	// (Application Default Credentials, Google's endpoints).
 	ResourceManager, CloudIdentity, IAMCredentials, Asset, Logging, PubSub, SecretManager []option.ClientOption
+	// Directory reaches the Admin SDK Directory API (GROUP_MEMBERSHIP=direct);
+	// nil means Google's, with a token for its scope obtained by
+	// impersonating the app's own service account, as the original did.
+	Directory []option.ClientOption
 	// IAPKeysHTTPClient fetches IAP's public keys; nil means the default.
 	IAPKeysHTTPClient *http.Client
 	// ServiceAccountKeysURL is the base URL of service accounts' public
@@ -136,8 +142,14 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	var cat activation.Catalog
 	switch cfg.Catalog {
 	case config.CatalogAssetInventory:
-		identitySvc, err := cloudidentity.NewService(ctx, env.CloudIdentity...)
-		if err != nil {
+		var identitySvc *cloudidentity.Service
+		if cfg.GroupMembership == config.GroupsDirect {
+			dir, err := directoryService(ctx, env, id.ServiceAccount)
+			if err != nil {
+				return nil, err
+			}
+			catOpts.Directory, catOpts.CustomerID = dir, cfg.CustomerID
+		} else if identitySvc, err = cloudidentity.NewService(ctx, env.CloudIdentity...); err != nil {
 			return nil, fmt.Errorf("cloud identity client: %w", err)
 		}
 		cat = catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
@@ -214,6 +226,28 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	}
 	a.Handler = srv
 	return a, nil
+}
+
+// directoryService is the Admin SDK Directory client. Its scope
+// (admin.directory.group.readonly) is not one the metadata server's token
+// carries, so in production the app impersonates its own service account
+// for it, as 1.8.1 did (RuntimeEnvironment: ImpersonatedCredentials).
+func directoryService(ctx context.Context, env Environment, sa jit.UserID) (*admin.Service, error) {
+	opts := env.Directory
+	if opts == nil {
+		ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
+			TargetPrincipal: string(sa), Scopes: []string{admin.AdminDirectoryGroupReadonlyScope},
+		}, env.IAMCredentials...)
+		if err != nil {
+			return nil, fmt.Errorf("directory API credentials (impersonating %s): %w", sa, err)
+		}
+		opts = []option.ClientOption{option.WithTokenSource(ts)}
+	}
+	dir, err := admin.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("directory API client: %w", err)
+	}
+	return dir, nil
 }
 
 // identity finds the project and service account the app runs as: the

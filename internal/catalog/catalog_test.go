@@ -9,6 +9,7 @@ import (
 
 	asset "cloud.google.com/go/asset/apiv1"
 	"github.com/google/go-cmp/cmp"
+	admin "google.golang.org/api/admin/directory/v1"
 	"google.golang.org/api/cloudidentity/v1"
 	"google.golang.org/api/cloudresourcemanager/v3"
 
@@ -287,5 +288,60 @@ func TestActivationIsActiveAtOnceDespiteTheAssetIndexDelay(t *testing.T) {
 		if len(got) != 1 || got[0].Status != jit.StatusActive || !got[0].ValidUntil.Equal(start.Add(time.Hour)) {
 			t.Errorf("%s: %+v, want one ACTIVE entitlement valid until %v", name, got, start.Add(time.Hour))
 		}
+	}
+}
+
+// TestDirectGroupMembershipAsTheOriginal: with the Directory API
+// (GROUP_MEMBERSHIP=direct, the default), a binding on a group applies to
+// its direct members only, as in 1.8.1; Cloud Identity's transitive
+// search (GROUP_MEMBERSHIP=transitive) also counts nested groups. carol is
+// in dba@, which is in platform-team@, which holds networkAdmin.
+func TestDirectGroupMembershipAsTheOriginal(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	c := newClients(t, e)
+	dir, err := admin.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.World.Faults.Set("cloudidentity.*", emulator.Fault{Code: 500}) // the direct catalog never asks
+	direct := catalog.NewAssetInventory(c.asset, c.crm, nil, catalog.Options{Scope: demoScope, Directory: dir, CustomerID: "C0example1"})
+	transitive := catalog.NewAssetInventory(c.asset, c.crm, c.identity, catalog.Options{Scope: demoScope})
+
+	got, _, err := direct.Entitlements(t.Context(), "carol@example.com", "shared-networking")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("direct: carol on shared-networking = %+v, want nothing (platform-team@ holds it only through dba@)", summarise(got))
+	}
+	networkAdmin := jit.Entitlement{Project: "shared-networking", Role: "roles/compute.networkAdmin"}
+	holders, err := direct.Holders(t.Context(), networkAdmin, jit.MPA)
+	if err != nil || len(holders) != 0 {
+		t.Errorf("direct: holders = %v, %v; want none (platform-team@ has only groups as direct members)", holders, err)
+	}
+	// A direct member still counts: alice is in sre@, which holds
+	// compute.admin on the payments folder.
+	got, _, err = direct.Entitlements(t.Context(), "alice@example.com", "prod-payments-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 {
+		t.Error("direct: alice has no entitlement on prod-payments-api through sre@")
+	}
+
+	e.World.Faults.Clear()
+	got, _, err = transitive.Entitlements(t.Context(), "carol@example.com", "shared-networking")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]ent{{"roles/compute.networkAdmin", "", jit.MPA, jit.StatusInactive}}, summarise(got)); diff != "" {
+		t.Errorf("transitive: carol (-want +got):\n%s", diff)
+	}
+
+	bad := catalog.NewAssetInventory(c.asset, c.crm, nil, catalog.Options{Scope: demoScope, Directory: dir, CustomerID: "C0nobody"})
+	_, _, err = bad.Entitlements(t.Context(), "carol@example.com", "shared-networking")
+	if jit.KindOf(err) != jit.KindUnavailable || !strings.Contains(jit.MessageOf(err), "The customer ID 'C0nobody' is invalid") {
+		t.Errorf("unknown customer: %v (%v)", err, jit.KindOf(err))
 	}
 }

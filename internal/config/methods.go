@@ -142,6 +142,7 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("resource_scope", r.Scope.String()),
 		slog.String("resource_catalog", string(r.Catalog)),
 		slog.String("resource_customer_id", r.CustomerID),
+		slog.String("group_membership", string(r.GroupMembership)),
 		slog.Int("activation_timeout", int(r.ActivationTimeout/time.Minute)),
 		slog.String("justification_hint", r.JustificationHint),
 		slog.String("justification_pattern", pattern),

@@ -51,6 +51,20 @@ const (
 	AuditLogCloudLogging AuditLog = "cloud-logging"
 )
 
+// GroupMembership says how the AssetInventory catalog resolves groups
+// (GROUP_MEMBERSHIP).
+type GroupMembership string
+
+// Group resolutions.
+const (
+	// GroupsDirect uses the Admin SDK Directory API and direct
+	// memberships only, for RESOURCE_CUSTOMER_ID, as the original did.
+	GroupsDirect GroupMembership = "direct"
+	// GroupsTransitive uses Cloud Identity's transitive search: members
+	// of nested groups count.
+	GroupsTransitive GroupMembership = "transitive"
+)
+
 // ScopeType is the kind of resource in RESOURCE_SCOPE.
 type ScopeType string
 

@@ -102,7 +102,9 @@ func dependencies() []dependency {
 		{method: "cloudasset.AnalyzeIamPolicy", call: ready(listRoles), statusF: assetStatus},
 		{method: "cloudasset.BatchGetEffectiveIamPolicies", call: ready(listRoles), config: assetInventory, statusF: assetStatus},
 		{method: "cloudresourcemanager.projects.search", call: ready(listProjects), config: assetInventory},
-		{method: "cloudidentity.*", call: ready(listRoles), config: assetInventory},
+		{method: "directory.*", call: ready(listRoles), config: assetInventory},
+		{method: "cloudidentity.*", call: ready(listRoles), config: map[string]string{
+			"RESOURCE_CATALOG": "AssetInventory", "GROUP_MEMBERSHIP": "transitive"}},
 		{method: "cloudresourcemanager.projects.getIamPolicy", call: ready(selfActivate)},
 		{method: "cloudresourcemanager.projects.setIamPolicy", call: ready(selfActivate)},
 		{method: "iamcredentials.signJwt", call: ready(requestApproval)},
