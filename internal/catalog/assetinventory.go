@@ -134,6 +134,7 @@ func (c *AssetInventory) Entitlements(ctx context.Context, user jit.UserID, proj
 		}
 		if el, ok := eligibilityOf(project, b.role, b.expr); ok {
 			found = append(found, el)
+			c.opts.widened.note(ctx, c.opts.Logger, project.FullResourceName(), b.role, b.expr, false)
 		}
 	}
 	return merge(found, active), nil, nil

@@ -53,9 +53,16 @@ type Options struct {
 	ReadTimeout time.Duration
 	Clock       func() time.Time
 	Logger      *slog.Logger
+
+	// widened remembers which widened bindings were logged; shared by the
+	// copies of Options a catalog keeps.
+	widened *widenedLog
 }
 
 func (o *Options) defaults() {
+	if o.widened == nil {
+		o.widened = &widenedLog{}
+	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 20 * time.Second
 	}

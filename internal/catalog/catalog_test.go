@@ -1,7 +1,9 @@
 package catalog_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -343,5 +345,72 @@ func TestDirectGroupMembershipAsTheOriginal(t *testing.T) {
 	_, _, err = bad.Entitlements(t.Context(), "carol@example.com", "shared-networking")
 	if jit.KindOf(err) != jit.KindUnavailable || !strings.Contains(jit.MessageOf(err), "The customer ID 'C0nobody' is invalid") {
 		t.Errorf("unknown customer: %v (%v)", err, jit.KindOf(err))
+	}
+}
+
+func TestWidened(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		expr           string
+		policyAnalyzer bool
+		want           string
+	}{
+		{"has({}.jitAccessConstraint)", true, ""},
+		{"(has({}.jitAccessConstraint))", false, catalog.WidenedMarker},
+		{`(has({}.multiPartyApprovalConstraint) && resource.type == "x")`, false, catalog.WidenedMarker},
+		{`has({}.jitAccessConstraint) && resource.type == "x"`, true, catalog.WidenedResourceCondition},
+		{`has({}.jitAccessConstraint) && resource.type == "x"`, false, ""},
+		{"request.time < timestamp('2030-01-01T00:00:00Z')", true, ""},
+	} {
+		if got := catalog.Widened(tc.expr, tc.policyAnalyzer); got != tc.want {
+			t.Errorf("Widened(%q, %v) = %q, want %q", tc.expr, tc.policyAnalyzer, got, tc.want)
+		}
+	}
+}
+
+// TestWidenedEligibilityIsReportedAndLogged: the report lists, before a
+// switch, what becomes eligible; discovery logs each such binding once.
+func TestWidenedEligibilityIsReportedAndLogged(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	p, _ := e.World.Policy("projects/shared-ci-cd")
+	p.Bindings = append(p.Bindings, emulator.Binding{Role: "roles/viewer", Members: []string{"user:grace@example.com"},
+		Condition: &emulator.Expr{Title: "eligible", Expression: "(has({}.jitAccessConstraint))"}})
+	if _, err := e.World.SetIamPolicy("projects/shared-ci-cd", p); err != nil {
+		t.Fatal(err)
+	}
+	c := newClients(t, e)
+	summary := func(ws []catalog.WidenedBinding) []string {
+		var out []string
+		for _, w := range ws {
+			out = append(out, w.Resource+" "+w.Role+" "+w.Reason)
+		}
+		return out
+	}
+	got, err := catalog.CompatReport(t.Context(), c.asset, demoScope, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"//cloudresourcemanager.googleapis.com/projects/shared-ci-cd roles/viewer " + catalog.WidenedMarker}
+	if diff := cmp.Diff(want, summary(got)); diff != "" {
+		t.Errorf("AssetInventory report (-want +got):\n%s", diff)
+	}
+	got, err = catalog.CompatReport(t.Context(), c.asset, demoScope, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 2 || !slices.ContainsFunc(got, func(w catalog.WidenedBinding) bool { return w.Reason == catalog.WidenedResourceCondition }) {
+		t.Errorf("PolicyAnalyzer report = %v, want the marker and the resource-conditioned bindings", summary(got))
+	}
+
+	var logs bytes.Buffer
+	pa := catalog.NewPolicyAnalyzer(c.asset, c.crm, catalog.Options{Scope: demoScope, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	for range 2 {
+		if _, _, err := pa.Entitlements(t.Context(), "grace@example.com", "shared-ci-cd"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(logs.String(), "catalog.eligibilityWidened"); n != 1 || !strings.Contains(logs.String(), "roles/viewer") {
+		t.Errorf("%d widened-eligibility lines, want 1:\n%s", n, logs.String())
 	}
 }

@@ -142,6 +142,7 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 		b := r.GetIamBinding()
 		if el, ok := eligibilityOf(project, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
 			found = append(found, el)
+			c.opts.widened.note(ctx, c.opts.Logger, r.GetAttachedResourceFullName(), b.GetRole(), b.GetCondition().GetExpression(), true)
 		}
 	}
 	for _, e := range analysis.GetNonCriticalErrors() {
