@@ -128,16 +128,21 @@ func (c *AssetInventory) Entitlements(ctx context.Context, user jit.UserID, proj
 		principals["group:"+strings.ToLower(grp)] = true
 	}
 	var found []eligible
+	var warnings []string
 	for _, b := range bindings {
 		if !slices.ContainsFunc(b.members, func(m string) bool { return principals[strings.ToLower(m)] }) {
 			continue
 		}
-		if el, ok := eligibilityOf(project, b.role, b.expr); ok {
+		el, ok, warning := eligibilityOrWarning(project, b.role, b.expr)
+		if ok {
 			found = append(found, el)
 			c.opts.widened.note(ctx, c.opts.Logger, project.FullResourceName(), b.role, b.expr, false)
 		}
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
 	}
-	return merge(found, active), nil, nil
+	return merge(found, active), sortedUnique(warnings), nil
 }
 
 // groupsOf lists the groups user belongs to: directly (Directory API) or

@@ -108,14 +108,25 @@ func merge(found []eligible, active map[jit.Entitlement]time.Time) []jit.Eligibl
 
 // eligibilityOf parses a binding's condition as an eligibility for project.
 func eligibilityOf(project jit.ProjectID, role, expr string) (eligible, bool) {
+	el, ok, _ := eligibilityOrWarning(project, role, expr)
+	return el, ok
+}
+
+// eligibilityOrWarning is eligibilityOf, with a warning for the user when
+// the binding is meant to be eligible but cannot be activated.
+func eligibilityOrWarning(project jit.ProjectID, role, expr string) (eligible, bool, string) {
 	if expr == "" {
-		return eligible{}, false
+		return eligible{}, false, ""
 	}
 	el, ok, err := condition.ParseEligibility(expr)
-	if err != nil || !ok {
-		return eligible{}, false
+	if errors.Is(err, condition.ErrTimeBoundEligibility) {
+		return eligible{}, false, fmt.Sprintf("%s on %s cannot be activated: its eligible binding's condition reads request.time. "+
+			"Ask an administrator to remove the time clause from the condition.", role, project)
 	}
-	return eligible{ent: jit.Entitlement{Project: project, Role: role, ResourceCondition: el.ResourceCondition}, typ: el.Type}, true
+	if err != nil || !ok {
+		return eligible{}, false, ""
+	}
+	return eligible{ent: jit.Entitlement{Project: project, Role: role, ResourceCondition: el.ResourceCondition}, typ: el.Type}, true, ""
 }
 
 // activeWindows reads the project's policy and returns, per entitlement,

@@ -140,9 +140,13 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 	var warnings []string
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		if el, ok := eligibilityOf(project, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
+		el, ok, warning := eligibilityOrWarning(project, b.GetRole(), b.GetCondition().GetExpression())
+		if ok && conditional(r) {
 			found = append(found, el)
 			c.opts.widened.note(ctx, c.opts.Logger, r.GetAttachedResourceFullName(), b.GetRole(), b.GetCondition().GetExpression(), true)
+		}
+		if warning != "" {
+			warnings = append(warnings, warning)
 		}
 	}
 	for _, e := range analysis.GetNonCriticalErrors() {

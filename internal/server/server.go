@@ -95,6 +95,9 @@ type Options struct {
 	// AuthFailures records refused IAP assertions in the audit trail;
 	// nil records nothing.
 	AuthFailures AuthFailureRecorder
+	// ObserveRequest is called for every request, for metrics; nil
+	// observes nothing.
+	ObserveRequest RequestObserver
 }
 
 // AuthFailureRecorder records a refused IAP assertion.
