@@ -18,7 +18,9 @@ import (
 	"github.com/jitaccess/jitaccess/internal/outbox"
 )
 
-const auditLog = "projects/jitaccess-app/logs/jitaccess-audit"
+// auditLog is where the default audit trail (AUDIT_LOG=stdout) lands: the
+// platform's stdout log, as the emulated environment ingests it.
+const auditLog = "projects/jitaccess-app/logs/stdout"
 
 // hangUpDuringWrite sends a request as user and cancels it as soon as the
 // emulator has received the setIamPolicy call, as a client that
