@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/compute/metadata"
 	"cloud.google.com/go/logging"
+	"cloud.google.com/go/logging/logadmin"
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -150,6 +152,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		ReadTimeout: cfg.BackendReadTimeout, Clock: clock, Logger: logger,
 	}
 	var cat activation.Catalog
+	var approvers activation.Approvers
 	switch cfg.Catalog {
 	case config.CatalogAssetInventory:
 		var identitySvc *cloudidentity.Service
@@ -162,9 +165,11 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		} else if identitySvc, err = cloudidentity.NewService(ctx, env.CloudIdentity...); err != nil {
 			return nil, fmt.Errorf("cloud identity client: %w", err)
 		}
-		cat = catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
+		ai := catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
+		cat, approvers = ai, ai
 	default:
-		cat = catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
+		pa := catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
+		cat, approvers = pa, pa
 	}
 	grants := iam.New(crm, iam.Options{
 		ReadTimeout: cfg.BackendReadTimeout, WriteTimeout: cfg.BackendWriteTimeout,
@@ -180,7 +185,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
 
-	trail, err := a.auditTrail(ctx, cfg, env, id, clock, audit.WithAudience(cfg.IAPAudience(id.ProjectNumber)))
+	trail, history, err := a.auditTrail(ctx, cfg, env, id, clock, audit.WithAudience(cfg.IAPAudience(id.ProjectNumber)))
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +200,10 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		CanNotify:      canNotify,
 		Clock:          clock,
 		Logger:         logger,
+		Link:           requestLink(cfg),
+		Decisions:      grants,
+		RequestLog:     history,
+		Approvers:      approvers,
 	})
 
 	var verifierOpts []iap.Option
@@ -263,6 +272,19 @@ func directoryService(ctx context.Context, env Environment, sa jit.UserID) (*adm
 	return dir, nil
 }
 
+// requestLink builds links to a request's page from EXTERNAL_URL, for the
+// notifications of approvals and rejections (the request's own email
+// link is built by the server).
+func requestLink(cfg *config.Config) func(string, jit.ProjectID) string {
+	if cfg.ExternalURL == nil {
+		return nil
+	}
+	base := strings.TrimRight(cfg.ExternalURL.String(), "/")
+	return func(token string, project jit.ProjectID) string {
+		return base + "/?" + url.Values{"activation": {token}, "projectId": {string(project)}}.Encode()
+	}
+}
+
 // identity finds the project and service account the app runs as: the
 // configuration wins, then the metadata server.
 func identity(ctx context.Context, cfg *config.Config, env Environment) (Identity, error) {
@@ -317,16 +339,29 @@ func metadataIdentity(ctx context.Context) (Identity, error) {
 // auditTrail writes where AUDIT_LOG says: to stdout by default, as the
 // original did (the platform ingests it into its stdout log), or through
 // the Logging API to jitaccess-audit.
-func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time, opts ...audit.TrailOption) (*audit.Trail, error) {
+//
+// history reads the trail back from both (AuditLogs), whatever AUDIT_LOG
+// says: the request lists and the audit side of "already decided" use it.
+// It is nil locally without a Logging endpoint, where nothing can read
+// stdout back.
+func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time, opts ...audit.TrailOption) (trail *audit.Trail, history activation.RequestLog, err error) {
+	if cfg.Platform != config.PlatformLocal || env.Logging != nil {
+		admin, err := logadmin.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cloud logging admin client: %w", err)
+		}
+		a.closers = append(a.closers, admin.Close)
+		history = audit.NewHistory(admin, id.ProjectID, audit.FromLogs(AuditLogs(cfg)...))
+	}
 	if cfg.AuditLog != config.AuditLogCloudLogging {
-		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock, opts...), nil
+		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock, opts...), history, nil
 	}
 	client, err := logging.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
 	if err != nil {
-		return nil, fmt.Errorf("cloud logging client: %w", err)
+		return nil, nil, fmt.Errorf("cloud logging client: %w", err)
 	}
 	a.closers = append(a.closers, client.Close)
-	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock, opts...), nil
+	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock, opts...), history, nil
 }
 
 // AuditLogs are the log ids audit.History should read for cfg: the one

@@ -47,6 +47,9 @@ const (
 	EventListEligibleRoles    = "api.listEligibleRoles"
 	EventListPeers            = "api.listPeers"
 	EventAuthenticate         = "iap.authenticate"
+	// Events 1.8.1 did not have: approvals short of a quorum, rejections.
+	EventApproveRequest = "api.approveRequest"
+	EventRejectRequest  = "api.rejectRequest"
 )
 
 // maxLabel bounds a label value; Cloud Logging allows 64 KiB but a
@@ -66,6 +69,9 @@ type Entry struct {
 	Time     time.Time
 	// Trace is the request's trace, "projects/P/traces/T", or "".
 	Trace string
+	// Token is an approval request's signed token, kept in the payload
+	// (not a label: it is longer than labels allow) of api.requestRole.
+	Token string
 }
 
 // Writer stores entries.
@@ -164,6 +170,17 @@ func FromEvent(e jit.Event) Entry {
 	if l["device_id"] == "" {
 		l["device_id"] = unknownDevice
 	}
+	if e.Reason != "" {
+		l["reason"] = e.Reason
+	}
+	if e.Required > 1 {
+		l["approvals_required"] = fmt.Sprint(e.Required)
+		var by []string
+		for _, a := range e.Approvals {
+			by = append(by, string(a.By))
+		}
+		l["approvals"] = strings.Join(by, ",")
+	}
 	cause := ""
 	if e.Err != nil {
 		cause = jit.MessageOf(e.Err)
@@ -239,6 +256,19 @@ func FromEvent(e jit.Event) Entry {
 		entry.Event, entry.Severity = EventGetActivationRequest, SeverityError
 		entry.Message = "Accessing the activation request failed: " + detail(e.Err)
 		l.failure(e.Err)
+	case jit.EventApprovalRecorded:
+		entry.Event = EventApproveRequest
+		entry.Message = fmt.Sprintf("User %s approved '%s' for %s (%d of %d approvals)", p.Email, ent, beneficiaryOf(e), len(e.Approvals), e.Required)
+		l.request(e)
+	case jit.EventRejected:
+		entry.Event = EventRejectRequest
+		entry.Message = fmt.Sprintf("User %s rejected '%s' for %s", p.Email, ent, beneficiaryOf(e))
+		l.request(e)
+	case jit.EventRejectFailed:
+		entry.Event, entry.Severity = EventRejectRequest, SeverityError
+		entry.Message = fmt.Sprintf("User %s failed to reject '%s' for %s: %s", p.Email, ent, beneficiaryOf(e), cause)
+		l.request(e)
+		l.failure(e.Err)
 	case jit.EventProjectsListed:
 		entry.Event = EventListProjects
 		entry.Message = fmt.Sprintf("Found %d available projects", e.Count)
@@ -270,6 +300,9 @@ func FromEvent(e jit.Event) Entry {
 	l["event"] = entry.Event
 	entry.Labels = l.clean()
 	entry.Message = sanitize(entry.Message)
+	if e.Kind == jit.EventRequested {
+		entry.Token = e.Token
+	}
 	return entry
 }
 

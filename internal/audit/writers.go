@@ -69,12 +69,16 @@ func severity(s string) logging.Severity {
 // says nothing about access, is buffered (and flushed when the client
 // closes), so that listing does not wait for Cloud Logging.
 func (c *CloudLogger) Write(ctx context.Context, e Entry) error {
+	payload := map[string]any{"message": e.Message, "event": e.Event}
+	if e.Token != "" {
+		payload["token"] = e.Token
+	}
 	le := logging.Entry{
 		Timestamp: e.Time,
 		Severity:  severity(e.Severity),
 		Labels:    e.Labels,
 		Trace:     e.Trace,
-		Payload:   map[string]any{"message": e.Message, "event": e.Event},
+		Payload:   payload,
 	}
 	if e.Event == EventListProjects && e.Severity == SeverityInfo {
 		c.logger.Log(le)
@@ -112,6 +116,9 @@ func (s *StdoutLogger) Write(_ context.Context, e Entry) error {
 	}
 	if e.Trace != "" {
 		line["logging.googleapis.com/trace"] = e.Trace
+	}
+	if e.Token != "" {
+		line["token"] = e.Token
 	}
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(line); err != nil {
@@ -174,9 +181,9 @@ func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	filter := `labels.event:"api."`
+	filter := h.logFilter()
 	if len(q.Events) == 1 {
-		filter = fmt.Sprintf(`labels.event = %q`, q.Events[0])
+		filter += fmt.Sprintf(` AND labels.event = %q`, q.Events[0])
 	}
 	if q.User != "" {
 		filter += fmt.Sprintf(` AND labels.user = %q`, q.User)
@@ -190,15 +197,29 @@ func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
 	if !q.To.IsZero() {
 		filter += fmt.Sprintf(` AND timestamp <= %q`, q.To.UTC().Format(time.RFC3339))
 	}
-	// One query per log, concurrently: a filter on one logName is what
-	// Cloud Logging answers fastest, and one slow log does not add up.
+	return h.list(ctx, filter, limit, true, q.Events...)
+}
+
+// logFilter selects audit entries in any of the logs History reads: the
+// stdout logs also hold the app's own lines, and only entries whose event
+// is an API event are the audit trail's. list adds the log's name.
+func (h *History) logFilter() string {
+	return `labels.event:"api."`
+}
+
+// list reads up to limit entries matching filter from each log, one query
+// per log and concurrently (a filter on one logName is what Cloud Logging
+// answers fastest), and merges them, newest first or oldest first. Only
+// the given events are kept when events is not empty; api.checkHealth is
+// the app's, not the audit trail's.
+func (h *History) list(ctx context.Context, filter string, limit int, newestFirst bool, events ...string) ([]Entry, error) {
 	results := make([][]Entry, len(h.logs))
 	errs := make([]error, len(h.logs))
 	var wg sync.WaitGroup
 	for i, id := range h.logs {
 		wg.Go(func() {
 			logFilter := fmt.Sprintf(`logName = "projects/%s/logs/%s" AND %s`, h.project, id, filter)
-			results[i], errs[i] = h.read(ctx, logFilter, q.Events, limit)
+			results[i], errs[i] = h.read(ctx, logFilter, limit, newestFirst, events)
 		})
 	}
 	wg.Wait()
@@ -209,7 +230,12 @@ func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
 	for _, r := range results {
 		out = append(out, r...)
 	}
-	slices.SortStableFunc(out, func(a, b Entry) int { return b.Time.Compare(a.Time) })
+	slices.SortStableFunc(out, func(a, b Entry) int {
+		if newestFirst {
+			return b.Time.Compare(a.Time)
+		}
+		return a.Time.Compare(b.Time)
+	})
 	if len(out) > limit {
 		out = out[:limit]
 	}
@@ -217,8 +243,12 @@ func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
 }
 
 // read returns up to limit audit entries of one log matching filter.
-func (h *History) read(ctx context.Context, filter string, events []string, limit int) ([]Entry, error) {
-	it := h.admin.Entries(ctx, logadmin.Filter(filter), logadmin.NewestFirst())
+func (h *History) read(ctx context.Context, filter string, limit int, newestFirst bool, events []string) ([]Entry, error) {
+	opts := []logadmin.EntriesOption{logadmin.Filter(filter)}
+	if newestFirst {
+		opts = append(opts, logadmin.NewestFirst())
+	}
+	it := h.admin.Entries(ctx, opts...)
 	var out []Entry
 	for len(out) < limit {
 		e, err := it.Next()
@@ -233,12 +263,15 @@ func (h *History) read(ctx context.Context, filter string, events []string, limi
 			continue
 		}
 		entry := Entry{Labels: e.Labels, Time: e.Timestamp, Event: event, Severity: strings.ToUpper(e.Severity.String()), Trace: e.Trace}
+		var payload map[string]any
 		if m, ok := e.Payload.(map[string]any); ok {
-			entry.Message, _ = m["message"].(string)
+			payload = m
 		}
 		if s, ok := e.Payload.(interface{ AsMap() map[string]any }); ok {
-			entry.Message, _ = s.AsMap()["message"].(string)
+			payload = s.AsMap()
 		}
+		entry.Message, _ = payload["message"].(string)
+		entry.Token, _ = payload["token"].(string)
 		out = append(out, entry)
 	}
 	return out, nil

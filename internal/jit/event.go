@@ -18,6 +18,11 @@ const (
 	EventListProjectsFailed  EventKind = "ListProjectsFailed"  // api.listProjects (error)
 	EventListRolesFailed     EventKind = "ListRolesFailed"     // api.listEligibleRoles (error)
 	EventListPeersFailed     EventKind = "ListPeersFailed"     // api.listPeers (error)
+	// An approval that does not yet complete the quorum of a request that
+	// needs several.
+	EventApprovalRecorded EventKind = "ApprovalRecorded" // api.approveRequest, ActivationApprovalRecorded
+	EventRejected         EventKind = "Rejected"         // api.rejectRequest, ActivationRejected
+	EventRejectFailed     EventKind = "RejectFailed"     // api.rejectRequest (error)
 )
 
 // Event is something that happened to an activation or a request.
@@ -27,8 +32,19 @@ type Event struct {
 	Activations []Activation       // what was (or was to be) granted
 	Request     *ActivationRequest // MPA events
 	ActionURL   string             // the approval link, for Requested
-	BaseURL     string             // the app's root ("https://host/"), for links in notifications
-	Err         error              // failure events
+	// Token is the signed request, for Requested: kept in the audit entry's
+	// payload so that the lists of open requests can link to them (it is
+	// verified again when read back, so a forged entry cannot add one).
+	Token string
+	// Reason is a rejection's reason, for Rejected.
+	Reason string
+	// Approvals are the approvals so far, for ApprovalRecorded and Approved
+	// of a request that needs several; Required is how many it needs.
+	Approvals []Approval
+	Required  int
+	// BaseURL is the app's root ("https://host/"), for links in notifications.
+	BaseURL string
+	Err     error // failure events
 	// Project and Entitlement say what a list or a refused request was
 	// about when there is no activation to tell (list events,
 	// RequestInvalid); Count is how many things a list found.
