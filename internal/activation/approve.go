@@ -114,7 +114,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	}
 	var granted, attempted bool
 	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
-		if attempted && landed(rec, caller.Email, granted) {
+		if attempted && rec.MayBeOurs && landed(rec, caller.Email, granted) {
 			// Our earlier attempt's write landed, its answer was lost.
 			if granted {
 				act = *rec.Granted

@@ -82,7 +82,7 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 	}
 	attempted := false
 	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
-		if attempted && rec.Granted == nil && rec.RejectedBy == caller.Email {
+		if attempted && rec.MayBeOurs && rec.Granted == nil && rec.RejectedBy == caller.Email {
 			// Our earlier attempt's write landed, its answer was lost.
 			return jit.Decision{Landed: true}, nil
 		}

@@ -243,9 +243,10 @@ func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide f
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RetryBudget)
 	defer cancel()
 	var out jit.RequestRecord
-	err := c.readModifyWrite(ctx, req.Entitlement.Project, func(policy *cloudresourcemanager.Policy) error {
+	err := c.readModifyWriteUnsure(ctx, req.Entitlement.Project, func(policy *cloudresourcemanager.Policy, maybeApplied bool) error {
 		rec, at := requestRecord(policy, req.ID)
 		rec = fill(rec, req)
+		rec.MayBeOurs = maybeApplied
 		d, err := decide(rec)
 		if err != nil {
 			return err

@@ -51,6 +51,12 @@ type RequestRecord struct {
 	Approvers []string
 	// RejectedBy is set when an approver rejected the request.
 	RejectedBy UserID
+	// MayBeOurs is set, during a decision, when an earlier attempt of the
+	// same decision may have been applied although its answer was lost:
+	// only then can a decision found in the record be that attempt's. After
+	// a refused write (a concurrent change won), a decision in the record
+	// is someone else's, even the same approver's through another click.
+	MayBeOurs bool
 }
 
 // Decided reports whether the request was approved or rejected.
