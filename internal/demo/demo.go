@@ -119,7 +119,15 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 		// allows plain http only for loopback) use this machine's loopback.
 		d.URL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 	}
-	cfg, err := config.Load(emulated.Config(d.Outbox.Addr(), d.URL, opts.Config))
+	overrides := map[string]string{
+		// Metrics are collected; the demo serves them at /_demo/metrics
+		// rather than on a port of their own.
+		"METRICS_ADDR": "127.0.0.1:0",
+	}
+	for k, v := range opts.Config {
+		overrides[k] = v
+	}
+	cfg, err := config.Load(emulated.Config(d.Outbox.Addr(), d.URL, overrides))
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}

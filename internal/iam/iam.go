@@ -405,10 +405,9 @@ func (c *Client) readModifyWrite(ctx context.Context, project jit.ProjectID, mod
 }
 
 // readModifyWriteUnsure is readModifyWrite whose modify also learns
-// whether an earlier attempt's write may have been applied (its answer was
-// lost), so that a decision can tell its own landed write from a
-// concurrent one.
-func (c *Client) readModifyWriteUnsure(ctx context.Context, project jit.ProjectID, modify func(p *cloudresourcemanager.Policy, maybeApplied bool) error, reason string) error {
+// whether an earlier attempt's write may have been applied (its answer
+// was lost), for decisions that must recognise their own write.
+func (c *Client) readModifyWriteUnsure(ctx context.Context, project jit.ProjectID, modify func(*cloudresourcemanager.Policy, bool) error, reason string) error {
 	const op = "iam.readModifyWrite"
 	resource := project.ResourceName()
 	backoff := c.opts.BaseBackoff

@@ -237,16 +237,19 @@ func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 // The write is detached from the caller's cancellation (a client that
 // hangs up must not cut a decision in half) and bounded by the retry
 // budget. When Google's answer to a write is lost, the next attempt reads
-// the policy again and decide sees its own decision there; it answers
-// Landed, and the decision counts as made without another write.
+// the policy again with the record marked Unconfirmed; decide sees its own
+// decision there, answers Landed, and the decision counts as made without
+// another write. (After a stale etag the record is not Unconfirmed: the
+// write was refused, so a decision found then is someone else's, even one
+// by the same person clicking twice.)
 func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RetryBudget)
 	defer cancel()
 	var out jit.RequestRecord
-	err := c.readModifyWriteUnsure(ctx, req.Entitlement.Project, func(policy *cloudresourcemanager.Policy, maybeApplied bool) error {
+	err := c.readModifyWriteUnsure(ctx, req.Entitlement.Project, func(policy *cloudresourcemanager.Policy, unsure bool) error {
 		rec, at := requestRecord(policy, req.ID)
 		rec = fill(rec, req)
-		rec.MayBeOurs = maybeApplied
+		rec.Unconfirmed = unsure
 		d, err := decide(rec)
 		if err != nil {
 			return err
