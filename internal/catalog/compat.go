@@ -61,21 +61,23 @@ func (w *widenedLog) note(ctx context.Context, logger *slog.Logger, resource, ro
 	if w == nil {
 		return
 	}
-	reason := Widened(expr, policyAnalyzer)
-	if reason == "" {
-		return
-	}
+	// Every binding is judged once: parsing a condition again on every
+	// request would cost more than the listing's own work.
 	key := resource + "\x00" + role + "\x00" + expr
 	w.mu.Lock()
 	if w.seen == nil {
 		w.seen = map[string]bool{}
 	}
-	first := !w.seen[key] && len(w.seen) < maxWidenedNoted
-	if first {
+	_, judged := w.seen[key]
+	full := len(w.seen) >= maxWidenedNoted
+	if !judged && !full {
 		w.seen[key] = true
 	}
 	w.mu.Unlock()
-	if first {
+	if judged || full {
+		return
+	}
+	if reason := Widened(expr, policyAnalyzer); reason != "" {
 		logger.WarnContext(ctx, "A binding is eligible under jitaccess that was not under Just-In-Time Access 1.8.1: "+reason,
 			slog.Group(cloudlog.LabelsGroup, slog.String("event", "catalog.eligibilityWidened")),
 			slog.String("resource", resource), slog.String("role", role), slog.String("condition", expr))
