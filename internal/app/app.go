@@ -365,8 +365,8 @@ func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environmen
 }
 
 // AuditLogs are the log ids audit.History should read for cfg: the one
-// the Logging API writer uses and the stdout log of the platform (all
-// platforms' when running locally), whatever AUDIT_LOG says now, so that
+// the Logging API writer uses and the stdout log of the platform (App
+// Engine's when running locally), whatever AUDIT_LOG says now, so that
 // history survives a change of writer and includes 1.8.1's entries.
 func AuditLogs(cfg *config.Config) []string {
 	switch cfg.Platform {
@@ -375,7 +375,9 @@ func AuditLogs(cfg *config.Config) []string {
 	case config.PlatformCloudRun:
 		return []string{audit.LogID, audit.CloudRunStdoutLog}
 	}
-	return []string{audit.LogID, audit.AppEngineStdoutLog, audit.CloudRunStdoutLog}
+	// Locally nothing ingests stdout but the emulated environment, which
+	// does it as App Engine does.
+	return []string{audit.LogID, audit.AppEngineStdoutLog}
 }
 
 func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource {
