@@ -15,11 +15,15 @@ func (s *Service) ListProjects(ctx context.Context, caller jit.Principal) ([]jit
 	const op = "activation.ListProjects"
 	projects, err := s.catalog.Projects(ctx, caller.Email)
 	if err != nil {
-		return nil, wrapUpstream(op, "Listing available projects failed", err)
+		err = wrapUpstream(op, "Listing available projects failed", err)
+		s.record(ctx, jit.Event{Kind: jit.EventListProjectsFailed, Actor: caller, Err: err})
+		return nil, err
 	}
 	projects = slices.Clone(projects)
 	slices.Sort(projects)
-	return slices.Compact(projects), nil
+	projects = slices.Compact(projects)
+	s.record(ctx, jit.Event{Kind: jit.EventProjectsListed, Actor: caller, Count: len(projects)})
+	return projects, nil
 }
 
 // ListEntitlements lists the caller's eligible entitlements on a project.
@@ -31,7 +35,9 @@ func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, pr
 	}
 	ents, warnings, err := s.catalog.Entitlements(ctx, caller.Email, p)
 	if err != nil {
-		return nil, nil, wrapUpstream(op, "Listing project roles failed", err)
+		err = wrapUpstream(op, "Listing project roles failed", err)
+		s.record(ctx, jit.Event{Kind: jit.EventListRolesFailed, Actor: caller, Project: p, Err: err})
+		return nil, nil, err
 	}
 	slices.SortFunc(ents, func(a, b jit.EligibleEntitlement) int {
 		if c := compareStrings(a.Role, b.Role); c != 0 {
@@ -61,6 +67,10 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if ent.Project != p {
 		return nil, jit.Invalid(op, "The project ID does not match the current project")
 	}
+	fail := func(err error) ([]jit.UserID, error) {
+		s.record(ctx, jit.Event{Kind: jit.EventListPeersFailed, Actor: caller, Project: p, Entitlement: ent, Err: err})
+		return nil, err
+	}
 	// The caller's eligibility and the approvers do not depend on each
 	// other: ask for both at once, and show the approvers only if the
 	// caller is eligible.
@@ -73,10 +83,10 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	eligibleErr := s.requireEligible(ctx, caller.Email, ent, jit.MPA)
 	wg.Wait()
 	if eligibleErr != nil {
-		return nil, eligibleErr
+		return fail(eligibleErr)
 	}
 	if apErr != nil {
-		return nil, apErr
+		return fail(apErr)
 	}
 	// Where dedicated approvers are declared, they are the ones to pick.
 	holders := ap.Peers

@@ -52,16 +52,6 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	if err := pol.CheckRoleCount(len(ents)); err != nil {
 		return Result{}, err
 	}
-	if in.Duration <= 0 {
-		return Result{}, pol.CheckDuration(in.Duration)
-	}
-	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
-		return Result{}, err
-	}
-	if err := pol.CheckDuration(in.Duration); err != nil {
-		return Result{}, err
-	}
-
 	start := s.now()
 	acts := make([]jit.Activation, 0, len(ents))
 	for _, e := range ents {
@@ -77,6 +67,14 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	fail := func(err error) (Result, error) {
 		s.record(ctx, jit.Event{Kind: jit.EventSelfActivateFailed, Actor: caller, Activations: acts, Err: err})
 		return Result{}, err
+	}
+	// As in the original, a justification that does not match the pattern
+	// and a duration out of range are refusals the audit trail records.
+	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
+		return fail(err)
+	}
+	if err := pol.CheckDuration(in.Duration); err != nil {
+		return fail(err)
 	}
 	grant, err := s.selfGrant(ctx, caller.Email, project, ents, jit.JIT)
 	if err != nil {

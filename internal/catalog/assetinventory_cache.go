@@ -100,7 +100,7 @@ func (c *AssetInventory) GroundsOf(ctx context.Context, users []jit.UserID, ent 
 // eligibleIn picks from a project's effective bindings those that make
 // user (directly or through one of groups) eligible, with their grounds,
 // and warnings about bindings that cannot be activated.
-func eligibleIn(bindings []*binding, user jit.UserID, groups []string, project jit.ProjectID) ([]eligible, []string) {
+func eligibleIn(bindings []*binding, user jit.UserID, groups []string, project jit.ProjectID, onEligible func(*binding)) ([]eligible, []string) {
 	principals := map[string]bool{strings.ToLower(user.Member()): true}
 	groupSet := map[string]bool{}
 	for _, grp := range groups {
@@ -117,6 +117,9 @@ func eligibleIn(bindings []*binding, user jit.UserID, groups []string, project j
 		if ok {
 			el.grounds = groundsOf(b.resource, b.members, user, groupSet)
 			found = append(found, el)
+			if onEligible != nil {
+				onEligible(b)
+			}
 		}
 		if warning != "" {
 			warnings = append(warnings, warning)
@@ -153,6 +156,6 @@ func (c *AssetInventory) Eligibility(ctx context.Context, user jit.UserID, proje
 		}
 		return nil, translate(op, c.opts.Scope, err)
 	}
-	found, _ := eligibleIn(bindings, user, groups, project)
+	found, _ := eligibleIn(bindings, user, groups, project, nil)
 	return merge(found, nil), nil
 }

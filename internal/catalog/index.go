@@ -79,6 +79,7 @@ func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*user
 				if ok {
 					el.grounds = grounds
 					ix.byProject[p] = append(ix.byProject[p], el)
+					c.opts.widened.note(ctx, c.opts.Logger, r.GetAttachedResourceFullName(), b.GetRole(), b.GetCondition().GetExpression(), true)
 				}
 				if warning != "" {
 					ix.projectWarnings[p] = append(ix.projectWarnings[p], warning)
@@ -171,6 +172,7 @@ func (c *PolicyAnalyzer) projectEligibility(ctx context.Context, user jit.UserID
 		if ok && conditional(r) {
 			el.grounds = groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), user, nil)
 			found = append(found, el)
+			c.opts.widened.note(ctx, c.opts.Logger, r.GetAttachedResourceFullName(), b.GetRole(), b.GetCondition().GetExpression(), true)
 		}
 		if warning != "" {
 			warnings = append(warnings, warning)
