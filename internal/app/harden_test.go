@@ -458,7 +458,9 @@ func TestApprovalEmailsAreRateLimitedPerUser(t *testing.T) {
 	if n := len(h.Outbox.Messages()); n != sent {
 		t.Errorf("%d more emails after the limit", n-sent)
 	}
-	if !waitForAudit(t, h, func(l map[string]string) bool { return l["event"] == "api.requestRole" && l["error"] == "QuotaExceededException" }) {
+	if !waitForAudit(t, h, func(l map[string]string) bool {
+		return l["event"] == "api.requestRole" && l["error"] == "QuotaExceededException"
+	}) {
 		t.Errorf("the refusal is not audited: %v", h.Emulator.Logging.Entries(auditLog))
 	}
 	// One reviewer still fits in what is left.
