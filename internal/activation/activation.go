@@ -59,9 +59,12 @@ type Options struct {
 	// CanNotify reports whether a notifier that reaches reviewers is
 	// configured; without one, multi-party approval is refused.
 	CanNotify bool
-	Clock     func() time.Time
-	Random    io.Reader
-	Logger    *slog.Logger
+	// MaxScheduleAhead bounds how far ahead a scheduled activation may
+	// start (ACTIVATION_MAX_START_DELAY); 0 means DefaultMaxScheduleAhead.
+	MaxScheduleAhead time.Duration
+	Clock            func() time.Time
+	Random           io.Reader
+	Logger           *slog.Logger
 }
 
 // Service implements the use cases.

@@ -17,6 +17,9 @@ type RequestInput struct {
 	Justification string
 	Reviewers     []string
 	Duration      time.Duration
+	// StartTime schedules the window to start later; nil means at
+	// approval.
+	StartTime *time.Time
 	// Link turns a signed token into the approval URL sent to reviewers.
 	Link func(token string) string
 }
@@ -79,8 +82,16 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 		return Result{}, err
 	}
 	now := s.now()
+	startAt, err := s.scheduledStart(op, in.StartTime, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if in.StartTime == nil {
+		startAt = time.Time{}
+	}
 	req := jit.ActivationRequest{
-		ID: id, Beneficiary: caller.Email, Reviewers: reviewers, Entitlement: ent,
+		StartAt: startAt,
+		ID:      id, Beneficiary: caller.Email, Reviewers: reviewers, Entitlement: ent,
 		Justification: in.Justification, Duration: in.Duration, RequestedAt: now,
 		ApproveBy: now.Add(min(s.opts.RequestTimeout, pol.MaxDuration)),
 	}
@@ -134,8 +145,11 @@ func (s *Service) requireReviewers(ctx context.Context, ent jit.Entitlement, rev
 }
 
 // plannedActivation is the activation a request asks for, as if approved
-// at time at.
+// at time at (or at its scheduled start, if later).
 func plannedActivation(req jit.ActivationRequest, at time.Time) jit.Activation {
+	if req.StartAt.After(at) {
+		at = req.StartAt
+	}
 	return jit.Activation{
 		ID: req.ID, Type: jit.MPA, Beneficiary: req.Beneficiary, Entitlement: req.Entitlement,
 		Justification: req.Justification, Start: at, End: at.Add(req.Duration),

@@ -13,6 +13,8 @@ type SelfActivateInput struct {
 	EntitlementIDs []string
 	Justification  string
 	Duration       time.Duration
+	// StartTime schedules the activation to start later; nil means now.
+	StartTime *time.Time
 }
 
 // SelfActivate activates one or more JIT-eligible entitlements of one
@@ -62,7 +64,10 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 		return Result{}, err
 	}
 
-	start := s.now()
+	start, err := s.scheduledStart(op, in.StartTime, s.now())
+	if err != nil {
+		return Result{}, err
+	}
 	acts := make([]jit.Activation, 0, len(ents))
 	for _, e := range ents {
 		id, err := jit.NewActivationID(jit.JIT, s.opts.Random)

@@ -167,7 +167,13 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		CanNotify:      canNotify,
 		Clock:          clock,
 		Logger:         logger,
+
+		MaxScheduleAhead: cfg.Lifecycle.MaxStartDelay,
 	})
+	lifecycle, err := a.lifecycle(ctx, cfg, env, id, uc, grants, assetClient, catOpts)
+	if err != nil {
+		return nil, err
+	}
 
 	var verifierOpts []iap.Option
 	if env.IAPKeysHTTPClient != nil {
@@ -196,6 +202,8 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
 		InsecureLinks: cfg.Platform == config.PlatformLocal,
 		AuthFailures:  trail,
+		Lifecycle:     lifecycle,
+		Clock:         clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the server: %w", err)

@@ -133,7 +133,8 @@ type tokenClaims struct {
 	End           int64    `json:"end"`
 	Duration      int64    `json:"duration,omitempty"` // seconds; absent in the original's tokens
 	IssuedAt      int64    `json:"iat"`
-	Expiry        int64    `json:"exp"` // the approve-by deadline
+	Expiry        int64    `json:"exp"`               // the approve-by deadline
+	StartAt       int64    `json:"startAt,omitempty"` // a scheduled request's earliest start; absent in the original's tokens
 }
 
 // Sign signs req through signJwt and returns the token in its URL form
@@ -155,6 +156,9 @@ func (s *Signer) Sign(ctx context.Context, req jit.ActivationRequest) (string, e
 		Start:         req.RequestedAt.Unix(), End: req.RequestedAt.Unix() + int64(req.Duration/time.Second),
 		Duration: int64(req.Duration / time.Second),
 		IssuedAt: req.RequestedAt.Unix(), Expiry: req.ApproveBy.Unix(),
+	}
+	if !req.StartAt.IsZero() {
+		claims.StartAt = req.StartAt.Unix()
 	}
 	for _, r := range req.Reviewers {
 		claims.Reviewers = append(claims.Reviewers, string(r))
@@ -304,6 +308,12 @@ func (s *Signer) request(c tokenClaims, denied func(string, ...any) error) (jit.
 	req := jit.ActivationRequest{
 		ID: c.JTI, Beneficiary: beneficiary, Entitlement: ent, Justification: c.Justification,
 		Duration: time.Duration(secs) * time.Second, RequestedAt: iat.UTC(), ApproveBy: exp.UTC(),
+	}
+	if c.StartAt != 0 {
+		if c.StartAt < c.IssuedAt {
+			return jit.ActivationRequest{}, denied("the scheduled start %d is before the request was issued", c.StartAt)
+		}
+		req.StartAt = time.Unix(c.StartAt, 0).UTC()
 	}
 	for _, r := range c.Reviewers {
 		u, err := jit.ParseUserID(r)

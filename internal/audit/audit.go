@@ -156,8 +156,10 @@ func FromEvent(e jit.Event) Entry {
 		entry.Event, entry.Severity = "api.getActivationRequest", SeverityWarning
 		entry.Message = fmt.Sprintf("User %s was denied access to an activation request: %s", p.Email, cause)
 	default:
-		entry.Event = "api." + string(e.Kind)
-		entry.Message = fmt.Sprintf("User %s: %s", p.Email, e.Kind)
+		if !lifecycleEntry(&entry, e, entitlements, cause) {
+			entry.Event = "api." + string(e.Kind)
+			entry.Message = fmt.Sprintf("User %s: %s", p.Email, e.Kind)
+		}
 	}
 	labels["event"] = entry.Event
 	for k, v := range labels {

@@ -104,6 +104,7 @@ func (s *StdoutLogger) Write(_ context.Context, e Entry) error {
 type History struct {
 	admin   *logadmin.Client
 	project string
+	timeout time.Duration // bounds one page read; 0 means 20 seconds
 }
 
 // NewHistory reads the audit log of project through admin.

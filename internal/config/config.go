@@ -54,6 +54,9 @@ type Config struct {
 	BackendConnectTimeout time.Duration // BACKEND_CONNECT_TIMEOUT, seconds
 	BackendReadTimeout    time.Duration // BACKEND_READ_TIMEOUT, seconds
 	BackendWriteTimeout   time.Duration // BACKEND_WRITE_TIMEOUT, seconds
+
+	// Access lifecycle (ours).
+	Lifecycle Lifecycle
 }
 
 // SMTP holds the SMTP_* settings.
@@ -135,6 +138,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.loadSMTP(r)
 	c.loadNotifications(r)
 	c.loadIAP(r)
+	c.loadLifecycle(r)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -157,6 +161,7 @@ func Variables() []string {
 		"NOTIFICATION_TIMEZONE", "NOTIFICATION_TOPIC",
 		"IAP_BACKEND_SERVICE_ID", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
+		"ADMINISTRATOR_GROUP", "AUDITOR_GROUP", "ACTIVATION_MAX_START_DELAY", "ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS",
 	}
 }
 

@@ -23,4 +23,5 @@ type Event struct {
 	Request     *ActivationRequest // MPA events
 	ActionURL   string             // the approval link, for Requested
 	Err         error              // failure events
+	Detail      map[string]string  // extra audit labels (lifecycle events: the query, the previous window)
 }

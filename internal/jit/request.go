@@ -14,6 +14,9 @@ type ActivationRequest struct {
 	Duration      time.Duration // length of the window, which starts at approval
 	RequestedAt   time.Time
 	ApproveBy     time.Time // the request expires after this
+	// StartAt is the earliest start of the window (a scheduled request);
+	// zero means at approval.
+	StartAt time.Time
 }
 
 // IsReviewer reports whether u is one of the request's reviewers.

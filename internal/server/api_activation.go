@@ -116,7 +116,8 @@ func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
 type selfActivateRequest struct {
 	EntitlementIDs    []string `json:"entitlementIds"`
 	Justification     string   `json:"justification"`
-	ActivationTimeout int64    `json:"activationTimeout"` // minutes
+	ActivationTimeout int64    `json:"activationTimeout"`   // minutes
+	StartTime         *string  `json:"startTime,omitempty"` // RFC 3339; absent: now
 }
 
 // maxMinutes keeps a hostile activationTimeout from overflowing
@@ -142,11 +143,16 @@ func (s *Server) selfActivate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
+	start, err := parseStartTime(body.StartTime)
+	if err != nil {
+		return err
+	}
 	res, err := s.opts.UseCases.SelfActivate(r.Context(), p, activation.SelfActivateInput{
 		Project:        chi.URLParam(r, "projectId"),
 		EntitlementIDs: body.EntitlementIDs,
 		Justification:  body.Justification,
 		Duration:       minutes(body.ActivationTimeout),
+		StartTime:      start,
 	})
 	if err != nil {
 		return err
@@ -159,7 +165,8 @@ type requestActivationRequest struct {
 	EntitlementID     string   `json:"entitlementId"`
 	Justification     string   `json:"justification"`
 	Peers             []string `json:"peers"`
-	ActivationTimeout int64    `json:"activationTimeout"` // minutes
+	ActivationTimeout int64    `json:"activationTimeout"`   // minutes
+	StartTime         *string  `json:"startTime,omitempty"` // RFC 3339; absent: at approval
 }
 
 func (s *Server) requestActivation(w http.ResponseWriter, r *http.Request) error {
@@ -171,6 +178,10 @@ func (s *Server) requestActivation(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
+	start, err := parseStartTime(body.StartTime)
+	if err != nil {
+		return err
+	}
 	project := chi.URLParam(r, "projectId")
 	base := s.baseURL(r)
 	res, err := s.opts.UseCases.RequestApproval(r.Context(), p, activation.RequestInput{
@@ -179,6 +190,7 @@ func (s *Server) requestActivation(w http.ResponseWriter, r *http.Request) error
 		Justification: body.Justification,
 		Reviewers:     body.Peers,
 		Duration:      minutes(body.ActivationTimeout),
+		StartTime:     start,
 		Link: func(token string) string {
 			q := url.Values{"activation": {token}, "projectId": {project}}
 			return base + "/?" + q.Encode()

@@ -39,6 +39,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -95,6 +96,12 @@ type Options struct {
 	// AuthFailures records refused IAP assertions in the audit trail;
 	// nil records nothing.
 	AuthFailures AuthFailureRecorder
+	// Lifecycle serves My access, end, extend and history; nil leaves
+	// those routes out.
+	Lifecycle LifecycleUseCases
+	// Clock is the time the lifecycle API reports statuses at; nil
+	// means time.Now.
+	Clock func() time.Time
 }
 
 // AuthFailureRecorder records a refused IAP assertion.
@@ -190,6 +197,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Post("/projects/{projectId}/roles/request", s.handle(s.requestActivation))
 	r.Get("/activation-request", s.handle(s.getActivationRequest))
 	r.Post("/activation-request", s.handle(s.approveActivationRequest))
+	s.lifecycleRoutes(r)
 }
 
 func notFound(http.ResponseWriter, *http.Request) error {
