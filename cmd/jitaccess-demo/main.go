@@ -33,17 +33,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("jitaccess-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080, or a free port when it is taken)")
-	seedPath := fs.String("seed", "testdata/demo.yaml", "the demo world")
+	seedPath := fs.String("seed", "", "a seed file describing another world (default: the embedded demo world, Example Corp)")
 	verbose := fs.Bool("v", false, "log requests and the app's logs to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	f, err := os.Open(*seedPath)
-	if err != nil {
-		return fmt.Errorf("open the seed: %w", err)
-	}
-	seed, err := emulator.LoadSeed(f)
-	_ = f.Close()
+	seed, err := loadSeed(*seedPath)
 	if err != nil {
 		return err
 	}
@@ -75,4 +70,21 @@ Press Ctrl-C to stop.
 		return err
 	}
 	return nil
+}
+
+// loadSeed reads the world at path, or the embedded demo world for "".
+func loadSeed(path string) (*emulator.Seed, error) {
+	if path == "" {
+		return demo.DefaultSeed()
+	}
+	f, err := os.Open(path) //nolint:gosec // the operator names the seed file on the command line
+	if err != nil {
+		return nil, fmt.Errorf("open the seed: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read-only: nothing is lost
+	seed, err := emulator.LoadSeed(f)
+	if err != nil {
+		return nil, fmt.Errorf("seed %s: %w", path, err)
+	}
+	return seed, nil
 }

@@ -16,12 +16,24 @@ import (
 // stops it as Ctrl-C would.
 func TestRunServesUntilCancelled(t *testing.T) {
 	t.Parallel()
+	serveDemo(t, "-addr", "127.0.0.1:0", "-seed", emutest.ModuleRoot(t)+"/testdata/demo.yaml")
+}
+
+// TestRunFromAnyDirectory: the demo world is embedded, so the binary needs
+// no checkout around it.
+func TestRunFromAnyDirectory(t *testing.T) {
+	t.Chdir(t.TempDir()) // not parallel: the working directory is the process's
+	serveDemo(t, "-addr", "127.0.0.1:0")
+}
+
+func serveDemo(t *testing.T, args ...string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	out, w := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-seed", emutest.ModuleRoot(t) + "/testdata/demo.yaml"}, w, io.Discard)
+		err := run(ctx, args, w, io.Discard)
 		_ = w.Close()
 		done <- err
 	}()

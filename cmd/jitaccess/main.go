@@ -57,8 +57,13 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	logger.InfoContext(ctx, "Starting jitaccess "+version(),
 		slog.Group(cloudlog.LabelsGroup, slog.String("event", "runtime.startup")),
 		slog.Any("config", cfg))
+	startup := slog.Group(cloudlog.LabelsGroup, slog.String("event", "runtime.startup"))
+	for _, w := range cfg.Warnings {
+		logger.WarnContext(ctx, w, startup)
+	}
 	if !cfg.SMTPConfigured() {
-		logger.WarnContext(ctx, "The SMTP configuration is incomplete, email notifications are disabled")
+		// The original's text, so that existing alerts on it keep matching.
+		logger.WarnContext(ctx, "The SMTP configuration is incomplete", startup)
 	}
 
 	h, closeAll, err := newHandler(ctx, cfg, logger)

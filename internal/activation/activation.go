@@ -125,3 +125,19 @@ func messageOr(err error, fallback string) string {
 	}
 	return fallback
 }
+
+type baseURLKey struct{}
+
+// WithBaseURL returns a context that carries the app's root URL as the
+// caller reached it ("https://host/"), for the links of the notifications
+// a use case sends. It is request-scoped: the original derived it from the
+// request, unless EXTERNAL_URL says otherwise.
+func WithBaseURL(ctx context.Context, u string) context.Context {
+	return context.WithValue(ctx, baseURLKey{}, u)
+}
+
+// BaseURLFrom returns the URL WithBaseURL set, or "".
+func BaseURLFrom(ctx context.Context) string {
+	u, _ := ctx.Value(baseURLKey{}).(string)
+	return u
+}

@@ -84,7 +84,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	if err := s.grants.Grant(ctx, []jit.Activation{act}); err != nil {
 		return fail(wrapUpstream(op, "Approving the activation request failed", err))
 	}
-	e := jit.Event{Kind: jit.EventApproved, Actor: caller, Request: &req, Activations: []jit.Activation{act}}
+	e := jit.Event{Kind: jit.EventApproved, Actor: caller, Request: &req, Activations: []jit.Activation{act}, BaseURL: BaseURLFrom(ctx)}
 	s.record(ctx, e)
 	r := resultOf(caller.Email, &req, []jit.Activation{act}, jit.StatusActive)
 	r.Warnings = s.notify(ctx, e)

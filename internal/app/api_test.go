@@ -219,10 +219,14 @@ func TestMultiPartyApprovalEndToEnd(t *testing.T) {
 		approved[0].Condition.Description != "Approved by dave@example.com, justification: CHG-7 hotfix deploy" {
 		t.Errorf("bindings after approval = %+v", approved)
 	}
-	if _, err := h.Outbox.WaitFor(ctx, func(m outbox.Message) bool {
+	approvedMail, err := h.Outbox.WaitFor(ctx, func(m outbox.Message) bool {
 		return strings.HasPrefix(m.Subject, "Re: ") && slices.Contains(m.To, "erin@example.com")
-	}); err != nil {
+	})
+	if err != nil {
 		t.Errorf("no approval email to erin: %v", err)
+	} else if !strings.Contains(approvedMail.Text, "("+h.URL+"/)") || !strings.Contains(approvedMail.HTML, `href="`+h.URL+`/"`) {
+		// The original's footer links back to the app (BASE_URL).
+		t.Errorf("approval email lacks the link to %s/:\n%s", h.URL, approvedMail.Text)
 	}
 	// The link now shows the request as approved, not as waiting (#425).
 	r = h.Do(t, "erin@example.com", http.MethodGet, apiPath, nil)

@@ -80,6 +80,8 @@ type Identity struct {
 type App struct {
 	Handler http.Handler
 	closers []func() error
+	// smtpSecret reads SMTP_SECRET, for the readiness probe; nil without it.
+	smtpSecret func(context.Context) (string, error)
 }
 
 // Close closes every client Build opened.
@@ -197,11 +199,20 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	if err != nil {
 		return nil, fmt.Errorf("web assets: %w", err)
 	}
+	keysClient := env.IAPKeysHTTPClient
+	if keysClient == nil {
+		keysClient = &http.Client{Timeout: cfg.BackendReadTimeout}
+	}
+	ready := server.CachedReadiness(readinessProbes(readinessDeps{
+		cfg: cfg, id: id, keysClient: keysClient, saKeysURL: saKeysURL(env),
+		crm: crm, asset: assetClient, creds: creds, smtpSecret: a.smtpSecret, clock: clock,
+	}), server.ReadinessOptions{Timeout: min(cfg.BackendReadTimeout, server.DefaultProbeTimeout), Clock: clock, Logger: logger})
 	srv, err := server.New(server.Options{
 		Logger: logger, Verifier: verifier, UI: ui, Policy: cfg.Policy(), Version: env.Version,
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
 		InsecureLinks: cfg.Platform == config.PlatformLocal,
 		AuthFailures:  trail,
+		Ready:         ready,
 		Lifecycle:     lifecycle,
 		Clock:         clock,
 	})
@@ -303,6 +314,7 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 			}
 			a.closers = append(a.closers, sm.Close)
 			source = secretSource(sm, cfg.SMTP.Secret, cfg.BackendReadTimeout)
+			a.smtpSecret = source
 		}
 		m, err := notify.NewMailer(notify.MailOptions{
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, StartTLS: cfg.SMTP.EnableStartTLS,

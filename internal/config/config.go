@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,7 +56,13 @@ type Config struct {
 	BackendReadTimeout    time.Duration // BACKEND_READ_TIMEOUT, seconds
 	BackendWriteTimeout   time.Duration // BACKEND_WRITE_TIMEOUT, seconds
 
-	// Access lifecycle (ours).
+	// Warnings are problems that do not stop the app from starting,
+	// because the original accepted them (a boolean such as "1", an
+	// SMTP_OPTIONS item that is not key=value): main logs each one.
+	Warnings []string
+	// Metrics, chat and webhooks (ops.go).
+	Ops Ops
+	// Access lifecycle (lifecycle.go).
 	Lifecycle Lifecycle
 }
 
@@ -138,18 +145,20 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.loadSMTP(r)
 	c.loadNotifications(r)
 	c.loadIAP(r)
+	c.loadOps(r)
 	c.loadLifecycle(r)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
 	}
+	c.Warnings = r.warnings
 	return c, nil
 }
 
 // Variables lists every environment variable Load reads, for the length
 // check and the documentation test.
 func Variables() []string {
-	return []string{
+	return append([]string{
 		"GAE_SERVICE", "K_SERVICE", "PORT", "GOOGLE_CLOUD_PROJECT", "PROJECT_NUMBER",
 		"SERVICE_ACCOUNT", "EXTERNAL_URL", "LOG_LEVEL",
 		"RESOURCE_SCOPE", "RESOURCE_CATALOG", "RESOURCE_CUSTOMER_ID",
@@ -161,8 +170,7 @@ func Variables() []string {
 		"NOTIFICATION_TIMEZONE", "NOTIFICATION_TOPIC",
 		"IAP_BACKEND_SERVICE_ID", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
-		"ADMINISTRATOR_GROUP", "AUDITOR_GROUP", "ACTIVATION_MAX_START_DELAY", "ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS",
-	}
+	}, slices.Concat(opsVariables, lifecycleVariables)...)
 }
 
 func (c *Config) loadPlatform(r *reader) {
@@ -330,8 +338,19 @@ func unwrapSyntax(err error) string {
 
 func (c *Config) loadApproval(r *reader) {
 	// Approval tokens are signed with IAM Credentials signJwt, which refuses
-	// an expiry more than 12 hours ahead.
-	c.RequestTimeout = r.duration(DefaultRequestTimeout, time.Minute, "minutes", 1, maxRequestMinutes, "ACTIVATION_REQUEST_TIMEOUT")
+	// an expiry more than 12 hours ahead. A token lives
+	// min(ACTIVATION_REQUEST_TIMEOUT, ACTIVATION_TIMEOUT), as in the
+	// original, so only that minimum is bounded: ACTIVATION_REQUEST_TIMEOUT=1440
+	// with ACTIVATION_TIMEOUT=480 worked in 1.8.1 and still does.
+	c.RequestTimeout = r.duration(DefaultRequestTimeout, time.Minute, "minutes", 1, maxMinutes, "ACTIVATION_REQUEST_TIMEOUT")
+	if lifetime := min(c.RequestTimeout, c.ActivationTimeout); lifetime > maxRequestMinutes*time.Minute {
+		v, _ := r.value("ACTIVATION_REQUEST_TIMEOUT")
+		if v == "" {
+			v = fmt.Sprint(int(c.RequestTimeout / time.Minute))
+		}
+		r.fail("ACTIVATION_REQUEST_TIMEOUT", v, "an approval request lives min(ACTIVATION_REQUEST_TIMEOUT, ACTIVATION_TIMEOUT) = %d minutes, but signed requests may live at most %d minutes (12 hours); lower either variable",
+			int(lifetime/time.Minute), maxRequestMinutes)
+	}
 	c.MinReviewers = r.integer(DefaultMinReviewers, 1, maxCount, "ACTIVATION_REQUEST_MIN_REVIEWERS")
 	c.MaxReviewers = r.integer(DefaultMaxReviewers, 1, maxCount, "ACTIVATION_REQUEST_MAX_REVIEWERS")
 	if c.MinReviewers > c.MaxReviewers {
@@ -376,22 +395,22 @@ func (c *Config) loadSMTP(r *reader) {
 		}
 	}
 	if v, ok := r.value("SMTP_OPTIONS"); ok {
-		opts, msg := parseSMTPOptions(v)
-		if msg != "" {
-			r.fail("SMTP_OPTIONS", v, "%s", msg)
+		opts, skipped := parseSMTPOptions(v)
+		for _, item := range skipped {
+			r.warn(fmt.Sprintf("SMTP_OPTIONS: %q is not a key=value pair and is ignored, as in Just-In-Time Access 1.8.1", clip(item, 100)))
 		}
 		s.Options = opts
 	}
 	s.AddressMapping = r.str("", "SMTP_ADDRESS_MAPPING")
 }
 
-// parseSMTPOptions parses "key=value,key=value". Blank items (such as a
-// trailing comma) are skipped. The original silently ignored items that
-// are not key=value; we report them, because an ignored option is a
-// setting that looks applied but is not.
-func parseSMTPOptions(v string) (map[string]string, string) {
+// parseSMTPOptions parses "key=value,key=value" as the original did: items
+// that are not exactly one key=value pair are skipped (and returned, so
+// that the caller can warn about each), blank items such as a trailing
+// comma are skipped silently.
+func parseSMTPOptions(v string) (map[string]string, []string) {
 	opts := map[string]string{}
-	var bad []string
+	var skipped []string
 	for item := range strings.SplitSeq(v, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
@@ -399,26 +418,22 @@ func parseSMTPOptions(v string) (map[string]string, string) {
 		}
 		k, val, ok := strings.Cut(item, "=")
 		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
-		if !ok || k == "" || strings.Contains(val, "=") {
-			bad = append(bad, fmt.Sprintf("%q", item))
+		if !ok || k == "" || val == "" || strings.Contains(val, "=") {
+			skipped = append(skipped, item)
 			continue
 		}
 		opts[k] = val
 	}
-	if len(bad) > 0 {
-		return opts, "must be comma-separated key=value pairs; not a pair: " + strings.Join(bad, ", ")
-	}
-	return opts, ""
+	return opts, skipped
 }
 
 func (c *Config) loadNotifications(r *reader) {
 	c.NotificationTimezone = time.UTC
 	if v, ok := r.value("NOTIFICATION_TIMEZONE"); ok {
-		loc, err := time.LoadLocation(v)
-		if err != nil || strings.EqualFold(v, "local") {
-			r.fail("NOTIFICATION_TIMEZONE", v, "must be an IANA time zone such as UTC or Europe/Berlin")
-		} else {
+		if loc, ok := parseZone(v); ok {
 			c.NotificationTimezone = loc
+		} else {
+			r.fail("NOTIFICATION_TIMEZONE", v, "must be an IANA time zone such as Europe/Berlin, or an offset such as +02:00 or GMT+2")
 		}
 	}
 	if v, ok := r.value("NOTIFICATION_TOPIC"); ok {

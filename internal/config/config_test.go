@@ -225,7 +225,7 @@ func TestLoadAliasesAndReadingRules(t *testing.T) {
 			func(c *Config) any { return c.Platform }, PlatformAppEngine},
 		{"cloud_run_detected", withEnv(env{"K_SERVICE": "jit", "IAP_VERIFY_AUDIENCE": "false"}),
 			func(c *Config) any { return c.Platform }, PlatformCloudRun},
-		{"bool_one", withEnv(env{"SMTP_ENABLE_STARTTLS": "0"}),
+		{"bool_zero", withEnv(env{"SMTP_ENABLE_STARTTLS": "0"}),
 			func(c *Config) any { return c.SMTP.EnableStartTLS }, false},
 		{"log_level_debug", withEnv(env{"LOG_LEVEL": "DEBUG"}),
 			func(c *Config) any { return c.LogLevel }, slog.LevelDebug},
@@ -323,8 +323,9 @@ func TestLoadInvalid(t *testing.T) {
 		{"justification_pattern_escape_anchor", withEnv(env{"JUSTIFICATION_PATTERN": "a)|(b"}),
 			"JUSTIFICATION_PATTERN=\"a)|(b\": is not a valid RE2 regular expression (Java-only syntax such as lookahead or backreferences is not supported): unexpected ): `a)|(b`"},
 		{"max_roles_zero", withEnv(env{"ACTIVATION_REQUEST_MAX_ROLES": "0"}), `ACTIVATION_REQUEST_MAX_ROLES="0": must be a whole number from 1 to 1000`},
-		{"request_timeout_zero", withEnv(env{"ACTIVATION_REQUEST_TIMEOUT": "0"}), `ACTIVATION_REQUEST_TIMEOUT="0": must be a whole number of minutes from 1 to 720`},
-		{"request_timeout_beyond_signjwt", withEnv(env{"ACTIVATION_REQUEST_TIMEOUT": "721"}), `ACTIVATION_REQUEST_TIMEOUT="721": must be a whole number of minutes from 1 to 720`},
+		{"request_timeout_zero", withEnv(env{"ACTIVATION_REQUEST_TIMEOUT": "0"}), `ACTIVATION_REQUEST_TIMEOUT="0": must be a whole number of minutes from 1 to 527040`},
+		{"request_lifetime_beyond_signjwt", withEnv(env{"ACTIVATION_REQUEST_TIMEOUT": "721", "ACTIVATION_TIMEOUT": "1440"}),
+			`ACTIVATION_REQUEST_TIMEOUT="721": an approval request lives min(ACTIVATION_REQUEST_TIMEOUT, ACTIVATION_TIMEOUT) = 721 minutes, but signed requests may live at most 720 minutes (12 hours); lower either variable`},
 		{"min_reviewers_zero", withEnv(env{"ACTIVATION_REQUEST_MIN_REVIEWERS": "0"}), `ACTIVATION_REQUEST_MIN_REVIEWERS="0": must be a whole number from 1 to 1000`},
 		{"max_reviewers_zero", withEnv(env{"ACTIVATION_REQUEST_MAX_REVIEWERS": "0"}), `ACTIVATION_REQUEST_MAX_REVIEWERS="0": must be a whole number from 1 to 1000`},
 		{"min_above_max", withEnv(env{"ACTIVATION_REQUEST_MIN_REVIEWERS": "5", "ACTIVATION_REQUEST_MAX_REVIEWERS": "3"}),
@@ -334,7 +335,6 @@ func TestLoadInvalid(t *testing.T) {
 		{"smtp_host", withEnv(env{"SMTP_HOST": "smtp://mail.example.com"}), `SMTP_HOST="smtp://mail.example.com": must be a host name or IP address without port or scheme`},
 		{"smtp_port_25", withEnv(env{"SMTP_PORT": "25"}), `SMTP_PORT="25": SMTP on port 25 is not allowed on Google Cloud; use 587 (STARTTLS) or 465`},
 		{"smtp_port_text", withEnv(env{"SMTP_PORT": "smtp"}), `SMTP_PORT="smtp": must be a whole number from 1 to 65535`},
-		{"smtp_starttls", withEnv(env{"SMTP_ENABLE_STARTTLS": "yes"}), `SMTP_ENABLE_STARTTLS="yes": must be true or false`},
 		{"smtp_sender_name_newline", withEnv(env{"SMTP_SENDER_NAME": "JIT\nBcc: x@example.com"}), `SMTP_SENDER_NAME="JIT\nBcc: x@example.com": must be a single line`},
 		{"smtp_sender_address", withEnv(env{"SMTP_SENDER_ADDRESS": "JIT <jit@example.com>"}),
 			`SMTP_SENDER_ADDRESS="JIT <jit@example.com>": must be a plain email address such as jit@example.com`},
@@ -342,10 +342,8 @@ func TestLoadInvalid(t *testing.T) {
 			`SMTP_SENDER_ADDRESS="jit": must be a plain email address such as jit@example.com`},
 		{"smtp_secret", withEnv(env{"SMTP_SECRET": "projects/p/secrets/s"}),
 			`SMTP_SECRET="projects/p/secrets/s": must be a Secret Manager version name: projects/PROJECT/secrets/NAME/versions/VERSION`},
-		{"smtp_options", withEnv(env{"SMTP_OPTIONS": "a=1,b,=c,d=e=f"}),
-			`SMTP_OPTIONS="a=1,b,=c,d=e=f": must be comma-separated key=value pairs; not a pair: "b", "=c", "d=e=f"`},
-		{"timezone", withEnv(env{"NOTIFICATION_TIMEZONE": "Mars/Olympus"}), `NOTIFICATION_TIMEZONE="Mars/Olympus": must be an IANA time zone such as UTC or Europe/Berlin`},
-		{"timezone_local", withEnv(env{"NOTIFICATION_TIMEZONE": "Local"}), `NOTIFICATION_TIMEZONE="Local": must be an IANA time zone such as UTC or Europe/Berlin`},
+		{"timezone", withEnv(env{"NOTIFICATION_TIMEZONE": "Mars/Olympus"}), `NOTIFICATION_TIMEZONE="Mars/Olympus": must be an IANA time zone such as Europe/Berlin, or an offset such as +02:00 or GMT+2`},
+		{"timezone_local", withEnv(env{"NOTIFICATION_TIMEZONE": "Local"}), `NOTIFICATION_TIMEZONE="Local": must be an IANA time zone such as Europe/Berlin, or an offset such as +02:00 or GMT+2`},
 		{"topic_path", withEnv(env{"NOTIFICATION_TOPIC": "projects/p/topics/t"}),
 			`NOTIFICATION_TOPIC="projects/p/topics/t": must be a Pub/Sub topic name (not a path): 3 to 255 letters, digits or -_.~+%, starting with a letter and not with goog`},
 		{"topic_goog", withEnv(env{"NOTIFICATION_TOPIC": "google-topic"}),
@@ -353,7 +351,6 @@ func TestLoadInvalid(t *testing.T) {
 		{"backend_service_id", withEnv(env{"IAP_BACKEND_SERVICE_ID": "my-backend"}), `IAP_BACKEND_SERVICE_ID="my-backend": must be the numeric ID of the load balancer's backend service`},
 		{"backend_service_required_on_cloud_run", withEnv(env{"K_SERVICE": "jit"}),
 			`IAP_BACKEND_SERVICE_ID is not set: required on Cloud Run to check the IAP audience (or set IAP_VERIFY_AUDIENCE=false)`},
-		{"verify_audience", withEnv(env{"IAP_VERIFY_AUDIENCE": "no"}), `IAP_VERIFY_AUDIENCE="no": must be true or false`},
 		{"connect_timeout", withEnv(env{"BACKEND_CONNECT_TIMEOUT": "0"}), `BACKEND_CONNECT_TIMEOUT="0": must be a whole number of seconds from 1 to 600`},
 		{"read_timeout", withEnv(env{"BACKEND_READ_TIMEOUT": "5s"}), `BACKEND_READ_TIMEOUT="5s": must be a whole number of seconds from 1 to 600`},
 		{"write_timeout", withEnv(env{"BACKEND_WRITE_TIMEOUT": "601"}), `BACKEND_WRITE_TIMEOUT="601": must be a whole number of seconds from 1 to 600`},
@@ -532,4 +529,65 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("JustificationPattern %q is not anchored", p)
 		}
 	})
+}
+
+// TestConfigurationsThatWorkedIn181StillStart covers values the original
+// accepted and the rewrite once refused (docs/migrating.md): each starts,
+// and reads as the original read it.
+func TestConfigurationsThatWorkedIn181StillStart(t *testing.T) {
+	t.Parallel()
+	offset := func(c *Config) any {
+		_, secs := time.Date(2024, 1, 1, 0, 0, 0, 0, c.NotificationTimezone).Zone()
+		return []any{c.NotificationTimezone.String(), secs}
+	}
+	tests := []struct {
+		name string
+		env  env
+		get  func(*Config) any
+		want any
+	}{
+		{"request_timeout_above_720_when_activation_timeout_is_lower",
+			withEnv(env{"ACTIVATION_REQUEST_TIMEOUT": "1440", "ACTIVATION_TIMEOUT": "480"}),
+			func(c *Config) any { return c.RequestLifetime() }, 480 * time.Minute},
+		{"timezone_offset", withEnv(env{"NOTIFICATION_TIMEZONE": "+02:00"}), offset, []any{"+02:00", 7200}},
+		{"timezone_offset_hours_only", withEnv(env{"NOTIFICATION_TIMEZONE": "-5"}), offset, []any{"-05:00", -18000}},
+		{"timezone_offset_compact", withEnv(env{"NOTIFICATION_TIMEZONE": "+0530"}), offset, []any{"+05:30", 19800}},
+		{"timezone_gmt_plus", withEnv(env{"NOTIFICATION_TIMEZONE": "GMT+2"}), offset, []any{"GMT+02:00", 7200}},
+		{"timezone_utc_minus", withEnv(env{"NOTIFICATION_TIMEZONE": "UTC-03:30"}), offset, []any{"UTC-03:30", -12600}},
+		{"timezone_z", withEnv(env{"NOTIFICATION_TIMEZONE": "Z"}), offset, []any{"Z", 0}},
+		{"timezone_gmt", withEnv(env{"NOTIFICATION_TIMEZONE": "GMT"}), offset, []any{"GMT", 0}},
+		{"timezone_region", withEnv(env{"NOTIFICATION_TIMEZONE": "Asia/Kolkata"}), offset, []any{"Asia/Kolkata", 19800}},
+		{"bool_true_any_case", withEnv(env{"SMTP_ENABLE_STARTTLS": "TrUe"}),
+			func(c *Config) any { return []any{c.SMTP.EnableStartTLS, c.Warnings} }, []any{true, []string(nil)}},
+		{"bool_one_is_false_as_in_181", withEnv(env{"IAP_VERIFY_AUDIENCE": "1"}),
+			func(c *Config) any { return []any{c.IAPVerifyAudience, c.Warnings} },
+			[]any{false, []string{`IAP_VERIFY_AUDIENCE="1" is read as false, as Just-In-Time Access 1.8.1 did (only "true" is true); set it to true or false`}}},
+		{"bool_yes_is_false_as_in_181", withEnv(env{"SMTP_ENABLE_STARTTLS": "yes"}),
+			func(c *Config) any { return []any{c.SMTP.EnableStartTLS, len(c.Warnings)} }, []any{false, 1}},
+		{"smtp_options_malformed_items_ignored", withEnv(env{"SMTP_OPTIONS": "a=1,b,=c,d=e=f"}),
+			func(c *Config) any { return []any{c.SMTP.Options, c.Warnings} },
+			[]any{map[string]string{"a": "1"}, []string{
+				`SMTP_OPTIONS: "b" is not a key=value pair and is ignored, as in Just-In-Time Access 1.8.1`,
+				`SMTP_OPTIONS: "=c" is not a key=value pair and is ignored, as in Just-In-Time Access 1.8.1`,
+				`SMTP_OPTIONS: "d=e=f" is not a key=value pair and is ignored, as in Just-In-Time Access 1.8.1`,
+			}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := mustLoad(t, tt.env)
+			if diff := cmp.Diff(tt.want, tt.get(c)); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseZoneRefusesWhatJavaRefuses(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"+19:00", "+2:00", "+02:60", "GMT+", "UTC+x", "+", "Mars/Olympus", "Local", "+02:00:00:00"} {
+		if loc, ok := parseZone(v); ok {
+			t.Errorf("parseZone(%q) = %v, want refused", v, loc)
+		}
+	}
 }

@@ -18,6 +18,11 @@ type Lifecycle struct {
 	FoldersAndOrgs     bool          // ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS, default false
 }
 
+// lifecycleVariables are the variables loadLifecycle reads.
+var lifecycleVariables = []string{
+	"ADMINISTRATOR_GROUP", "AUDITOR_GROUP", "ACTIVATION_MAX_START_DELAY", "ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS",
+}
+
 // DefaultMaxStartDelay is ACTIVATION_MAX_START_DELAY's default.
 const DefaultMaxStartDelay = 7 * 24 * time.Hour
 

@@ -3,6 +3,7 @@ package config
 import (
 	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -81,6 +82,12 @@ func (c *Config) Redacted() *Config {
 	if cp.SMTP.Password != "" {
 		cp.SMTP.Password = redacted
 	}
+	if cp.Ops.WebhookSigningKey != "" {
+		cp.Ops.WebhookSigningKey = redacted
+	}
+	if cp.Ops.ChatWebhookURL != nil {
+		cp.Ops.ChatWebhookURL = &url.URL{Scheme: cp.Ops.ChatWebhookURL.Scheme, Host: cp.Ops.ChatWebhookURL.Host, Path: cp.Ops.ChatWebhookURL.Path, RawQuery: "REDACTED"}
+	}
 	if cp.SMTP.Options != nil {
 		cp.SMTP.Options = maps.Clone(cp.SMTP.Options)
 		for k := range cp.SMTP.Options {
@@ -122,7 +129,7 @@ func (c *Config) LogValue() slog.Value {
 	for _, k := range slices.Sorted(maps.Keys(r.SMTP.Options)) {
 		opts = append(opts, k+"="+r.SMTP.Options[k])
 	}
-	return slog.GroupValue(
+	return slog.GroupValue(append([]slog.Attr{
 		slog.String("platform", string(r.Platform)),
 		slog.String("service", r.Service),
 		slog.Int("port", r.Port),
@@ -160,5 +167,5 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("backend_connect_timeout", int(r.BackendConnectTimeout/time.Second)),
 		slog.Int("backend_read_timeout", int(r.BackendReadTimeout/time.Second)),
 		slog.Int("backend_write_timeout", int(r.BackendWriteTimeout/time.Second)),
-	)
+	}, r.Ops.logAttrs()...)...)
 }

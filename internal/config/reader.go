@@ -43,8 +43,9 @@ func clip(s string, n int) string {
 // reader reads variables through lookup and collects one error per bad
 // variable, so that Load can report all of them at once.
 type reader struct {
-	lookup func(string) (string, bool)
-	errs   []error
+	lookup   func(string) (string, bool)
+	errs     []error
+	warnings []string
 }
 
 // get returns the first of keys that is set to a non-blank value, trimmed,
@@ -107,20 +108,27 @@ func (r *reader) duration(def time.Duration, unit time.Duration, unitName string
 	return time.Duration(n) * unit
 }
 
-// boolean accepts true/false in any case, and 1/0. The original treated
-// every value but "true" as false, so a typo such as "flase" or "yes"
-// silently changed behaviour; we refuse it instead.
+// boolean reads a flag as the original's Boolean.parseBoolean did: "true"
+// in any letter case is true and every other value is false, so that a
+// configuration that worked keeps its meaning. A value other than true or
+// false (such as "1", "yes" or "flase") is a warning, not an error: it
+// starts, as it did before, and the warning says what it was read as.
 func (r *reader) boolean(def bool, keys ...string) bool {
 	v, key, ok := r.get(keys...)
 	if !ok {
 		return def
 	}
 	switch strings.ToLower(v) {
-	case "true", "1":
+	case "true":
 		return true
-	case "false", "0":
+	case "false":
 		return false
 	}
-	r.fail(key, v, "must be true or false")
-	return def
+	r.warn(fmt.Sprintf("%s=%q is read as false, as Just-In-Time Access 1.8.1 did (only \"true\" is true); set it to true or false", key, clip(v, 100)))
+	return false
+}
+
+// warn records a problem that does not stop the app from starting.
+func (r *reader) warn(msg string) {
+	r.warnings = append(r.warnings, msg)
 }

@@ -12,6 +12,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -20,7 +21,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/app"
@@ -33,12 +33,28 @@ import (
 //go:embed static
 var static embed.FS
 
+// The demo world lives next to the code that serves it, so that the demo
+// binary runs from any directory; testdata/demo.yaml is a symbolic link to
+// it for the tests and tools that take a seed path.
+//
+//go:embed demo.yaml
+var defaultSeed []byte
+
+// DefaultSeed returns the embedded demo world (Example Corp).
+func DefaultSeed() (*emulator.Seed, error) {
+	seed, err := emulator.LoadSeed(bytes.NewReader(defaultSeed))
+	if err != nil {
+		return nil, fmt.Errorf("the embedded demo world: %w", err)
+	}
+	return seed, nil
+}
+
 // Options configure Run.
 type Options struct {
 	// Addr is where the demo listens; "" is 127.0.0.1:8080, falling back
 	// to a free port when that is taken.
 	Addr string
-	// Seed is the demo world; nil loads testdata/demo.yaml.
+	// Seed is the demo world; nil is the embedded one (DefaultSeed).
 	Seed *emulator.Seed
 	// Config overrides environment variables of the app.
 	Config map[string]string
@@ -71,7 +87,7 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 	}
 	seed := opts.Seed
 	if seed == nil {
-		if seed, err = loadDefaultSeed(); err != nil {
+		if seed, err = DefaultSeed(); err != nil {
 			return nil, err
 		}
 	}
@@ -104,19 +120,6 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 	d.server = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { d.done <- d.server.Serve(d.lis) }()
 	return d, nil
-}
-
-func loadDefaultSeed() (*emulator.Seed, error) {
-	for _, p := range []string{"testdata/demo.yaml", "../testdata/demo.yaml", "../../testdata/demo.yaml"} {
-		f, err := os.Open(p) //nolint:gosec // fixed candidate paths of the repository's own seed
-		if err != nil {
-			continue
-		}
-		seed, err := emulator.LoadSeed(f)
-		_ = f.Close() // read-only: nothing is lost
-		return seed, err
-	}
-	return nil, errors.New("testdata/demo.yaml not found: run from the repository root or pass -seed")
 }
 
 func listen(ctx context.Context, addr string) (net.Listener, error) {

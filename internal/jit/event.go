@@ -22,6 +22,7 @@ type Event struct {
 	Activations []Activation       // what was (or was to be) granted
 	Request     *ActivationRequest // MPA events
 	ActionURL   string             // the approval link, for Requested
+	BaseURL     string             // the app's root ("https://host/"), for links in notifications
 	Err         error              // failure events
 	Detail      map[string]string  // extra audit labels (lifecycle events: the query, the previous window)
 }

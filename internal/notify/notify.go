@@ -174,7 +174,11 @@ func FromEvent(e jit.Event) (Notification, bool) {
 		if e.Request != nil {
 			reviewers = e.Request.Reviewers
 		}
-		return NewActivationApproved(e.Activations[0], e.Actor.Email, reviewers, baseURL(e.ActionURL)), true
+		base := e.BaseURL
+		if base == "" {
+			base = baseURL(e.ActionURL)
+		}
+		return NewActivationApproved(e.Activations[0], e.Actor.Email, reviewers, base), true
 	case jit.EventSelfActivated:
 		if len(e.Activations) == 0 {
 			return Notification{}, false

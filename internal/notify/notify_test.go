@@ -727,3 +727,65 @@ func TestPasswordSourceIsReadOnceItWorks(t *testing.T) {
 		t.Errorf("%d reads of the password and %d emails, want 2 and 2", calls, len(ob.Messages()))
 	}
 }
+
+// TestPubSubJSONOfEventsAsTheOriginal follows events the way the use cases
+// send them (jit.Event → Notifier → Pub/Sub) and compares the published
+// JSON with 1.8.1's: a multi-role self-activation joins roles with ", "
+// (RequestAndSelfApproveAction), and an approval carries base_url, which
+// the use case takes from the approving request (ApproveActivationRequestAction).
+func TestPubSubJSONOfEventsAsTheOriginal(t *testing.T) {
+	t.Parallel()
+	const topic = "projects/jitaccess-app/topics/jit-events"
+	r := newRequest()
+	act := newActivation(r)
+	act.Approver = "bob@example.com"
+	second := act
+	second.ID, second.Type, second.Approver = "jit-2", jit.JIT, ""
+	second.Entitlement.Role = "roles/run.viewer"
+	first := second
+	first.ID, first.Entitlement.Role = "jit-1", "roles/run.developer"
+	for _, tc := range []struct {
+		name string
+		e    jit.Event
+		want pubsubMessage
+	}{
+		{
+			name: "self_approved_two_roles",
+			e:    jit.Event{Kind: jit.EventSelfActivated, Actor: jit.Principal{Email: "alice@example.com"}, Activations: []jit.Activation{first, second}},
+			want: pubsubMessage{Type: "ActivationSelfApproved", Attributes: map[string]any{
+				"beneficiary": "alice@example.com", "project_id": "prod-payments-api", "role": "roles/run.developer, roles/run.viewer",
+				"start_time": "2026-11-25T10:00:00Z", "end_time": "2026-11-25T11:00:00Z", "justification": "CHG-1 deploy",
+			}},
+		},
+		{
+			name: "approved_has_base_url",
+			e: jit.Event{Kind: jit.EventApproved, Actor: jit.Principal{Email: "bob@example.com"}, Request: &r,
+				Activations: []jit.Activation{act}, BaseURL: "https://jit.example.com/"},
+			want: pubsubMessage{Type: "ActivationApproved", Attributes: map[string]any{
+				"beneficiary": "alice@example.com", "reviewers": []any{"bob@example.com", "carol@example.com"}, "approver": "bob@example.com",
+				"project_id": "prod-payments-api", "role": "roles/run.developer", "resource_condition": "",
+				"start_time": "2026-11-25T10:00:00Z", "end_time": "2026-11-25T11:00:00Z",
+				"justification": "CHG-1 deploy", "base_url": "https://jit.example.com/",
+			}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, client := newPubSub(t, topic)
+			if err := notify.New(newPublisher(t, client, topic)).Notify(t.Context(), tc.e); err != nil {
+				t.Fatal(err)
+			}
+			msgs := srv.Messages()
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages, want 1", len(msgs))
+			}
+			var got pubsubMessage
+			if err := json.Unmarshal(msgs[0].Data, &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -56,7 +56,7 @@ func Payload(n Notification) ([]byte, error) {
 	attrs := map[string]any{
 		"beneficiary":   string(n.Beneficiary),
 		"project_id":    string(n.Project),
-		"role":          strings.Join(n.Roles, ","),
+		"role":          strings.Join(n.Roles, ", "), // the original's separator
 		"start_time":    isoTime(n.Start),
 		"end_time":      isoTime(n.End),
 		"justification": n.Justification,

@@ -219,7 +219,10 @@ func (s *Server) approveActivationRequest(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	res, err := s.opts.UseCases.Approve(r.Context(), p, r.URL.Query().Get("activation"))
+	// The approved notification links back to the app (base_url), as the
+	// original's did.
+	ctx := activation.WithBaseURL(r.Context(), s.baseURL(r)+"/")
+	res, err := s.opts.UseCases.Approve(ctx, p, r.URL.Query().Get("activation"))
 	if err != nil {
 		return err
 	}
