@@ -289,15 +289,30 @@ async function submit(e) {
   const justification = $('#justification').value.trim();
   const minutes = Number($('#duration').value);
   const mpa = roles.some((r) => r.activationType === 'MPA');
+  const schedule = scheduledStart();
   try {
     const result = await busy(() => (mpa
-      ? api.request(state.project, { entitlementId: roles[0].id, justification, peers: selectedPeers(), activationTimeout: minutes })
-      : api.selfActivate(state.project, { entitlementIds: roles.map((r) => r.id), justification, activationTimeout: minutes })));
-    showResult(result, mpa ? 'requested' : 'activated');
+      ? api.request(state.project, { entitlementId: roles[0].id, justification, peers: selectedPeers(), activationTimeout: minutes, ...schedule })
+      : api.selfActivate(state.project, { entitlementIds: roles.map((r) => r.id), justification, activationTimeout: minutes, ...schedule })));
+    const first = (result.entitlements || [])[0];
+    const later = !mpa && first && first.startTime * 1000 > Date.now() + 60000;
+    showResult(result, mpa ? 'requested' : later ? 'scheduled' : 'activated');
   } catch (err) {
     showError(err);
     $('#justification').setAttribute('aria-invalid', err.status === 400 || err.status === 403 ? 'true' : 'false');
   }
+}
+
+// ---- Scheduled start (lifecycle) --------------------------------------------
+
+// scheduledStart returns {startTime} from the "Start later" field, or {}:
+// the field holds local time; the API takes RFC 3339 in UTC.
+function scheduledStart() {
+  const v = $('#start-time') && $('#start-time').value;
+  if (!v) return {};
+  const t = new Date(v);
+  if (Number.isNaN(t.getTime())) return {};
+  return { startTime: t.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }
 
 // ---- Result and approval views ------------------------------------------
@@ -307,6 +322,7 @@ function showResult(result, mode, token) {
   $('#result-view').hidden = false;
   const titles = {
     activated: ['Access granted', 'Your roles are active. They expire automatically at the end time.'],
+    scheduled: ['Access scheduled', 'Your roles will be active from the start time until the end time. You can cancel them under My access before they start.'],
     requested: ['Request submitted', 'Your request has been sent to the reviewers. You will receive an email once a reviewer approves it. Access starts at approval.'],
     review: ['Review access request', 'One of your peers asks you to approve the following access. If you approve, access starts now and lasts for the requested time.'],
     pending: ['Waiting for approval', 'Your request has not been approved yet.'],
@@ -347,7 +363,7 @@ function showResult(result, mode, token) {
       el('td', {}, e.status === 'ACTIVE' ? 'Active' : e.status === 'ACTIVATION_PENDING' ? 'Waiting for approval' : e.status)));
   }
   const consoleLink = $('#open-console');
-  consoleLink.hidden = !(mode === 'activated' || (mode === 'approved' && result.isBeneficiary)) || !first;
+  consoleLink.hidden = !(mode === 'activated' || mode === 'scheduled' || (mode === 'approved' && result.isBeneficiary)) || !first;
   if (first) consoleLink.href = `https://console.cloud.google.com/?project=${encodeURIComponent(first.projectId)}`;
 
   const approve = $('#approve');
