@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -444,5 +445,39 @@ func TestHistoryOwnForUsersEveryoneForAuditors(t *testing.T) {
 	}
 	if r := h.Do(t, "dave@example.com", http.MethodGet, "/api/activations", nil); r.Status != 200 {
 		t.Errorf("My access while Cloud Logging's reads fail = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestFullPolicyIsRefusedWithTheLimitNamed: over HTTP, a self-activation
+// that would exceed Google's conditional-binding limit (after sweeping the
+// app's expired bindings) is a 409 naming the limit, and nothing is
+// written; extending an existing activation on that policy still works,
+// since a replacement adds nothing.
+func TestFullPolicyIsRefusedWithTheLimitNamed(t *testing.T) {
+	t.Parallel()
+	h := startLifecycle(t, nil)
+	const resource = "projects/prod-payments-db"
+	if r := selfActivate(t, h, "dave@example.com", "prod-payments-db", "roles/cloudsql.client", 30, nil); r.Status != 200 {
+		t.Fatalf("self-activate = %d %s", r.Status, r.Body)
+	}
+	p, _ := h.Emulator.World.Policy(resource)
+	p.Version = 3
+	// erin's eligible binding is conditional too: 1 + 19 = 20.
+	for i := range 19 {
+		p.Bindings = append(p.Bindings, emulator.Binding{Role: "roles/cloudsql.client", Members: []string{"user:erin@example.com"}, Condition: &emulator.Expr{
+			Title: "Admin's temporary grant", Expression: fmt.Sprintf(`request.time < timestamp("2030-01-%02dT00:00:00Z")`, i+1),
+		}})
+	}
+	if _, apiErr := h.Emulator.World.SetIamPolicy(resource, p); apiErr != nil {
+		t.Fatal(apiErr)
+	}
+	writes := h.Emulator.World.TotalPolicyWrites()
+	r := selfActivate(t, h, "erin@example.com", "prod-payments-db", "roles/cloudsql.client", 30, nil)
+	if r.Status != 409 || !strings.Contains(r.Message(t), "Google Cloud allows at most 20") || h.Emulator.World.TotalPolicyWrites() != writes {
+		t.Errorf("self-activation on a full policy = %d %s", r.Status, r.Body)
+	}
+	a := findActivation(activations(t, h, "dave@example.com", ""), resource, "roles/cloudsql.client")
+	if r := h.Do(t, "dave@example.com", http.MethodPost, "/api/activations/extend", map[string]any{"id": a["id"], "activationTimeout": 90}); r.Status != 200 {
+		t.Errorf("extending on the full policy = %d %s", r.Status, r.Body)
 	}
 }
