@@ -62,9 +62,13 @@ type Options struct {
 	// MaxScheduleAhead bounds how far ahead a scheduled activation may
 	// start (ACTIVATION_MAX_START_DELAY); 0 means DefaultMaxScheduleAhead.
 	MaxScheduleAhead time.Duration
-	Clock            func() time.Time
-	Random           io.Reader
-	Logger           *slog.Logger
+	// Nodes and NodeGrants serve activation on folders and organizations
+	// (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS); nil leaves it off.
+	Nodes      NodeCatalog
+	NodeGrants NodeGrants
+	Clock      func() time.Time
+	Random     io.Reader
+	Logger     *slog.Logger
 }
 
 // Service implements the use cases.

@@ -27,7 +27,7 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 	// The token cannot say it was approved (nothing is stored), but the
 	// project's policy can: if the beneficiary holds the role now, the
 	// request was approved (the original kept showing "waiting", #425).
-	if ents, _, err := s.catalog.Entitlements(ctx, req.Beneficiary, req.Entitlement.Project); err == nil {
+	if ents, _, err := s.entitlementsAt(ctx, req.Beneficiary, scopeOf(req.Entitlement)); err == nil {
 		for _, e := range ents {
 			if e.Entitlement == req.Entitlement && e.Status == jit.StatusActive && e.ValidUntil.After(req.RequestedAt) {
 				status = jit.StatusActive
@@ -81,7 +81,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	if err := s.requireReviewers(ctx, req.Entitlement, []jit.UserID{caller.Email}); err != nil {
 		return fail(err)
 	}
-	if err := s.grants.Grant(ctx, []jit.Activation{act}); err != nil {
+	if err := s.grant(ctx, []jit.Activation{act}); err != nil {
 		return fail(wrapUpstream(op, "Approving the activation request failed", err))
 	}
 	e := jit.Event{Kind: jit.EventApproved, Actor: caller, Request: &req, Activations: []jit.Activation{act}, BaseURL: BaseURLFrom(ctx)}

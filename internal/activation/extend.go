@@ -34,9 +34,12 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 	if err := pol.CheckDuration(duration); err != nil {
 		return jit.Grant{}, err
 	}
-	project := jit.ProjectOfResource(ref.Resource)
-	if project == "" {
-		return jit.Grant{}, jit.Invalid(op, "Only activations on projects can be extended")
+	scope := jit.Entitlement{Project: jit.ProjectOfResource(ref.Resource)}
+	if jit.ValidNode(ref.Resource) {
+		if !l.svc.nodesEnabled() {
+			return jit.Grant{}, jit.Invalid(op, "Activation on folders and organizations is not enabled")
+		}
+		scope = jit.Entitlement{Node: ref.Resource}
 	}
 	old, err := l.bindings.Find(ctx, ref)
 	if err != nil {
@@ -51,7 +54,7 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 		base = old.Start
 	}
 	end := base.Add(duration)
-	ent := jit.Entitlement{Project: project, Role: old.Role, ResourceCondition: old.ResourceCondition}
+	ent := jit.Entitlement{Project: scope.Project, Node: scope.Node, Role: old.Role, ResourceCondition: old.ResourceCondition}
 	act := jit.Activation{
 		Type: jit.JIT, Beneficiary: caller.Email, Entitlement: ent,
 		Justification: old.Justification, Start: old.Start, End: end,
@@ -103,7 +106,7 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 // eligibility returns how user may activate ent now, from the catalog.
 func (l *Lifecycle) eligibility(ctx context.Context, user jit.UserID, ent jit.Entitlement) (jit.ActivationType, error) {
 	const op = "activation.eligibility"
-	available, _, err := l.svc.catalog.Entitlements(ctx, user, ent.Project)
+	available, _, err := l.svc.entitlementsAt(ctx, user, scopeOf(ent))
 	if err != nil {
 		return "", wrapUpstream(op, "Checking eligibility failed", err)
 	}

@@ -40,7 +40,7 @@ func TestLifecycleValidation(t *testing.T) {
 		}, jit.KindInvalid, "The activation id is not valid"},
 		{"extend_theirs", func() error { _, err := l.Extend(t.Context(), alice, theirs.ID(), time.Hour); return err }, jit.KindDenied, "You can only extend your own activations"},
 		{"extend_too_long", func() error { _, err := l.Extend(t.Context(), alice, mine.ID(), 3*time.Hour); return err }, jit.KindInvalid, "The activation duration must be no longer than 120 minutes"},
-		{"extend_folder", func() error { _, err := l.Extend(t.Context(), alice, folder.ID(), time.Hour); return err }, jit.KindInvalid, "Only activations on projects can be extended"},
+		{"extend_folder_disabled", func() error { _, err := l.Extend(t.Context(), alice, folder.ID(), time.Hour); return err }, jit.KindInvalid, "Activation on folders and organizations is not enabled"},
 		{"history_bad_resource", func() error {
 			_, _, err := l.History(t.Context(), alice, HistoryInput{Resource: "projects/../x"})
 			return err

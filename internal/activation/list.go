@@ -3,7 +3,6 @@ package activation
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -24,11 +23,11 @@ func (s *Service) ListProjects(ctx context.Context, caller jit.Principal) ([]jit
 // ListEntitlements lists the caller's eligible entitlements on a project.
 func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, project string) ([]jit.EligibleEntitlement, []string, error) {
 	const op = "activation.ListEntitlements"
-	p, err := jit.ParseProjectID(project)
+	p, err := s.parseScope(project)
 	if err != nil {
 		return nil, nil, err
 	}
-	ents, warnings, err := s.catalog.Entitlements(ctx, caller.Email, p)
+	ents, warnings, err := s.entitlementsAt(ctx, caller.Email, p)
 	if err != nil {
 		return nil, nil, wrapUpstream(op, "Listing project roles failed", err)
 	}
@@ -46,7 +45,7 @@ func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, pr
 // caller must hold it too, so that nobody can enumerate other teams.
 func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, error) {
 	const op = "activation.ListPeers"
-	p, err := jit.ParseProjectID(project)
+	p, err := s.parseScope(project)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +56,7 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if err != nil {
 		return nil, err
 	}
-	if ent.Project != p {
+	if scopeOf(ent) != p {
 		return nil, jit.Invalid(op, "The project ID does not match the current project")
 	}
 	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
@@ -74,7 +73,7 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 
 // requireEligible checks, now, that user may activate ent with typ.
 func (s *Service) requireEligible(ctx context.Context, user jit.UserID, ent jit.Entitlement, typ jit.ActivationType) error {
-	return s.requireAllEligible(ctx, user, ent.Project, []jit.Entitlement{ent}, typ)
+	return s.requireAllEligible(ctx, user, scopeOf(ent), []jit.Entitlement{ent}, typ)
 }
 
 // wrapUpstream keeps the kind of an adapter's error (so a Google outage is
@@ -100,13 +99,4 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-// requiredProject parses the project of a write, with the original's
-// message when it is missing.
-func requiredProject(op, project string) (jit.ProjectID, error) {
-	if strings.TrimSpace(project) == "" {
-		return "", jit.Invalid(op, "You must provide a projectId")
-	}
-	return jit.ParseProjectID(project)
 }

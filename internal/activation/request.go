@@ -31,7 +31,7 @@ type RequestInput struct {
 func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in RequestInput) (Result, error) {
 	const op = "activation.RequestApproval"
 	pol := s.opts.Policy
-	project, err := requiredProject(op, in.Project)
+	project, err := s.requiredScope(op, in.Project)
 	if err != nil {
 		return Result{}, err
 	}
@@ -51,7 +51,7 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	if err != nil {
 		return Result{}, err
 	}
-	if ent.Project != project {
+	if scopeOf(ent) != project {
 		return Result{}, jit.Invalid(op, "The project ID does not match the current project")
 	}
 	reviewers := make([]jit.UserID, 0, len(in.Reviewers))

@@ -24,7 +24,7 @@ type SelfActivateInput struct {
 func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in SelfActivateInput) (Result, error) {
 	const op = "activation.SelfActivate"
 	pol := s.opts.Policy
-	project, err := requiredProject(op, in.Project)
+	project, err := s.requiredScope(op, in.Project)
 	if err != nil {
 		return Result{}, err
 	}
@@ -45,7 +45,7 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 		if err != nil {
 			return Result{}, err
 		}
-		if e.Project != project || seen[e] {
+		if scopeOf(e) != project || seen[e] {
 			continue
 		}
 		seen[e] = true
@@ -86,7 +86,7 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	if err := s.requireAllEligible(ctx, caller.Email, project, ents, jit.JIT); err != nil {
 		return fail(err)
 	}
-	if err := s.grants.Grant(ctx, acts); err != nil {
+	if err := s.grant(ctx, acts); err != nil {
 		return fail(wrapUpstream(op, "Activating role failed", err))
 	}
 	e := jit.Event{Kind: jit.EventSelfActivated, Actor: caller, Activations: acts}
@@ -98,9 +98,9 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 
 // requireAllEligible checks with one catalog query that user may activate
 // every entitlement with typ.
-func (s *Service) requireAllEligible(ctx context.Context, user jit.UserID, project jit.ProjectID, ents []jit.Entitlement, typ jit.ActivationType) error {
+func (s *Service) requireAllEligible(ctx context.Context, user jit.UserID, project jit.Entitlement, ents []jit.Entitlement, typ jit.ActivationType) error {
 	const op = "activation.requireAllEligible"
-	available, _, err := s.catalog.Entitlements(ctx, user, project)
+	available, _, err := s.entitlementsAt(ctx, user, project)
 	if err != nil {
 		return wrapUpstream(op, "Checking eligibility failed", err)
 	}

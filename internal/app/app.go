@@ -171,6 +171,8 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		Logger:         logger,
 
 		MaxScheduleAhead: cfg.Lifecycle.MaxStartDelay,
+		Nodes:            nodeCatalog(cfg, cat),
+		NodeGrants:       nodeGrants(cfg, grants),
 	})
 	lifecycle, err := a.lifecycle(ctx, cfg, env, id, uc, grants, assetClient, catOpts)
 	if err != nil {
@@ -214,6 +216,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		AuthFailures:  trail,
 		Ready:         ready,
 		Lifecycle:     lifecycle,
+		Nodes:         nodeUseCases(cfg, uc),
 		Clock:         clock,
 	})
 	if err != nil {

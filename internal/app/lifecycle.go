@@ -13,6 +13,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/catalog"
 	"github.com/jitaccess/jitaccess/internal/config"
 	"github.com/jitaccess/jitaccess/internal/iam"
+	"github.com/jitaccess/jitaccess/internal/server"
 )
 
 // lifecycle wires My access, end, extend and history: the Asset index
@@ -45,4 +46,29 @@ func (a *App) lifecycle(ctx context.Context, cfg *config.Config, env Environment
 			AdministratorGroup: cfg.Lifecycle.AdministratorGroup,
 			AuditorGroup:       cfg.Lifecycle.AuditorGroup,
 		}), nil
+}
+
+// nodeCatalog, nodeGrants and nodeUseCases switch activation on folders
+// and organizations on (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS); nil
+// leaves it off, and the folder and organization routes are not served.
+func nodeCatalog(cfg *config.Config, cat activation.Catalog) activation.NodeCatalog {
+	if !cfg.Lifecycle.FoldersAndOrgs {
+		return nil
+	}
+	nc, _ := cat.(activation.NodeCatalog) // both catalogs implement it
+	return nc
+}
+
+func nodeGrants(cfg *config.Config, grants *iam.Client) activation.NodeGrants {
+	if !cfg.Lifecycle.FoldersAndOrgs {
+		return nil
+	}
+	return grants
+}
+
+func nodeUseCases(cfg *config.Config, uc *activation.Service) server.NodeUseCases {
+	if !cfg.Lifecycle.FoldersAndOrgs {
+		return nil
+	}
+	return uc
 }

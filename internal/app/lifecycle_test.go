@@ -132,7 +132,11 @@ func requestAndGetToken(t *testing.T, h *apptest.Harness, user, project, role, p
 	for k, v := range extra {
 		body[k] = v
 	}
-	r := h.Do(t, user, http.MethodPost, "/api/projects/"+project+"/roles/request", body)
+	base := "/api/projects/" + project
+	if strings.Contains(project, "/") { // folders/F or organizations/O
+		base = "/api/" + project
+	}
+	r := h.Do(t, user, http.MethodPost, base+"/roles/request", body)
 	if r.Status != 200 {
 		t.Fatalf("request = %d %s", r.Status, r.Body)
 	}

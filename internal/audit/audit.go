@@ -97,7 +97,7 @@ func FromEvent(e jit.Event) Entry {
 			labels["justification"] = a.Justification
 			labels["role"] = a.Entitlement.Role
 			labels["project_id"] = string(a.Entitlement.Project)
-			labels["resource"] = a.Entitlement.Project.FullResourceName()
+			labels["resource"] = a.Entitlement.FullResourceName()
 			if a.Entitlement.ResourceCondition != "" {
 				labels["resource_condition"] = a.Entitlement.ResourceCondition
 			}

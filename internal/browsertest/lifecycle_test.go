@@ -160,3 +160,27 @@ func TestAdministratorRevokesAndAuditorReadsHistoryInTheBrowser(t *testing.T) {
 	}
 	e.screenshot(t, "history")
 }
+
+// TestFolderActivationInTheBrowser: the demo turns on activation on
+// folders; a folder is picked like a project, and My access shows it.
+func TestFolderActivationInTheBrowser(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.signIn(t, "alice@example.com", "/", "")
+	e.pickProjectAndRole(t, "folders/1001", "folders/1001:roles/logging.viewer")
+	e.run(t,
+		chromedp.SendKeys(chromedp.ID("justification"), "INC-21 log dive"),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.Search(`//h2[@id="result-title" and text()="Access granted"]`)),
+	)
+	if row := e.text(t, "#result-table tbody tr"); !strings.Contains(row, "folders/1001") {
+		t.Errorf("result row = %q", row)
+	}
+	if n := len(emutest.Activations(t, e.demo.Emulator.World, "folders/1001")); n != 1 {
+		t.Errorf("%d bindings on folders/1001", n)
+	}
+	e.run(t,
+		chromedp.Click(chromedp.ID("nav-my-access")),
+		chromedp.WaitVisible(chromedp.CSS(`#myaccess-table tr[data-resource="folders/1001"][data-role="roles/logging.viewer"]`)),
+	)
+}

@@ -107,6 +107,17 @@ func (c *PolicyAnalyzer) Projects(ctx context.Context, user jit.UserID) ([]jit.P
 // Entitlements lists user's eligible entitlements on project, with the
 // status of each read from the project's current policy.
 func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error) {
+	return c.entitlementsAt(ctx, user, jit.Entitlement{Project: project})
+}
+
+// NodeEntitlements lists user's eligible entitlements on a folder or the
+// organization itself ("folders/F", "organizations/O"): the eligible
+// bindings that apply there, attached or inherited.
+func (c *PolicyAnalyzer) NodeEntitlements(ctx context.Context, user jit.UserID, node string) ([]jit.EligibleEntitlement, []string, error) {
+	return c.entitlementsAt(ctx, user, jit.Entitlement{Node: node})
+}
+
+func (c *PolicyAnalyzer) entitlementsAt(ctx context.Context, user jit.UserID, base jit.Entitlement) ([]jit.EligibleEntitlement, []string, error) {
 	const op = "catalog.PolicyAnalyzer.Entitlements"
 	var (
 		analysis *assetpb.AnalyzeIamPolicyResponse_IamPolicyAnalysis
@@ -116,7 +127,7 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 	g.Go(func() error {
 		var err error
 		analysis, err = c.analyze(gctx, &assetpb.IamPolicyAnalysisQuery{
-			ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: project.FullResourceName()},
+			ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: base.FullResourceName()},
 			IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
 			ConditionContext: c.accessTime(),
 		})
@@ -129,7 +140,7 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 	})
 	g.Go(func() error {
 		var err error
-		active, err = activeWindows(gctx, c.crm, c.opts.ReadTimeout, project, user.Member(), c.opts.Clock())
+		active, err = activeWindowsAt(gctx, c.crm, c.opts.ReadTimeout, base, user.Member(), c.opts.Clock())
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -139,7 +150,7 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 	var warnings []string
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		if el, ok := eligibilityOf(project, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
+		if el, ok := eligibilityAt(base, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
 			found = append(found, el)
 		}
 	}
@@ -157,7 +168,7 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 func (c *PolicyAnalyzer) Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
 	const op = "catalog.PolicyAnalyzer.Holders"
 	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
-		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.Project.FullResourceName()},
+		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.FullResourceName()},
 		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},
 		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true},
 	})
@@ -167,7 +178,7 @@ func (c *PolicyAnalyzer) Holders(ctx context.Context, ent jit.Entitlement, typ j
 	var out []jit.UserID
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		el, ok := eligibilityOf(ent.Project, b.GetRole(), b.GetCondition().GetExpression())
+		el, ok := eligibilityAt(at(ent), b.GetRole(), b.GetCondition().GetExpression())
 		if !ok || el.typ != typ || el.ent != ent {
 			continue
 		}

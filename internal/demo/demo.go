@@ -107,7 +107,13 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 		return nil, err
 	}
 	d.URL = "http://" + d.lis.Addr().String()
-	cfg, err := config.Load(emulated.Config(d.Outbox.Addr(), d.URL, opts.Config))
+	// The demo shows activation on folders and the organization, which
+	// production leaves off unless configured.
+	overrides := map[string]string{"ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS": "true"}
+	for k, v := range opts.Config {
+		overrides[k] = v
+	}
+	cfg, err := config.Load(emulated.Config(d.Outbox.Addr(), d.URL, overrides))
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}

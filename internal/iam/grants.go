@@ -322,3 +322,29 @@ func translateResource(op, resource string, err error) error {
 	}
 	return e
 }
+
+// GrantNode writes activations on a folder or the organization ("folders/F",
+// "organizations/O"), all for one beneficiary, in one read-modify-write:
+// the same sweep, replacement and limit checks as Grant on a project.
+// Errors: as Grant.
+func (c *Client) GrantNode(ctx context.Context, node string, acts []jit.Activation) error {
+	const op = "iam.GrantNode"
+	if len(acts) == 0 {
+		return nil
+	}
+	if !jit.ValidNode(node) {
+		return jit.E(op, jit.KindInternal, "", fmt.Errorf("%q is not a folder or organization", node))
+	}
+	member := acts[0].Beneficiary.Member()
+	for _, a := range acts {
+		if a.Entitlement.Node != node || a.Beneficiary.Member() != member {
+			return jit.E(op, jit.KindInternal, "", errors.New("activations span several resources or beneficiaries"))
+		}
+		if !a.End.After(a.Start) {
+			return jit.E(op, jit.KindInternal, "", fmt.Errorf("activation %s has an empty window", a.ID))
+		}
+	}
+	return c.modifyResource(ctx, node, acts[0].Description(), func(p *cloudresourcemanager.Policy) error {
+		return applyActivations(p, acts, c.opts.Clock())
+	})
+}

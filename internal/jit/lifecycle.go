@@ -22,6 +22,9 @@ func GrantActivation(g Grant) Activation {
 		Approver: g.Approver, Start: g.Start, End: g.End,
 		Entitlement: Entitlement{Project: ProjectOfResource(g.Resource), Role: g.Role, ResourceCondition: g.ResourceCondition},
 	}
+	if ValidNode(g.Resource) {
+		a.Entitlement.Node = g.Resource
+	}
 	if g.Approver != "" {
 		a.Type = MPA
 	}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/jitaccess/jitaccess/internal/activation"
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -73,7 +71,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ents, warnings, err := s.opts.UseCases.ListEntitlements(r.Context(), p, chi.URLParam(r, "projectId"))
+	ents, warnings, err := s.opts.UseCases.ListEntitlements(r.Context(), p, scopeParam(r))
 	if err != nil {
 		return err
 	}
@@ -101,7 +99,7 @@ func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	peers, err := s.opts.UseCases.ListPeers(r.Context(), p, chi.URLParam(r, "projectId"), r.URL.Query().Get("id"))
+	peers, err := s.opts.UseCases.ListPeers(r.Context(), p, scopeParam(r), r.URL.Query().Get("id"))
 	if err != nil {
 		return err
 	}
@@ -148,7 +146,7 @@ func (s *Server) selfActivate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	res, err := s.opts.UseCases.SelfActivate(r.Context(), p, activation.SelfActivateInput{
-		Project:        chi.URLParam(r, "projectId"),
+		Project:        scopeParam(r),
 		EntitlementIDs: body.EntitlementIDs,
 		Justification:  body.Justification,
 		Duration:       minutes(body.ActivationTimeout),
@@ -182,7 +180,7 @@ func (s *Server) requestActivation(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	project := chi.URLParam(r, "projectId")
+	project := scopeParam(r)
 	base := s.baseURL(r)
 	res, err := s.opts.UseCases.RequestApproval(r.Context(), p, activation.RequestInput{
 		Project:       project,
@@ -281,7 +279,7 @@ func newActivationResponse(res activation.Result) activationResponse {
 	for _, it := range res.Items {
 		out.Entitlements = append(out.Entitlements, activationItemJSON{
 			ActivationID:      it.ActivationID,
-			ProjectID:         string(it.Entitlement.Project),
+			ProjectID:         scopeName(it.Entitlement),
 			ID:                it.Entitlement.ID(),
 			Name:              it.Entitlement.Role,
 			ResourceCondition: optional(it.Entitlement.ResourceCondition),

@@ -99,6 +99,9 @@ type Options struct {
 	// Lifecycle serves My access, end, extend and history; nil leaves
 	// those routes out.
 	Lifecycle LifecycleUseCases
+	// Nodes serves the folder and organization routes; nil leaves them
+	// out (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS=false).
+	Nodes NodeUseCases
 	// Clock is the time the lifecycle API reports statuses at; nil
 	// means time.Now.
 	Clock func() time.Time
@@ -198,6 +201,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/activation-request", s.handle(s.getActivationRequest))
 	r.Post("/activation-request", s.handle(s.approveActivationRequest))
 	s.lifecycleRoutes(r)
+	s.nodeRoutes(r)
 }
 
 func notFound(http.ResponseWriter, *http.Request) error {

@@ -33,13 +33,28 @@ const api = {
   },
   policy() { return this.call('GET', '/api/policy'); },
   projects() { return this.call('GET', '/api/projects'); },
-  roles(p) { return this.call('GET', `/api/projects/${encodeURIComponent(p)}/roles`); },
-  peers(p, id) { return this.call('GET', `/api/projects/${encodeURIComponent(p)}/peers?id=${encodeURIComponent(id)}`); },
-  selfActivate(p, body) { return this.call('POST', `/api/projects/${encodeURIComponent(p)}/roles/self-activate`, body); },
-  request(p, body) { return this.call('POST', `/api/projects/${encodeURIComponent(p)}/roles/request`, body); },
+  roles(p) { return this.call('GET', `${scopePath(p)}/roles`); },
+  peers(p, id) { return this.call('GET', `${scopePath(p)}/peers?id=${encodeURIComponent(id)}`); },
+  selfActivate(p, body) { return this.call('POST', `${scopePath(p)}/roles/self-activate`, body); },
+  request(p, body) { return this.call('POST', `${scopePath(p)}/roles/request`, body); },
+  // Folders and organizations (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS):
+  // 404 when the feature is off.
+  async nodes() {
+    const out = [];
+    for (const kind of ['folders', 'organizations']) {
+      try { out.push(...((await this.call('GET', `/api/${kind}`))[kind] || [])); } catch (e) { /* off or unavailable */ }
+    }
+    return out;
+  },
   getRequest(t) { return this.call('GET', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
   approve(t) { return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
 };
+
+// scopePath is the API path of a project id, or of a folder's or the
+// organization's resource name ("folders/123").
+function scopePath(p) {
+  return /^(folders|organizations)\/[0-9]+$/.test(p) ? `/api/${p}` : `/api/projects/${encodeURIComponent(p)}`;
+}
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -435,7 +450,7 @@ async function main() {
   setupProjectPicker();
   try {
     const data = await api.projects();
-    state.projects = data.projects || [];
+    state.projects = (data.projects || []).concat(await api.nodes());
     $('#project-hint').textContent = `${state.projects.length} projects available`;
   } catch (err) {
     showError(err);
