@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -27,6 +28,23 @@ func main() {
 		fmt.Fprintf(os.Stderr, "jitaccess-demo: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// loopbackOnly reports whether addr (host:port; "" is the default,
+// 127.0.0.1) can be reached only from this machine.
+func loopbackOnly(addr string) bool {
+	if addr == "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,6 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if !loopbackOnly(*addr) {
+		_, _ = fmt.Fprintf(stderr, "WARNING: -addr %s listens beyond loopback. The demo's sign-in lets anyone who can reach it act as any demo user, and its outbox and IAM pages show everything; use 127.0.0.1 unless this network is yours alone.\n", *addr)
+	}
 	d, err := demo.Run(ctx, demo.Options{Addr: *addr, Seed: seed, Logger: logger})
 	if err != nil {
 		return err

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
@@ -67,6 +70,54 @@ func serveDemo(t *testing.T, args ...string) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("run after Ctrl-C = %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's and the test's
+// goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestRunWarnsWhenListeningBeyondLoopback: the demo trusts every visitor,
+// so an -addr reachable from other machines gets a loud warning, and the
+// default does not.
+func TestRunWarnsWhenListeningBeyondLoopback(t *testing.T) {
+	t.Parallel()
+	for addr, warned := range map[string]bool{"0.0.0.0:0": true, ":0": true, "127.0.0.1:0": false, "localhost:0": false} {
+		ctx, cancel := context.WithCancel(t.Context())
+		out, w := io.Pipe()
+		var stderr syncBuffer
+		done := make(chan error, 1)
+		go func() {
+			err := run(ctx, []string{"-addr", addr, "-seed", emutest.ModuleRoot(t) + "/testdata/demo.yaml"}, w, &stderr)
+			_ = w.Close()
+			done <- err
+		}()
+		lines := bufio.NewScanner(out)
+		for lines.Scan() && !strings.Contains(lines.Text(), "in a browser") {
+		}
+		go func() { _, _ = io.Copy(io.Discard, out) }()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("-addr %s: %v", addr, err)
+		}
+		if got := strings.Contains(stderr.String(), "WARNING: -addr "+addr+" listens beyond loopback"); got != warned {
+			t.Errorf("-addr %s: warned = %v, want %v; stderr:\n%s", addr, got, warned, stderr.String())
+		}
 	}
 }
 

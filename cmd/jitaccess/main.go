@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		logger.WarnContext(ctx, "The SMTP configuration is incomplete", startup)
 	}
 
-	h, closeAll, err := newHandler(ctx, cfg, logger)
+	h, metricsHandler, closeAll, err := newHandler(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -85,6 +85,13 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		// For the person at the terminal; the JSON logs are for machines.
 		// Nothing to do if stderr is gone.
 		_, _ = fmt.Fprintf(stderr, "jitaccess: serving on http://%s\n", ln.Addr())
+	}
+	if metricsHandler != nil {
+		stop, err := serveMetrics(ctx, cfg.Ops.MetricsAddr, metricsHandler, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	srv := server.NewHTTPServer(ctx, h, logger)
 	if err := server.Serve(ctx, srv, ln, shutdownGrace); err != nil {
@@ -107,13 +114,37 @@ func listenAddress(cfg *config.Config) string {
 
 // newHandler is the production wiring: app.Build with Google's endpoints
 // and Application Default Credentials. It returns the handler and a
-// function that closes every client it opened.
-func newHandler(ctx context.Context, cfg *config.Config, logger *slog.Logger) (http.Handler, func() error, error) {
+// function that closes every client it opened, and the metrics handler
+// when METRICS_ADDR is set.
+func newHandler(ctx context.Context, cfg *config.Config, logger *slog.Logger) (http.Handler, http.Handler, func() error, error) {
 	a, err := app.Build(ctx, cfg, app.Environment{Logger: logger, Version: version()})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return a.Handler, a.Close, nil
+	if a.Metrics == nil {
+		return a.Handler, nil, a.Close, nil
+	}
+	return a.Handler, a.Metrics.Handler(), a.Close, nil
+}
+
+// serveMetrics serves /metrics on addr, a port of its own that IAP and
+// the platform's front end do not reach, until ctx ends; stop waits for it.
+func serveMetrics(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: listening on %s: %w", addr, err)
+	}
+	logger.InfoContext(ctx, "Serving metrics on http://"+ln.Addr().String()+"/metrics")
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := server.Serve(ctx, server.NewHTTPServer(ctx, mux, logger), ln, shutdownGrace); err != nil {
+			logger.ErrorContext(ctx, "Serving metrics failed", slog.Any("error", err))
+		}
+	}()
+	return func() { <-done }, nil
 }
 
 // version is the module version the binary was built from, or "dev".

@@ -62,10 +62,10 @@ func TestRunServesHealthAndStops(t *testing.T) {
 	// from the process environment. The key is never used: the health
 	// check calls no Google API.
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", writeFakeServiceAccountKey(t))
-	port := freePort(t)
+	port, metricsPort := freePort(t), freePort(t)
 	env := map[string]string{
 		"GOOGLE_CLOUD_PROJECT": "test-project", "PROJECT_NUMBER": "123", "SERVICE_ACCOUNT": "jit@test-project.iam.gserviceaccount.com",
-		"PORT": strconv.Itoa(port), "SMTP_PASSWORD": "hunter2",
+		"PORT": strconv.Itoa(port), "SMTP_PASSWORD": "hunter2", "METRICS_ADDR": "127.0.0.1:" + strconv.Itoa(metricsPort),
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -95,6 +95,31 @@ func TestRunServesHealthAndStops(t *testing.T) {
 	_ = resp.Body.Close()
 	if err != nil || resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"healthy":true,"details":{}}` {
 		t.Errorf("GET /health/alive = %d %q (%v)", resp.StatusCode, body, err)
+	}
+	// Metrics are on their own port, and not on the app's.
+	for _, probe := range []struct {
+		url  string
+		want int
+	}{
+		{"http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics", 200},
+		{"http://127.0.0.1:" + strconv.Itoa(port) + "/metrics", 404},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", probe.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mresp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", probe.url, err)
+		}
+		mbody, _ := io.ReadAll(mresp.Body)
+		_ = mresp.Body.Close()
+		if mresp.StatusCode != probe.want {
+			t.Errorf("GET %s = %d, want %d", probe.url, mresp.StatusCode, probe.want)
+		}
+		if probe.want == 200 && !strings.Contains(string(mbody), `jitaccess_http_request_duration_seconds_count{code="200",method="GET",route="/health/alive"} 1`) {
+			t.Errorf("GET %s does not count the health check:\n%s", probe.url, mbody)
+		}
 	}
 
 	cancel()

@@ -66,9 +66,14 @@ type Options struct {
 	// (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS); nil leaves it off.
 	Nodes      NodeCatalog
 	NodeGrants NodeGrants
-	Clock      func() time.Time
-	Random     io.Reader
-	Logger     *slog.Logger
+	// FollowUpTimeout bounds each audit record and notification. They run
+	// detached from the caller's cancellation: once a binding is written,
+	// its audit record and emails must not depend on the client staying
+	// connected. Default 30s.
+	FollowUpTimeout time.Duration
+	Clock           func() time.Time
+	Random          io.Reader
+	Logger          *slog.Logger
 }
 
 // Service implements the use cases.
@@ -92,29 +97,47 @@ func New(catalog Catalog, grants Grants, tokens Tokens, notifier Notifier, audit
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.FollowUpTimeout <= 0 {
+		opts.FollowUpTimeout = defaultFollowUpTimeout
+	}
 	return &Service{catalog: catalog, grants: grants, tokens: tokens, notifier: notifier, auditor: auditor, opts: opts}
 }
 
 // Policy returns the rules requests are checked against.
 func (s *Service) Policy() jit.Policy { return s.opts.Policy }
 
+const defaultFollowUpTimeout = 30 * time.Second
+
+// followUp returns a context for work that must complete whatever the
+// caller does: it keeps ctx's values (trace, log labels) but not its
+// cancellation or deadline, and has a deadline of its own.
+func (s *Service) followUp(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.opts.FollowUpTimeout)
+}
+
 func (s *Service) now() time.Time { return s.opts.Clock().UTC().Truncate(time.Second) }
 
-// record writes an audit event. A failure to audit is logged loudly but
-// does not undo what already happened in IAM.
+// record writes an audit event, to completion even if the caller has gone
+// (see followUp). A failure to audit is logged loudly but does not undo
+// what already happened in IAM.
 func (s *Service) record(ctx context.Context, e jit.Event) {
+	ctx, cancel := s.followUp(ctx)
+	defer cancel()
 	if err := s.auditor.Record(ctx, e); err != nil {
 		s.opts.Logger.ErrorContext(ctx, "writing the audit record failed",
 			slog.String("event_kind", string(e.Kind)), slog.Any("error", err))
 	}
 }
 
-// notify sends a notification and turns a failure into a warning for the
-// caller: access was granted even if the email did not go out.
+// notify sends a notification after a grant, to completion even if the
+// caller has gone (see followUp), and turns a failure into a warning for
+// the caller: access was granted even if the email did not go out.
 func (s *Service) notify(ctx context.Context, e jit.Event) []string {
 	if s.notifier == nil {
 		return nil
 	}
+	ctx, cancel := s.followUp(ctx)
+	defer cancel()
 	if err := s.notifier.Notify(ctx, e); err != nil {
 		s.opts.Logger.WarnContext(ctx, "sending the notification failed",
 			slog.String("event_kind", string(e.Kind)), slog.Any("error", err))

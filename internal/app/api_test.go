@@ -291,7 +291,7 @@ func TestRefusalsWriteNothing(t *testing.T) {
 			"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "because", "activationTimeout": 30,
 		}, 403, "Justification does not meet criteria: Ticket number, e.g. INC-1234 or CHG-1234"},
 		{"missing_xsrf", "", "GET", "/api/policy", nil, 400, "Missing header: X-JITACCESS"},
-		{"missing_iap", "", "GET", "/api/policy", nil, 401, "Identity-Aware Proxy must be enabled for this application"},
+		{"missing_iap", "", "GET", "/api/policy", nil, 403, "Identity-Aware Proxy must be enabled for this application"},
 		{"tampered_token", "dave@example.com", "GET", "/api/activation-request?activation=JhbGciOiJSUzI1NiJ9~~Jmb28iOiJiYXIifQ~AAAA", nil, 403, "Accessing the activation request failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

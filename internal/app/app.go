@@ -39,6 +39,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/iam"
 	"github.com/jitaccess/jitaccess/internal/iap"
 	"github.com/jitaccess/jitaccess/internal/jit"
+	"github.com/jitaccess/jitaccess/internal/metrics"
 	"github.com/jitaccess/jitaccess/internal/notify"
 	"github.com/jitaccess/jitaccess/internal/server"
 	"github.com/jitaccess/jitaccess/web"
@@ -80,6 +81,9 @@ type Identity struct {
 type App struct {
 	Handler http.Handler
 	closers []func() error
+	// Metrics are the app's metrics when METRICS_ADDR is set, else nil;
+	// the caller serves Metrics.Handler() on that address.
+	Metrics *metrics.Metrics
 	// smtpSecret reads SMTP_SECRET, for the readiness probe; nil without it.
 	smtpSecret func(context.Context) (string, error)
 }
@@ -112,6 +116,12 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	id, err := identity(ctx, cfg, env)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Ops.MetricsAddr != "" {
+		a.Metrics = metrics.New()
+		if env, err = instrument(ctx, env, a.Metrics); err != nil {
+			return nil, err
+		}
 	}
 
 	crm, err := cloudresourcemanager.NewService(ctx, env.ResourceManager...)
@@ -150,6 +160,9 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		RetryBudget: cfg.BackendReadTimeout + 2*cfg.BackendWriteTimeout,
 		Clock:       clock, Logger: logger,
 	})
+	if a.Metrics != nil {
+		countIAM(a.Metrics, grants)
+	}
 	tokens := approval.New(creds, id.ServiceAccount, approval.Options{
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
@@ -163,7 +176,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		return nil, err
 	}
 
-	uc := activation.New(cat, grants, tokens, notifier, trail, activation.Options{
+	uc := activation.New(cat, grants, tokens, notifier, a.counted(trail), activation.Options{
 		Policy:         cfg.Policy(),
 		RequestTimeout: cfg.RequestTimeout,
 		CanNotify:      canNotify,
@@ -214,10 +227,10 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
 		InsecureLinks: cfg.Platform == config.PlatformLocal,
 		AuthFailures:  trail,
-		Ready:         ready,
-		Lifecycle:     lifecycle,
-		Nodes:         nodeUseCases(cfg, uc),
-		Clock:         clock,
+		Ready:         ready, ObserveRequest: a.observer(),
+		Lifecycle: lifecycle,
+		Nodes:     nodeUseCases(cfg, uc),
+		Clock:     clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the server: %w", err)
@@ -329,7 +342,7 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 		if err != nil {
 			return nil, false, err
 		}
-		channels = append(channels, m)
+		channels = append(channels, a.countedChannel("email", m))
 	} else {
 		logger.WarnContext(ctx, "The SMTP configuration is incomplete: no emails will be sent")
 	}
@@ -341,9 +354,15 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 		}
 		ps := notify.NewPubSub(client, "projects/"+id.ProjectID+"/topics/"+cfg.NotificationTopic, cfg.BackendWriteTimeout)
 		a.closers = append(a.closers, func() error { ps.Stop(); return client.Close() })
-		channels = append(channels, ps)
+		channels = append(channels, a.countedChannel("pubsub", ps))
 		canNotify = true
 	}
+	hooks, err := a.webhooks(ctx, cfg, env, id, logger)
+	if err != nil {
+		return nil, false, err
+	}
+	// A Chat space or a webhook reaches reviewers as Pub/Sub does.
+	channels, canNotify = append(channels, hooks...), canNotify || len(hooks) > 0
 	return notify.New(channels...), canNotify, nil
 }
 

@@ -49,7 +49,7 @@ const (
 	// maxTokenBytes bounds what Verify parses; real tokens are about 1 KB
 	// plus the justification and reviewers.
 	maxTokenBytes = 16 << 10
-	maxReviewers  = 100
+	maxReviewers  = jit.MaxReviewersLimit
 	maxIDLength   = 64
 	// maxDuration bounds the duration claim; the policy's limit is checked
 	// again when the request is approved.

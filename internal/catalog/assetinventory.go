@@ -127,15 +127,20 @@ func (c *AssetInventory) entitlementsAt(ctx context.Context, user jit.UserID, ba
 		principals["group:"+strings.ToLower(grp)] = true
 	}
 	var found []eligible
+	var warnings []string
 	for _, b := range bindings {
 		if !slices.ContainsFunc(b.members, func(m string) bool { return principals[strings.ToLower(m)] }) {
 			continue
 		}
-		if el, ok := eligibilityAt(base, b.role, b.expr); ok {
+		el, ok, warning := eligibilityOrWarningAt(base, b.role, b.expr)
+		if ok {
 			found = append(found, el)
 		}
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
 	}
-	return merge(found, active), nil, nil
+	return merge(found, active), sortedUnique(warnings), nil
 }
 
 // groupsOf lists every group user belongs to, directly or through nested

@@ -93,20 +93,36 @@ func merge(found []eligible, active map[jit.Entitlement]time.Time) []jit.Eligibl
 
 // eligibilityOf parses a binding's condition as an eligibility for project.
 func eligibilityOf(project jit.ProjectID, role, expr string) (eligible, bool) {
-	return eligibilityAt(jit.Entitlement{Project: project}, role, expr)
+	el, ok, _ := eligibilityOrWarningAt(jit.Entitlement{Project: project}, role, expr)
+	return el, ok
 }
 
 // eligibilityAt parses a binding's condition as an eligibility on the
 // resource of at (its Project or Node).
 func eligibilityAt(at jit.Entitlement, role, expr string) (eligible, bool) {
+	el, ok, _ := eligibilityOrWarningAt(at, role, expr)
+	return el, ok
+}
+
+// eligibilityOrWarningAt is eligibilityAt, with a warning for the user
+// when the binding is meant to be eligible but cannot be activated.
+func eligibilityOrWarningAt(at jit.Entitlement, role, expr string) (eligible, bool, string) {
+	where := string(at.Project)
+	if at.Node != "" {
+		where = at.Node
+	}
 	if expr == "" {
-		return eligible{}, false
+		return eligible{}, false, ""
 	}
 	el, ok, err := condition.ParseEligibility(expr)
-	if err != nil || !ok {
-		return eligible{}, false
+	if errors.Is(err, condition.ErrTimeBoundEligibility) {
+		return eligible{}, false, fmt.Sprintf("%s on %s cannot be activated: its eligible binding's condition reads request.time. "+
+			"Ask an administrator to remove the time clause from the condition.", role, where)
 	}
-	return eligible{ent: jit.Entitlement{Project: at.Project, Node: at.Node, Role: role, ResourceCondition: el.ResourceCondition}, typ: el.Type}, true
+	if err != nil || !ok {
+		return eligible{}, false, ""
+	}
+	return eligible{ent: jit.Entitlement{Project: at.Project, Node: at.Node, Role: role, ResourceCondition: el.ResourceCondition}, typ: el.Type}, true, ""
 }
 
 // at is the entitlement "base" of a resource: its Project or Node.

@@ -150,8 +150,12 @@ func (c *PolicyAnalyzer) entitlementsAt(ctx context.Context, user jit.UserID, ba
 	var warnings []string
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		if el, ok := eligibilityAt(base, b.GetRole(), b.GetCondition().GetExpression()); ok && conditional(r) {
+		el, ok, warning := eligibilityOrWarningAt(base, b.GetRole(), b.GetCondition().GetExpression())
+		if ok && conditional(r) {
 			found = append(found, el)
+		}
+		if warning != "" {
+			warnings = append(warnings, warning)
 		}
 	}
 	for _, e := range analysis.GetNonCriticalErrors() {

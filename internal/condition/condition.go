@@ -161,11 +161,23 @@ func (p *parsed) join(clauses []ast.Expr) (string, error) {
 	return parser.Unparse(again.ast.Expr(), again.ast.SourceInfo())
 }
 
+// ErrTimeBoundEligibility is ParseEligibility's error for an eligible
+// binding whose resource condition reads request.time (for example,
+// "eligible until a date"). Its activations would carry a second
+// request.time clause, which cannot be told from the activation window,
+// so the app could never recognise them as its own: never shown active,
+// never replaced or swept, and after 20 of them the user would be locked
+// out by IAM's limit of conditional bindings per role and member.
+var ErrTimeBoundEligibility = errors.New("the eligible binding's condition reads request.time besides the eligibility marker; " +
+	"jitaccess cannot activate it (the time clause would be indistinguishable from the activation window): " +
+	"remove the time clause, or end the eligibility by removing the binding")
+
 // ParseEligibility reads an eligible binding's condition. ok is false when
 // the expression has no eligibility marker in its top-level conjunction
 // (a marker under || or ! does not count). When both markers are present,
 // JIT wins, as in the original. A blank expression is simply not eligible;
-// malformed CEL is an error.
+// malformed CEL is an error, and so is a resource condition that reads
+// request.time (ErrTimeBoundEligibility, with the Type it would have had).
 func ParseEligibility(expr string) (Eligibility, bool, error) {
 	if strings.TrimSpace(expr) == "" {
 		return Eligibility{}, false, nil
@@ -187,6 +199,11 @@ func ParseEligibility(expr string) (Eligibility, bool, error) {
 	}
 	if typ == "" {
 		return Eligibility{}, false, nil
+	}
+	for _, c := range rest {
+		if readsRequestTime(c) {
+			return Eligibility{Type: typ}, false, ErrTimeBoundEligibility
+		}
 	}
 	rc, err := p.join(rest)
 	if err != nil {

@@ -1,6 +1,7 @@
 package condition
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,28 @@ func BenchmarkParseActivation(b *testing.B) {
 		if _, ok := ParseActivation(ActivationTitle, expr); !ok {
 			b.Fatal("not recognised")
 		}
+	}
+}
+
+// TestEligibilityThatReadsRequestTimeIsRefused: the activation of such a
+// binding would carry two request.time clauses ending the window, which
+// ParseActivation (rightly) cannot tell apart, so it is refused at
+// discovery, with its activation type kept for the message.
+func TestEligibilityThatReadsRequestTimeIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, expr := range []string{
+		`has({}.jitAccessConstraint) && request.time < timestamp("2030-01-01T00:00:00Z")`,
+		`has({}.multiPartyApprovalConstraint) && (resource.name.startsWith("x") || request.time.getHours("UTC") < 9)`,
+	} {
+		el, ok, err := ParseEligibility(expr)
+		if ok || !errors.Is(err, ErrTimeBoundEligibility) || el.Type == "" {
+			t.Errorf("ParseEligibility(%q) = %+v, %v, %v; want ErrTimeBoundEligibility", expr, el, ok, err)
+		}
+	}
+	// What such an activation would look like is not recognised as ours.
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	expr := ActivationExpression(start, start.Add(time.Hour), `request.time < timestamp("2030-01-01T00:00:00Z")`)
+	if _, ok := ParseActivation(ActivationTitle, expr); ok {
+		t.Errorf("ParseActivation accepted %q", expr)
 	}
 }

@@ -351,8 +351,20 @@ func (c *Config) loadApproval(r *reader) {
 		r.fail("ACTIVATION_REQUEST_TIMEOUT", v, "an approval request lives min(ACTIVATION_REQUEST_TIMEOUT, ACTIVATION_TIMEOUT) = %d minutes, but signed requests may live at most %d minutes (12 hours); lower either variable",
 			int(lifetime/time.Minute), maxRequestMinutes)
 	}
+	// 1.8.1 accepted up to 1000 reviewers, so such a configuration still
+	// starts; but every reviewer travels in the signed token, which bounds
+	// their number, so a larger value is lowered to that bound, with a warning.
 	c.MinReviewers = r.integer(DefaultMinReviewers, 1, maxCount, "ACTIVATION_REQUEST_MIN_REVIEWERS")
 	c.MaxReviewers = r.integer(DefaultMaxReviewers, 1, maxCount, "ACTIVATION_REQUEST_MAX_REVIEWERS")
+	for _, v := range []struct {
+		name string
+		n    *int
+	}{{"ACTIVATION_REQUEST_MIN_REVIEWERS", &c.MinReviewers}, {"ACTIVATION_REQUEST_MAX_REVIEWERS", &c.MaxReviewers}} {
+		if *v.n > jit.MaxReviewersLimit {
+			r.warn(fmt.Sprintf("%s=%d is more reviewers than one approval request can carry; using %d", v.name, *v.n, jit.MaxReviewersLimit))
+			*v.n = jit.MaxReviewersLimit
+		}
+	}
 	if c.MinReviewers > c.MaxReviewers {
 		v, _ := r.value("ACTIVATION_REQUEST_MIN_REVIEWERS")
 		if v == "" {

@@ -591,3 +591,17 @@ func TestParseZoneRefusesWhatJavaRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewerLimitsAboveTheTokenBoundStartLowered: 1.8.1 started with up to 1000
+// reviewers; such a configuration still starts, lowered to what one signed
+// request can carry, with a warning instead of a 500 at request time.
+func TestReviewerLimitsAboveTheTokenBoundStartLowered(t *testing.T) {
+	t.Parallel()
+	c, err := Load(withEnv(env{"ACTIVATION_REQUEST_MAX_REVIEWERS": "500"}).lookup)
+	if err != nil {
+		t.Fatalf("Load() = %v", err)
+	}
+	if c.MaxReviewers != jit.MaxReviewersLimit || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "ACTIVATION_REQUEST_MAX_REVIEWERS=500") {
+		t.Errorf("MaxReviewers = %d, warnings %q", c.MaxReviewers, c.Warnings)
+	}
+}

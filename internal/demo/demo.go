@@ -21,7 +21,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
+
+	"google.golang.org/api/idtoken"
 
 	"github.com/jitaccess/jitaccess/internal/app"
 	"github.com/jitaccess/jitaccess/internal/config"
@@ -74,6 +77,9 @@ type Demo struct {
 	// audience is what the simulator's assertions say they are for: the
 	// audience the app checks, so that the check runs.
 	audience string
+	// idTokens verifies the ID tokens of programmatic clients (jitctl),
+	// with Google's verification code and the emulator's keys.
+	idTokens *idtoken.Validator
 	server   *http.Server
 	lis      net.Listener
 	done     chan error
@@ -92,9 +98,10 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 		}
 	}
 	d = &Demo{done: make(chan error, 1)}
+	started := d
 	defer func() {
 		if err != nil {
-			_ = d.Close()
+			_ = started.Close()
 		}
 	}()
 	if d.Emulator, err = emulator.Start(ctx, emulator.Options{Seed: seed, Logger: logger}); err != nil {
@@ -107,6 +114,11 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 		return nil, err
 	}
 	d.URL = "http://" + d.lis.Addr().String()
+	if tcp, ok := d.lis.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		// Listening on every interface: links (and EXTERNAL_URL, which
+		// allows plain http only for loopback) use this machine's loopback.
+		d.URL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
 	// The demo shows activation on folders and the organization, which
 	// production leaves off unless configured.
 	overrides := map[string]string{"ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS": "true"}
@@ -122,6 +134,9 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 	}
 	if d.app, err = app.Build(ctx, cfg, emulated.Environment(d.Emulator, d.Outbox.TLSConfig(), logger, nil)); err != nil {
 		return nil, fmt.Errorf("build the app: %w", err)
+	}
+	if d.idTokens, err = idtoken.NewValidator(ctx, idtoken.WithHTTPClient(emulated.RedirectClient(d.Emulator.Endpoints().ResourceManager))); err != nil {
+		return nil, fmt.Errorf("ID token validator: %w", err)
 	}
 	d.server = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { d.done <- d.server.Serve(d.lis) }()

@@ -3,6 +3,7 @@ package demo
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -19,9 +20,34 @@ func TestLocalPathPreventsOpenRedirects(t *testing.T) {
 		"https://evil.example/":  "/",
 		"":                       "/",
 		"/x\r\nLocation: //evil": "/",
+		"/%09/evil.example":      "/", // a browser drops the tab: //evil.example
+		"/\t/evil.example":       "/",
+		"/%2F/evil.example":      "/",
+		"/%5Cevil.example":       "/",
+		"/%0a/evil.example":      "/",
+		"/ /evil.example":        "/",
+		"/?activation=a%2Bb":     "/?activation=a%2Bb",
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSignInDoesNotRedirectOffSite: the sign-in form's next= (the value a
+// link can set) never sends the browser to another site.
+func TestSignInDoesNotRedirectOffSite(t *testing.T) {
+	t.Parallel()
+	d, err := Run(t.Context(), Options{Addr: "127.0.0.1:0", Seed: mustSeed(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	for _, next := range []string{"/%09/evil.example", "/\t/evil.example", "/%2F%2Fevil.example"} {
+		form := url.Values{"email": {"alice@example.com"}, "next": {next}}
+		rec := serve(t, d, http.MethodPost, "/_demo/signin", form.Encode(), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+		if loc := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || loc != "/" {
+			t.Errorf("next=%q: %d, Location %q, want 303 to /", next, rec.Code, loc)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/emulator"
 )
 
@@ -37,6 +38,8 @@ func (d *Demo) Handler() http.Handler {
 	mux.Handle("/_demo/outbox/", demoHeaders(d.Outbox.Handler("/_demo/outbox")))
 	mux.HandleFunc("GET /_demo/iam", d.iamViewer)
 	mux.HandleFunc("GET /_demo/info", d.info)
+	mux.HandleFunc("GET /_demo/credentials", d.credentials)
+	mux.HandleFunc("GET /_demo/token", d.token)
 	mux.HandleFunc("/", d.proxy)
 	return mux
 }
@@ -78,6 +81,22 @@ func (d *Demo) proxy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, ok := d.user(r)
+	if bearer, found := bearerToken(r); found {
+		// Programmatic authentication, as IAP does it: an ID token for
+		// IAP's OAuth client wins over the cookie, and a bad one is
+		// refused rather than ignored.
+		var msg string
+		if u, msg = d.bearerUser(r, bearer); msg != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			b, _ := json.Marshal(map[string]string{"message": msg}) //nolint:errchkjson // a map of strings always marshals
+			_, _ = w.Write(append(b, '\n'))
+			return
+		}
+		ok = true
+		r.Header.Del("Authorization")
+		r.Header.Del("Proxy-Authorization")
+	}
 	if !ok {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			w.Header().Set("Content-Type", "application/json")
@@ -134,12 +153,28 @@ func (d *Demo) signin(w http.ResponseWriter, r *http.Request) {
 }
 
 // localPath returns next when it is a path on this site, else "/": no
-// open redirect through //host, /\host or a scheme.
+// open redirect through //host, /\host or a scheme, written plainly or
+// hidden from a prefix check by characters browsers drop or decode (a
+// tab or newline is removed from URLs, so "/\t/evil" is "//evil"; %2F
+// and %5C decode to / and \).
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	if !safePathChars(next) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	if !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || !safePathChars(u.Path) ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next
+}
+
+// safePathChars refuses control characters, spaces and backslashes.
+func safePathChars(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' })
 }
 
 func (d *Demo) signout(w http.ResponseWriter, r *http.Request) {
@@ -243,6 +278,8 @@ func (d *Demo) info(w http.ResponseWriter, r *http.Request) {
 		"emulator":   d.Emulator.Endpoints(),
 		"smtp":       d.Outbox.Addr(),
 		"userHeader": HeaderUser,
+		// What jitctl needs: JITCTL_URL=url, JITCTL_AUDIENCE=iapClientId.
+		"iapClientId": emulated.IAPClientID,
 	})
 }
 

@@ -31,6 +31,10 @@ const (
 	SMTPPassword      = "demo-only-password"
 	SenderAddress     = "jitaccess@example.com"
 	JustificationHint = "Ticket number, e.g. INC-1234 or CHG-1234"
+	// IAPClientID is the OAuth client ID of the demo's IAP: the audience
+	// of the ID tokens that jitctl sends (IAP's programmatic
+	// authentication).
+	IAPClientID = ProjectNumber + "-iapdemo.apps.googleusercontent.com"
 )
 
 // Environment returns the Environment of an app that talks to e, and mails

@@ -75,6 +75,9 @@ type Emulator struct {
 	Logging *Logging
 	// SecretManager serves secrets (SMTP_SECRET) over gRPC.
 	SecretManager *SecretManager
+	// OAuth issues the ID tokens of IAP's programmatic authentication
+	// (/token, /oauth2/v3/certs), for jitctl.
+	OAuth *OAuth
 
 	logger   *slog.Logger
 	httpLis  net.Listener
@@ -125,6 +128,9 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	e.Credentials = NewIAMCredentials(w)
 	e.Logging = NewLogging(w)
 	e.SecretManager = NewSecretManager(w)
+	if e.OAuth, err = NewOAuth(opts.Clock); err != nil {
+		return nil, err
+	}
 
 	var lc net.ListenConfig
 	httpAddr, grpcAddr := cmp.Or(opts.HTTPAddr, defaultAddr), cmp.Or(opts.GRPCAddr, defaultAddr)
@@ -184,6 +190,8 @@ func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
 		h = e.Credentials
 	case strings.HasPrefix(p, "/iap/"):
 		h = e.IAP
+	case p == "/token" || p == "/oauth2/v3/certs":
+		h = e.OAuth
 	case strings.HasPrefix(p, "/_emulator/"):
 		h = e.Control
 	}

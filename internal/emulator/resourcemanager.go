@@ -573,5 +573,6 @@ func (rm *ResourceManager) setIamPolicy(name string, rw http.ResponseWriter, r *
 	if err != nil {
 		return nil, err
 	}
+	rm.w.noteRequestReason(name, r.Header.Get("X-Goog-Request-Reason"))
 	return p, nil
 }

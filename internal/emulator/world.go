@@ -145,6 +145,7 @@ type World struct {
 	indexDelay      time.Duration
 	etagSeq         uint64
 	writes          map[string]int      // setIamPolicy successes by resource
+	reasons         map[string][]string // x-goog-request-reason of each successful setIamPolicy, by resource
 	secrets         map[string][][]byte // Secret Manager versions by secret name
 }
 
@@ -482,6 +483,27 @@ func (w *World) PolicyWrites(resource string) int {
 	defer w.mu.RUnlock()
 	name, _ := w.canonicalResource(resource)
 	return w.writes[name]
+}
+
+// RequestReasons returns the x-goog-request-reason header of every
+// successful setIamPolicy call on a resource, oldest first ("" when a call
+// sent none), so that tests can check what Cloud Audit Logs would show as
+// the reason of each change.
+func (w *World) RequestReasons(resource string) []string {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	name, _ := w.canonicalResource(resource)
+	return append([]string(nil), w.reasons[name]...)
+}
+
+func (w *World) noteRequestReason(resource, reason string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	name, _ := w.canonicalResource(resource)
+	if w.reasons == nil {
+		w.reasons = map[string][]string{}
+	}
+	w.reasons[name] = append(w.reasons[name], reason)
 }
 
 // TotalPolicyWrites reports how many setIamPolicy calls succeeded anywhere.

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/cloudresourcemanager/v3"
+	"google.golang.org/api/googleapi"
 
 	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -80,11 +82,22 @@ func (c *Client) setPolicy(ctx context.Context, resource string, p *cloudresourc
 		return jit.E("iam.setPolicy", jit.KindInternal, "", fmt.Errorf("unsupported resource %q", resource))
 	}
 	if err != nil {
-		return fmt.Errorf("set IAM policy of %s: %w", resource, err)
+		err = fmt.Errorf("set IAM policy of %s: %w", resource, err)
+		var g *googleapi.Error
+		if !errors.As(err, &g) || g.Code == http.StatusInternalServerError || g.Code == http.StatusBadGateway || g.Code == http.StatusGatewayTimeout {
+			// No answer, or one after which Google may still have applied
+			// the change: the next cycle's read tells.
+			return &lostAnswerError{err: err}
+		}
+		return err
 	}
 	c.writes.Add(1)
 	return nil
 }
+
+// errAlreadyApplied is what a modify function returns when the policy it
+// reads shows that an earlier attempt, whose answer was lost, did land.
+var errAlreadyApplied = errors.New("the change is already in the policy")
 
 // grantOf reads a binding as an activation grant of resource; ok is false
 // for every binding the app did not write.
@@ -194,8 +207,11 @@ func indexOf(p *cloudresourcemanager.Policy, ref jit.GrantRef) int {
 func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error) {
 	const op = "iam.Revoke"
 	var removed jit.Grant
-	err := c.modifyResource(ctx, ref.Resource, "Ending a just-in-time activation", func(p *cloudresourcemanager.Policy) error {
+	err := c.modifyResource(ctx, ref.Resource, "Ending a just-in-time activation", func(p *cloudresourcemanager.Policy, unsure bool) error {
 		i := indexOf(p, ref)
+		if i < 0 && unsure && removed.Member != "" {
+			return errAlreadyApplied // our earlier attempt removed it
+		}
 		if i < 0 {
 			return errNoSuchGrant(op)
 		}
@@ -220,8 +236,13 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 	if !act.End.After(act.Start) || act.Entitlement.Role != ref.Role || !strings.EqualFold(act.Beneficiary.Member(), ref.Member) {
 		return jit.E(op, jit.KindInternal, "", errors.New("the replacement is not for the same role and member"))
 	}
-	return c.modifyResource(ctx, ref.Resource, act.Description(), func(p *cloudresourcemanager.Policy) error {
+	replacement := jit.GrantRef{Resource: ref.Resource, Role: ref.Role, Member: ref.Member,
+		Expression: condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition)}
+	return c.modifyResource(ctx, ref.Resource, act.Description(), func(p *cloudresourcemanager.Policy, unsure bool) error {
 		i := indexOf(p, ref)
+		if i < 0 && unsure && indexOf(p, replacement) >= 0 {
+			return errAlreadyApplied // our earlier attempt replaced it
+		}
 		if i < 0 {
 			return errNoSuchGrant(op)
 		}
@@ -253,20 +274,44 @@ func sweepExpired(p *cloudresourcemanager.Policy, now time.Time) {
 
 // modifyResource is the read-modify-write of any resource's policy: a
 // stale etag or a retryable Google error starts it over with jittered
-// backoff, within the retry budget. An error returned by modify is final.
-func (c *Client) modifyResource(ctx context.Context, resource, reason string, modify func(*cloudresourcemanager.Policy) error) error {
+// backoff, within the retry budget. An error returned by modify is final,
+// except errAlreadyApplied, which means done. modify learns (unsure) when
+// an earlier attempt's answer was lost, so that it can recognise its own
+// change in the policy it reads.
+//
+// Like Grant, the write is detached from the caller's cancellation but
+// not from its deadline: a client that hangs up does not cut a write in
+// half, and the answer is the real outcome.
+func (c *Client) modifyResource(ctx context.Context, resource, reason string, modify func(p *cloudresourcemanager.Policy, unsure bool) error) error {
 	const op = "iam.modifyResource"
-	ctx, cancel := context.WithTimeout(ctx, c.opts.RetryBudget)
+	deadline := time.Now().Add(c.opts.RetryBudget)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	backoff := c.opts.BaseBackoff
+	unsure := false
 	for attempt := 1; ; attempt++ {
-		err := c.modifyOnce(ctx, resource, reason, modify)
+		err := c.modifyOnce(ctx, resource, reason, func(p *cloudresourcemanager.Policy) error { return modify(p, unsure) })
 		if err == nil {
 			return nil
 		}
 		var perm *permanentError
 		if errors.As(err, &perm) {
+			if errors.Is(perm.err, errAlreadyApplied) {
+				return nil
+			}
 			return perm.err
+		}
+		var lost *lostAnswerError
+		if errors.As(err, &lost) {
+			unsure = true
+			err = lost.err
+			if !retryable(err) {
+				// No Google status at all (a timeout): look again.
+				err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
+			}
 		}
 		if !retryable(err) {
 			return translateResource(op, resource, err)
@@ -344,7 +389,9 @@ func (c *Client) GrantNode(ctx context.Context, node string, acts []jit.Activati
 			return jit.E(op, jit.KindInternal, "", fmt.Errorf("activation %s has an empty window", a.ID))
 		}
 	}
-	return c.modifyResource(ctx, node, acts[0].Description(), func(p *cloudresourcemanager.Policy) error {
+	// Applying the same activations twice gives the same policy, so an
+	// attempt whose answer was lost needs no special care.
+	return c.modifyResource(ctx, node, acts[0].Description(), func(p *cloudresourcemanager.Policy, _ bool) error {
 		return applyActivations(p, acts, c.opts.Clock())
 	})
 }

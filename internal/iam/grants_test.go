@@ -1,11 +1,17 @@
 package iam_test
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/api/cloudresourcemanager/v3"
+	"google.golang.org/api/option"
 
 	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/emulator"
@@ -238,5 +244,71 @@ func TestPreflightSweepsThenRefusesNamingTheLimit(t *testing.T) {
 				t.Error("the policy was written")
 			}
 		})
+	}
+}
+
+// loseAnswers forwards setIamPolicy calls but, for the first n, drops
+// Google's answer: the change is applied and the caller sees an error,
+// as when a connection breaks after the request was processed.
+type loseAnswers struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    int
+}
+
+func (l *loseAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(r)
+	if err != nil || !strings.HasSuffix(r.URL.Path, ":setIamPolicy") {
+		return resp, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n == 0 {
+		return resp, err
+	}
+	l.n--
+	_ = resp.Body.Close()
+	return nil, errors.New("connection reset after the request was sent")
+}
+
+// TestALostAnswerIsResolvedByReadingThePolicy: an end or an extension
+// whose setIamPolicy answer was lost, but which Google applied, is
+// reported as done (the next read shows it), not as "already ended".
+func TestALostAnswerIsResolvedByReadingThePolicy(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	lossy := &loseAnswers{next: http.DefaultTransport}
+	crm, err := cloudresourcemanager.NewService(t.Context(), append(e.HTTPClientOptions(), option.WithHTTPClient(&http.Client{Transport: lossy}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := iam.New(crm, iam.Options{BaseBackoff: time.Millisecond})
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, u := range []jit.UserID{"dave@example.com", "erin@example.com"} {
+		if err := c.Grant(t.Context(), []jit.Activation{activationFor(u, "prod-payments-db", "roles/cloudsql.client", now, time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grants, _, _ := c.Grants(t.Context(), []string{"projects/prod-payments-db"}, "", now)
+	if len(grants) != 2 {
+		t.Fatalf("grants = %+v", grants)
+	}
+	lossy.mu.Lock()
+	lossy.n = 1
+	lossy.mu.Unlock()
+	if _, err := c.Revoke(t.Context(), grants[0].Ref()); err != nil {
+		t.Errorf("Revoke with a lost answer: %v", err)
+	}
+	lossy.mu.Lock()
+	lossy.n = 1
+	lossy.mu.Unlock()
+	act := activationFor(grants[1].Beneficiary, "prod-payments-db", "roles/cloudsql.client", grants[1].Start, 2*time.Hour)
+	if err := c.Replace(t.Context(), grants[1].Ref(), act); err != nil {
+		t.Errorf("Replace with a lost answer: %v", err)
+	}
+	acts := emutest.Activations(t, e.World, "projects/prod-payments-db")
+	if len(acts) != 1 || acts[0].Members[0] != string(grants[1].Member) ||
+		acts[0].Condition.Expression != condition.ActivationExpression(act.Start, act.End, "") {
+		t.Errorf("bindings after both = %+v", acts)
 	}
 }

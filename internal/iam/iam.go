@@ -64,18 +64,34 @@ type Stats struct {
 
 // Client adds activation bindings to project policies.
 //
-// Concurrent grants on the same project are committed together: the first
-// caller writes, and every grant that arrives while it writes joins the
-// next write. Under a burst this turns N contending read-modify-writes
-// (each of which loses to the others and starts over) into a few writes,
-// and it keeps the etag retries for what they are for, writers in other
-// instances.
+// Concurrent grants on the same project are committed together: a writer
+// goroutine per busy project takes every grant waiting at that moment and
+// writes them in one read-modify-write. Under a burst this turns N
+// contending read-modify-writes (each of which loses to the others and
+// starts over) into a few writes, and it keeps the etag retries for what
+// they are for, writers in other instances.
+//
+// Each caller's answer is true about its own grant, within its own
+// deadline:
+//   - a grant still waiting when its caller's context ends is withdrawn
+//     and never written;
+//   - a grant being written is written under a deadline no later than its
+//     caller's (less a reserve for reading the outcome back), detached from
+//     cancellation, so the caller waits for the real outcome: a client
+//     that hangs up does not leave a binding the caller was told failed;
+//   - when Google's answer to a setIamPolicy call is lost (a timeout), the
+//     policy is read back to learn whether the grants landed;
+//   - when a batch fails, each grant is written alone, so one bad grant
+//     fails only its own caller.
+//
+// The callers never write themselves, so the first caller does not wait
+// for the grants that arrive after it.
 type Client struct {
 	crm  *cloudresourcemanager.Service
 	opts Options
 
 	mu     sync.Mutex
-	queues map[jit.ProjectID]*queue
+	queues map[jit.ProjectID]*queue // a queue exists while its writer runs
 
 	writes, conflicts, retries, batched atomic.Int64
 }
@@ -83,12 +99,15 @@ type Client struct {
 // queue holds the grants waiting for a project's next write.
 type queue struct {
 	pending []*grant
-	running bool
 }
 
 type grant struct {
+	ctx  context.Context
 	acts []jit.Activation
-	done chan error
+	done chan error // buffered: the writer never blocks on it
+	// taken is set, under Client.mu, when the writer has taken the grant
+	// into a batch; from then on only the writer answers it.
+	taken bool
 }
 
 // New returns a Client using crm.
@@ -122,15 +141,19 @@ func (c *Client) Stats() Stats {
 	return Stats{Writes: c.writes.Load(), Conflicts: c.conflicts.Load(), Retries: c.retries.Load(), Batched: c.batched.Load()}
 }
 
+const msgTimedOut = "Updating the IAM policy timed out, please try again"
+
 // Grant writes the activations, which must all be for one project and one
 // beneficiary, in a single read-modify-write of the project's policy.
+// A nil error means the bindings were written; any error means they were
+// not, and will not be (see Client).
 //
 // Errors are *jit.Error: KindInvalid for activations that cannot be
 // written (mixed projects, a role not grantable on projects, a full
 // policy), KindConflict when concurrent writers kept winning past the
 // retry budget, KindDenied/KindNotFound for permission or project
 // problems, KindTooMany, KindUpstream or KindUnavailable for Google-side
-// failures.
+// failures and for a context that ended first.
 func (c *Client) Grant(ctx context.Context, acts []jit.Activation) error {
 	const op = "iam.Grant"
 	if len(acts) == 0 {
@@ -145,58 +168,117 @@ func (c *Client) Grant(ctx context.Context, acts []jit.Activation) error {
 			return jit.E(op, jit.KindInternal, "", fmt.Errorf("activation %s has an empty window", a.ID))
 		}
 	}
-	g := &grant{acts: acts, done: make(chan error, 1)}
+	if err := ctx.Err(); err != nil {
+		return jit.E(op, jit.KindUnavailable, msgTimedOut, err)
+	}
+	g := &grant{ctx: ctx, acts: acts, done: make(chan error, 1)}
 	c.mu.Lock()
 	q := c.queues[project]
-	if q == nil {
+	start := q == nil
+	if start {
 		q = &queue{}
 		c.queues[project] = q
 	}
 	q.pending = append(q.pending, g)
-	lead := !q.running
-	q.running = true
 	c.mu.Unlock()
-	if lead {
-		// The write outlives this caller's cancellation: others wait on it.
-		c.drain(context.WithoutCancel(ctx), project, q)
+	if start {
+		go c.run(project, q)
 	}
 	select {
 	case err := <-g.done:
 		return err
 	case <-ctx.Done():
-		return jit.E(op, jit.KindUnavailable, "Updating the IAM policy timed out, please try again", ctx.Err())
 	}
+	c.mu.Lock()
+	if !g.taken {
+		// Withdrawn before anyone wrote it: it never will be.
+		q.pending = slices.DeleteFunc(q.pending, func(x *grant) bool { return x == g })
+		c.mu.Unlock()
+		return jit.E(op, jit.KindUnavailable, msgTimedOut, ctx.Err())
+	}
+	c.mu.Unlock()
+	// Being written under a deadline no later than ours: the outcome is
+	// moments away, and only it tells the truth.
+	return <-g.done
 }
 
-// drain writes the project's pending grants, batch after batch, until none
-// are left.
-func (c *Client) drain(ctx context.Context, project jit.ProjectID, q *queue) {
+// run is a project's writer: it writes the pending grants, batch after
+// batch, until none are left, then removes the queue.
+func (c *Client) run(project jit.ProjectID, q *queue) {
 	for {
 		c.mu.Lock()
-		batch := q.pending
+		var batch []*grant
+		for _, g := range q.pending {
+			g.taken = true
+			if err := g.ctx.Err(); err != nil {
+				g.done <- jit.E("iam.Grant", jit.KindUnavailable, msgTimedOut, err)
+				continue
+			}
+			batch = append(batch, g)
+		}
 		q.pending = nil
 		if len(batch) == 0 {
-			q.running = false
 			delete(c.queues, project)
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
-		c.writeBatch(ctx, project, batch)
+		// Deadlines are wall-clock time, whatever Options.Clock says.
+		c.writeBatch(project, batch, time.Now().Add(c.opts.RetryBudget))
 	}
 }
 
-// writeBatch writes a batch in one read-modify-write. If the batch as a
-// whole cannot be written (say one grant would overfill the policy), each
-// grant is tried alone, so that one bad grant fails only its own caller.
-func (c *Client) writeBatch(ctx context.Context, project jit.ProjectID, batch []*grant) {
-	var all []jit.Activation
+// writeBatch writes a batch in one read-modify-write that ends by the
+// earliest deadline of its callers (and by budgetEnd). If the write fails,
+// each grant is tried alone under its own deadline and the same budget, so
+// that one bad grant, or one caller in a hurry, fails only its own caller.
+func (c *Client) writeBatch(project jit.ProjectID, batch []*grant, budgetEnd time.Time) {
+	deadline, resolveBy := budgetEnd, time.Duration(0)
 	for _, g := range batch {
-		all = append(all, g.acts...)
+		d, reserve := c.deadlineOf(g, budgetEnd)
+		if d.Before(deadline) {
+			deadline, resolveBy = d, reserve
+		}
 	}
-	err := c.write(ctx, project, all)
-	if err == nil || len(batch) == 1 || jit.KindOf(err) != jit.KindConflict {
-		if len(batch) > 1 {
+	var acts []jit.Activation
+	for _, g := range batch {
+		acts = append(acts, g.acts...)
+	}
+	// Detached from cancellation (a client that hangs up must not cut a
+	// write in half), bounded by the callers' deadlines.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
+	err := c.write(ctx, project, acts, requestReason(batch))
+	cancel()
+	if err != nil && maybeApplied(err) {
+		// Google may have applied the write although its answer was lost:
+		// look before saying it failed.
+		landed, known := c.landed(batch[0].ctx, project, batch, max(resolveBy, min(c.opts.ReadTimeout, time.Second)))
+		if !known {
+			unknown := jit.E("iam.Grant", jit.KindUnavailable,
+				"Google Cloud did not confirm the IAM policy update; check whether the role is active before trying again", err)
+			for _, g := range batch {
+				g.done <- unknown
+			}
+			return
+		}
+		var rest []*grant
+		for i, g := range batch {
+			if landed[i] {
+				g.done <- nil
+			} else {
+				rest = append(rest, g)
+			}
+		}
+		if len(rest) < len(batch) {
+			c.batched.Add(int64(len(batch) - len(rest)))
+		}
+		batch = rest
+		if len(batch) == 0 {
+			return
+		}
+	}
+	if err == nil || len(batch) == 1 {
+		if err == nil && len(batch) > 1 {
 			c.batched.Add(int64(len(batch)))
 		}
 		for _, g := range batch {
@@ -205,36 +287,146 @@ func (c *Client) writeBatch(ctx context.Context, project jit.ProjectID, batch []
 		return
 	}
 	for _, g := range batch {
-		g.done <- c.write(ctx, project, g.acts)
+		c.writeBatch(project, []*grant{g}, budgetEnd)
 	}
 }
 
-func (c *Client) write(ctx context.Context, project jit.ProjectID, acts []jit.Activation) error {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.RetryBudget)
+// deadlineOf is when a grant's write must end: its caller's deadline less
+// a reserve for reading the outcome back, and no later than budgetEnd.
+func (c *Client) deadlineOf(g *grant, budgetEnd time.Time) (time.Time, time.Duration) {
+	d, ok := g.ctx.Deadline()
+	if !ok {
+		return budgetEnd, c.opts.ReadTimeout
+	}
+	reserve := min(c.opts.ReadTimeout, time.Until(d)/4)
+	d = d.Add(-max(reserve, 0))
+	if d.After(budgetEnd) {
+		return budgetEnd, c.opts.ReadTimeout
+	}
+	return d, reserve
+}
+
+// landed reads the policy back and reports, per grant, whether all of its
+// bindings are in it exactly as written; known is false when that could
+// not be established in time.
+//
+// A write whose answer was lost may still be on its way to Google and land
+// after the read. So unless every grant is there, the policy just read is
+// written back unchanged: that changes the etag, and a late write, which
+// carries an older etag, can then only fail. If the write-back itself
+// meets a newer etag, something landed in between: read again.
+func (c *Client) landed(parent context.Context, project jit.ProjectID, batch []*grant, timeout time.Duration) (landed []bool, known bool) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), timeout)
 	defer cancel()
+	resource := project.ResourceName()
+	for {
+		policy, err := c.crm.Projects.GetIamPolicy(resource, &cloudresourcemanager.GetIamPolicyRequest{
+			Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: 3},
+		}).Context(ctx).Do()
+		if err != nil {
+			c.opts.Logger.ErrorContext(ctx, "reading back an IAM policy update whose answer was lost failed",
+				slog.String("resource", resource), slog.Any("error", err))
+			return nil, false
+		}
+		out := grantsIn(policy, batch)
+		if !slices.Contains(out, false) {
+			return out, true
+		}
+		policy.Version = 3
+		call := c.crm.Projects.SetIamPolicy(resource, &cloudresourcemanager.SetIamPolicyRequest{Policy: policy, UpdateMask: "bindings,etag"}).Context(ctx)
+		call.Header().Set("x-goog-request-reason", "jitaccess: no change, fencing off an earlier update whose answer was lost")
+		_, err = call.Do()
+		if err == nil {
+			c.writes.Add(1)
+			return out, true
+		}
+		if !isConflict(err) {
+			c.opts.Logger.ErrorContext(ctx, "fencing off an IAM policy update whose answer was lost failed",
+				slog.String("resource", resource), slog.Any("error", err))
+			return nil, false
+		}
+	}
+}
+
+// grantsIn reports, per grant, whether all of its bindings are in policy.
+func grantsIn(policy *cloudresourcemanager.Policy, batch []*grant) []bool {
+	key := func(role, member, title, expr string) string {
+		return role + "\x00" + strings.ToLower(member) + "\x00" + title + "\x00" + expr
+	}
+	present := map[string]bool{}
+	for _, b := range policy.Bindings {
+		if b != nil && b.Condition != nil && len(b.Members) == 1 {
+			present[key(b.Role, b.Members[0], b.Condition.Title, b.Condition.Expression)] = true
+		}
+	}
+	out := make([]bool, len(batch))
+	for i, g := range batch {
+		out[i] = true
+		for _, a := range g.acts {
+			expr := condition.ActivationExpression(a.Start, a.End, a.Entitlement.ResourceCondition)
+			if !present[key(a.Entitlement.Role, a.Beneficiary.Member(), condition.ActivationTitle, expr)] {
+				out[i] = false
+			}
+		}
+	}
+	return out
+}
+
+// requestReason is the x-goog-request-reason of a write, which Cloud
+// Audit Logs show as the reason of the policy change: one caller's
+// description, or, for a batch, who was granted what, so that no
+// caller's justification stands for the others'.
+func requestReason(batch []*grant) string {
+	if len(batch) == 1 {
+		return batch[0].acts[0].Description()
+	}
+	parts := make([]string, 0, len(batch))
+	for _, g := range batch {
+		for _, a := range g.acts {
+			parts = append(parts, a.ID+" "+string(a.Beneficiary))
+		}
+	}
+	return fmt.Sprintf("jitaccess: %d activations in one update: %s", len(parts), strings.Join(parts, ", "))
+}
+
+func (c *Client) write(ctx context.Context, project jit.ProjectID, acts []jit.Activation, reason string) error {
 	return c.readModifyWrite(ctx, project, func(p *cloudresourcemanager.Policy) error {
 		return applyActivations(p, acts, c.opts.Clock())
-	}, acts[0].Description())
+	}, reason)
 }
 
 // readModifyWrite applies modify to the project's current policy and
 // writes it back with its etag, starting over when the etag is stale or
-// Google answers with a retryable error.
+// Google answers with a retryable error. ctx bounds the whole cycle.
+// When an error may hide a write that Google applied (its answer was
+// lost), maybeApplied reports true for it.
 func (c *Client) readModifyWrite(ctx context.Context, project jit.ProjectID, modify func(*cloudresourcemanager.Policy) error, reason string) error {
 	const op = "iam.readModifyWrite"
 	resource := project.ResourceName()
 	backoff := c.opts.BaseBackoff
+	unsure := false
+	fail := func(err error) error {
+		if unsure {
+			return &maybeAppliedError{err: err}
+		}
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		err := c.tryOnce(ctx, resource, modify, reason)
 		if err == nil {
 			return nil
 		}
+		var lost *lostAnswerError
+		if errors.As(err, &lost) {
+			unsure = true
+			err = lost.err
+		}
 		var perm *permanentError
 		if errors.As(err, &perm) {
-			return perm.err
+			return fail(perm.err)
 		}
 		if !retryable(err) {
-			return translate(op, project, err)
+			return fail(translate(op, project, err))
 		}
 		if isConflict(err) {
 			c.conflicts.Add(1)
@@ -248,14 +440,32 @@ func (c *Client) readModifyWrite(ctx context.Context, project jit.ProjectID, mod
 		case <-ctx.Done():
 			t.Stop()
 			if isConflict(err) {
-				return jit.E(op, jit.KindConflict, "Failed to update IAM bindings due to concurrent modifications, please try again", err)
+				return fail(jit.E(op, jit.KindConflict, "Failed to update IAM bindings due to concurrent modifications, please try again", err))
 			}
-			return translate(op, project, err)
+			return fail(translate(op, project, err))
 		case <-t.C:
 		}
 		c.retries.Add(1)
 	}
 }
+
+// maybeAppliedError marks a failure after a setIamPolicy call whose answer
+// was lost: Google may have applied it.
+type maybeAppliedError struct{ err error }
+
+func (e *maybeAppliedError) Error() string { return e.err.Error() }
+func (e *maybeAppliedError) Unwrap() error { return e.err }
+
+func maybeApplied(err error) bool {
+	var m *maybeAppliedError
+	return errors.As(err, &m)
+}
+
+// lostAnswerError is a setIamPolicy call that got no answer from Google.
+type lostAnswerError struct{ err error }
+
+func (e *lostAnswerError) Error() string { return e.err.Error() }
+func (e *lostAnswerError) Unwrap() error { return e.err }
 
 // permanentError marks a failure of modify that retrying cannot fix.
 type permanentError struct{ err error }
@@ -285,7 +495,14 @@ func (c *Client) tryOnce(ctx context.Context, resource string, modify func(*clou
 	}).Context(setCtx)
 	call.Header().Set("x-goog-request-reason", headerSafe(reason))
 	if _, err := call.Do(); err != nil {
-		return fmt.Errorf("set IAM policy of %s: %w", resource, err)
+		err = fmt.Errorf("set IAM policy of %s: %w", resource, err)
+		var g *googleapi.Error
+		if !errors.As(err, &g) || g.Code == http.StatusInternalServerError || g.Code == http.StatusBadGateway || g.Code == http.StatusGatewayTimeout {
+			// No answer, or an error after which Google may still have
+			// applied the change (503 and 429 mean it was not processed).
+			return &lostAnswerError{err: err}
+		}
+		return err
 	}
 	c.writes.Add(1)
 	return nil

@@ -17,6 +17,11 @@ const MaxJustificationLength = 100
 // MinDuration is the shortest activation.
 const MinDuration = time.Minute
 
+// MaxReviewersLimit is the most reviewers one approval request can name:
+// the signed token carries every reviewer and travels in the approval
+// link, so ACTIVATION_REQUEST_MAX_REVIEWERS cannot be set higher.
+const MaxReviewersLimit = 100
+
 // Policy holds the administrator's rules for activation requests
 // (ACTIVATION_TIMEOUT, ACTIVATION_REQUEST_*, JUSTIFICATION_*).
 type Policy struct {

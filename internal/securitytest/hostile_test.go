@@ -97,43 +97,43 @@ func identityCases() []hostileCase {
 	return []hostileCase{
 		{"iap_missing", func(t *testing.T, h *apptest.Harness) apptest.Response {
 			return h.Do(t, "", http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", activateBody([]string{dbRole}, "INC-1", 30))
-		}, 401, "Identity-Aware Proxy must be enabled"},
-		{"iap_garbage", withAssertion(func(*testing.T, *apptest.Harness) string { return "not-a-jwt" }), 401, invalid},
-		{"iap_expired", withAssertion(forged(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() })), 401, invalid},
+		}, 403, "Identity-Aware Proxy must be enabled"},
+		{"iap_garbage", withAssertion(func(*testing.T, *apptest.Harness) string { return "not-a-jwt" }), 403, invalid},
+		{"iap_expired", withAssertion(forged(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() })), 403, invalid},
 		{"iap_not_yet_valid", withAssertion(forged(func(c map[string]any) {
 			c["iat"], c["exp"] = time.Now().Add(time.Hour).Unix(), time.Now().Add(70*time.Minute).Unix()
-		})), 401, invalid},
-		{"iap_wrong_audience", withAssertion(forged(func(c map[string]any) { c["aud"] = "/projects/1/apps/other-app" })), 401, invalid},
-		{"iap_wrong_issuer", withAssertion(forged(func(c map[string]any) { c["iss"] = "https://accounts.google.com" })), 401, invalid},
-		{"iap_no_email", withAssertion(forged(func(c map[string]any) { delete(c, "email") })), 401, invalid},
-		{"iap_email_with_crlf", withAssertion(forged(func(c map[string]any) { c["email"] = "dave@example.com\r\nX: y" })), 401, invalid},
+		})), 403, invalid},
+		{"iap_wrong_audience", withAssertion(forged(func(c map[string]any) { c["aud"] = "/projects/1/apps/other-app" })), 403, invalid},
+		{"iap_wrong_issuer", withAssertion(forged(func(c map[string]any) { c["iss"] = "https://accounts.google.com" })), 403, invalid},
+		{"iap_no_email", withAssertion(forged(func(c map[string]any) { delete(c, "email") })), 403, invalid},
+		{"iap_email_with_crlf", withAssertion(forged(func(c map[string]any) { c["email"] = "dave@example.com\r\nX: y" })), 403, invalid},
 		{"iap_alg_none", withAssertion(func(t *testing.T, h *apptest.Harness) string {
 			return b64url(map[string]any{"alg": "none"}) + "." + b64url(claims(func(map[string]any) {})) + "."
-		}), 401, invalid},
+		}), 403, invalid},
 		{"iap_hs256_with_public_key", withAssertion(func(t *testing.T, h *apptest.Harness) string {
 			in := b64url(map[string]any{"alg": "HS256", "kid": h.Emulator.IAP.KeyID()}) + "." + b64url(claims(func(map[string]any) {}))
 			m := hmac.New(sha256.New, h.Emulator.IAP.JWKS())
 			m.Write([]byte(in))
 			return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-		}), 401, invalid},
+		}), 403, invalid},
 		{"iap_rs256_header", withAssertion(func(t *testing.T, h *apptest.Harness) string {
 			return mint(map[string]any{"alg": "RS256", "kid": h.Emulator.IAP.KeyID()}, claims(func(map[string]any) {}))(t, h)
-		}), 401, invalid},
+		}), 403, invalid},
 		{"iap_short_signature", withAssertion(func(t *testing.T, h *apptest.Harness) string {
 			tok := forged(func(map[string]any) {})(t, h)
 			return tok[:strings.LastIndex(tok, ".")+1] + "AAAA"
-		}), 401, invalid},
+		}), 403, invalid},
 		{"iap_long_signature", withAssertion(func(t *testing.T, h *apptest.Harness) string {
 			return forged(func(map[string]any) {})(t, h) + "AAAAAAAA"
-		}), 401, invalid},
+		}), 403, invalid},
 		{"iap_tampered_email", withAssertion(func(t *testing.T, h *apptest.Harness) string {
 			parts := strings.Split(forged(func(map[string]any) {})(t, h), ".")
 			return parts[0] + "." + b64url(claims(func(c map[string]any) { c["email"] = "heidi@example.com" })) + "." + parts[2]
-		}), 401, invalid},
+		}), 403, invalid},
 		{"iap_unknown_key", withAssertion(func(t *testing.T, h *apptest.Harness) string {
 			return mint(map[string]any{"alg": "ES256", "kid": "someone-elses"}, claims(func(map[string]any) {}))(t, h)
-		}), 401, invalid},
-		{"iap_oversize", withAssertion(func(*testing.T, *apptest.Harness) string { return strings.Repeat("a", 10000) }), 401, invalid},
+		}), 403, invalid},
+		{"iap_oversize", withAssertion(func(*testing.T, *apptest.Harness) string { return strings.Repeat("a", 10000) }), 403, invalid},
 		{"xsrf_missing", func(t *testing.T, h *apptest.Harness) apptest.Response {
 			return h.DoRaw(t, http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate",
 				http.Header{"X-Goog-Iap-Jwt-Assertion": {h.Assertion(t, dave)}}, activateBody([]string{dbRole}, "INC-1", 30))

@@ -95,12 +95,12 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	t.Parallel()
 	h := apptest.Start(t)
 	responses := map[string]apptest.Response{
-		"ui":        h.DoRaw(t, http.MethodGet, "/", nil, nil),
-		"script":    h.DoRaw(t, http.MethodGet, "/app.js", nil, nil),
-		"api_ok":    h.Do(t, dave, http.MethodGet, "/api/policy", nil),
-		"api_401":   h.Do(t, "", http.MethodGet, "/api/policy", nil),
-		"api_400":   h.Do(t, dave, http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", "{"),
-		"not_found": h.DoRaw(t, http.MethodGet, "/nope", nil, nil),
+		"ui":         h.DoRaw(t, http.MethodGet, "/", nil, nil),
+		"script":     h.DoRaw(t, http.MethodGet, "/app.js", nil, nil),
+		"api_ok":     h.Do(t, dave, http.MethodGet, "/api/policy", nil),
+		"api_no_iap": h.Do(t, "", http.MethodGet, "/api/policy", nil),
+		"api_400":    h.Do(t, dave, http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", "{"),
+		"not_found":  h.DoRaw(t, http.MethodGet, "/nope", nil, nil),
 		"cross_site_403": h.DoRaw(t, http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate",
 			http.Header{"X-Jitaccess": {"1"}, "X-Goog-Iap-Jwt-Assertion": {h.Assertion(t, dave)}, "Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}, "{}"),
 		"api_403":    h.Do(t, "grace@example.com", http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", activateBody([]string{dbRole}, "INC-1", 30)),

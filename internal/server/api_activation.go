@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -119,8 +120,10 @@ type selfActivateRequest struct {
 }
 
 // maxMinutes keeps a hostile activationTimeout from overflowing
-// time.Duration; any value this large is refused by the policy anyway.
-const maxMinutes = 1 << 30
+// time.Duration (whose range ends at about 153 million minutes; 1<<30 did
+// not, and 307445736 minutes wrapped round to a short activation); any
+// value this large is refused by the policy anyway.
+const maxMinutes = int64(math.MaxInt64 / int64(time.Minute))
 
 func minutes(m int64) time.Duration {
 	if m > maxMinutes {

@@ -120,6 +120,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 				Protocol:     r.Proto,
 				Latency:      time.Since(start),
 			}.Attr())
+			if s.opts.ObserveRequest != nil {
+				s.opts.ObserveRequest(routePattern(r), r.Method, status, time.Since(start))
+			}
 		}()
 		next.ServeHTTP(rec, r)
 		completed = true
@@ -230,13 +233,16 @@ func (s *Server) requireXSRFHeader(next http.Handler) http.Handler {
 
 // authenticate verifies the IAP assertion and puts the principal in the
 // request context. Details of a failed verification go to the log only
-// (the original's issue #73).
+// (the original's issue #73). A missing or invalid assertion is a 403, as
+// in the original (its IapRequestFilter threw ForbiddenException):
+// monitors and clients of 1.8.1 key on it, and IAP's own 401 for an
+// expired session never reaches the app.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	const op = "server.authenticate"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		assertion := r.Header.Get(headerIAPAssertion)
 		if assertion == "" {
-			err := jit.E(op, jit.KindUnauthenticated,
+			err := jit.E(op, jit.KindDenied,
 				"Identity-Aware Proxy must be enabled for this application", fmt.Errorf("missing %s header, IAP might be disabled", headerIAPAssertion))
 			s.recordAuthFailure(r.Context(), err)
 			s.writeError(w, r, err)
@@ -250,7 +256,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				s.writeError(w, r, err)
 			default:
 				s.recordAuthFailure(r.Context(), err)
-				s.writeError(w, r, jit.E(op, jit.KindUnauthenticated, "Invalid IAP assertion", err))
+				s.writeError(w, r, jit.E(op, jit.KindDenied, "Invalid IAP assertion", err))
 			}
 			return
 		}

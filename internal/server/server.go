@@ -96,6 +96,9 @@ type Options struct {
 	// AuthFailures records refused IAP assertions in the audit trail;
 	// nil records nothing.
 	AuthFailures AuthFailureRecorder
+	// ObserveRequest is called for every request, for metrics; nil
+	// observes nothing.
+	ObserveRequest RequestObserver
 	// Lifecycle serves My access, end, extend and history; nil leaves
 	// those routes out.
 	Lifecycle LifecycleUseCases

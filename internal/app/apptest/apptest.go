@@ -27,6 +27,8 @@ type Harness struct {
 	Outbox   *outbox.Server
 	Server   *httptest.Server
 	URL      string
+	// App is the wired app, for its metrics.
+	App *app.App
 }
 
 // Options change the harness.
@@ -34,6 +36,9 @@ type Options struct {
 	// Config overrides environment variables of emulated.Config.
 	Config map[string]string
 	Clock  func() time.Time
+	// Setup changes the emulated world before the app is built (secrets
+	// it reads at start-up, for one).
+	Setup func(*emulator.World)
 }
 
 // Start starts a harness that stops when t ends.
@@ -44,6 +49,9 @@ func Start(t testing.TB, opts ...Options) *Harness {
 		o = opts[0]
 	}
 	e := emutest.Start(t, emutest.Options{Clock: o.Clock})
+	if o.Setup != nil {
+		o.Setup(e.World)
+	}
 	ob, err := outbox.Start(t.Context(), "127.0.0.1:0", outbox.Options{Username: emulated.SMTPUser, Password: emulated.SMTPPassword})
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +73,7 @@ func Start(t testing.TB, opts ...Options) *Harness {
 	}
 	t.Cleanup(func() { _ = a.Close() })
 	handler = a.Handler
+	h.App = a
 	return h
 }
 

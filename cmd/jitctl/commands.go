@@ -1,0 +1,480 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type connectFunc func(*cobra.Command) (*client, context.Context, context.CancelFunc, error)
+
+// isCobraUsage recognises cobra's own usage errors, which have no type.
+func isCobraUsage(err error) bool {
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "accepts ", "requires at least", "requires at most", "invalid argument", "flag needs an argument"} {
+		if strings.HasPrefix(err.Error(), p) {
+			return true
+		}
+	}
+	return false
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that says what is missing.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("expected %s", what)}
+		}
+		return nil
+	}
+}
+
+// Answers of the API, as far as jitctl reads them; --json prints them whole.
+type (
+	user        struct{ Email string }
+	entitlement struct {
+		ID, Name, ActivationType, Status string
+		ResourceCondition                *string
+		ValidUntil                       *int64
+	}
+	activationEntitlement struct {
+		ActivationID, ProjectID, ID, Name, Status string
+		StartTime, EndTime                        int64
+	}
+	activationResponse struct {
+		Beneficiary   user
+		Reviewers     []user
+		Justification string
+		Entitlements  []activationEntitlement
+	}
+	activation struct {
+		ID, Resource, Role, ResourceCondition, Beneficiary, Start, End, Status, ApprovedBy, Justification string
+	}
+	historyEntry struct {
+		Time, Event, User, Resource, Role, Justification, ApprovedBy, Reason string
+	}
+)
+
+func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
+	var project string
+	projectFlag := func(c *cobra.Command) {
+		c.Flags().StringVarP(&project, "project", "p", "", "the project ID (required)")
+		_ = c.MarkFlagRequired("project")
+	}
+	// show writes the raw JSON with --json, else calls human.
+	show := func(c *cobra.Command, raw []byte, human func(w *tabwriter.Writer)) error {
+		if s.json {
+			var v any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return fmt.Errorf("decode the answer: %w", err)
+			}
+			enc := json.NewEncoder(c.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		}
+		w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+		human(w)
+		return w.Flush()
+	}
+
+	projects := &cobra.Command{
+		Use: "projects", Short: "List the projects where I have eligible roles", Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			var out struct{ Projects []string }
+			raw, err := cl.call(ctx, http.MethodGet, "/api/projects", nil, nil, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				for _, p := range out.Projects {
+					_, _ = fmt.Fprintln(w, p)
+				}
+			})
+		},
+	}
+
+	roles := &cobra.Command{
+		Use: "roles", Short: "List my eligible roles on a project", Args: exactArgs(0, "no arguments; the project goes in --project"),
+		Example: "  jitctl roles --project prod-db",
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			ents, raw, err := listRoles(ctx, cl, project)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				_, _ = fmt.Fprintln(w, "ROLE\tTYPE\tSTATUS\tUNTIL")
+				for _, e := range ents {
+					until := ""
+					if e.ValidUntil != nil {
+						until = unixTime(*e.ValidUntil)
+					}
+					name := e.Name
+					if e.ResourceCondition != nil {
+						name += " (conditional)"
+					}
+					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", name, e.ActivationType, e.Status, until)
+				}
+			})
+		},
+	}
+	projectFlag(roles)
+
+	var (
+		roleNames     []string
+		peers         []string
+		justification string
+		duration      time.Duration
+		start         string
+	)
+	activate := &cobra.Command{
+		Use: "activate", Short: "Activate roles that need no approval (self-approval)", Args: exactArgs(0, "no arguments; roles go in --role"),
+		Example: "  jitctl activate -p prod-db --role roles/cloudsql.client -j 'INC-42 failover' --duration 30m",
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := checkTiming(duration, start); err != nil {
+				return err
+			}
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			ids, err := resolveRoles(ctx, cl, project, roleNames, "JIT")
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"entitlementIds": ids, "justification": justification}
+			if err := addTiming(ctx, cl, body, duration, start); err != nil {
+				return err
+			}
+			var out activationResponse
+			raw, err := cl.call(ctx, http.MethodPost, "/api/projects/"+url.PathEscape(project)+"/roles/self-activate", nil, body, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				for _, e := range out.Entitlements {
+					_, _ = fmt.Fprintf(w, "Activated %s on project %s: %s, %s to %s\n", e.Name, e.ProjectID, e.Status, unixTime(e.StartTime), unixTime(e.EndTime))
+				}
+			})
+		},
+	}
+	projectFlag(activate)
+	activate.Flags().StringSliceVarP(&roleNames, "role", "r", nil, "a role to activate, e.g. roles/cloudsql.client (repeat for several; required)")
+	_ = activate.MarkFlagRequired("role")
+
+	request := &cobra.Command{
+		Use: "request", Short: "Ask peers to approve a role that needs approval", Args: exactArgs(0, "no arguments; the role goes in --role"),
+		Example: "  jitctl request -p prod-api --role roles/run.developer --peer dave@example.com -j 'CHG-7 deploy' --duration 1h",
+		RunE: func(c *cobra.Command, _ []string) error {
+			if len(roleNames) != 1 {
+				return usageError{errors.New("request takes exactly one --role")}
+			}
+			if err := checkTiming(duration, start); err != nil {
+				return err
+			}
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			ids, err := resolveRoles(ctx, cl, project, roleNames, "MPA")
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"entitlementId": ids[0], "peers": peers, "justification": justification}
+			if err := addTiming(ctx, cl, body, duration, start); err != nil {
+				return err
+			}
+			var out activationResponse
+			raw, err := cl.call(ctx, http.MethodPost, "/api/projects/"+url.PathEscape(project)+"/roles/request", nil, body, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				reviewers := make([]string, len(out.Reviewers))
+				for i, r := range out.Reviewers {
+					reviewers[i] = r.Email
+				}
+				for _, e := range out.Entitlements {
+					_, _ = fmt.Fprintf(w, "Requested %s on project %s; asked %s to approve.\n", e.Name, e.ProjectID, strings.Join(reviewers, ", "))
+				}
+			})
+		},
+	}
+	projectFlag(request)
+	request.Flags().StringSliceVarP(&roleNames, "role", "r", nil, "the role to request (required)")
+	request.Flags().StringSliceVar(&peers, "peer", nil, "a reviewer's email (repeat for several; required)")
+	_ = request.MarkFlagRequired("role")
+	_ = request.MarkFlagRequired("peer")
+
+	for _, c := range []*cobra.Command{activate, request} {
+		c.Flags().StringVarP(&justification, "justification", "j", "", "why you need it, e.g. a ticket number (required)")
+		c.Flags().DurationVarP(&duration, "duration", "d", 0, "how long, e.g. 30m or 2h (default: the app's default)")
+		c.Flags().StringVar(&start, "start", "", "start later, at this RFC 3339 time (default: now)")
+		_ = c.MarkFlagRequired("justification")
+	}
+
+	approve := &cobra.Command{
+		Use: "approve TOKEN|LINK", Short: "Approve a request, given its token or the link from the email", Args: exactArgs(1, "the request's token or link"),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			var out activationResponse
+			raw, err := cl.call(ctx, http.MethodPost, "/api/activation-request", url.Values{"activation": {requestToken(args[0])}}, nil, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				for _, e := range out.Entitlements {
+					_, _ = fmt.Fprintf(w, "Approved %s on project %s for %s: %s, %s to %s\n", e.Name, e.ProjectID, out.Beneficiary.Email, e.Status, unixTime(e.StartTime), unixTime(e.EndTime))
+				}
+			})
+		},
+	}
+
+	var reason string
+	reject := &cobra.Command{
+		Use: "reject TOKEN|LINK", Short: "Reject a request, given its token or link", Args: exactArgs(1, "the request's token or link"),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			body := map[string]any{}
+			if reason != "" {
+				body["reason"] = reason
+			}
+			raw, err := cl.call(ctx, http.MethodPost, "/api/activation-request/reject", url.Values{"activation": {requestToken(args[0])}}, body, nil)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) { _, _ = fmt.Fprintln(w, "Rejected the request.") })
+		},
+	}
+	reject.Flags().StringVar(&reason, "reason", "", "why, for the requester")
+
+	end := &cobra.Command{
+		Use: "end ID", Short: "End an active or scheduled activation (see status for IDs)", Args: exactArgs(1, "the activation's ID from 'jitctl status'"),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			var out activation
+			raw, err := cl.call(ctx, http.MethodPost, "/api/activations/end", nil, map[string]any{"id": args[0]}, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				_, _ = fmt.Fprintf(w, "Ended %s on %s for %s.\n", out.Role, out.Resource, out.Beneficiary)
+			})
+		},
+	}
+
+	var (
+		forUser string
+		all     bool
+	)
+	status := &cobra.Command{
+		Use: "status", Aliases: []string{"access"}, Short: "Show my active and scheduled access", Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			q := url.Values{}
+			if forUser != "" {
+				q.Set("user", forUser)
+			}
+			if all {
+				q.Set("all", "true")
+			}
+			var out struct{ Activations []activation }
+			raw, err := cl.call(ctx, http.MethodGet, "/api/activations", q, nil, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				if len(out.Activations) == 0 {
+					_, _ = fmt.Fprintln(w, "No active or scheduled access.")
+					return
+				}
+				_, _ = fmt.Fprintln(w, "RESOURCE\tROLE\tUSER\tSTATUS\tSTART\tEND\tAPPROVED BY\tID")
+				for _, a := range out.Activations {
+					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Resource, a.Role, a.Beneficiary, a.Status, a.Start, a.End, dash(a.ApprovedBy), a.ID)
+				}
+			})
+		},
+	}
+	status.Flags().StringVar(&forUser, "user", "", "another user's access (administrators)")
+	status.Flags().BoolVar(&all, "all", false, "everybody's access (administrators)")
+
+	var hf struct{ user, resource, role, from, to, pageToken string }
+	var pageSize int
+	history := &cobra.Command{
+		Use: "history", Short: "Show what happened: requests, approvals, activations, ends", Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			q := url.Values{}
+			for k, v := range map[string]string{"user": hf.user, "resource": hf.resource, "role": hf.role, "from": hf.from, "to": hf.to, "pageToken": hf.pageToken} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if pageSize > 0 {
+				q.Set("pageSize", strconv.Itoa(pageSize))
+			}
+			var out struct {
+				Entries       []historyEntry
+				NextPageToken string
+			}
+			raw, err := cl.call(ctx, http.MethodGet, "/api/history", q, nil, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				_, _ = fmt.Fprintln(w, "TIME\tEVENT\tUSER\tRESOURCE\tROLE\tDETAILS")
+				for _, e := range out.Entries {
+					details := e.Justification
+					if e.ApprovedBy != "" {
+						details += " (approved by " + e.ApprovedBy + ")"
+					}
+					if e.Reason != "" {
+						details += " (" + e.Reason + ")"
+					}
+					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time, e.Event, e.User, e.Resource, e.Role, strings.TrimSpace(details))
+				}
+				if out.NextPageToken != "" {
+					_, _ = fmt.Fprintf(w, "More: --page-token %s\n", out.NextPageToken)
+				}
+			})
+		},
+	}
+	hflags := history.Flags()
+	hflags.StringVar(&hf.user, "user", "", "only this user's entries")
+	hflags.StringVar(&hf.resource, "resource", "", "only this resource, e.g. projects/prod-db")
+	hflags.StringVar(&hf.role, "role", "", "only this role")
+	hflags.StringVar(&hf.from, "from", "", "from this RFC 3339 time")
+	hflags.StringVar(&hf.to, "to", "", "up to this RFC 3339 time")
+	hflags.IntVar(&pageSize, "page-size", 0, "entries per page")
+	hflags.StringVar(&hf.pageToken, "page-token", "", "the page to show, from the previous one")
+
+	root.AddCommand(projects, roles, activate, request, approve, reject, end, status, history)
+}
+
+// listRoles lists the caller's eligible roles on project.
+func listRoles(ctx context.Context, cl *client, project string) ([]entitlement, []byte, error) {
+	var out struct{ Entitlements []entitlement }
+	raw, err := cl.call(ctx, http.MethodGet, "/api/projects/"+url.PathEscape(project)+"/roles", nil, nil, &out)
+	return out.Entitlements, raw, err
+}
+
+// resolveRoles turns role names (or entitlement IDs) into the IDs the API
+// takes, from the caller's eligible roles of type typ, so that a typo says
+// which roles there are rather than "invalid entitlement".
+func resolveRoles(ctx context.Context, cl *client, project string, names []string, typ string) ([]string, error) {
+	ents, _, err := listRoles(ctx, cl, project)
+	if err != nil {
+		return nil, err
+	}
+	var ids, eligible []string
+	for _, n := range names {
+		i := slices.IndexFunc(ents, func(e entitlement) bool { return e.ActivationType == typ && (e.ID == n || e.Name == n) })
+		if i < 0 {
+			for _, e := range ents {
+				if e.ActivationType == typ {
+					eligible = append(eligible, e.Name)
+				}
+			}
+			kind := map[string]string{"JIT": "that you can activate yourself", "MPA": "that need approval"}[typ]
+			if len(eligible) == 0 {
+				return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s: you have no roles on project %s %s", n, project, kind)}
+			}
+			return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s is not among your roles on project %s %s: %s", n, project, kind, strings.Join(eligible, ", "))}
+		}
+		ids = append(ids, ents[i].ID)
+	}
+	return ids, nil
+}
+
+// addTiming puts the duration (the app's default when 0) and the start
+// time in a request body.
+func addTiming(ctx context.Context, cl *client, body map[string]any, d time.Duration, start string) error {
+	minutes := int(d / time.Minute)
+	if d == 0 {
+		var policy struct{ DefaultActivationTimeout int }
+		if _, err := cl.call(ctx, http.MethodGet, "/api/policy", nil, nil, &policy); err != nil {
+			return err
+		}
+		minutes = policy.DefaultActivationTimeout
+	}
+	body["activationTimeout"] = minutes
+	if start != "" {
+		body["startTime"] = start
+	}
+	return nil
+}
+
+// checkTiming refuses what the app would, before asking it.
+func checkTiming(d time.Duration, start string) error {
+	if d < 0 || d%time.Minute != 0 {
+		return usageError{fmt.Errorf("--duration %s: use a positive whole number of minutes, such as 30m or 2h", d)}
+	}
+	if start != "" {
+		if _, err := time.Parse(time.RFC3339, start); err != nil {
+			return usageError{fmt.Errorf("--start %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", start)}
+		}
+	}
+	return nil
+}
+
+// requestToken takes a token, or the approval link that carries it.
+func requestToken(arg string) string {
+	if u, err := url.Parse(arg); err == nil && u.Query().Get("activation") != "" {
+		return u.Query().Get("activation")
+	}
+	return arg
+}
+
+func unixTime(sec int64) string {
+	if sec == 0 {
+		return ""
+	}
+	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitaccess/jitaccess/internal/demo"
+	"github.com/jitaccess/jitaccess/internal/emulated"
+	"github.com/jitaccess/jitaccess/internal/outbox"
+)
+
+// demoEnv runs the demo wiring (make run) and returns the environment
+// jitctl needs to act as user there: the demo's URL, its IAP client ID and
+// a credentials file as `gcloud auth application-default login` leaves it.
+type demoEnv struct {
+	d    *demo.Demo
+	home string
+}
+
+func startDemo(t *testing.T) *demoEnv {
+	t.Helper()
+	d, err := demo.Run(t.Context(), demo.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	return &demoEnv{d: d, home: t.TempDir()}
+}
+
+// credentials fetches the demo's credentials file for user.
+func (e *demoEnv) credentials(t *testing.T, user string) string {
+	t.Helper()
+	body := e.get(t, "/_demo/credentials?user="+user)
+	path := filepath.Join(t.TempDir(), "adc.json")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func (e *demoEnv) get(t *testing.T, path string) []byte {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.d.URL+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s = %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
+
+// env is the process environment of a jitctl run: only what is given,
+// and HOME in a temporary directory so that no real gcloud file is read.
+func (e *demoEnv) env(vars ...string) func(string) string {
+	m := map[string]string{"JITCTL_URL": e.d.URL, "JITCTL_AUDIENCE": emulated.IAPClientID, "HOME": e.home}
+	for i := 0; i+1 < len(vars); i += 2 {
+		m[vars[i]] = vars[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func jitctl(t *testing.T, env func(string) string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), args, env, &out, &errOut, func() bool { return false })
+	return result{code, out.String(), errOut.String()}
+}
+
+func (r result) want(t *testing.T, code int, stdout, stderr string) {
+	t.Helper()
+	if r.code != code || !strings.Contains(r.stdout, stdout) || !strings.Contains(r.stderr, stderr) {
+		t.Errorf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout to contain %q, stderr %q", r.code, code, r.stdout, r.stderr, stdout, stderr)
+	}
+}
+
+var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+\?activation=[^\s"<>]+`)
+
+// TestEndToEndAgainstTheDemo: jitctl against the demo's wiring, through
+// the IAP simulator with ID tokens from a user's credentials file: list,
+// activate, request, approve, and the API's refusals with their messages
+// and exit codes.
+func TestEndToEndAgainstTheDemo(t *testing.T) {
+	t.Parallel()
+	e := startDemo(t)
+	dave := e.env("JITCTL_CREDENTIALS", e.credentials(t, "dave@example.com"))
+	erin := e.env("JITCTL_CREDENTIALS", e.credentials(t, "erin@example.com"))
+	grace := e.env("JITCTL_CREDENTIALS", e.credentials(t, "grace@example.com"))
+
+	jitctl(t, dave, "projects").want(t, exitOK, "prod-payments-db", "")
+	jitctl(t, dave, "roles", "-p", "prod-payments-db").want(t, exitOK, "roles/cloudsql.client", "")
+
+	r := jitctl(t, dave, "--json", "roles", "--project", "prod-payments-db")
+	var roles struct{ Entitlements []map[string]any }
+	if err := json.Unmarshal([]byte(r.stdout), &roles); err != nil || r.code != exitOK || len(roles.Entitlements) == 0 {
+		t.Errorf("--json roles: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+
+	jitctl(t, dave, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "INC-42 db failover", "-d", "30m").
+		want(t, exitOK, "Activated roles/cloudsql.client on project prod-payments-db: ACTIVE", "")
+	if n := e.d.Emulator.World.PolicyWrites("projects/prod-payments-db"); n != 1 {
+		t.Errorf("%d policy writes after activate, want 1", n)
+	}
+	jitctl(t, dave, "roles", "-p", "prod-payments-db").want(t, exitOK, "ACTIVE", "")
+
+	// The app's rules, with its messages.
+	jitctl(t, dave, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "no ticket", "-d", "30m").
+		want(t, exitDenied, "", "jitctl: Justification does not meet criteria")
+	jitctl(t, grace, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "INC-1", "-d", "30m").
+		want(t, exitInvalid, "", "roles/cloudsql.client: you have no roles on project prod-payments-db that you can activate yourself")
+
+	jitctl(t, erin, "request", "-p", "prod-payments-api", "-r", "roles/run.developer", "--peer", "dave@example.com", "-j", "CHG-7 hotfix deploy", "-d", "45m").
+		want(t, exitOK, "Requested roles/run.developer on project prod-payments-api; asked dave@example.com to approve.", "")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	mail, err := e.d.Outbox.WaitFor(ctx, func(m outbox.Message) bool { return slices.Contains(m.To, "dave@example.com") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := linkPattern.FindString(mail.Text)
+	jitctl(t, grace, "approve", link).want(t, exitDenied, "", "jitctl: ")
+	jitctl(t, erin, "approve", link).want(t, exitDenied, "", "jitctl: ")
+	jitctl(t, dave, "approve", link).want(t, exitOK, "Approved roles/run.developer on project prod-payments-api for erin@example.com: ACTIVE", "")
+}
+
+// TestTokenFlagAndRefusedTokens: --token sends a token obtained
+// elsewhere; IAP's refusals of bad tokens exit 3 with its message.
+func TestTokenFlagAndRefusedTokens(t *testing.T) {
+	t.Parallel()
+	e := startDemo(t)
+	token := strings.TrimSpace(string(e.get(t, "/_demo/token?user=dave@example.com")))
+	jitctl(t, e.env(), "--token", token, "projects").want(t, exitOK, "prod-payments-db", "")
+	jitctl(t, e.env("JITCTL_TOKEN", token), "projects").want(t, exitOK, "prod-payments-db", "")
+	tampered := token[:len(token)-4] + "AAAA"
+	jitctl(t, e.env(), "--token", tampered, "projects").want(t, exitAuth, "", "Invalid IAP credentials")
+	jitctl(t, e.env(), "--token", "not-a-jwt", "projects").want(t, exitAuth, "", "Invalid IAP credentials")
+	// A token for another app's IAP is refused as IAP does.
+	other, err := e.d.Emulator.OAuth.MintIDToken("dave@example.com", "another-app.apps.googleusercontent.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jitctl(t, e.env(), "--token", other, "projects").want(t, exitAuth, "", "Invalid IAP credentials")
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	e := startDemo(t)
+	revoked := filepath.Join(t.TempDir(), "revoked.json")
+	_ = os.WriteFile(revoked, []byte(`{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"1//gone","token_uri":"`+e.d.Emulator.Endpoints().ResourceManager+`token"}`), 0o600)
+	tests := []struct {
+		name   string
+		env    func(string) string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no_credentials", e.env(), []string{"projects"}, exitAuth, "no credentials: run `gcloud auth application-default login`"},
+		{"no_audience", e.env("JITCTL_AUDIENCE", ""), []string{"projects"}, exitAuth, "the IAP OAuth client ID is not set"},
+		{"missing_credentials_file", e.env("JITCTL_CREDENTIALS", "/nonexistent/adc.json"), []string{"projects"}, exitAuth, "reading credentials"},
+		{"revoked_refresh_token", e.env("JITCTL_CREDENTIALS", revoked), []string{"projects"}, exitAuth, "the token endpoint refused the credentials (invalid_grant"},
+		{"unreachable_url", e.env("JITCTL_URL", "http://127.0.0.1:1"), []string{"--token", "x", "projects"}, exitUnavailable, "cannot reach http://127.0.0.1:1"},
+		{"no_url", e.env("JITCTL_URL", ""), []string{"--token", "x", "projects"}, exitUsage, "the app's URL is not set"},
+		{"http_outside_loopback", e.env(), []string{"--url", "http://jit.example.com", "--token", "x", "projects"}, exitUsage, "use https"},
+		{"unknown_command", e.env(), []string{"grant"}, exitUsage, `unknown command "grant"`},
+		{"unknown_flag", e.env(), []string{"projects", "--nope"}, exitUsage, "unknown flag"},
+		{"missing_project", e.env(), []string{"--token", "x", "roles"}, exitUsage, `required flag(s) "project" not set`},
+		{"missing_token_argument", e.env(), []string{"--token", "x", "approve"}, exitUsage, "expected the request's token or link"},
+		{"odd_duration", e.env(), []string{"--token", "x", "activate", "-p", "p", "-r", "r", "-j", "j", "-d", "90s"}, exitUsage, "use a positive whole number of minutes"},
+		{"bad_start", e.env(), []string{"--token", "x", "activate", "-p", "p", "-r", "r", "-j", "j", "--start", "tomorrow"}, exitUsage, "is not an RFC 3339 time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			jitctl(t, tt.env, tt.args...).want(t, tt.code, "", tt.stderr)
+		})
+	}
+}

@@ -1,0 +1,144 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jitaccess/jitaccess/internal/notify"
+)
+
+// Chat posts a message to a Google Chat space through an incoming webhook
+// for approval requests and their decisions, with the request's link, so
+// that reviewers who read mail once a day see it where they work.
+// Self-activations need nobody's attention and are not posted.
+type Chat struct {
+	url string
+	loc *time.Location
+	q   *queue
+}
+
+// NewChat posts to a Chat incoming webhook URL (it carries the webhook's
+// key and token: never logged). Times are shown in loc (nil: UTC). Call
+// Close to stop.
+func NewChat(url string, loc *time.Location, opts Options) *Chat {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Chat{url: url, loc: loc, q: newQueue("chat", opts)}
+}
+
+// Send queues the message of n and returns at once.
+func (c *Chat) Send(ctx context.Context, n notify.Notification) error {
+	text, ok := ChatText(n, c.loc)
+	if !ok {
+		return nil
+	}
+	body, err := json.Marshal(map[string]string{"text": text})
+	if err != nil {
+		return fmt.Errorf("chat: encode the message: %w", err)
+	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	c.q.enqueue(ctx, message{id: id, request: func(ctx context.Context, _ time.Time) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+		return req, nil
+	}})
+	return nil
+}
+
+// Close stops the queue; see Options.DrainTimeout.
+func (c *Chat) Close() { c.q.close() }
+
+// ChatText is the message of n in Google Chat's text format (*bold*,
+// `code`, <url|label> links); ok is false for notifications that are not
+// posted. Values are people's input: the characters of Chat's markup are
+// taken out of them so that a justification cannot forge a link.
+func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
+	roles := make([]string, len(n.Roles))
+	for i, r := range n.Roles {
+		roles[i] = "`" + clean(r) + "`"
+	}
+	what := strings.Join(roles, ", ") + " on project `" + clean(string(n.Project)) + "`"
+	if n.ResourceCondition != "" {
+		what += " (with a resource condition)"
+	}
+	var b strings.Builder
+	switch n.Kind {
+	case notify.ActivationSelfApproved:
+		return "", false
+	case notify.RequestActivation:
+		fmt.Fprintf(&b, "*%s* asks for %s", clean(string(n.Beneficiary)), what)
+		if !n.Start.IsZero() && !n.End.IsZero() {
+			fmt.Fprintf(&b, " for %s", n.End.Sub(n.Start).Round(time.Minute))
+		}
+		fmt.Fprintf(&b, ".\nJustification: %s\nReviewers: %s", clean(n.Justification), people(n.Reviewers))
+		if !n.RequestExpiry.IsZero() {
+			fmt.Fprintf(&b, "\nOpen until %s", n.RequestExpiry.In(loc).Format("2006-01-02 15:04 MST"))
+		}
+		if n.ActionURL != "" {
+			fmt.Fprintf(&b, "\n<%s|Review the request>", n.ActionURL)
+		}
+	case notify.ActivationApproved:
+		fmt.Fprintf(&b, "*%s* approved the request of *%s* for %s", clean(string(n.Approver)), clean(string(n.Beneficiary)), what)
+		if !n.End.IsZero() {
+			fmt.Fprintf(&b, ", active until %s", n.End.In(loc).Format("2006-01-02 15:04 MST"))
+		}
+		fmt.Fprintf(&b, ".\nJustification: %s", clean(n.Justification))
+		if n.BaseURL != "" {
+			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
+		}
+	default:
+		// Decisions added later (a rejection, for one) are posted with
+		// their subject rather than left out.
+		fmt.Fprintf(&b, "*%s*: %s", clean(string(n.Kind)), clean(n.MailSubject()))
+		if n.Justification != "" {
+			fmt.Fprintf(&b, "\nJustification: %s", clean(n.Justification))
+		}
+		if link := firstNonEmpty(n.ActionURL, n.BaseURL); link != "" {
+			fmt.Fprintf(&b, "\n<%s|Open the request>", link)
+		}
+	}
+	return b.String(), true
+}
+
+// clean takes out Chat's markup characters and line breaks.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '<', '>', '|', '*', '_', '`', '~':
+			return ' '
+		}
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func people[T ~string](us []T) string {
+	out := make([]string, len(us))
+	for i, u := range us {
+		out[i] = clean(string(u))
+	}
+	return strings.Join(out, ", ")
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
