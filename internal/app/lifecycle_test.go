@@ -485,3 +485,28 @@ func TestFullPolicyIsRefusedWithTheLimitNamed(t *testing.T) {
 		t.Errorf("extending on the full policy = %d %s", r.Status, r.Body)
 	}
 }
+
+// TestMyAccessWhileTheAssetIndexFails: the index only finds candidates;
+// without it the projects where the user is eligible are still read live,
+// and the answer says what is missing.
+func TestMyAccessWhileTheAssetIndexFails(t *testing.T) {
+	t.Parallel()
+	h := startLifecycle(t, nil)
+	if r := selfActivate(t, h, "dave@example.com", "prod-payments-db", "roles/cloudsql.client", 30, nil); r.Status != 200 {
+		t.Fatalf("self-activate = %d %s", r.Status, r.Body)
+	}
+	h.Emulator.World.Faults.Set("cloudasset.SearchAllIamPolicies", emulator.Fault{Code: 503})
+	r := h.Do(t, "dave@example.com", http.MethodGet, "/api/activations", nil)
+	body := r.JSON(t)
+	if r.Status != 200 || findActivation(activations(t, h, "dave@example.com", ""), "projects/prod-payments-db", "roles/cloudsql.client") == nil ||
+		!strings.Contains(string(r.Body), "The Cloud Asset index could not be searched") {
+		t.Errorf("My access without the index = %d %v", r.Status, body)
+	}
+	// A project whose policy cannot be read is a warning, not a failure.
+	h.Emulator.World.Faults.Clear()
+	h.Emulator.World.Faults.Set("cloudresourcemanager.projects.getIamPolicy", emulator.Fault{Code: 403})
+	r = h.Do(t, "dave@example.com", http.MethodGet, "/api/activations", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), "could not be read") {
+		t.Errorf("My access with unreadable policies = %d %s", r.Status, r.Body)
+	}
+}
