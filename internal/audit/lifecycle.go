@@ -124,7 +124,9 @@ func (h *History) filter(q jit.HistoryQuery) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `logName = "projects/%s/logs/%s"`, h.project, LogID)
 	if q.User != "" {
-		fmt.Fprintf(&b, ` AND labels.user = %q`, q.User)
+		// What the user did, and what was done for them (a peer's
+		// approval of their request, an administrator's revocation).
+		fmt.Fprintf(&b, ` AND (labels.user = %q OR labels.beneficiary = %q)`, q.User, q.User)
 	}
 	if q.Resource != "" {
 		fmt.Fprintf(&b, ` AND labels.resource = %q`, crmPrefix+q.Resource)

@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,14 +147,19 @@ func TestAdministratorRevokesAndAuditorReadsHistoryInTheBrowser(t *testing.T) {
 		chromedp.Click(chromedp.ID("history-apply")),
 		chromedp.WaitVisible(chromedp.CSS(`#history-table tr[data-event="api.activateRole"]`)),
 	)
-	rows, err := chromedp.Run(e.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#history-table tr[data-testid="history-row"]')].map((r) => r.cells[2].textContent)`))
+	// dave's entries: what he did, and what was done for him (frank's
+	// revocation), nothing else of frank's.
+	rows, err := chromedp.Run(e.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#history-table tr[data-testid="history-row"]')].map((r) => r.cells[2].textContent + ' ' + r.dataset.event)`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range rows {
-		if u != "dave@example.com" {
-			t.Errorf("filtered history shows an entry of %q", u)
+	for _, row := range rows {
+		if !strings.HasPrefix(row, "dave@example.com ") && row != "frank@example.com api.revokeActivation" {
+			t.Errorf("dave's history shows %q", row)
 		}
+	}
+	if !slices.Contains(rows, "frank@example.com api.revokeActivation") {
+		t.Errorf("dave's history lacks frank's revocation: %v", rows)
 	}
 	if row := e.text(t, `#history-table tr[data-event="api.activateRole"]`); !strings.Contains(row, "INC-7 failover drill") || !strings.Contains(row, "projects/prod-payments-db") {
 		t.Errorf("history row = %q", row)
