@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/jitaccess/jitaccess/internal/demo"
+	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/emulator"
 )
 
@@ -83,9 +84,12 @@ jitaccess demo is running. Open %[1]s in a browser.
   Emails (approval links): %[1]s/_demo/outbox
   IAM policies:            %[1]s/_demo/iam
   For scripts: curl -H 'X-Demo-User: alice@example.com' -H 'X-JITACCESS: 1' %[1]s/api/projects
+  For jitctl:  curl -s '%[1]s/_demo/credentials?user=dave@example.com' > /tmp/dave.json
+               JITCTL_URL=%[1]s JITCTL_AUDIENCE=%[2]s \
+               JITCTL_CREDENTIALS=/tmp/dave.json go run ./cmd/jitctl roles -p prod-payments-db
 
 Press Ctrl-C to stop.
-`, d.URL)
+`, d.URL, emulated.IAPClientID)
 	<-ctx.Done()
 	if err := d.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		return err

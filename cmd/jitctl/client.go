@@ -107,7 +107,14 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 		return nil, &unreachableError{what: c.base.String(), err: err}
 	}
 	if resp.StatusCode/100 != 2 {
-		return nil, answerError(resp, raw)
+		err := answerError(resp, raw)
+		var api *apiError
+		if errors.As(err, &api) && resp.StatusCode == http.StatusNotFound && api.Message == "Not found" {
+			// The router's answer for a path it does not know: say which,
+			// as the deployment may predate the endpoint.
+			api.Message += ": " + method + " " + path
+		}
+		return nil, err
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

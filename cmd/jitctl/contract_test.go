@@ -91,7 +91,7 @@ func TestLifecycleAndApprovalCommandsFollowTheContract(t *testing.T) {
 	}
 	// An endpoint that is not there yet answers with the API's message.
 	c2 := newContractServer(t, nil)
-	jitctl(t, c2.env(), "end", "act-1").want(t, exitInvalid, "", "jitctl: Not found")
+	jitctl(t, c2.env(), "end", "act-1").want(t, exitInvalid, "", "jitctl: Not found: POST /api/activations/end")
 }
 
 // TestServiceAccountCredentials: a service account key goes through

@@ -74,6 +74,20 @@ type Options struct {
 	Clock           func() time.Time
 	Random          io.Reader
 	Logger          *slog.Logger
+	// Decisions keep approval requests decided at most once (internal/iam);
+	// without it, requests can be made but not approved.
+	Decisions Decisions
+	// RequestLog reads requests' events back from the audit log
+	// (internal/audit); nil where the audit log is not readable (stdout
+	// only), and then decisions rest on IAM alone and lists are refused.
+	RequestLog RequestLog
+	// Link turns a request's token into the link of its page, for the
+	// notifications of approvals and rejections; nil leaves them without
+	// one. It is built from EXTERNAL_URL only, never a request's Host.
+	Link func(token string, project jit.ProjectID) string
+	// Approvers declares dedicated approvers and quorums
+	// (internal/catalog); nil means the original's any-one-peer rule.
+	Approvers Approvers
 }
 
 // Service implements the use cases.

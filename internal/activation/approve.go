@@ -2,15 +2,24 @@ package activation
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
 const msgRequestAccessFailed = "Accessing the activation request failed"
 
-// GetRequest shows an approval request to its beneficiary or a reviewer.
+// GetRequest shows an approval request to its beneficiary or a reviewer,
+// with its state: pending (and the approvals so far), approved (by whom,
+// when, with the window written), rejected (by whom, why) or expired.
+// The state is read from the binding written for this very request (its
+// id is in the binding's description), never from whatever activation of
+// the same role the beneficiary holds: an earlier activation does not
+// make a renewal read as approved.
 func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token string) (Result, error) {
 	const op = "activation.GetRequest"
 	req, err := s.openRequest(ctx, caller, token)
@@ -22,48 +31,62 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 		s.record(ctx, jit.Event{Kind: jit.EventRequestAccessDenied, Actor: caller, Request: &req, Err: err})
 		return Result{}, err
 	}
-	planned := plannedActivation(req, req.RequestedAt)
-	status := jit.StatusActivationPending
-	// The token cannot say it was approved (nothing is stored), but the
-	// project's policy can: if the beneficiary holds the role now, the
-	// request was approved (the original kept showing "waiting", #425).
-	if ents, _, err := s.entitlementsAt(ctx, req.Beneficiary, scopeOf(req.Entitlement)); err == nil {
-		for _, e := range ents {
-			if e.Entitlement == req.Entitlement && e.Status == jit.StatusActive && e.ValidUntil.After(req.RequestedAt) {
-				status = jit.StatusActive
-				planned.End = e.ValidUntil
-				planned.Start = e.ValidUntil.Add(-req.Duration)
-			}
-		}
-	} else {
-		s.opts.Logger.WarnContext(ctx, "checking whether the request was approved failed", slog.Any("error", err))
+	state, err := s.requestState(ctx, req, nil, true)
+	if err != nil {
+		return Result{}, err
 	}
-	return resultOf(caller.Email, &req, []jit.Activation{planned}, status), nil
+	return s.requestResult(caller.Email, req, state), nil
 }
 
-// Approve approves a request as one of its reviewers and writes the
-// binding. The window starts now, at approval, not when it was requested
-// (the original started it at request time, so late approvals shortened
-// or even expired the grant). Beneficiary and reviewer eligibility and the
-// justification are re-checked against the current rules.
+// requestResult renders a request and its state for the caller.
+func (s *Service) requestResult(caller jit.UserID, req jit.ActivationRequest, state jit.RequestState) Result {
+	act := plannedActivation(req, s.now())
+	status := jit.StatusActivationPending
+	switch state.Status {
+	case jit.RequestApproved:
+		act.Start, act.End = state.Granted.Start, state.Granted.End
+		status = jit.StatusActive
+		if !s.now().Before(act.End) {
+			status = jit.StatusInactive
+		}
+	case jit.RequestRejected, jit.RequestExpired:
+		status = jit.StatusInactive
+	}
+	r := resultOf(caller, &req, []jit.Activation{act}, status)
+	r.Request = &state
+	r.RequestID, r.RequestedAt, r.ExpiresAt = req.ID, req.RequestedAt, req.ApproveBy
+	return r
+}
+
+// Approve approves a request as one of its reviewers. A request needing
+// one approval (the original's rule) is granted at once; one needing k
+// (a quorum declared next to its dedicated approvers) records the
+// approval and is granted when the k-th distinct approver approves. The
+// window starts at the grant, not when it was requested (the original
+// started it at request time, so late approvals shortened or even expired
+// the grant). Beneficiary and approver eligibility and the justification
+// are re-checked against the current rules.
+//
+// A request is decided at most once: the decision is one read-modify-write
+// of the project's policy that finds this request's binding or record (by
+// its id) in the same read as the write, so a second approval, one after
+// the window ended, or two at once through different instances answer
+// "already approved" and write nothing.
 func (s *Service) Approve(ctx context.Context, caller jit.Principal, token string) (Result, error) {
 	const op = "activation.Approve"
 	req, err := s.openRequest(ctx, caller, token)
 	if err != nil {
 		return Result{}, err
 	}
-	now := s.now()
-	act := plannedActivation(req, now)
+	act := plannedActivation(req, s.now())
 	act.Approver = caller.Email
 	fail := func(err error) (Result, error) {
 		s.record(ctx, jit.Event{Kind: jit.EventApproveFailed, Actor: caller, Request: &req, Activations: []jit.Activation{act}, Err: err})
 		return Result{}, err
 	}
-	switch {
-	case caller.Email == req.Beneficiary:
-		return fail(jit.Denied(op, "You cannot approve your own request"))
-	case !req.IsReviewer(caller.Email):
-		return fail(jit.Denied(op, "The request does not permit approval by "+string(caller.Email)))
+	required, err := s.checkDecider(ctx, caller, req, "approve")
+	if err != nil {
+		return fail(err)
 	}
 	pol := s.opts.Policy
 	if err := pol.CheckJustification(req.Justification); err != nil {
@@ -78,17 +101,245 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	if err := s.requireEligible(ctx, req.Beneficiary, req.Entitlement, jit.MPA); err != nil {
 		return fail(err)
 	}
-	if err := s.requireReviewers(ctx, req.Entitlement, []jit.UserID{caller.Email}); err != nil {
+	events := s.decidedInLog(ctx, req)
+	if err := decidedError(op, events); err != nil {
 		return fail(err)
 	}
-	if err := s.grant(ctx, []jit.Activation{act}); err != nil {
+	if s.opts.Decisions == nil {
+		return fail(jit.E(op, jit.KindUnavailable, "Approving requests is not available in this configuration", nil))
+	}
+	var granted, attempted bool
+	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
+		if attempted && landed(rec, caller.Email, granted) {
+			// Our earlier attempt's write landed, its answer was lost.
+			if granted {
+				act = *rec.Granted
+			}
+			return jit.Decision{Landed: true}, nil
+		}
+		attempted = true
+		if err := alreadyDecided(op, rec, events); err != nil {
+			return jit.Decision{}, err
+		}
+		if rec.HasApproved(caller.Email) {
+			return jit.Decision{}, jit.E(op, jit.KindConflict, fmt.Sprintf(
+				"You have already approved this request; it needs %d more approval(s)", required-len(rec.Approvers)), nil)
+		}
+		if len(rec.Approvers)+1 < required {
+			granted = false
+			return jit.Decision{Approve: caller.Email}, nil
+		}
+		// The window starts now, when the last approval arrives.
+		a := plannedActivation(req, s.now())
+		a.Approver = caller.Email
+		if required > 1 {
+			for _, u := range rec.Approvers {
+				a.Approvers = append(a.Approvers, jit.UserID(u))
+			}
+			a.Approvers = append(a.Approvers, caller.Email)
+		}
+		act, granted = a, true
+		return jit.Decision{Approve: caller.Email, Grant: &a}, nil
+	})
+	if err != nil {
+		if jit.KindOf(err) == jit.KindConflict || jit.KindOf(err) == jit.KindDenied {
+			return fail(err)
+		}
 		return fail(wrapUpstream(op, "Approving the activation request failed", err))
 	}
-	e := jit.Event{Kind: jit.EventApproved, Actor: caller, Request: &req, Activations: []jit.Activation{act}, BaseURL: BaseURLFrom(ctx)}
+	state := stateOf(req, rec, events, s.now())
+	// The approval that was just recorded is not in the log yet.
+	state = withApproval(state, caller.Email, s.now())
+	state.Required = required
+	e := jit.Event{Kind: jit.EventApprovalRecorded, Actor: caller, Request: &req, Activations: []jit.Activation{act},
+		Approvals: state.Approvals, Required: required}
+	e.ActionURL, e.BaseURL = s.link(token, req), BaseURLFrom(ctx)
+	if granted {
+		e.Kind = jit.EventApproved
+	}
 	s.record(ctx, e)
-	r := resultOf(caller.Email, &req, []jit.Activation{act}, jit.StatusActive)
+	r := s.requestResult(caller.Email, req, state)
 	r.Warnings = s.notify(ctx, e)
 	return r, nil
+}
+
+// landed reports whether rec holds the decision an earlier attempt of the
+// same call wrote: its grant by approver, or its approval.
+func landed(rec jit.RequestRecord, approver jit.UserID, granted bool) bool {
+	if granted {
+		return rec.Granted != nil && rec.Granted.Approver == approver
+	}
+	return rec.Granted == nil && rec.RejectedBy == "" && rec.HasApproved(approver)
+}
+
+// checkDecider checks that caller may approve or reject req now, and
+// returns the number of approvals req needs: the token's, or more if the
+// role's declared quorum has grown since.
+func (s *Service) checkDecider(ctx context.Context, caller jit.Principal, req jit.ActivationRequest, verb string) (int, error) {
+	const op = "activation.checkDecider"
+	switch {
+	case caller.Email == req.Beneficiary:
+		return 0, jit.Denied(op, "You cannot "+verb+" your own request")
+	case !req.IsReviewer(caller.Email):
+		noun := "approval"
+		if verb == "reject" {
+			noun = "rejection"
+		}
+		return 0, jit.Denied(op, "The request does not permit "+noun+" by "+string(caller.Email))
+	}
+	ap, err := s.approverPolicy(ctx, req.Entitlement)
+	if err != nil {
+		return 0, err
+	}
+	if ap.Dedicated || req.Dedicated {
+		if !ap.Dedicated || !slices.Contains(ap.Approvers, caller.Email) {
+			return 0, jit.Denied(op, fmt.Sprintf("%s is no longer an approver of %s", caller.Email, req.Entitlement.ID()))
+		}
+	} else if err := s.requireReviewers(ctx, req.Entitlement, []jit.UserID{caller.Email}); err != nil {
+		return 0, err
+	}
+	return max(req.Quorum(), ap.Quorum), nil
+}
+
+// alreadyDecided refuses a decision on a request whose record, or the
+// audit log, says it was decided.
+func alreadyDecided(op string, rec jit.RequestRecord, events []jit.RequestEvent) error {
+	switch {
+	case rec.Granted != nil:
+		by := rec.Granted.Approver
+		msg := "This request has already been approved"
+		if by != "" {
+			msg += " by " + string(by)
+		}
+		return jit.E(op, jit.KindConflict, msg+" at "+rec.Granted.Start.UTC().Format(time.RFC3339), nil)
+	case rec.RejectedBy != "":
+		return jit.E(op, jit.KindConflict, "This request has already been rejected by "+string(rec.RejectedBy), nil)
+	}
+	return decidedError(op, events)
+}
+
+// decidedError refuses a decision on a request the audit log shows
+// decided. It matters once the request's bindings are gone (an
+// administrator removed them, or the activation was ended early).
+func decidedError(op string, events []jit.RequestEvent) error {
+	for _, e := range events {
+		switch e.Kind {
+		case jit.EventApproved:
+			return jit.E(op, jit.KindConflict, fmt.Sprintf("This request has already been approved by %s at %s", e.Actor, e.Time.UTC().Format(time.RFC3339)), nil)
+		case jit.EventRejected:
+			return jit.E(op, jit.KindConflict, fmt.Sprintf("This request has already been rejected by %s", e.Actor), nil)
+		}
+	}
+	return nil
+}
+
+// decidedInLog reads the request's events from the audit log. The log is
+// the second line of defence (IAM is the first, and the serialisation
+// point): when it cannot be read, the decision goes ahead on IAM alone.
+func (s *Service) decidedInLog(ctx context.Context, req jit.ActivationRequest) []jit.RequestEvent {
+	if s.opts.RequestLog == nil {
+		return nil
+	}
+	events, err := s.opts.RequestLog.RequestEvents(ctx, req.ID, req.RequestedAt.Add(-time.Minute))
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "reading the request's audit events failed; relying on the IAM policy alone",
+			slog.String("request_id", req.ID), slog.Any("error", err))
+		return nil
+	}
+	return events
+}
+
+// requestState derives a request's state from IAM (the fresh truth) and
+// the audit log (times, reasons, and decisions whose bindings are gone).
+// withPolicy also reads the role's current quorum (a Cloud Asset query),
+// which lists skip: there the token's quorum is shown.
+func (s *Service) requestState(ctx context.Context, req jit.ActivationRequest, events []jit.RequestEvent, withPolicy bool) (jit.RequestState, error) {
+	const op = "activation.requestState"
+	if events == nil {
+		events = s.decidedInLog(ctx, req)
+	}
+	var rec jit.RequestRecord
+	if s.opts.Decisions != nil {
+		var err error
+		rec, err = s.opts.Decisions.RequestRecord(ctx, req)
+		if err != nil {
+			return jit.RequestState{}, wrapUpstream(op, "Reading the request's state failed", err)
+		}
+	}
+	st := stateOf(req, rec, events, s.now())
+	if withPolicy && st.Status == jit.RequestPending {
+		if ap, err := s.approverPolicy(ctx, req.Entitlement); err == nil {
+			st.Required = max(st.Required, ap.Quorum)
+		}
+	}
+	return st, nil
+}
+
+// stateOf combines the IAM record and the audit events of a request.
+func stateOf(req jit.ActivationRequest, rec jit.RequestRecord, events []jit.RequestEvent, now time.Time) jit.RequestState {
+	st := jit.RequestState{Status: jit.RequestPending, Required: req.Quorum()}
+	times := map[jit.UserID]time.Time{}
+	for _, e := range events {
+		switch e.Kind {
+		case jit.EventApprovalRecorded, jit.EventApproved:
+			if _, seen := times[e.Actor]; !seen {
+				times[e.Actor] = e.Time
+				st.Approvals = append(st.Approvals, jit.Approval{By: e.Actor, At: e.Time})
+			}
+			if e.Kind == jit.EventApproved {
+				st.Status, st.DecidedBy, st.DecidedAt = jit.RequestApproved, e.Actor, e.Time
+			}
+		case jit.EventRejected:
+			st.Status, st.DecidedBy, st.DecidedAt, st.RejectReason = jit.RequestRejected, e.Actor, e.Time, e.Reason
+		}
+	}
+	// IAM is ahead of the log: approvals it holds that the log does not
+	// show yet are added without a time.
+	for _, a := range rec.Approvers {
+		u := jit.UserID(a)
+		if _, seen := times[u]; !seen && !slices.ContainsFunc(st.Approvals, func(x jit.Approval) bool { return jit.ApproverKey(x.By) == a }) {
+			st.Approvals = append(st.Approvals, jit.Approval{By: u})
+		}
+	}
+	switch {
+	case rec.Granted != nil:
+		st.Status, st.Granted = jit.RequestApproved, rec.Granted
+		st.DecidedBy, st.DecidedAt = rec.Granted.Approver, rec.Granted.Start
+		if rec.Granted.Approver != "" {
+			if _, seen := times[rec.Granted.Approver]; !seen {
+				st = withApproval(st, rec.Granted.Approver, rec.Granted.Start)
+			}
+		}
+	case rec.RejectedBy != "":
+		st.Status, st.DecidedBy = jit.RequestRejected, rec.RejectedBy
+	}
+	if st.Status == jit.RequestApproved && st.Granted == nil {
+		// Approved per the log, but the binding is gone (swept, ended or
+		// removed): the window is what the request asked for.
+		g := plannedActivation(req, st.DecidedAt)
+		g.Approver = st.DecidedBy
+		st.Granted = &g
+	}
+	if st.Status == jit.RequestPending && !now.Before(req.ApproveBy) {
+		st.Status = jit.RequestExpired
+	}
+	return st
+}
+
+// withApproval adds u's approval at t unless it is there already (then it
+// fills in the time if it was unknown).
+func withApproval(st jit.RequestState, u jit.UserID, t time.Time) jit.RequestState {
+	for i, a := range st.Approvals {
+		if a.By == u || string(a.By) == jit.ApproverKey(u) {
+			st.Approvals[i].By = u
+			if a.At.IsZero() {
+				st.Approvals[i].At = t
+			}
+			return st
+		}
+	}
+	st.Approvals = append(st.Approvals, jit.Approval{By: u, At: t})
+	return st
 }
 
 // openRequest verifies a token; any failure is the original's 403.

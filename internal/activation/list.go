@@ -62,9 +62,17 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
 		return nil, err
 	}
-	holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
+	// Where dedicated approvers are declared, they are the ones to pick.
+	ap, err := s.approverPolicy(ctx, ent)
 	if err != nil {
-		return nil, wrapUpstream(op, "Listing peers failed", err)
+		return nil, err
+	}
+	holders := ap.Approvers
+	if !ap.Dedicated {
+		holders, err = s.catalog.Holders(ctx, ent, jit.MPA)
+		if err != nil {
+			return nil, wrapUpstream(op, "Listing peers failed", err)
+		}
 	}
 	peers := slices.DeleteFunc(slices.Clone(holders), func(u jit.UserID) bool { return u == caller.Email })
 	slices.Sort(peers)

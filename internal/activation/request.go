@@ -103,14 +103,16 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
 		return fail(err)
 	}
-	if err := s.requireReviewers(ctx, ent, reviewers); err != nil {
+	ap, err := s.checkChosenReviewers(ctx, caller.Email, ent, reviewers)
+	if err != nil {
 		return fail(err)
 	}
+	req.Required, req.Dedicated = ap.Quorum, ap.Dedicated
 	token, err := s.tokens.Sign(ctx, req)
 	if err != nil {
 		return fail(wrapUpstream(op, "Requesting access failed", err))
 	}
-	e := jit.Event{Kind: jit.EventRequested, Actor: caller, Request: &req, Activations: planned}
+	e := jit.Event{Kind: jit.EventRequested, Actor: caller, Request: &req, Activations: planned, Token: token, Required: req.Quorum()}
 	if in.Link != nil {
 		e.ActionURL = in.Link(token)
 	}
@@ -122,7 +124,45 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 		}
 	}
 	s.record(ctx, e)
-	return resultOf(caller.Email, &req, planned, jit.StatusActivationPending), nil
+	r := resultOf(caller.Email, &req, planned, jit.StatusActivationPending)
+	r.Request = &jit.RequestState{Status: jit.RequestPending, Required: req.Quorum()}
+	r.RequestID, r.RequestedAt, r.ExpiresAt = req.ID, req.RequestedAt, req.ApproveBy
+	return r, nil
+}
+
+// checkChosenReviewers checks the reviewers a requester chose: the role's
+// dedicated approvers where approver bindings declare them (the requester
+// may notify all or pick some, at least the quorum), otherwise peers who
+// hold the same MPA-eligible entitlement, as in the original.
+func (s *Service) checkChosenReviewers(ctx context.Context, beneficiary jit.UserID, ent jit.Entitlement, reviewers []jit.UserID) (jit.ApproverPolicy, error) {
+	const op = "activation.checkChosenReviewers"
+	ap, err := s.approverPolicy(ctx, ent)
+	if err != nil {
+		return jit.ApproverPolicy{}, err
+	}
+	if ap.Dedicated {
+		possible := slices.DeleteFunc(slices.Clone(ap.Approvers), func(u jit.UserID) bool { return u == beneficiary })
+		if ap.Quorum > len(possible) {
+			return jit.ApproverPolicy{}, jit.E(op, jit.KindInvalid, fmt.Sprintf(
+				"%s needs %d approvals, but only %d people other than you can approve it; ask an administrator to fix its approvers",
+				ent.ID(), ap.Quorum, len(possible)), nil)
+		}
+		var bad []string
+		for _, r := range reviewers {
+			if !slices.Contains(possible, r) {
+				bad = append(bad, string(r))
+			}
+		}
+		if len(bad) > 0 {
+			return jit.ApproverPolicy{}, jit.Denied(op, fmt.Sprintf("The selected reviewers are not allowed to approve %s: %s", ent.ID(), strings.Join(bad, ", ")))
+		}
+	} else if err := s.requireReviewers(ctx, ent, reviewers); err != nil {
+		return jit.ApproverPolicy{}, err
+	}
+	if len(reviewers) < ap.Quorum {
+		return jit.ApproverPolicy{}, jit.Invalid(op, fmt.Sprintf("%s needs %d approvals: select at least %d reviewers", ent.ID(), ap.Quorum, ap.Quorum))
+	}
+	return ap, nil
 }
 
 // requireReviewers checks that every reviewer holds ent as MPA-eligible.

@@ -17,6 +17,10 @@ type Result struct {
 	// Warnings are things the caller should know that did not stop the
 	// operation, such as a notification that could not be sent.
 	Warnings []string
+	// Request is the state of an approval request, for the request views.
+	Request                *jit.RequestState
+	RequestID              string
+	RequestedAt, ExpiresAt time.Time
 }
 
 // Item is one entitlement of a Result.

@@ -215,8 +215,11 @@ func TestMultiPartyApprovalEndToEnd(t *testing.T) {
 			approved = append(approved, b)
 		}
 	}
+	// The original's description, and the request id that makes the
+	// binding recognisable as this request's decision.
+	requestID := r.JSON(t)["id"].(string)
 	if len(approved) != 1 || approved[0].Members[0] != "user:erin@example.com" ||
-		approved[0].Condition.Description != "Approved by dave@example.com, justification: CHG-7 hotfix deploy" {
+		approved[0].Condition.Description != "Approved by dave@example.com, justification: CHG-7 hotfix deploy (request "+requestID+")" {
 		t.Errorf("bindings after approval = %+v", approved)
 	}
 	approvedMail, err := h.Outbox.WaitFor(ctx, func(m outbox.Message) bool {
@@ -254,8 +257,11 @@ func TestConcurrentApprovalsByTwoReviewersWriteOneBinding(t *testing.T) {
 		wg.Go(func() { statuses[i] = h.Do(t, reviewer, http.MethodPost, apiPath, nil).Status })
 	}
 	wg.Wait()
-	if statuses[0] != 200 || statuses[1] != 200 {
-		t.Errorf("approvals = %v", statuses)
+	// One approval wins; the other reviewer is told it was already
+	// approved, and writes nothing.
+	slices.Sort(statuses)
+	if statuses[0] != 200 || statuses[1] != 409 {
+		t.Errorf("approvals = %v, want one 200 and one 409", statuses)
 	}
 	p, _ := h.Emulator.World.Policy("projects/shared-networking")
 	n := 0

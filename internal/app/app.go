@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -22,6 +23,7 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/compute/metadata"
 	"cloud.google.com/go/logging"
+	"cloud.google.com/go/logging/logadmin"
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
@@ -143,15 +145,18 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		ReadTimeout: cfg.BackendReadTimeout, Clock: clock, Logger: logger,
 	}
 	var cat activation.Catalog
+	var approvers activation.Approvers
 	switch cfg.Catalog {
 	case config.CatalogAssetInventory:
 		identitySvc, err := cloudidentity.NewService(ctx, env.CloudIdentity...)
 		if err != nil {
 			return nil, fmt.Errorf("cloud identity client: %w", err)
 		}
-		cat = catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
+		ai := catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
+		cat, approvers = ai, ai
 	default:
-		cat = catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
+		pa := catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
+		cat, approvers = pa, pa
 	}
 	grants := iam.New(crm, iam.Options{
 		ReadTimeout: cfg.BackendReadTimeout, WriteTimeout: cfg.BackendWriteTimeout,
@@ -167,7 +172,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
 
-	trail, err := a.auditTrail(ctx, cfg, env, id, clock)
+	trail, history, err := a.auditTrail(ctx, cfg, env, id, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +187,10 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		CanNotify:      canNotify,
 		Clock:          clock,
 		Logger:         logger,
+		Link:           requestLink(cfg),
+		Decisions:      grants,
+		RequestLog:     history,
+		Approvers:      approvers,
 
 		MaxScheduleAhead: cfg.Lifecycle.MaxStartDelay,
 		Nodes:            nodeCatalog(cfg, cat),
@@ -239,6 +248,19 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	return a, nil
 }
 
+// requestLink builds links to a request's page from EXTERNAL_URL, for the
+// notifications of approvals and rejections (the request's own email
+// link is built by the server).
+func requestLink(cfg *config.Config) func(string, jit.ProjectID) string {
+	if cfg.ExternalURL == nil {
+		return nil
+	}
+	base := strings.TrimRight(cfg.ExternalURL.String(), "/")
+	return func(token string, project jit.ProjectID) string {
+		return base + "/?" + url.Values{"activation": {token}, "projectId": {string(project)}}.Encode()
+	}
+}
+
 // identity finds the project and service account the app runs as: the
 // configuration wins, then the metadata server.
 func identity(ctx context.Context, cfg *config.Config, env Environment) (Identity, error) {
@@ -292,16 +314,26 @@ func metadataIdentity(ctx context.Context) (Identity, error) {
 
 // auditTrail writes to Cloud Logging on Google Cloud (or wherever the
 // environment points the Logging client), and to stdout locally.
-func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time) (*audit.Trail, error) {
+//
+// history reads the trail back (nil when it goes to stdout locally, where
+// nothing can read it): the request lists and the audit side of "already
+// decided" use it.
+func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time) (trail *audit.Trail, history activation.RequestLog, err error) {
 	if cfg.Platform == config.PlatformLocal && env.Logging == nil {
-		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock), nil
+		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock), nil, nil
 	}
 	client, err := logging.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
 	if err != nil {
-		return nil, fmt.Errorf("cloud logging client: %w", err)
+		return nil, nil, fmt.Errorf("cloud logging client: %w", err)
 	}
 	a.closers = append(a.closers, client.Close)
-	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock), nil
+	admin, err := logadmin.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cloud logging admin client: %w", err)
+	}
+	a.closers = append(a.closers, admin.Close)
+	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock),
+		audit.NewHistory(admin, id.ProjectID), nil
 }
 
 func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource {

@@ -510,3 +510,36 @@ func TestMyAccessWhileTheAssetIndexFails(t *testing.T) {
 		t.Errorf("My access with unreadable policies = %d %s", r.Status, r.Body)
 	}
 }
+
+// TestEndingAnApprovedActivationKeepsTheRequestDecided: the binding of an
+// approved request also says the request was decided; ending it closes
+// its window instead of deleting it, so the link cannot grant it again.
+func TestEndingAnApprovedActivationKeepsTheRequestDecided(t *testing.T) {
+	t.Parallel()
+	h := startLifecycle(t, nil)
+	token := requestAndGetToken(t, h, "erin@example.com", "prod-payments-api", "roles/run.developer", "dave@example.com", nil)
+	approve := "/api/activation-request?activation=" + url.QueryEscape(token)
+	if r := h.Do(t, "dave@example.com", http.MethodPost, approve, nil); r.Status != 200 {
+		t.Fatalf("approve = %d %s", r.Status, r.Body)
+	}
+	a := findActivation(activations(t, h, "erin@example.com", ""), "projects/prod-payments-api", "roles/run.developer")
+	if a == nil || a["justification"] != "CHG-7 hotfix" {
+		t.Fatalf("approved activation = %v", a)
+	}
+	if r := h.Do(t, "erin@example.com", http.MethodPost, "/api/activations/end", map[string]any{"id": a["id"]}); r.Status != 200 {
+		t.Fatalf("end = %d %s", r.Status, r.Body)
+	}
+	if a := findActivation(activations(t, h, "erin@example.com", ""), "projects/prod-payments-api", "roles/run.developer"); a != nil {
+		t.Errorf("still listed after ending: %v", a)
+	}
+	writes := h.Emulator.World.TotalPolicyWrites()
+	if r := h.Do(t, "dave@example.com", http.MethodPost, approve, nil); r.Status < 400 || r.Status >= 500 {
+		t.Errorf("approving the ended request again = %d %s", r.Status, r.Body)
+	}
+	if n := h.Emulator.World.TotalPolicyWrites() - writes; n != 0 {
+		t.Errorf("%d writes by the second approval", n)
+	}
+	if r := h.Do(t, "erin@example.com", http.MethodPost, "/api/activations/end", map[string]any{"id": a["id"]}); r.Status != 404 {
+		t.Errorf("ending twice = %d %s", r.Status, r.Body)
+	}
+}

@@ -22,9 +22,13 @@ func scrape(t *testing.T, h *apptest.Harness) string {
 	return string(b)
 }
 
-func startWithMetrics(t *testing.T) *apptest.Harness {
+func startWithMetrics(t *testing.T, vars ...string) *apptest.Harness {
 	t.Helper()
-	return apptest.Start(t, apptest.Options{Config: map[string]string{"METRICS_ADDR": "127.0.0.1:0", "BACKEND_READ_TIMEOUT": "1", "BACKEND_WRITE_TIMEOUT": "1"}})
+	cfg := map[string]string{"METRICS_ADDR": "127.0.0.1:0"}
+	for i := 0; i+1 < len(vars); i += 2 {
+		cfg[vars[i]] = vars[i+1]
+	}
+	return apptest.Start(t, apptest.Options{Config: cfg})
 }
 
 // TestMetricsCountRequestsGoogleCallsAndActivations: a self-activation and
@@ -71,7 +75,8 @@ func TestMetricsCountRequestsGoogleCallsAndActivations(t *testing.T) {
 // code, per API and method.
 func TestMetricsCountGoogleErrors(t *testing.T) {
 	t.Parallel()
-	h := startWithMetrics(t)
+	// Short timeouts: the failing write is retried until they run out.
+	h := startWithMetrics(t, "BACKEND_READ_TIMEOUT", "1", "BACKEND_WRITE_TIMEOUT", "1")
 	h.Emulator.World.Faults.Set("cloudresourcemanager.projects.setIamPolicy", emulator.Fault{Code: 503})
 	h.Emulator.World.Faults.Set("cloudasset.AnalyzeIamPolicy", emulator.Fault{Code: 429, Count: 1})
 	h.Do(t, "dave@example.com", http.MethodGet, "/api/projects/prod-payments-db/roles", nil)

@@ -78,7 +78,11 @@ func TestActivationOnFoldersAndTheOrganization(t *testing.T) {
 	if r := h.Do(t, "bob@example.com", http.MethodPost, "/api/activation-request?activation="+url.QueryEscape(token), nil); r.Status != 200 {
 		t.Fatalf("approve on a folder = %d %s", r.Status, r.Body)
 	}
-	if acts := emutest.Activations(t, h.Emulator.World, "folders/1001"); len(acts) != 1 || acts[0].Condition.Description != "Approved by bob@example.com, justification: CHG-7 hotfix" {
+	if r := h.Do(t, "alice@example.com", http.MethodGet, "/api/activation-request?activation="+url.QueryEscape(token), nil); r.Status != 200 ||
+		!strings.Contains(string(r.Body), `"status":"APPROVED"`) {
+		t.Errorf("the folder request after approval = %d %s", r.Status, r.Body)
+	}
+	if acts := emutest.Activations(t, h.Emulator.World, "folders/1001"); len(acts) != 1 || !strings.HasPrefix(acts[0].Condition.Description, "Approved by bob@example.com, justification: CHG-7 hotfix (request mpa-") {
 		t.Errorf("approved folder bindings = %+v", acts)
 	}
 

@@ -133,8 +133,15 @@ type tokenClaims struct {
 	End           int64    `json:"end"`
 	Duration      int64    `json:"duration,omitempty"` // seconds; absent in the original's tokens
 	IssuedAt      int64    `json:"iat"`
-	Expiry        int64    `json:"exp"`               // the approve-by deadline
-	StartAt       int64    `json:"startAt,omitempty"` // a scheduled request's earliest start; absent in the original's tokens
+	Expiry        int64    `json:"exp"` // the approve-by deadline
+	// StartAt is a scheduled request's earliest start; absent in the
+	// original's tokens.
+	StartAt int64 `json:"startAt,omitempty"`
+	// Required is the number of distinct approvals needed, and Dedicated
+	// whether the reviewers are the role's dedicated approvers; both are
+	// absent in the original's tokens and in single-approval requests.
+	Required  int  `json:"approvalsRequired,omitempty"`
+	Dedicated bool `json:"dedicatedApprovers,omitempty"`
 }
 
 // Sign signs req through signJwt and returns the token in its URL form
@@ -156,6 +163,10 @@ func (s *Signer) Sign(ctx context.Context, req jit.ActivationRequest) (string, e
 		Start:         req.RequestedAt.Unix(), End: req.RequestedAt.Unix() + int64(req.Duration/time.Second),
 		Duration: int64(req.Duration / time.Second),
 		IssuedAt: req.RequestedAt.Unix(), Expiry: req.ApproveBy.Unix(),
+		Dedicated: req.Dedicated,
+	}
+	if req.Required > 1 {
+		claims.Required = req.Required
 	}
 	if !req.StartAt.IsZero() {
 		claims.StartAt = req.StartAt.Unix()
@@ -193,6 +204,8 @@ func (s *Signer) signable(req jit.ActivationRequest) error {
 		return bad("%d reviewers", len(req.Reviewers))
 	case req.Duration < time.Second || req.Duration > maxDuration:
 		return bad("duration %v", req.Duration)
+	case req.Required < 0 || req.Required > jit.MaxQuorum || req.Required > len(req.Reviewers):
+		return bad("%d approvals required of %d reviewers", req.Required, len(req.Reviewers))
 	case !req.ApproveBy.After(req.RequestedAt):
 		return bad("approve-by %v is not after %v", req.ApproveBy, req.RequestedAt)
 	case req.ApproveBy.Sub(s.opts.Clock()) > MaxLifetime:
@@ -296,6 +309,8 @@ func (s *Signer) request(c tokenClaims, denied func(string, ...any) error) (jit.
 		return jit.ActivationRequest{}, denied("the duration (%ds, window %d..%d) is out of range", c.Duration, c.Start, c.End)
 	case !utf8.ValidString(c.Justification) || utf8.RuneCountInString(c.Justification) > jit.MaxJustificationLength:
 		return jit.ActivationRequest{}, denied("the justification is malformed")
+	case c.Required < 0 || c.Required > jit.MaxQuorum || c.Required > len(c.Reviewers):
+		return jit.ActivationRequest{}, denied("the token requires %d approvals of %d reviewers", c.Required, len(c.Reviewers))
 	}
 	beneficiary, err := jit.ParseUserID(c.Beneficiary)
 	if err != nil {
@@ -308,6 +323,7 @@ func (s *Signer) request(c tokenClaims, denied func(string, ...any) error) (jit.
 	req := jit.ActivationRequest{
 		ID: c.JTI, Beneficiary: beneficiary, Entitlement: ent, Justification: c.Justification,
 		Duration: time.Duration(secs) * time.Second, RequestedAt: iat.UTC(), ApproveBy: exp.UTC(),
+		Required: c.Required, Dedicated: c.Dedicated,
 	}
 	if c.StartAt != 0 {
 		if c.StartAt < c.IssuedAt {

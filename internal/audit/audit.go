@@ -37,6 +37,9 @@ type Entry struct {
 	Message  string
 	Labels   map[string]string
 	Time     time.Time
+	// Token is an approval request's signed token, kept in the payload
+	// (not a label: it is longer than labels allow) of api.requestRole.
+	Token string
 }
 
 // Writer stores entries.
@@ -124,6 +127,17 @@ func FromEvent(e jit.Event) Entry {
 			minutes = int(r.Duration / time.Minute)
 		}
 	}
+	if e.Reason != "" {
+		labels["reason"] = e.Reason
+	}
+	if e.Required > 1 {
+		labels["approvals_required"] = fmt.Sprint(e.Required)
+		var by []string
+		for _, a := range e.Approvals {
+			by = append(by, string(a.By))
+		}
+		labels["approvals"] = strings.Join(by, ",")
+	}
 	cause := ""
 	if e.Err != nil {
 		cause = jit.MessageOf(e.Err)
@@ -155,6 +169,15 @@ func FromEvent(e jit.Event) Entry {
 	case jit.EventRequestAccessDenied:
 		entry.Event, entry.Severity = "api.getActivationRequest", SeverityWarning
 		entry.Message = fmt.Sprintf("User %s was denied access to an activation request: %s", p.Email, cause)
+	case jit.EventApprovalRecorded:
+		entry.Event = "api.approveRequest"
+		entry.Message = fmt.Sprintf("User %s approved '%s' for %s (%d of %d approvals)", p.Email, entitlements, beneficiary, len(e.Approvals), e.Required)
+	case jit.EventRejected:
+		entry.Event = "api.rejectRequest"
+		entry.Message = fmt.Sprintf("User %s rejected '%s' for %s", p.Email, entitlements, beneficiary)
+	case jit.EventRejectFailed:
+		entry.Event, entry.Severity = "api.rejectRequest", SeverityError
+		entry.Message = fmt.Sprintf("User %s failed to reject '%s' for %s: %s", p.Email, entitlements, beneficiary, cause)
 	default:
 		if !lifecycleEntry(&entry, e, entitlements, cause) {
 			entry.Event = "api." + string(e.Kind)
@@ -170,6 +193,9 @@ func FromEvent(e jit.Event) Entry {
 		labels[k] = sanitize(v)
 	}
 	entry.Message = sanitize(entry.Message)
+	if e.Kind == jit.EventRequested {
+		entry.Token = e.Token
+	}
 	return entry
 }
 

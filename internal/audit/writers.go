@@ -58,11 +58,15 @@ func severity(s string) logging.Severity {
 func (c *CloudLogger) Write(ctx context.Context, e Entry) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	payload := map[string]any{"message": e.Message, "event": e.Event}
+	if e.Token != "" {
+		payload["token"] = e.Token
+	}
 	err := c.logger.LogSync(ctx, logging.Entry{
 		Timestamp: e.Time,
 		Severity:  severity(e.Severity),
 		Labels:    e.Labels,
-		Payload:   map[string]any{"message": e.Message, "event": e.Event},
+		Payload:   payload,
 	})
 	if err != nil {
 		return translate("audit.CloudLogger.Write", err)
@@ -87,6 +91,9 @@ func (s *StdoutLogger) Write(_ context.Context, e Entry) error {
 		"message":                       e.Message,
 		"time":                          e.Time.UTC().Format(time.RFC3339Nano),
 		"logging.googleapis.com/labels": e.Labels,
+	}
+	if e.Token != "" {
+		line["token"] = e.Token
 	}
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(line); err != nil {
@@ -122,7 +129,7 @@ type Query struct {
 
 // Entries returns matching entries, newest first.
 func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
-	filter := fmt.Sprintf(`logName = "projects/%s/logs/%s"`, h.project, LogID)
+	filter := h.logFilter()
 	if q.User != "" {
 		filter += fmt.Sprintf(` AND labels.user = %q`, q.User)
 	}
@@ -139,7 +146,12 @@ func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	it := h.admin.Entries(ctx, logadmin.Filter(filter), logadmin.NewestFirst())
+	return h.list(ctx, filter, limit, logadmin.NewestFirst())
+}
+
+// list reads up to limit entries matching filter.
+func (h *History) list(ctx context.Context, filter string, limit int, opts ...logadmin.EntriesOption) ([]Entry, error) {
+	it := h.admin.Entries(ctx, append([]logadmin.EntriesOption{logadmin.Filter(filter)}, opts...)...)
 	var out []Entry
 	for len(out) < limit {
 		e, err := it.Next()
@@ -152,13 +164,20 @@ func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
 		entry := Entry{Labels: e.Labels, Time: e.Timestamp, Event: e.Labels["event"], Severity: e.Severity.String()}
 		if m, ok := e.Payload.(map[string]any); ok {
 			entry.Message, _ = m["message"].(string)
+			entry.Token, _ = m["token"].(string)
 		}
 		if s, ok := e.Payload.(interface{ AsMap() map[string]any }); ok {
 			entry.Message, _ = s.AsMap()["message"].(string)
+			entry.Token, _ = s.AsMap()["token"].(string)
 		}
 		out = append(out, entry)
 	}
 	return out, nil
+}
+
+// logFilter selects the audit log.
+func (h *History) logFilter() string {
+	return fmt.Sprintf(`logName = "projects/%s/logs/%s"`, h.project, LogID)
 }
 
 func translate(op string, err error) error {

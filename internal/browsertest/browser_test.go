@@ -266,7 +266,7 @@ func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
 	p, _ := e.demo.Emulator.World.Policy("projects/prod-payments-api")
 	if !slices.ContainsFunc(p.Bindings, func(b emulatorBinding) bool {
 		return b.Condition != nil && b.Members[0] == "user:erin@example.com" &&
-			b.Condition.Description == "Approved by dave@example.com, justification: CHG-7 hotfix deploy"
+			strings.HasPrefix(b.Condition.Description, "Approved by dave@example.com, justification: CHG-7 hotfix deploy (request mpa-")
 	}) {
 		t.Errorf("no approved binding for erin in %+v", p.Bindings)
 	}

@@ -201,6 +201,11 @@ func ParseEligibility(expr string) (Eligibility, bool, error) {
 		return Eligibility{}, false, nil
 	}
 	for _, c := range rest {
+		if containsApproverMarker(c) {
+			// Not a resource condition: the binding would be offered with
+			// a condition that can never be true.
+			return Eligibility{}, false, errors.New("a condition cannot carry both an eligibility marker and an approver marker")
+		}
 		if readsRequestTime(c) {
 			return Eligibility{Type: typ}, false, ErrTimeBoundEligibility
 		}
@@ -325,7 +330,8 @@ func readsRequestTime(e ast.Expr) bool {
 	return found
 }
 
-// containsMarker reports whether an eligibility marker appears anywhere in e.
+// containsMarker reports whether an eligibility, approver or record marker
+// appears anywhere in e.
 func containsMarker(e ast.Expr) bool {
 	found := false
 	ast.PostOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
@@ -333,7 +339,7 @@ func containsMarker(e ast.Expr) bool {
 			found = true
 		}
 	}))
-	return found
+	return found || containsApproverMarker(e)
 }
 
 // Validate checks that expr is CEL IAM could accept: within the size limit
@@ -357,7 +363,7 @@ func ValidateResourceCondition(expr string) error {
 	}
 	for _, c := range p.clauses {
 		if containsMarker(c) {
-			return errors.New("a resource condition must not contain an eligibility marker")
+			return errors.New("a resource condition must not contain an eligibility or approver marker")
 		}
 		if readsRequestTime(c) {
 			return errors.New("a resource condition must not refer to request.time")

@@ -38,6 +38,7 @@ func (d *Demo) Handler() http.Handler {
 	mux.Handle("/_demo/outbox/", demoHeaders(d.Outbox.Handler("/_demo/outbox")))
 	mux.HandleFunc("GET /_demo/iam", d.iamViewer)
 	mux.HandleFunc("GET /_demo/info", d.info)
+	mux.HandleFunc("GET /_demo/metrics", d.metrics)
 	mux.HandleFunc("GET /_demo/credentials", d.credentials)
 	mux.HandleFunc("GET /_demo/token", d.token)
 	mux.HandleFunc("/", d.proxy)

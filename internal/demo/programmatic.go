@@ -91,3 +91,13 @@ func (d *Demo) token(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte(tok + "\n"))
 }
+
+// metrics shows the app's Prometheus metrics, which production serves on
+// METRICS_ADDR.
+func (d *Demo) metrics(w http.ResponseWriter, r *http.Request) {
+	if d.app.Metrics == nil {
+		http.Error(w, "metrics are off (METRICS_ADDR is empty)", http.StatusNotFound)
+		return
+	}
+	d.app.Metrics.Handler().ServeHTTP(w, r)
+}

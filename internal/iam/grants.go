@@ -118,8 +118,11 @@ func grantOf(resource string, b *cloudresourcemanager.Binding) (jit.Grant, bool)
 		ResourceCondition: w.ResourceCondition, Expression: b.Condition.Expression,
 		Start: w.Start, End: w.End,
 	}
-	if approver, j, ok := jit.ParseDescription(b.Condition.Description); ok {
-		g.Approver, g.Justification = approver, j
+	if approvers, j, ok := jit.ParseDescription(b.Condition.Description); ok {
+		g.Justification = j
+		if len(approvers) > 0 {
+			g.Approver, g.Approvers = approvers[len(approvers)-1], approvers
+		}
 	}
 	return g, true
 }
@@ -215,14 +218,29 @@ func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error
 		if i < 0 {
 			return errNoSuchGrant(op)
 		}
+		now := c.opts.Clock().UTC().Truncate(time.Second)
 		removed, _ = grantOf(ref.Resource, p.Bindings[i])
-		if removed.Status(c.opts.Clock()) == jit.GrantExpired {
+		if removed.Status(now) == jit.GrantExpired {
 			// It grants nothing any more; ending it would be a no-op
 			// reported as a success.
 			return errNoSuchGrant(op)
 		}
-		p.Bindings = slices.Delete(p.Bindings, i, i+1)
-		sweepExpired(p, c.opts.Clock())
+		if b := p.Bindings[i]; jit.RequestIDOf(b.Condition.Description) != "" {
+			// An approved request's binding also says that the request
+			// was decided (requests.go): it stays, its window ended now,
+			// so that the approval link cannot grant it again.
+			start := removed.Start
+			if !start.Before(now) {
+				start = now.Add(-time.Second)
+			}
+			b.Condition = &cloudresourcemanager.Expr{
+				Title: b.Condition.Title, Description: b.Condition.Description,
+				Expression: condition.ActivationExpression(start, now, removed.ResourceCondition),
+			}
+		} else {
+			p.Bindings = slices.Delete(p.Bindings, i, i+1)
+		}
+		sweepExpired(p, now)
 		return checkLimits(op, p)
 	})
 	return removed, err
@@ -264,9 +282,14 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 }
 
 // sweepExpired drops the app's own expired activation bindings, anyone's:
-// they grant nothing and count against the policy's limits.
+// they grant nothing and count against the policy's limits. A request's
+// bindings follow the request's own rule (keepForRequest): they say the
+// request was decided for as long as its token lives.
 func sweepExpired(p *cloudresourcemanager.Policy, now time.Time) {
 	p.Bindings = slices.DeleteFunc(p.Bindings, func(b *cloudresourcemanager.Binding) bool {
+		if keep, handled := keepForRequest(b, now); handled {
+			return !keep
+		}
 		g, ok := grantOf("", b)
 		return ok && g.Status(now) == jit.GrantExpired
 	})

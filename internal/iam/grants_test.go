@@ -247,16 +247,16 @@ func TestPreflightSweepsThenRefusesNamingTheLimit(t *testing.T) {
 	}
 }
 
-// loseAnswers forwards setIamPolicy calls but, for the first n, drops
+// resetAfterApply forwards setIamPolicy calls but, for the first n, drops
 // Google's answer: the change is applied and the caller sees an error,
 // as when a connection breaks after the request was processed.
-type loseAnswers struct {
+type resetAfterApply struct {
 	next http.RoundTripper
 	mu   sync.Mutex
 	n    int
 }
 
-func (l *loseAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+func (l *resetAfterApply) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := l.next.RoundTrip(r)
 	if err != nil || !strings.HasSuffix(r.URL.Path, ":setIamPolicy") {
 		return resp, err
@@ -277,7 +277,7 @@ func (l *loseAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestALostAnswerIsResolvedByReadingThePolicy(t *testing.T) {
 	t.Parallel()
 	e := emutest.Start(t)
-	lossy := &loseAnswers{next: http.DefaultTransport}
+	lossy := &resetAfterApply{next: http.DefaultTransport}
 	crm, err := cloudresourcemanager.NewService(t.Context(), append(e.HTTPClientOptions(), option.WithHTTPClient(&http.Client{Transport: lossy}))...)
 	if err != nil {
 		t.Fatal(err)

@@ -525,6 +525,10 @@ func applyActivations(policy *cloudresourcemanager.Policy, acts []jit.Activation
 			// removing a shared binding would drop other members.
 			return false
 		}
+		if keep, handled := keepForRequest(b, now); handled {
+			// An approval request's decision: see requests.go.
+			return !keep
+		}
 		w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
 		if !ok {
 			return false

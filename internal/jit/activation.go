@@ -51,7 +51,10 @@ type Activation struct {
 	Entitlement   Entitlement
 	Justification string
 	Approver      UserID // empty for self-approval
-	Start, End    time.Time
+	// Approvers are all who approved, in order, when the request needed
+	// more than one approval; Approver is the last of them.
+	Approvers  []UserID
+	Start, End time.Time
 }
 
 // Description is the IAM condition description the original writes.
@@ -59,7 +62,22 @@ func (a Activation) Description() string {
 	if a.Approver == "" {
 		return "Self-approved, justification: " + a.Justification
 	}
-	return fmt.Sprintf("Approved by %s, justification: %s", a.Approver, a.Justification)
+	by := string(a.Approver)
+	if len(a.Approvers) > 1 {
+		names := make([]string, len(a.Approvers))
+		for i, u := range a.Approvers {
+			names[i] = string(u)
+		}
+		by = strings.Join(names, ", ")
+	}
+	head := fmt.Sprintf("Approved by %s, justification: %s", by, a.Justification)
+	if !ValidRequestID(a.ID) {
+		return head
+	}
+	// The request id makes the binding recognisable as this request's
+	// decision, so that the request is never approved twice (see
+	// RequestIDOf); the original ignores the description.
+	return fitDescription(head, requestSuffix+a.ID+")")
 }
 
 // Duration is the length of the activation window.

@@ -13,6 +13,11 @@ const (
 	EventApproved            EventKind = "Approved"            // api.activateRole, ActivationApproved
 	EventApproveFailed       EventKind = "ApproveFailed"       // api.activateRole (error)
 	EventRequestAccessDenied EventKind = "RequestAccessDenied" // api.getActivationRequest (error)
+	// An approval that does not yet complete the quorum of a request that
+	// needs several.
+	EventApprovalRecorded EventKind = "ApprovalRecorded" // api.approveRequest, ActivationApprovalRecorded
+	EventRejected         EventKind = "Rejected"         // api.rejectRequest, ActivationRejected
+	EventRejectFailed     EventKind = "RejectFailed"     // api.rejectRequest (error)
 )
 
 // Event is something that happened to an activation or a request.
@@ -22,7 +27,20 @@ type Event struct {
 	Activations []Activation       // what was (or was to be) granted
 	Request     *ActivationRequest // MPA events
 	ActionURL   string             // the approval link, for Requested
-	BaseURL     string             // the app's root ("https://host/"), for links in notifications
-	Err         error              // failure events
-	Detail      map[string]string  // extra audit labels (lifecycle events: the query, the previous window)
+	// Token is the signed request, for Requested: kept in the audit entry's
+	// payload so that the lists of open requests can link to them (it is
+	// verified again when read back, so a forged entry cannot add one).
+	Token string
+	// Reason is a rejection's reason, for Rejected.
+	Reason string
+	// Approvals are the approvals so far, for ApprovalRecorded and Approved
+	// of a request that needs several; Required is how many it needs.
+	Approvals []Approval
+	Required  int
+	// BaseURL is the app's root ("https://host/"), for links in notifications.
+	BaseURL string
+	Err     error // failure events
+	// Detail holds extra audit labels (lifecycle events: the query, the
+	// previous window).
+	Detail map[string]string
 }

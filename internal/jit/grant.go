@@ -32,8 +32,10 @@ type Grant struct {
 	Start, End        time.Time
 	// Approver is who approved it, from the description "Approved by X,
 	// justification: …"; empty for self-approved grants and for
-	// descriptions the app did not write.
+	// descriptions the app did not write. Approvers lists every approver
+	// when the role needed several ("Approved by X, Y, justification: …").
 	Approver      UserID
+	Approvers     []UserID
 	Justification string
 }
 
@@ -121,26 +123,33 @@ func ParseGrantID(id string) (GrantRef, error) {
 }
 
 // ParseDescription reads the description the app writes on an activation
-// binding: "Self-approved, justification: J" or "Approved by X,
-// justification: J". ok is false for any other text (the binding may still
-// be ours; only the approval details are unknown).
-func ParseDescription(d string) (approver UserID, justification string, ok bool) {
+// binding: "Self-approved, justification: J" or "Approved by X[, Y…],
+// justification: J", with " (request mpa-…)" at the end of an approved
+// request's. ok is false for any other text (the binding may still be
+// ours; only the approval details are unknown).
+func ParseDescription(d string) (approvers []UserID, justification string, ok bool) {
+	if id := RequestIDOf(d); id != "" {
+		d = strings.TrimSuffix(d, requestSuffix+id+")")
+	}
 	if j, found := strings.CutPrefix(d, "Self-approved, justification: "); found {
-		return "", j, true
+		return nil, j, true
 	}
 	rest, found := strings.CutPrefix(d, "Approved by ")
 	if !found {
-		return "", "", false
+		return nil, "", false
 	}
 	who, j, found := strings.Cut(rest, ", justification: ")
 	if !found {
-		return "", "", false
+		return nil, "", false
 	}
-	u, err := ParseUserID(who)
-	if err != nil {
-		return "", "", false
+	for _, w := range strings.Split(who, ", ") {
+		u, err := ParseUserID(w)
+		if err != nil {
+			return nil, "", false
+		}
+		approvers = append(approvers, u)
 	}
-	return u, j, true
+	return approvers, j, true
 }
 
 // UserOfMember returns the user of "user:EMAIL" or "serviceAccount:EMAIL".

@@ -117,13 +117,19 @@ func TestGrantIDRoundTripAndDescription(t *testing.T) {
 		}
 	}
 	for d, want := range map[string][2]string{
-		"Self-approved, justification: INC-1":                       {"", "INC-1"},
-		"Approved by bob@example.com, justification: CHG-2, urgent": {"bob@example.com", "CHG-2, urgent"},
-		"Approved by not an email, justification: x":                {"", ""},
-		"Temporary access for the audit":                            {"", ""},
+		"Self-approved, justification: INC-1":                                             {"", "INC-1"},
+		"Approved by bob@example.com, justification: CHG-2, urgent":                       {"bob@example.com", "CHG-2, urgent"},
+		"Approved by bob@example.com, justification: CHG-2 (request mpa-abc)":             {"bob@example.com", "CHG-2"},
+		"Approved by a@example.com, b@example.com, justification: CHG-3 (request mpa-x1)": {"a@example.com b@example.com", "CHG-3"},
+		"Approved by not an email, justification: x":                                      {"", ""},
+		"Temporary access for the audit":                                                  {"", ""},
 	} {
 		a, j, _ := ParseDescription(d)
-		if string(a) != want[0] || j != want[1] {
+		var names []string
+		for _, u := range a {
+			names = append(names, string(u))
+		}
+		if strings.Join(names, " ") != want[0] || j != want[1] {
 			t.Errorf("ParseDescription(%q) = %q, %q", d, a, j)
 		}
 	}

@@ -17,7 +17,16 @@ type ActivationRequest struct {
 	// StartAt is the earliest start of the window (a scheduled request);
 	// zero means at approval.
 	StartAt time.Time
+	// Required is how many distinct approvals the request needs (0 and 1
+	// mean one, the original's rule).
+	Required int
+	// Dedicated is set when the reviewers are the role's dedicated
+	// approvers rather than peers holding the same eligible role.
+	Dedicated bool
 }
+
+// Quorum is how many distinct approvals the request needs, at least one.
+func (r ActivationRequest) Quorum() int { return max(r.Required, 1) }
 
 // IsReviewer reports whether u is one of the request's reviewers.
 func (r ActivationRequest) IsReviewer(u UserID) bool {

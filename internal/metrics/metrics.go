@@ -26,7 +26,8 @@ import (
 
 const namespace = "jitaccess"
 
-// Metrics holds the app's metrics.
+// Metrics holds the app's metrics. The recording methods do nothing on a
+// nil *Metrics, so that components can take one that is optional.
 type Metrics struct {
 	reg *prometheus.Registry
 
@@ -89,6 +90,9 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // ObserveRequest records one HTTP request. route is the router's pattern
 // ("/api/projects/{projectId}/roles"), or "unmatched" when none matched.
 func (m *Metrics) ObserveRequest(route, method string, status int, elapsed time.Duration) {
+	if m == nil {
+		return
+	}
 	if route == "" {
 		route = "unmatched"
 	}
@@ -107,6 +111,9 @@ func knownMethod(m string) string {
 
 // Event records an audit event; failed says whether it records a failure.
 func (m *Metrics) Event(kind string, failed bool) {
+	if m == nil {
+		return
+	}
 	outcome := "ok"
 	if failed {
 		outcome = "failed"
@@ -116,18 +123,27 @@ func (m *Metrics) Event(kind string, failed bool) {
 
 // RolesActivated records n roles granted; typ is "JIT" or "MPA".
 func (m *Metrics) RolesActivated(typ string, n int) {
+	if m == nil {
+		return
+	}
 	m.roles.WithLabelValues(typ).Add(float64(n))
 }
 
 // Notification records one notification; outcome is "sent", "failed" or
 // "dropped" (the queue was full).
 func (m *Metrics) Notification(channel, outcome string) {
+	if m == nil {
+		return
+	}
 	m.notifications.WithLabelValues(channel, outcome).Inc()
 }
 
 // CacheLookup records a cache lookup. It is the hook for caches of reads
 // (eligible roles, projects): cache is the cache's name.
 func (m *Metrics) CacheLookup(cache string, hit bool) {
+	if m == nil {
+		return
+	}
 	result := "miss"
 	if hit {
 		result = "hit"

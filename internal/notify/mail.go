@@ -227,7 +227,9 @@ func refusedMessage(r mail.SendErrReason) bool {
 	return r == mail.ErrSMTPRcptTo || r == mail.ErrSMTPData || r == mail.ErrSMTPDataClose
 }
 
-func hasEmail(k Kind) bool { return k == RequestActivation || k == ActivationApproved }
+func hasEmail(k Kind) bool {
+	return k == RequestActivation || k == ActivationApproved || k == ActivationRejected || k == ActivationApprovalAdded
+}
 
 // client builds a go-mail client for one email. Clients are cheap, and a
 // fresh one per email keeps a slow or broken connection from affecting the

@@ -52,6 +52,14 @@ type Notification struct {
 	Justification     string
 	BaseURL           string // the app's root, e.g. https://jit.example.com/
 	ActionURL         string // the approval link, RequestActivation only
+	// Reason is a rejection's reason (ActivationRejected); Approvals and
+	// Required the progress of a request needing several approvals.
+	Reason    string
+	Approvals []jit.UserID
+	Required  int
+	// Dedicated is set when the reviewers are the role's dedicated
+	// approvers rather than peers.
+	Dedicated bool
 }
 
 // MailSubject is the subject line of the email: "Re: " before replies,
@@ -178,7 +186,12 @@ func FromEvent(e jit.Event) (Notification, bool) {
 		if len(e.Activations) > 0 {
 			start, end = e.Activations[0].Start, e.Activations[0].End
 		}
-		return NewRequestActivation(*e.Request, start, end, baseURL(e.ActionURL), e.ActionURL), true
+		n := NewRequestActivation(*e.Request, start, end, baseURL(e.ActionURL), e.ActionURL)
+		n.Dedicated = e.Request.Dedicated
+		if q := e.Request.Quorum(); q > 1 {
+			n.Required = q
+		}
+		return n, true
 	case jit.EventApproved:
 		if len(e.Activations) == 0 {
 			return Notification{}, false
@@ -191,7 +204,14 @@ func FromEvent(e jit.Event) (Notification, bool) {
 		if base == "" {
 			base = baseURL(e.ActionURL)
 		}
-		return NewActivationApproved(e.Activations[0], e.Actor.Email, reviewers, base), true
+		n := NewActivationApproved(e.Activations[0], e.Actor.Email, reviewers, base)
+		for _, a := range e.Approvals {
+			n.Approvals = append(n.Approvals, a.By)
+		}
+		n.Required = e.Required
+		return n, true
+	case jit.EventRejected, jit.EventApprovalRecorded:
+		return decisionFromEvent(e)
 	case jit.EventSelfActivated:
 		if len(e.Activations) == 0 {
 			return Notification{}, false

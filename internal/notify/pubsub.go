@@ -73,6 +73,25 @@ func Payload(n Notification) ([]byte, error) {
 		attrs["reviewers"] = emails(n.Reviewers)
 		attrs["resource_condition"] = n.ResourceCondition
 		attrs["base_url"] = n.BaseURL
+		if n.Required > 1 {
+			attrs["approvals"] = emails(n.Approvals)
+			attrs["approvals_required"] = n.Required
+		}
+	case ActivationRejected:
+		attrs["approver"] = string(n.Approver)
+		attrs["reviewers"] = emails(n.Reviewers)
+		attrs["resource_condition"] = n.ResourceCondition
+		attrs["reason"] = n.Reason
+		attrs["base_url"] = n.BaseURL
+	case ActivationApprovalAdded:
+		attrs["approver"] = string(n.Approver)
+		attrs["reviewers"] = emails(n.Reviewers)
+		attrs["resource_condition"] = n.ResourceCondition
+		attrs["approvals"] = emails(n.Approvals)
+		attrs["approvals_required"] = n.Required
+		attrs["request_expiry_time"] = isoTime(n.RequestExpiry)
+		attrs["base_url"] = n.BaseURL
+		attrs["action_url"] = n.ActionURL
 	}
 	b, err := json.Marshal(map[string]any{"type": string(n.Kind), "attributes": attrs})
 	if err != nil {

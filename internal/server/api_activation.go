@@ -253,6 +253,9 @@ type activationResponse struct {
 	Justification string               `json:"justification"`
 	Entitlements  []activationItemJSON `json:"entitlements"`
 	Warnings      []string             `json:"warnings,omitempty"`
+	// The state of an approval request (see api_requests.go); absent for
+	// self-activations.
+	*requestStateJSON
 }
 
 type activationItemJSON struct {
@@ -275,6 +278,9 @@ func newActivationResponse(res activation.Result) activationResponse {
 		Justification: res.Justification,
 		Entitlements:  []activationItemJSON{},
 		Warnings:      res.Warnings,
+	}
+	if res.Request != nil {
+		out.requestStateJSON = newRequestStateJSON(res.RequestID, res.RequestedAt, res.ExpiresAt, *res.Request)
 	}
 	for _, u := range res.Reviewers {
 		out.Reviewers = append(out.Reviewers, newJSONUser(u))

@@ -50,15 +50,26 @@ type activationJSON struct {
 	Justification     string  `json:"justification"`
 }
 
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
 func newActivationJSON(g jit.Grant, now time.Time) activationJSON {
 	return activationJSON{
 		ID: g.ID(), Resource: g.Resource, Role: g.Role, ResourceCondition: optional(g.ResourceCondition),
 		Beneficiary: string(g.Beneficiary), Start: rfc3339(g.Start), End: rfc3339(g.End),
 		Status: string(g.Status(now)), RemainingSeconds: int64(g.Remaining(now) / time.Second),
-		ApprovedBy: string(g.Approver), Justification: g.Justification,
+		ApprovedBy: approvedBy(g), Justification: g.Justification,
 	}
+}
+
+// approvedBy names the approver, or all of them for a role that needed
+// several.
+func approvedBy(g jit.Grant) string {
+	if len(g.Approvers) > 1 {
+		names := make([]string, len(g.Approvers))
+		for i, u := range g.Approvers {
+			names[i] = string(u)
+		}
+		return strings.Join(names, ", ")
+	}
+	return string(g.Approver)
 }
 
 type activationsResponse struct {

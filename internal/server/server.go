@@ -203,6 +203,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Post("/projects/{projectId}/roles/request", s.handle(s.requestActivation))
 	r.Get("/activation-request", s.handle(s.getActivationRequest))
 	r.Post("/activation-request", s.handle(s.approveActivationRequest))
+	s.requestRoutes(r)
 	s.lifecycleRoutes(r)
 	s.nodeRoutes(r)
 }

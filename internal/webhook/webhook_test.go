@@ -323,3 +323,20 @@ func TestCloseGivesALastAttemptWithoutWaiting(t *testing.T) {
 		t.Errorf("%d attempts at Close, want at most 1", n)
 	}
 }
+
+// FuzzVerify: a receiver parses the header from anyone; Verify must not
+// panic, and accepts only what Sign made with the key.
+func FuzzVerify(f *testing.F) {
+	now := time.Unix(1767225600, 0)
+	body := []byte(`{"specversion":"1.0"}`)
+	f.Add(Sign(testKey, body, now), body)
+	f.Add("t=1767225600,v1=zz", body)
+	f.Add("t=,v1=", []byte{})
+	f.Add(",,,=,t=1,t=2,v1=00", body)
+	f.Fuzz(func(t *testing.T, header string, body []byte) {
+		err := Verify(header, body, testKey, now, ReplayWindow)
+		if err == nil && header != Sign(testKey, body, now) && !strings.Contains(header, "v1=") {
+			t.Errorf("Verify accepted %q without a v1", header)
+		}
+	})
+}

@@ -7,7 +7,9 @@
 //   #roles-table ([data-testid=role-row], input.role-check[data-id]),
 //   #request-form, #justification, #duration, #duration-value, #peers-list
 //   (input.peer-check[value]), #submit, #result-title, #result-table,
-//   #approve, #open-console.
+//   #approve, #open-console; approval requests: #request-state, #reject,
+//   #reject-form, #reject-reason, #reject-confirm, #requests-card,
+//   #review-requests and #my-requests (li[data-testid=request-item]).
 
 const api = {
   async call(method, path, body) {
@@ -48,6 +50,8 @@ const api = {
   },
   getRequest(t) { return this.call('GET', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
   approve(t) { return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
+  reject(t, reason) { return this.call('POST', `/api/activation-request/reject?activation=${encodeURIComponent(t)}`, { reason }); },
+  requests(view) { return this.call('GET', `/api/requests?view=${encodeURIComponent(view)}`); },
 };
 
 // scopePath is the API path of a project id, or of a folder's or the
@@ -342,6 +346,7 @@ function showResult(result, mode, token) {
     review: ['Review access request', 'One of your peers asks you to approve the following access. If you approve, access starts now and lasts for the requested time.'],
     pending: ['Waiting for approval', 'Your request has not been approved yet.'],
     approved: ['Access approved', 'You approved the following access request.'],
+    ...REQUEST_TITLES,
   };
   const [title, description] = titles[mode];
   $('#result-title').textContent = title;
@@ -359,7 +364,7 @@ function showResult(result, mode, token) {
   const first = (result.entitlements || [])[0];
   add('User', result.isBeneficiary ? `You (${result.beneficiary.email})` : result.beneficiary.email);
   if (first) {
-    if (mode === 'review' || mode === 'pending' || mode === 'requested') {
+    if (!['activated', 'approved', 'granted', 'ended', 'approved-other'].includes(mode)) {
       add('Duration', formatDuration(Math.round((first.endTime - first.startTime) / 60)));
     } else {
       add('Start', formatTime(first.startTime));
@@ -368,6 +373,7 @@ function showResult(result, mode, token) {
   }
   add('Justification', result.justification);
   add('Reviewers', (result.reviewers || []).map((r) => r.email).join(', ') || '-');
+  addRequestState(add, result);
 
   const tbody = $('#result-table tbody');
   tbody.replaceChildren();
@@ -378,7 +384,7 @@ function showResult(result, mode, token) {
       el('td', {}, e.status === 'ACTIVE' ? 'Active' : e.status === 'ACTIVATION_PENDING' ? 'Waiting for approval' : e.status)));
   }
   const consoleLink = $('#open-console');
-  consoleLink.hidden = !(mode === 'activated' || mode === 'scheduled' || (mode === 'approved' && result.isBeneficiary)) || !first;
+  consoleLink.hidden = !(mode === 'activated' || mode === 'scheduled' || mode === 'granted' || (mode === 'approved' && result.isBeneficiary)) || !first;
   if (first) consoleLink.href = `https://console.cloud.google.com/?project=${encodeURIComponent(first.projectId)}`;
 
   const approve = $('#approve');
@@ -388,12 +394,13 @@ function showResult(result, mode, token) {
     approve.disabled = true;
     try {
       const approved = await busy(() => api.approve(token));
-      showResult(approved, 'approved');
+      showResult(approved, approved.status === 'PENDING' ? 'approval-added' : 'approved', token);
     } catch (err) {
       showError(err);
       approve.disabled = false;
     }
   };
+  setupReject(result, mode, token);
   $('#result-title').focus();
 }
 
@@ -401,13 +408,136 @@ async function showApproval(token) {
   $('#activation-view').hidden = true;
   try {
     const request = await busy(() => api.getRequest(token));
-    const approved = (request.entitlements || []).some((e) => e.status === 'ACTIVE');
-    let mode = request.isReviewer && !request.isBeneficiary ? 'review' : 'pending';
-    if (approved) mode = request.isBeneficiary ? 'activated' : 'approved';
-    showResult(request, mode, token);
+    showResult(request, requestMode(request), token);
   } catch (err) {
     showError(err);
   }
+}
+
+// ---- Approval requests: state, rejection, lists ---------------------------
+// The request's state (status, approvals so far, who decided) comes from
+// the API's request fields; an answer without them (an older server) falls
+// back to the entitlement status, as the original's UI did.
+
+const REQUEST_TITLES = {
+  'approval-added': ['Approval recorded', 'You approved the following access request. More approvals are needed before access is granted.'],
+  'waiting-others': ['Waiting for other approvers', 'You approved the following access request. It needs more approvals before access is granted.'],
+  granted: ['Access granted', 'Your request was approved and access is granted.'],
+  'approved-other': ['Request approved', 'The following access request has already been approved.'],
+  ended: ['Request approved', 'This request was approved; its access window has ended.'],
+  rejected: ['Request rejected', 'The following access request was rejected. No access was granted.'],
+  expired: ['Request expired', 'Nobody approved the following access request in time. No access was granted.'],
+};
+
+function approvedByMe(request) {
+  const me = state.policy && state.policy.signedInUser.email;
+  return (request.approvals || []).some((a) => a.by === me);
+}
+
+function requestMode(request) {
+  const reviewer = request.isReviewer && !request.isBeneficiary;
+  switch (request.status) {
+    case 'PENDING':
+      if (reviewer) return approvedByMe(request) ? 'waiting-others' : 'review';
+      return 'pending';
+    case 'APPROVED': {
+      const active = (request.entitlements || []).some((e) => e.status === 'ACTIVE');
+      if (request.isBeneficiary) return active ? 'granted' : 'ended';
+      return approvedByMe(request) ? 'approved' : 'approved-other';
+    }
+    case 'REJECTED': return 'rejected';
+    case 'EXPIRED': return 'expired';
+    default: {
+      const approved = (request.entitlements || []).some((e) => e.status === 'ACTIVE');
+      if (approved) return request.isBeneficiary ? 'activated' : 'approved';
+      return reviewer ? 'review' : 'pending';
+    }
+  }
+}
+
+function formatIso(iso) { return iso ? formatTime(Date.parse(iso) / 1000) : ''; }
+
+function progressText(request) {
+  const approvals = request.approvals || [];
+  const required = request.approvalsRequired || 1;
+  const by = approvals.map((a) => a.by).join(', ');
+  return `${approvals.length} of ${required} approval${required === 1 ? '' : 's'}${by ? ` (by ${by})` : ''}`;
+}
+
+function addRequestState(add, request) {
+  if (!request.status) return;
+  let text;
+  switch (request.status) {
+    case 'PENDING': text = `Waiting for approval: ${progressText(request)}`; break;
+    case 'APPROVED': text = `Approved by ${request.decidedBy || 'a reviewer'}${request.decidedAt ? ` at ${formatIso(request.decidedAt)}` : ''}`; break;
+    case 'REJECTED': text = `Rejected by ${request.rejectedBy || request.decidedBy}`; break;
+    case 'EXPIRED': text = 'Expired without approval'; break;
+    default: text = request.status;
+  }
+  const dd = el('span', { id: 'request-state' }, text);
+  add('State', dd);
+  if ((request.approvalsRequired || 1) > 1 && request.status === 'APPROVED') add('Approvals', progressText(request));
+  if (request.status === 'REJECTED' && request.rejectReason) add('Reason', request.rejectReason);
+  if (request.status === 'PENDING' && request.expiresAt) add('Open until', formatIso(request.expiresAt));
+}
+
+function setupReject(request, mode, token) {
+  const button = $('#reject');
+  const form = $('#reject-form');
+  form.hidden = true;
+  button.hidden = !(token && (mode === 'review' || mode === 'waiting-others'));
+  button.disabled = false;
+  button.onclick = () => {
+    form.hidden = false;
+    button.hidden = true;
+    $('#reject-reason').focus();
+  };
+  $('#reject-cancel').onclick = () => { form.hidden = true; button.hidden = false; button.focus(); };
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    showError(null);
+    $('#reject-confirm').disabled = true;
+    try {
+      const rejected = await busy(() => api.reject(token, $('#reject-reason').value.trim()));
+      $('#reject-reason').value = '';
+      showResult(rejected, 'rejected', token);
+    } catch (err) {
+      showError(err);
+    } finally {
+      $('#reject-confirm').disabled = false;
+    }
+  };
+}
+
+function requestItem(r, view) {
+  const link = el('a', { href: `./?activation=${encodeURIComponent(r.token)}&projectId=${encodeURIComponent(r.projectId)}` },
+    view === 'review' ? 'Review' : 'View');
+  const who = view === 'review' ? `${r.beneficiary} requests ` : '';
+  const chipClass = r.status === 'APPROVED' ? 'chip chip-active' : r.status === 'REJECTED' ? 'chip chip-rejected' : 'chip chip-mpa';
+  const chipText = r.status === 'PENDING' ? progressText(r) : r.status === 'APPROVED' ? `Approved by ${r.decidedBy}`
+    : r.status === 'REJECTED' ? `Rejected by ${r.rejectedBy}` : r.status;
+  return el('li', { dataset: { testid: 'request-item', status: r.status, id: r.id } },
+    el('span', { class: 'request-what' }, `${who}`, el('span', { class: 'mono' }, r.role), ` on ${r.projectId}: ${r.justification}`),
+    el('span', { class: chipClass }, chipText), link);
+}
+
+async function loadRequestLists() {
+  let mine; let review;
+  try {
+    [mine, review] = await Promise.all([api.requests('mine'), api.requests('review')]);
+  } catch (err) {
+    // Lists need the audit log in Cloud Logging; without it the card stays hidden.
+    if (err.status !== 503) showError(err);
+    return;
+  }
+  const fill = (list, section, items, view) => {
+    $(list).replaceChildren(...items.map((r) => requestItem(r, view)));
+    $(section).hidden = items.length === 0;
+  };
+  fill('#review-requests', '#review-requests-section', review.requests || [], 'review');
+  fill('#my-requests', '#my-requests-section', mine.requests || [], 'mine');
+  $('#requests-empty').hidden = (review.requests || []).length + (mine.requests || []).length > 0;
+  $('#requests-card').hidden = false;
 }
 
 // ---- Start ----------------------------------------------------------------
@@ -448,6 +578,7 @@ async function main() {
   }
   $('#activation-view').hidden = false;
   setupProjectPicker();
+  loadRequestLists();
   try {
     const data = await api.projects();
     state.projects = (data.projects || []).concat(await api.nodes());

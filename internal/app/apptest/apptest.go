@@ -36,6 +36,9 @@ type Options struct {
 	// Config overrides environment variables of emulated.Config.
 	Config map[string]string
 	Clock  func() time.Time
+	// Env changes the Environment, for dependencies the emulator does not
+	// serve (Pub/Sub).
+	Env func(*app.Environment)
 	// Setup changes the emulated world before the app is built (secrets
 	// it reads at start-up, for one).
 	Setup func(*emulator.World)
@@ -67,7 +70,11 @@ func Start(t testing.TB, opts ...Options) *Harness {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	a, err := app.Build(t.Context(), cfg, emulated.Environment(e, ob.TLSConfig(), nil, o.Clock))
+	env := emulated.Environment(e, ob.TLSConfig(), nil, o.Clock)
+	if o.Env != nil {
+		o.Env(&env)
+	}
+	a, err := app.Build(t.Context(), cfg, env)
 	if err != nil {
 		t.Fatalf("app.Build: %v", err)
 	}

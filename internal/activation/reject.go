@@ -1,0 +1,206 @@
+package activation
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// Decisions reads and writes what a project's IAM policy says about
+// approval requests: the binding written for a request, or its record of
+// approvals so far or rejection. internal/iam implements it; Decide is
+// one read-modify-write guarded by the policy's etag.
+type Decisions interface {
+	RequestRecord(ctx context.Context, req jit.ActivationRequest) (jit.RequestRecord, error)
+	Decide(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
+}
+
+// RequestLog reads approval requests' events back from the audit log.
+// internal/audit implements it.
+type RequestLog interface {
+	// RequestEvents lists one request's events since a time, oldest first.
+	RequestEvents(ctx context.Context, id string, since time.Time) ([]jit.RequestEvent, error)
+	// Requests lists Requested events matching q, newest first.
+	Requests(ctx context.Context, q jit.RequestQuery) ([]jit.RequestEvent, error)
+}
+
+// Approvers tells who may approve requests for an entitlement: its
+// dedicated approvers and quorum when approver bindings declare them.
+// internal/catalog implements it.
+type Approvers interface {
+	Approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error)
+}
+
+// approverPolicy is ent's approver policy; without an Approvers adapter,
+// or where none is declared, the original's: any one peer.
+func (s *Service) approverPolicy(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	if s.opts.Approvers == nil {
+		return jit.ApproverPolicy{Quorum: 1}, nil
+	}
+	ap, err := s.opts.Approvers.Approvers(ctx, ent)
+	if err != nil {
+		return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the approvers failed", err)
+	}
+	ap.Quorum = max(ap.Quorum, 1)
+	return ap, nil
+}
+
+// Reject rejects a request as one of its reviewers, with an optional
+// reason. A rejection by any one approver ends the request (a veto), also
+// one that needs several approvals. Like an approval, it is decided in
+// one read-modify-write of the project's policy, which records the
+// rejection until the request's deadline, so that no approval can follow
+// it, through this instance or another.
+func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reason string) (Result, error) {
+	const op = "activation.Reject"
+	req, err := s.openRequest(ctx, caller, token)
+	if err != nil {
+		return Result{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	fail := func(err error) (Result, error) {
+		s.record(ctx, jit.Event{Kind: jit.EventRejectFailed, Actor: caller, Request: &req, Reason: reason, Err: err})
+		return Result{}, err
+	}
+	if err := checkReason(reason); err != nil {
+		return fail(err)
+	}
+	if _, err := s.checkDecider(ctx, caller, req, "reject"); err != nil {
+		return fail(err)
+	}
+	events := s.decidedInLog(ctx, req)
+	if err := decidedError(op, events); err != nil {
+		return fail(err)
+	}
+	if s.opts.Decisions == nil {
+		return fail(jit.E(op, jit.KindUnavailable, "Rejecting requests is not available in this configuration", nil))
+	}
+	attempted := false
+	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
+		if attempted && rec.Granted == nil && rec.RejectedBy == caller.Email {
+			// Our earlier attempt's write landed, its answer was lost.
+			return jit.Decision{Landed: true}, nil
+		}
+		attempted = true
+		if err := alreadyDecided(op, rec, events); err != nil {
+			return jit.Decision{}, err
+		}
+		return jit.Decision{Reject: caller.Email}, nil
+	})
+	if err != nil {
+		if k := jit.KindOf(err); k == jit.KindConflict || k == jit.KindDenied {
+			return fail(err)
+		}
+		return fail(wrapUpstream(op, "Rejecting the activation request failed", err))
+	}
+	state := stateOf(req, rec, events, s.now())
+	state.DecidedAt, state.RejectReason = s.now(), reason
+	e := jit.Event{Kind: jit.EventRejected, Actor: caller, Request: &req,
+		Activations: []jit.Activation{plannedActivation(req, req.RequestedAt)}, Reason: reason}
+	e.ActionURL, e.BaseURL = s.link(token, req), BaseURLFrom(ctx)
+	s.record(ctx, e)
+	r := s.requestResult(caller.Email, req, state)
+	r.Warnings = s.notify(ctx, e)
+	return r, nil
+}
+
+// checkReason checks a rejection's optional reason: it goes into emails
+// and log labels, so it must be one short, printable line.
+func checkReason(reason string) error {
+	const op = "activation.checkReason"
+	if !utf8.ValidString(reason) || strings.ContainsFunc(reason, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
+		return jit.Invalid(op, "The reason contains characters that are not allowed")
+	}
+	if utf8.RuneCountInString(reason) > jit.MaxReasonLength {
+		return jit.Invalid(op, "The reason is too long")
+	}
+	return nil
+}
+
+// RequestView selects a list of requests.
+type RequestView string
+
+// Request views.
+const (
+	ViewMine   RequestView = "mine"   // the caller's own requests
+	ViewReview RequestView = "review" // requests waiting for the caller's approval
+)
+
+// RequestItem is one request of a list.
+type RequestItem struct {
+	Token string
+	jit.ActivationRequest
+	State jit.RequestState
+}
+
+// maxListed bounds a list: each request costs a token verification and a
+// policy read.
+const maxListed = 50
+
+// ListRequests lists requests from the audit log (the only place that
+// knows them all), each verified from its signed token and its state read
+// from IAM: for ViewMine the caller's requests that are still open or
+// were decided while their token lives; for ViewReview the pending
+// requests naming the caller as reviewer that the caller has not approved
+// yet. Requests whose log entry is still being ingested appear moments
+// later.
+func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view RequestView) ([]RequestItem, error) {
+	const op = "activation.ListRequests"
+	q := jit.RequestQuery{Since: s.now().Add(-min(s.opts.RequestTimeout, s.opts.Policy.MaxDuration) - time.Minute)}
+	switch view {
+	case ViewMine:
+		q.Beneficiary = caller.Email
+	case ViewReview:
+		q.Reviewer = caller.Email
+	default:
+		return nil, jit.Invalid(op, `The view must be "mine" or "review"`)
+	}
+	if s.opts.RequestLog == nil {
+		return nil, jit.E(op, jit.KindUnavailable, "Listing requests needs the audit log in Cloud Logging, which this deployment does not read", nil)
+	}
+	events, err := s.opts.RequestLog.Requests(ctx, q)
+	if err != nil {
+		return nil, wrapUpstream(op, "Listing requests failed", err)
+	}
+	out := []RequestItem{}
+	seen := map[string]bool{}
+	for _, e := range events {
+		if len(out) >= maxListed || e.Token == "" || seen[e.RequestID] {
+			continue
+		}
+		seen[e.RequestID] = true
+		// The token, not the log entry, says what the request is: a
+		// forged entry cannot carry a valid signature, and an expired
+		// token is no longer open.
+		req, err := s.tokens.Verify(ctx, e.Token)
+		if err != nil || req.ID != e.RequestID {
+			continue
+		}
+		if (view == ViewMine && req.Beneficiary != caller.Email) || (view == ViewReview && !req.IsReviewer(caller.Email)) {
+			continue
+		}
+		state, err := s.requestState(ctx, req, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		if view == ViewReview && (state.Status != jit.RequestPending ||
+			slices.ContainsFunc(state.Approvals, func(a jit.Approval) bool { return a.By == caller.Email })) {
+			continue
+		}
+		out = append(out, RequestItem{Token: e.Token, ActivationRequest: req, State: state})
+	}
+	return out, nil
+}
+
+// link is the request page's link, or "" without Options.Link.
+func (s *Service) link(token string, req jit.ActivationRequest) string {
+	if s.opts.Link == nil {
+		return ""
+	}
+	return s.opts.Link(token, req.Entitlement.Project)
+}

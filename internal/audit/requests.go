@@ -1,0 +1,107 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/logging/logadmin"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// maxRequestEvents bounds what is read for one request (a request has a
+// handful: the request, up to ten approvals, a rejection, refusals).
+const maxRequestEvents = 200
+
+// maxRequests bounds a list of requests.
+const maxRequests = 200
+
+// RequestEvents reads the events of approval request id since a time,
+// oldest first: requested, each approval, the grant, a rejection.
+// Refusals (ERROR entries) are left out. An entry written a moment ago
+// may not be readable yet (Cloud Logging ingests within seconds, rarely
+// longer); callers treat the log as a second source next to IAM.
+func (h *History) RequestEvents(ctx context.Context, id string, since time.Time) ([]jit.RequestEvent, error) {
+	filter := fmt.Sprintf(`%s AND labels.activation_id = %q AND severity = INFO AND timestamp >= %q`,
+		h.logFilter(), id, since.UTC().Format(time.RFC3339))
+	entries, err := h.list(ctx, filter, maxRequestEvents)
+	if err != nil {
+		return nil, err
+	}
+	var out []jit.RequestEvent
+	for _, e := range entries {
+		if ev, ok := requestEvent(e); ok && ev.RequestID == id {
+			out = append(out, ev)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b jit.RequestEvent) int { return a.Time.Compare(b.Time) })
+	return out, nil
+}
+
+// Requests reads the requests made by q.Beneficiary, or naming
+// q.Reviewer, since q.Since, newest first, with their tokens.
+func (h *History) Requests(ctx context.Context, q jit.RequestQuery) ([]jit.RequestEvent, error) {
+	filter := fmt.Sprintf(`%s AND labels.event = "api.requestRole" AND severity = INFO AND timestamp >= %q`,
+		h.logFilter(), q.Since.UTC().Format(time.RFC3339))
+	if q.Beneficiary != "" {
+		filter += fmt.Sprintf(` AND labels.user = %q`, q.Beneficiary)
+	}
+	if q.Reviewer != "" {
+		filter += fmt.Sprintf(` AND labels.reviewers : %q`, q.Reviewer)
+	}
+	entries, err := h.list(ctx, filter, maxRequests, logadmin.NewestFirst())
+	if err != nil {
+		return nil, err
+	}
+	var out []jit.RequestEvent
+	for _, e := range entries {
+		ev, ok := requestEvent(e)
+		if !ok || ev.Kind != jit.EventRequested {
+			continue
+		}
+		// ":" matches substrings; the token is checked by the caller.
+		if q.Reviewer != "" && !slices.Contains(splitList(e.Labels["reviewers"]), string(q.Reviewer)) {
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// requestEvent maps an entry back to the event FromEvent wrote.
+func requestEvent(e Entry) (jit.RequestEvent, bool) {
+	id := e.Labels["activation_id"]
+	if !jit.ValidRequestID(id) || (e.Severity != "" && e.Severity != SeverityInfo && e.Severity != "Info") {
+		return jit.RequestEvent{}, false
+	}
+	ev := jit.RequestEvent{RequestID: id, Time: e.Time, Actor: jit.UserID(e.Labels["user"])}
+	switch e.Labels["event"] {
+	case "api.requestRole":
+		ev.Kind, ev.Token = jit.EventRequested, e.Token
+	case "api.approveRequest":
+		ev.Kind = jit.EventApprovalRecorded
+	case "api.activateRole":
+		if e.Labels["approver"] == "" {
+			return jit.RequestEvent{}, false
+		}
+		ev.Kind = jit.EventApproved
+	case "api.rejectRequest":
+		ev.Kind, ev.Reason = jit.EventRejected, e.Labels["reason"]
+	default:
+		return jit.RequestEvent{}, false
+	}
+	return ev, true
+}

@@ -1,0 +1,118 @@
+package catalog
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// approverOf parses a binding's condition as an approver declaration for
+// ent: the same role and resource condition, with the approver marker
+// (see condition.ParseApprover). Malformed markers are logged and ignored,
+// which leaves the original's peer rule in place for that binding.
+func approverOf(ctx context.Context, opts Options, ent jit.Entitlement, role, expr string) (condition.Approver, bool) {
+	if role != ent.Role || expr == "" {
+		return condition.Approver{}, false
+	}
+	a, ok, err := condition.ParseApprover(expr)
+	if err != nil {
+		opts.Logger.WarnContext(ctx, "ignoring a malformed approver marker", "role", role, "condition", expr, "error", err)
+		return condition.Approver{}, false
+	}
+	if !ok || a.ResourceCondition != ent.ResourceCondition {
+		return condition.Approver{}, false
+	}
+	return a, true
+}
+
+// Approvers returns ent's dedicated approvers and quorum, declared by
+// approver bindings on the project or inherited, with groups expanded by
+// Policy Analyzer (nested groups too). With no approver binding the
+// policy is the original's: any one peer.
+func (c *PolicyAnalyzer) Approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	const op = "catalog.PolicyAnalyzer.Approvers"
+	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
+		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.FullResourceName()},
+		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},
+		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true},
+	})
+	if err != nil {
+		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
+	}
+	out := jit.ApproverPolicy{Quorum: 1}
+	for _, r := range analysis.GetAnalysisResults() {
+		b := r.GetIamBinding()
+		a, ok := approverOf(ctx, c.opts, ent, b.GetRole(), b.GetCondition().GetExpression())
+		if !ok {
+			continue
+		}
+		out.Dedicated = true
+		out.Quorum = max(out.Quorum, a.Quorum)
+		for _, id := range r.GetIdentityList().GetIdentities() {
+			if email, ok := strings.CutPrefix(id.GetName(), "user:"); ok {
+				if u, err := jit.ParseUserID(email); err == nil {
+					out.Approvers = append(out.Approvers, u)
+				}
+			}
+		}
+	}
+	out.Approvers = sortedUnique(out.Approvers)
+	return out, nil
+}
+
+// Approvers returns ent's dedicated approvers and quorum from the
+// project's effective policies, groups expanded as for Holders.
+func (c *AssetInventory) Approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	const op = "catalog.AssetInventory.Approvers"
+	bindings, err := c.effectiveBindings(ctx, at(ent))
+	if err != nil {
+		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
+	}
+	out := jit.ApproverPolicy{Quorum: 1}
+	var users []jit.UserID
+	groups := map[string]bool{}
+	for _, b := range bindings {
+		a, ok := approverOf(ctx, c.opts, ent, b.role, b.expr)
+		if !ok {
+			continue
+		}
+		out.Dedicated = true
+		out.Quorum = max(out.Quorum, a.Quorum)
+		for _, m := range b.members {
+			kind, id, _ := strings.Cut(m, ":")
+			switch kind {
+			case "user":
+				if u, err := jit.ParseUserID(id); err == nil {
+					users = append(users, u)
+				}
+			case "group":
+				groups[strings.ToLower(id)] = true
+			}
+		}
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxGroupExpansions)
+	for grp := range groups {
+		g.Go(func() error {
+			members, err := c.membersOf(gctx, grp)
+			if err != nil {
+				c.opts.Logger.WarnContext(gctx, "expanding a group of approvers failed", "group", grp, "error", err)
+				return nil
+			}
+			mu.Lock()
+			users = append(users, members...)
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	out.Approvers = sortedUnique(users)
+	return out, nil
+}
