@@ -110,7 +110,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	}
 	var granted, attempted bool
 	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
-		if attempted && landed(rec, caller.Email, granted) {
+		if attempted && rec.Unconfirmed && landed(rec, caller.Email, granted) {
 			// Our earlier attempt's write landed, its answer was lost.
 			if granted {
 				act = *rec.Granted
@@ -195,7 +195,7 @@ func (s *Service) checkDecider(ctx context.Context, caller jit.Principal, req ji
 		if !ap.Dedicated || !slices.Contains(ap.Approvers, caller.Email) {
 			return 0, jit.Denied(op, fmt.Sprintf("%s is no longer an approver of %s", caller.Email, req.Entitlement.ID()))
 		}
-	} else if err := s.requireReviewers(ctx, req.Entitlement, []jit.UserID{caller.Email}); err != nil {
+	} else if err := requirePeers(req.Entitlement, ap.Peers, []jit.UserID{caller.Email}); err != nil {
 		return 0, err
 	}
 	return max(req.Quorum(), ap.Quorum), nil

@@ -67,12 +67,9 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if err != nil {
 		return nil, err
 	}
-	holders := ap.Approvers
-	if !ap.Dedicated {
-		holders, err = s.catalog.Holders(ctx, ent, jit.MPA)
-		if err != nil {
-			return nil, wrapUpstream(op, "Listing peers failed", err)
-		}
+	holders := ap.Peers
+	if ap.Dedicated {
+		holders = ap.Approvers
 	}
 	peers := slices.DeleteFunc(slices.Clone(holders), func(u jit.UserID) bool { return u == caller.Email })
 	slices.Sort(peers)

@@ -40,7 +40,11 @@ type Approvers interface {
 // or where none is declared, the original's: any one peer.
 func (s *Service) approverPolicy(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
 	if s.opts.Approvers == nil {
-		return jit.ApproverPolicy{Quorum: 1}, nil
+		holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
+		if err != nil {
+			return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the reviewers failed", err)
+		}
+		return jit.ApproverPolicy{Quorum: 1, Peers: holders}, nil
 	}
 	ap, err := s.opts.Approvers.Approvers(ctx, ent)
 	if err != nil {
@@ -82,7 +86,7 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 	}
 	attempted := false
 	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
-		if attempted && rec.Granted == nil && rec.RejectedBy == caller.Email {
+		if attempted && rec.Unconfirmed && rec.Granted == nil && rec.RejectedBy == caller.Email {
 			// Our earlier attempt's write landed, its answer was lost.
 			return jit.Decision{Landed: true}, nil
 		}

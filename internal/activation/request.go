@@ -156,7 +156,7 @@ func (s *Service) checkChosenReviewers(ctx context.Context, beneficiary jit.User
 		if len(bad) > 0 {
 			return jit.ApproverPolicy{}, jit.Denied(op, fmt.Sprintf("The selected reviewers are not allowed to approve %s: %s", ent.ID(), strings.Join(bad, ", ")))
 		}
-	} else if err := s.requireReviewers(ctx, ent, reviewers); err != nil {
+	} else if err := requirePeers(ent, ap.Peers, reviewers); err != nil {
 		return jit.ApproverPolicy{}, err
 	}
 	if len(reviewers) < ap.Quorum {
@@ -165,13 +165,10 @@ func (s *Service) checkChosenReviewers(ctx context.Context, beneficiary jit.User
 	return ap, nil
 }
 
-// requireReviewers checks that every reviewer holds ent as MPA-eligible.
-func (s *Service) requireReviewers(ctx context.Context, ent jit.Entitlement, reviewers []jit.UserID) error {
+// requirePeers checks that every reviewer is one of the holders of ent as
+// MPA-eligible.
+func requirePeers(ent jit.Entitlement, holders, reviewers []jit.UserID) error {
 	const op = "activation.requireReviewers"
-	holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
-	if err != nil {
-		return wrapUpstream(op, "Checking the reviewers failed", err)
-	}
 	var bad []string
 	for _, r := range reviewers {
 		if !slices.Contains(holders, r) {

@@ -33,8 +33,9 @@ func approverOf(ctx context.Context, opts Options, ent jit.Entitlement, role, ex
 
 // Approvers returns ent's dedicated approvers and quorum, declared by
 // approver bindings on the project or inherited, with groups expanded by
-// Policy Analyzer (nested groups too). With no approver binding the
-// policy is the original's: any one peer.
+// Policy Analyzer (nested groups too), and the peers (Holders of the
+// MPA-eligible entitlement) from the same analysis. With no approver
+// binding the policy is the original's: any one peer.
 func (c *PolicyAnalyzer) Approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
 	const op = "catalog.PolicyAnalyzer.Approvers"
 	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
@@ -48,21 +49,26 @@ func (c *PolicyAnalyzer) Approvers(ctx context.Context, ent jit.Entitlement) (ji
 	out := jit.ApproverPolicy{Quorum: 1}
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		a, ok := approverOf(ctx, c.opts, ent, b.GetRole(), b.GetCondition().GetExpression())
-		if !ok {
+		var into *[]jit.UserID
+		if a, ok := approverOf(ctx, c.opts, ent, b.GetRole(), b.GetCondition().GetExpression()); ok {
+			out.Dedicated = true
+			out.Quorum = max(out.Quorum, a.Quorum)
+			into = &out.Approvers
+		} else if el, ok := eligibilityAt(at(ent), b.GetRole(), b.GetCondition().GetExpression()); ok && el.typ == jit.MPA && el.ent == ent {
+			// The same analysis answers Holders' question: peers.
+			into = &out.Peers
+		} else {
 			continue
 		}
-		out.Dedicated = true
-		out.Quorum = max(out.Quorum, a.Quorum)
 		for _, id := range r.GetIdentityList().GetIdentities() {
 			if email, ok := strings.CutPrefix(id.GetName(), "user:"); ok {
 				if u, err := jit.ParseUserID(email); err == nil {
-					out.Approvers = append(out.Approvers, u)
+					*into = append(*into, u)
 				}
 			}
 		}
 	}
-	out.Approvers = sortedUnique(out.Approvers)
+	out.Approvers, out.Peers = sortedUnique(out.Approvers), sortedUnique(out.Peers)
 	return out, nil
 }
 
@@ -75,44 +81,58 @@ func (c *AssetInventory) Approvers(ctx context.Context, ent jit.Entitlement) (ji
 		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
 	}
 	out := jit.ApproverPolicy{Quorum: 1}
-	var users []jit.UserID
-	groups := map[string]bool{}
+	approvers, peers := &members{groups: map[string]bool{}}, &members{groups: map[string]bool{}}
 	for _, b := range bindings {
-		a, ok := approverOf(ctx, c.opts, ent, b.role, b.expr)
-		if !ok {
+		into := peers
+		if a, ok := approverOf(ctx, c.opts, ent, b.role, b.expr); ok {
+			out.Dedicated = true
+			out.Quorum = max(out.Quorum, a.Quorum)
+			into = approvers
+		} else if el, ok := eligibilityAt(at(ent), b.role, b.expr); !ok || el.typ != jit.MPA || el.ent != ent {
 			continue
 		}
-		out.Dedicated = true
-		out.Quorum = max(out.Quorum, a.Quorum)
 		for _, m := range b.members {
 			kind, id, _ := strings.Cut(m, ":")
 			switch kind {
 			case "user":
 				if u, err := jit.ParseUserID(id); err == nil {
-					users = append(users, u)
+					into.users = append(into.users, u)
 				}
 			case "group":
-				groups[strings.ToLower(id)] = true
+				into.groups[strings.ToLower(id)] = true
 			}
 		}
 	}
+	out.Approvers = c.expand(ctx, approvers)
+	out.Peers = c.expand(ctx, peers)
+	return out, nil
+}
+
+// members are users and groups still to expand.
+type members struct {
+	users  []jit.UserID
+	groups map[string]bool
+}
+
+// expand adds the groups' members to the users, as Holders does.
+func (c *AssetInventory) expand(ctx context.Context, m *members) []jit.UserID {
+	users := m.users
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxGroupExpansions)
-	for grp := range groups {
+	for grp := range m.groups {
 		g.Go(func() error {
-			members, err := c.membersOf(gctx, grp)
+			found, err := c.membersOf(gctx, grp)
 			if err != nil {
-				c.opts.Logger.WarnContext(gctx, "expanding a group of approvers failed", "group", grp, "error", err)
+				c.opts.Logger.WarnContext(gctx, "expanding a group failed", "group", grp, "error", err)
 				return nil
 			}
 			mu.Lock()
-			users = append(users, members...)
+			users = append(users, found...)
 			mu.Unlock()
 			return nil
 		})
 	}
 	_ = g.Wait()
-	out.Approvers = sortedUnique(users)
-	return out, nil
+	return sortedUnique(users)
 }

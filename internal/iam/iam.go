@@ -401,6 +401,13 @@ func (c *Client) write(ctx context.Context, project jit.ProjectID, acts []jit.Ac
 // When an error may hide a write that Google applied (its answer was
 // lost), maybeApplied reports true for it.
 func (c *Client) readModifyWrite(ctx context.Context, project jit.ProjectID, modify func(*cloudresourcemanager.Policy) error, reason string) error {
+	return c.readModifyWriteUnsure(ctx, project, func(p *cloudresourcemanager.Policy, _ bool) error { return modify(p) }, reason)
+}
+
+// readModifyWriteUnsure is readModifyWrite whose modify also learns
+// whether an earlier attempt's write may have been applied (its answer
+// was lost), for decisions that must recognise their own write.
+func (c *Client) readModifyWriteUnsure(ctx context.Context, project jit.ProjectID, modify func(*cloudresourcemanager.Policy, bool) error, reason string) error {
 	const op = "iam.readModifyWrite"
 	resource := project.ResourceName()
 	backoff := c.opts.BaseBackoff
@@ -412,7 +419,7 @@ func (c *Client) readModifyWrite(ctx context.Context, project jit.ProjectID, mod
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		err := c.tryOnce(ctx, resource, modify, reason)
+		err := c.tryOnce(ctx, resource, func(p *cloudresourcemanager.Policy) error { return modify(p, unsure) }, reason)
 		if err == nil {
 			return nil
 		}

@@ -232,24 +232,19 @@ func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 // The write is detached from the caller's cancellation (a client that
 // hangs up must not cut a decision in half) and bounded by the retry
 // budget. When Google's answer to a write is lost, the next attempt reads
-// the policy again and decide sees its own decision there; it answers
-// Landed, and the decision counts as made without another write.
+// the policy again with the record marked Unconfirmed; decide sees its own
+// decision there, answers Landed, and the decision counts as made without
+// another write. (After a stale etag the record is not Unconfirmed: the
+// write was refused, so a decision found then is someone else's, even one
+// by the same person clicking twice.)
 func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RetryBudget)
 	defer cancel()
 	var out jit.RequestRecord
-	rmw := func(modify func(*cloudresourcemanager.Policy) error, reason string) error {
-		return c.readModifyWrite(ctx, req.Entitlement.Project, modify, reason)
-	}
-	if node := req.Entitlement.Node; node != "" {
-		// A request on a folder or the organization (grants.go).
-		rmw = func(modify func(*cloudresourcemanager.Policy) error, reason string) error {
-			return c.modifyResource(ctx, node, reason, func(p *cloudresourcemanager.Policy, _ bool) error { return modify(p) })
-		}
-	}
-	err := rmw(func(policy *cloudresourcemanager.Policy) error {
+	modify := func(policy *cloudresourcemanager.Policy, unsure bool) error {
 		rec, at := requestRecord(policy, req.ID)
 		rec = fill(rec, req)
+		rec.Unconfirmed = unsure
 		d, err := decide(rec)
 		if err != nil {
 			return err
@@ -260,7 +255,15 @@ func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide f
 		}
 		out, err = applyDecision(policy, req, rec, at, d, c.opts.Clock())
 		return err
-	}, "Approval request "+req.ID)
+	}
+	reason := "Approval request " + req.ID
+	var err error
+	if node := req.Entitlement.Node; node != "" {
+		// A request on a folder or the organization (grants.go).
+		err = c.modifyResource(ctx, node, reason, modify)
+	} else {
+		err = c.readModifyWriteUnsure(ctx, req.Entitlement.Project, modify, reason)
+	}
 	if err != nil && !errors.Is(err, errLanded) {
 		return jit.RequestRecord{}, err
 	}

@@ -61,7 +61,7 @@ func TestDecideWhoseAnswerWasLost(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
-		if calls > 1 && rec.Granted != nil && rec.Granted.Approver == "dave@example.com" {
+		if rec.Unconfirmed && rec.Granted != nil && rec.Granted.Approver == "dave@example.com" {
 			return jit.Decision{Landed: true}, nil
 		}
 		if rec.Granted != nil {

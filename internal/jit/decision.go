@@ -51,6 +51,10 @@ type RequestRecord struct {
 	Approvers []string
 	// RejectedBy is set when an approver rejected the request.
 	RejectedBy UserID
+	// Unconfirmed is set, during a decision, when an earlier attempt of
+	// the same decision may have been written although Google's answer was
+	// lost: a decision found in the record may then be the caller's own.
+	Unconfirmed bool
 }
 
 // Decided reports whether the request was approved or rejected.
@@ -168,6 +172,9 @@ type ApproverPolicy struct {
 	Approvers []UserID
 	// Quorum is the number of distinct approvals required, at least 1.
 	Quorum int
+	// Peers hold the same MPA-eligible entitlement: the approvers where
+	// none are dedicated (found by the same query, to save one).
+	Peers []UserID
 }
 
 // RequestState is what is known about a request: derived, never stored.
