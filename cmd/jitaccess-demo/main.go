@@ -83,6 +83,7 @@ jitaccess demo is running. Open %[1]s in a browser.
   Sign in as a demo user:  %[1]s/_demo/signin
   Emails (approval links): %[1]s/_demo/outbox
   IAM policies:            %[1]s/_demo/iam
+  Metrics (Prometheus):    %[1]s/_demo/metrics
   For scripts: curl -H 'X-Demo-User: alice@example.com' -H 'X-JITACCESS: 1' %[1]s/api/projects
   For jitctl:  curl -s '%[1]s/_demo/credentials?user=dave@example.com' > /tmp/dave.json
                JITCTL_URL=%[1]s JITCTL_AUDIENCE=%[2]s \

@@ -59,6 +59,11 @@ type (
 	activation struct {
 		ID, Resource, Role, ResourceCondition, Beneficiary, Start, End, Status, ApprovedBy, Justification string
 	}
+	approvalRequest struct {
+		Token, Beneficiary, Resource, Role, Status, ExpiresAt string
+		Approvals                                             []struct{ By, At string }
+		ApprovalsRequired                                     int
+	}
 	historyEntry struct {
 		Time, Event, User, Resource, Role, Justification, ApprovedBy, Reason string
 	}
@@ -248,6 +253,11 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			}
 			return show(c, raw, func(w *tabwriter.Writer) {
 				for _, e := range out.Entitlements {
+					if e.Status != "ACTIVE" {
+						// A request that needs several approvals: ours is recorded.
+						_, _ = fmt.Fprintf(w, "Recorded your approval of %s on project %s for %s; it needs more approvals (%s).\n", e.Name, e.ProjectID, out.Beneficiary.Email, e.Status)
+						continue
+					}
 					_, _ = fmt.Fprintf(w, "Approved %s on project %s for %s: %s, %s to %s\n", e.Name, e.ProjectID, out.Beneficiary.Email, e.Status, unixTime(e.StartTime), unixTime(e.EndTime))
 				}
 			})
@@ -267,11 +277,19 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			if reason != "" {
 				body["reason"] = reason
 			}
-			raw, err := cl.call(ctx, http.MethodPost, "/api/activation-request/reject", url.Values{"activation": {requestToken(args[0])}}, body, nil)
+			var out activationResponse
+			raw, err := cl.call(ctx, http.MethodPost, "/api/activation-request/reject", url.Values{"activation": {requestToken(args[0])}}, body, &out)
 			if err != nil {
 				return err
 			}
-			return show(c, raw, func(w *tabwriter.Writer) { _, _ = fmt.Fprintln(w, "Rejected the request.") })
+			return show(c, raw, func(w *tabwriter.Writer) {
+				if len(out.Entitlements) == 0 {
+					_, _ = fmt.Fprintln(w, "Rejected the request.")
+				}
+				for _, e := range out.Entitlements {
+					_, _ = fmt.Fprintf(w, "Rejected the request of %s for %s on project %s.\n", out.Beneficiary.Email, e.Name, e.ProjectID)
+				}
+			})
 		},
 	}
 	reject.Flags().StringVar(&reason, "reason", "", "why, for the requester")
@@ -388,7 +406,39 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 	hflags.IntVar(&pageSize, "page-size", 0, "entries per page")
 	hflags.StringVar(&hf.pageToken, "page-token", "", "the page to show, from the previous one")
 
-	root.AddCommand(projects, roles, activate, request, approve, reject, end, status, history)
+	var review bool
+	requests := &cobra.Command{
+		Use: "requests", Short: "List my approval requests, or with --review those I may approve", Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			view := "mine"
+			if review {
+				view = "review"
+			}
+			var out struct{ Requests []approvalRequest }
+			raw, err := cl.call(ctx, http.MethodGet, "/api/requests", url.Values{"view": {view}}, nil, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				if len(out.Requests) == 0 {
+					_, _ = fmt.Fprintln(w, "No requests.")
+					return
+				}
+				_, _ = fmt.Fprintln(w, "STATUS\tBENEFICIARY\tRESOURCE\tROLE\tAPPROVALS\tEXPIRES\tTOKEN")
+				for _, r := range out.Requests {
+					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", r.Status, r.Beneficiary, r.Resource, r.Role, len(r.Approvals), r.ApprovalsRequired, r.ExpiresAt, dash(r.Token))
+				}
+			})
+		},
+	}
+	requests.Flags().BoolVar(&review, "review", false, "the requests waiting for my approval")
+
+	root.AddCommand(projects, roles, activate, request, approve, reject, requests, end, status, history)
 }
 
 // listRoles lists the caller's eligible roles on project.

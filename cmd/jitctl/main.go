@@ -85,14 +85,24 @@ metadata server on Google Cloud.`,
 	root.SetContext(ctx)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	f := root.PersistentFlags()
-	f.StringVar(&s.url, "url", env("JITCTL_URL"), "the app's URL, e.g. https://jit.example.com (env JITCTL_URL)")
-	f.StringVar(&s.audience, "audience", env("JITCTL_AUDIENCE"), "IAP's OAuth client ID, the audience of the ID token (env JITCTL_AUDIENCE)")
-	f.StringVar(&s.token, "token", env("JITCTL_TOKEN"), "an ID token to send as is (env JITCTL_TOKEN)")
-	f.StringVar(&s.credentials, "credentials", env("JITCTL_CREDENTIALS"), "a credentials file: authorized_user or a service account (env JITCTL_CREDENTIALS; default GOOGLE_APPLICATION_CREDENTIALS, then gcloud's)")
+	// Environment defaults are applied after parsing, not as flag
+	// defaults, so that --help never prints a token.
+	f.StringVar(&s.url, "url", "", "the app's URL, e.g. https://jit.example.com (env JITCTL_URL)")
+	f.StringVar(&s.audience, "audience", "", "IAP's OAuth client ID, the audience of the ID token (env JITCTL_AUDIENCE)")
+	f.StringVar(&s.token, "token", "", "an ID token to send as is (env JITCTL_TOKEN)")
+	f.StringVar(&s.credentials, "credentials", "", "a credentials file: authorized_user or a service account (env JITCTL_CREDENTIALS; default GOOGLE_APPLICATION_CREDENTIALS, then gcloud's)")
 	f.BoolVar(&s.json, "json", false, "print the API's JSON answer")
 	f.DurationVar(&s.timeout, "timeout", time.Minute, "give up after this long")
 
 	connect := func(cmd *cobra.Command) (*client, context.Context, context.CancelFunc, error) {
+		for _, v := range []struct {
+			flag *string
+			env  string
+		}{{&s.url, "JITCTL_URL"}, {&s.audience, "JITCTL_AUDIENCE"}, {&s.token, "JITCTL_TOKEN"}, {&s.credentials, "JITCTL_CREDENTIALS"}} {
+			if *v.flag == "" {
+				*v.flag = env(v.env)
+			}
+		}
 		base, err := parseAppURL(s.url)
 		if err != nil {
 			return nil, nil, nil, usageError{err}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/demo"
 	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/outbox"
@@ -139,6 +140,45 @@ func TestEndToEndAgainstTheDemo(t *testing.T) {
 	jitctl(t, grace, "approve", link).want(t, exitDenied, "", "jitctl: ")
 	jitctl(t, erin, "approve", link).want(t, exitDenied, "", "jitctl: ")
 	jitctl(t, dave, "approve", link).want(t, exitOK, "Approved roles/run.developer on project prod-payments-api for erin@example.com: ACTIVE", "")
+	jitctl(t, dave, "reject", link).want(t, exitInvalid, "", "jitctl: ")
+}
+
+// TestRejectAndRequestsAgainstTheDemo: a reviewer sees the request
+// waiting, rejects it with a reason; it cannot then be approved.
+func TestRejectAndRequestsAgainstTheDemo(t *testing.T) {
+	t.Parallel()
+	e := startDemo(t)
+	dave := e.env("JITCTL_CREDENTIALS", e.credentials(t, "dave@example.com"))
+	erin := e.env("JITCTL_CREDENTIALS", e.credentials(t, "erin@example.com"))
+	jitctl(t, erin, "request", "-p", "prod-payments-api", "-r", "roles/run.developer", "--peer", "dave@example.com", "-j", "CHG-8 config change", "-d", "30m").
+		want(t, exitOK, "Requested roles/run.developer", "")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	mail, err := e.d.Outbox.WaitFor(ctx, func(m outbox.Message) bool { return slices.Contains(m.To, "dave@example.com") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := linkPattern.FindString(mail.Text)
+	jitctl(t, erin, "requests").want(t, exitOK, "erin@example.com", "")
+	jitctl(t, dave, "requests", "--review").want(t, exitOK, "PENDING", "")
+	jitctl(t, erin, "reject", link).want(t, exitDenied, "", "jitctl: ")
+	jitctl(t, dave, "reject", link, "--reason", "use staging first").
+		want(t, exitOK, "Rejected the request of erin@example.com for roles/run.developer on project prod-payments-api.", "")
+	r := jitctl(t, dave, "approve", link)
+	if r.code == exitOK {
+		t.Errorf("approving a rejected request succeeded: %s", r.stdout)
+	}
+	// A rejection is recorded in the policy (internal/iam's record
+	// binding), but no access is granted.
+	p, _ := e.d.Emulator.World.Policy("projects/prod-payments-api")
+	for _, b := range p.Bindings {
+		if b.Condition == nil {
+			continue
+		}
+		if _, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression); ok && slices.Contains(b.Members, "user:erin@example.com") {
+			t.Errorf("an activation binding after a rejection: %+v", b)
+		}
+	}
 }
 
 // TestTokenFlagAndRefusedTokens: --token sends a token obtained
@@ -158,6 +198,17 @@ func TestTokenFlagAndRefusedTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	jitctl(t, e.env(), "--token", other, "projects").want(t, exitAuth, "", "Invalid IAP credentials")
+}
+
+// TestHelpNeverPrintsTheToken: environment defaults are not shown as flag
+// defaults.
+func TestHelpNeverPrintsTheToken(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"JITCTL_TOKEN": "secret-id-token"}
+	r := jitctl(t, func(k string) string { return env[k] }, "--help")
+	if r.code != exitOK || strings.Contains(r.stdout+r.stderr, "secret-id-token") || !strings.Contains(r.stdout, "--token") {
+		t.Errorf("--help: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 func TestBadInput(t *testing.T) {

@@ -37,6 +37,9 @@ type Grants interface {
 type Tokens interface {
 	Sign(ctx context.Context, req jit.ActivationRequest) (string, error)
 	Verify(ctx context.Context, token string) (jit.ActivationRequest, error)
+	// Inspect verifies all but the deadline, for lists that show
+	// expired requests; nothing is decided on it.
+	Inspect(ctx context.Context, token string) (jit.ActivationRequest, error)
 }
 
 // Notifier tells people about events (email, Pub/Sub). Nil-safe: a
@@ -48,6 +51,13 @@ type Notifier interface {
 // Auditor records events in the audit trail.
 type Auditor interface {
 	Record(ctx context.Context, e jit.Event) error
+}
+
+// RateLimiter takes n events from key's allowance, or says how long until
+// there is enough. internal/ratelimit implements it; a nil *Limiter
+// allows everything.
+type RateLimiter interface {
+	Allow(key string, n int) (ok bool, retryAfter time.Duration)
 }
 
 // Options configure a Service.
@@ -71,9 +81,12 @@ type Options struct {
 	// its audit record and emails must not depend on the client staying
 	// connected. Default 30s.
 	FollowUpTimeout time.Duration
-	Clock           func() time.Time
-	Random          io.Reader
-	Logger          *slog.Logger
+	// EmailLimit bounds the approval-request emails each requester sends,
+	// counted per reviewer (RATE_LIMIT_EMAILS); nil means no limit.
+	EmailLimit RateLimiter
+	Clock      func() time.Time
+	Random     io.Reader
+	Logger     *slog.Logger
 	// Decisions keep approval requests decided at most once (internal/iam);
 	// without it, requests can be made but not approved.
 	Decisions Decisions
@@ -85,6 +98,9 @@ type Options struct {
 	// notifications of approvals and rejections; nil leaves them without
 	// one. It is built from EXTERNAL_URL only, never a request's Host.
 	Link func(token string, project jit.ProjectID) string
+	// DefaultQuorum is how many distinct approvals a request needs where
+	// its role declares no quorum (ACTIVATION_REQUEST_APPROVALS); 0 means 1.
+	DefaultQuorum int
 	// Approvers declares dedicated approvers and quorums
 	// (internal/catalog); nil means the original's any-one-peer rule.
 	Approvers Approvers

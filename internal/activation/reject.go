@@ -37,20 +37,25 @@ type Approvers interface {
 }
 
 // approverPolicy is ent's approver policy; without an Approvers adapter,
-// or where none is declared, the original's: any one peer.
+// or where none is declared, the original's: peers. Where no quorum is
+// declared, the deployment's default (one, unless configured) applies.
 func (s *Service) approverPolicy(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	var ap jit.ApproverPolicy
 	if s.opts.Approvers == nil {
 		holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
 		if err != nil {
 			return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the reviewers failed", err)
 		}
-		return jit.ApproverPolicy{Quorum: 1, Peers: holders}, nil
+		ap.Peers = holders
+	} else {
+		var err error
+		if ap, err = s.opts.Approvers.Approvers(ctx, ent); err != nil {
+			return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the approvers failed", err)
+		}
 	}
-	ap, err := s.opts.Approvers.Approvers(ctx, ent)
-	if err != nil {
-		return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the approvers failed", err)
+	if ap.Quorum <= 0 {
+		ap.Quorum = max(s.opts.DefaultQuorum, 1)
 	}
-	ap.Quorum = max(ap.Quorum, 1)
 	return ap, nil
 }
 
@@ -148,17 +153,20 @@ const maxListed = 50
 
 // ListRequests lists requests from the audit log (the only place that
 // knows them all), each verified from its signed token and its state read
-// from IAM: for ViewMine the caller's requests that are still open or
-// were decided while their token lives; for ViewReview the pending
-// requests naming the caller as reviewer that the caller has not approved
-// yet. Requests whose log entry is still being ingested appear moments
-// later.
+// from IAM: for ViewMine the caller's requests of the last two request
+// lifetimes (ACTIVATION_REQUEST_TIMEOUT), pending, decided or expired; for
+// ViewReview the pending requests naming the caller as reviewer that the
+// caller has not approved yet. Requests whose log entry is still being
+// ingested appear moments later.
 func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view RequestView) ([]RequestItem, error) {
 	const op = "activation.ListRequests"
-	q := jit.RequestQuery{Since: s.now().Add(-min(s.opts.RequestTimeout, s.opts.Policy.MaxDuration) - time.Minute)}
+	lifetime := min(s.opts.RequestTimeout, s.opts.Policy.MaxDuration)
+	q := jit.RequestQuery{Since: s.now().Add(-lifetime - time.Minute)}
 	switch view {
 	case ViewMine:
 		q.Beneficiary = caller.Email
+		// Expired ones too, for a while, so that they do not just vanish.
+		q.Since = q.Since.Add(-lifetime)
 	case ViewReview:
 		q.Reviewer = caller.Email
 	default:
@@ -181,7 +189,11 @@ func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view R
 		// The token, not the log entry, says what the request is: a
 		// forged entry cannot carry a valid signature, and an expired
 		// token is no longer open.
-		req, err := s.tokens.Verify(ctx, e.Token)
+		verify := s.tokens.Verify
+		if view == ViewMine {
+			verify = s.tokens.Inspect
+		}
+		req, err := verify(ctx, e.Token)
 		if err != nil || req.ID != e.RequestID {
 			continue
 		}

@@ -107,6 +107,14 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	if err != nil {
 		return fail(err)
 	}
+	// Last of the checks, so that only requests that would really be sent
+	// count against the limit.
+	if l := s.opts.EmailLimit; l != nil {
+		if ok, retry := l.Allow(string(caller.Email), len(reviewers)); !ok {
+			return fail(jit.E(op, jit.KindTooMany, fmt.Sprintf(
+				"You have sent too many approval requests: try again in %s (each reviewer of a request counts as one email)", roundUp(retry)), nil))
+		}
+	}
 	req.Required, req.Dedicated = ap.Quorum, ap.Dedicated
 	token, err := s.tokens.Sign(ctx, req)
 	if err != nil {
@@ -140,13 +148,17 @@ func (s *Service) checkChosenReviewers(ctx context.Context, beneficiary jit.User
 	if err != nil {
 		return jit.ApproverPolicy{}, err
 	}
+	possible := ap.Peers
 	if ap.Dedicated {
-		possible := slices.DeleteFunc(slices.Clone(ap.Approvers), func(u jit.UserID) bool { return u == beneficiary })
-		if ap.Quorum > len(possible) {
-			return jit.ApproverPolicy{}, jit.E(op, jit.KindInvalid, fmt.Sprintf(
-				"%s needs %d approvals, but only %d people other than you can approve it; ask an administrator to fix its approvers",
-				ent.ID(), ap.Quorum, len(possible)), nil)
-		}
+		possible = ap.Approvers
+	}
+	possible = slices.DeleteFunc(slices.Clone(possible), func(u jit.UserID) bool { return u == beneficiary })
+	if ap.Quorum > 1 && ap.Quorum > len(possible) {
+		return jit.ApproverPolicy{}, jit.E(op, jit.KindInvalid, fmt.Sprintf(
+			"%s needs %d approvals, but only %d people other than you can approve it; ask an administrator to fix its approvers",
+			ent.ID(), ap.Quorum, len(possible)), nil)
+	}
+	if ap.Dedicated {
 		var bad []string
 		for _, r := range reviewers {
 			if !slices.Contains(possible, r) {
@@ -163,6 +175,21 @@ func (s *Service) checkChosenReviewers(ctx context.Context, beneficiary jit.User
 		return jit.ApproverPolicy{}, jit.Invalid(op, fmt.Sprintf("%s needs %d approvals: select at least %d reviewers", ent.ID(), ap.Quorum, ap.Quorum))
 	}
 	return ap, nil
+}
+
+// roundUp says a wait as a person would: "3 minutes", "1 hour".
+func roundUp(d time.Duration) string {
+	switch {
+	case d <= time.Minute:
+		return "a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int((d+time.Minute-1)/time.Minute))
+	}
+	h := int((d + time.Hour - 1) / time.Hour)
+	if h == 1 {
+		return "an hour"
+	}
+	return fmt.Sprintf("%d hours", h)
 }
 
 // requirePeers checks that every reviewer is one of the holders of ent as

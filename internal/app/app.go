@@ -43,6 +43,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/jit"
 	"github.com/jitaccess/jitaccess/internal/metrics"
 	"github.com/jitaccess/jitaccess/internal/notify"
+	"github.com/jitaccess/jitaccess/internal/ratelimit"
 	"github.com/jitaccess/jitaccess/internal/server"
 	"github.com/jitaccess/jitaccess/web"
 )
@@ -73,10 +74,13 @@ type Environment struct {
 	Clock  func() time.Time
 }
 
-// Identity is who the app runs as.
+// Identity is who the app runs as, and where.
 type Identity struct {
 	ProjectID, ProjectNumber string
 	ServiceAccount           jit.UserID
+	// Region is the Cloud Run region, for the IAP audience of a service
+	// with IAP enabled on it; "" elsewhere.
+	Region string
 }
 
 // App is a wired jitaccess.
@@ -185,9 +189,11 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		Policy:         cfg.Policy(),
 		RequestTimeout: cfg.RequestTimeout,
 		CanNotify:      canNotify,
+		EmailLimit:     ratelimit.New(cfg.RateLimitEmails, time.Hour, clock),
 		Clock:          clock,
 		Logger:         logger,
 		Link:           requestLink(cfg),
+		DefaultQuorum:  cfg.DefaultQuorum(),
 		Decisions:      grants,
 		RequestLog:     history,
 		Approvers:      approvers,
@@ -205,10 +211,18 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	if env.IAPKeysHTTPClient != nil {
 		verifierOpts = append(verifierOpts, iap.WithHTTPClient(env.IAPKeysHTTPClient))
 	}
-	verifierOpts = append(verifierOpts, iap.WithClock(clock))
-	audience := cfg.IAPAudience(id.ProjectNumber)
-	if audience == "" {
-		logger.WarnContext(ctx, "The audience of IAP assertions is not verified (IAP_VERIFY_AUDIENCE=false or no backend service): any IAP-protected app of this organization could send requests here")
+	verifierOpts = append(verifierOpts, iap.WithClock(clock),
+		iap.WithKeyFetchTimeout(cfg.BackendConnectTimeout+cfg.BackendReadTimeout),
+		iap.WithHostedDomain(cfg.IAPHostedDomain))
+	audience := cfg.IAPAudience(id.ProjectNumber, id.Region)
+	switch {
+	case audience != "":
+	case !cfg.IAPVerifyAudience:
+		logger.WarnContext(ctx, msgAudienceNotVerified)
+	case cfg.Platform != config.PlatformLocal:
+		return nil, errors.New("IAP_VERIFY_AUDIENCE is true, but the IAP audience cannot be derived here: set IAP_AUDIENCE (or IAP_BACKEND_SERVICE_ID behind a load balancer)")
+	default:
+		logger.WarnContext(ctx, "Running locally without IAP_AUDIENCE or IAP_BACKEND_SERVICE_ID: "+msgAudienceNotVerified)
 	}
 	verifier, err := iap.NewVerifier(ctx, audience, verifierOpts...)
 	if err != nil {
@@ -234,9 +248,9 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	srv, err := server.New(server.Options{
 		Logger: logger, Verifier: verifier, UI: ui, Policy: cfg.Policy(), Version: env.Version,
 		TraceProject: id.ProjectID, UseCases: uc, ExternalURL: external,
-		InsecureLinks: cfg.Platform == config.PlatformLocal,
-		AuthFailures:  trail,
-		Ready:         ready, ObserveRequest: a.observer(),
+		RequestLimit: ratelimit.New(cfg.RateLimitRequests, time.Minute, clock),
+		AuthFailures: trail,
+		Ready:        ready, ObserveRequest: a.observer(),
 		Lifecycle: lifecycle,
 		Nodes:     nodeUseCases(cfg, uc),
 		Clock:     clock,
@@ -247,6 +261,13 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	a.Handler = srv
 	return a, nil
 }
+
+// msgAudienceNotVerified is logged when IAP assertions are accepted
+// whatever their audience.
+const msgAudienceNotVerified = "SECURITY WARNING: the audience of IAP assertions is NOT verified (IAP_VERIFY_AUDIENCE=false). " +
+	"IAP signs the assertions of every IAP-protected application with the same keys, so an assertion minted for ANY of them " +
+	"is accepted here: a user of another IAP-protected app, or that app itself, can replay it to act as that user. " +
+	"Set IAP_VERIFY_AUDIENCE=true (and IAP_AUDIENCE or IAP_BACKEND_SERVICE_ID if the audience cannot be derived)."
 
 // requestLink builds links to a request's page from EXTERNAL_URL, for the
 // notifications of approvals and rejections (the request's own email
@@ -261,11 +282,12 @@ func requestLink(cfg *config.Config) func(string, jit.ProjectID) string {
 	}
 }
 
-// identity finds the project and service account the app runs as: the
-// configuration wins, then the metadata server.
+// identity finds the project, service account and (on Cloud Run, when the
+// IAP audience needs it) region the app runs as: the configuration wins,
+// then the metadata server.
 func identity(ctx context.Context, cfg *config.Config, env Environment) (Identity, error) {
 	id := Identity{ProjectID: cfg.ProjectID, ProjectNumber: cfg.ProjectNumber, ServiceAccount: cfg.ServiceAccount}
-	if id.ProjectID != "" && id.ProjectNumber != "" && id.ServiceAccount != "" {
+	if id.ProjectID != "" && id.ProjectNumber != "" && id.ServiceAccount != "" && !cfg.NeedsRegion() {
 		return id, nil
 	}
 	lookup := env.Metadata
@@ -288,6 +310,7 @@ func identity(ctx context.Context, cfg *config.Config, env Environment) (Identit
 	if id.ServiceAccount == "" {
 		id.ServiceAccount = md.ServiceAccount
 	}
+	id.Region = md.Region
 	return id, nil
 }
 
@@ -309,7 +332,13 @@ func metadataIdentity(ctx context.Context) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
-	return Identity{ProjectID: projectID, ProjectNumber: number, ServiceAccount: sa}, nil
+	// Cloud Run's metadata server answers projects/NUMBER/regions/REGION;
+	// App Engine's has no region of this form, and needs none.
+	region := ""
+	if r, err := c.GetWithContext(ctx, "instance/region"); err == nil {
+		region = r[strings.LastIndex(r, "/")+1:]
+	}
+	return Identity{ProjectID: projectID, ProjectNumber: number, ServiceAccount: sa, Region: region}, nil
 }
 
 // auditTrail writes to Cloud Logging on Google Cloud (or wherever the

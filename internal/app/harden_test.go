@@ -4,17 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jitaccess/jitaccess/internal/app"
 	"github.com/jitaccess/jitaccess/internal/app/apptest"
 	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/config"
+	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/emulator"
+	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 	"github.com/jitaccess/jitaccess/internal/outbox"
 )
 
@@ -166,11 +173,12 @@ func TestAnApprovalIsAuditedAndMailedWhenTheReviewerHangsUp(t *testing.T) {
 
 // TestOutOfRangeNumbersAreRefusedNotWrapped: an activationTimeout whose
 // minutes overflow a time.Duration used to wrap round to a short, accepted
-// activation; more reviewers than a token can carry used to be a 500.
-// Both are 400s that write nothing and send nothing.
+// activation; more reviewers than a token can carry used to be a 500
+// (ACTIVATION_REQUEST_MAX_REVIEWERS=1000 is lowered to the 100 a token
+// carries). Both are 400s that write nothing and send nothing.
 func TestOutOfRangeNumbersAreRefusedNotWrapped(t *testing.T) {
 	t.Parallel()
-	h := apptest.Start(t, apptest.Options{Config: map[string]string{"ACTIVATION_REQUEST_MAX_REVIEWERS": "100"}})
+	h := apptest.Start(t, apptest.Options{Config: map[string]string{"ACTIVATION_REQUEST_MAX_REVIEWERS": "1000"}})
 	peers := make([]string, 101)
 	for i := range peers {
 		peers[i] = "peer" + strconv.Itoa(i) + "@example.com"
@@ -237,5 +245,226 @@ func TestTimeBoundEligibilityIsRefusedAtDiscovery(t *testing.T) {
 	})
 	if r.Status != http.StatusForbidden || h.Emulator.World.TotalPolicyWrites() != before {
 		t.Errorf("self-activate = %d %s, %d writes", r.Status, r.Body, h.Emulator.World.TotalPolicyWrites()-before)
+	}
+}
+
+// buildApp wires the app for the demo world with overrides, like
+// apptest.Start but returning what Build logged (and its error).
+func buildApp(t *testing.T, overrides map[string]string, metadata func(context.Context) (app.Identity, error)) (*emulator.Emulator, http.Handler, string, error) {
+	t.Helper()
+	e := emutest.Start(t)
+	var logs syncBuffer
+	cfg, err := config.Load(emulated.Config("127.0.0.1:1", "http://127.0.0.1:8080", overrides))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	env := emulated.Environment(e, nil, slog.New(slog.NewTextHandler(&logs, nil)), nil)
+	env.Metadata = metadata
+	a, err := app.Build(t.Context(), cfg, env)
+	if err != nil {
+		return e, nil, logs.String(), err
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return e, a.Handler, logs.String(), nil
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func policyAs(t *testing.T, e *emulator.Emulator, h http.Handler, audience string, hd string) int {
+	t.Helper()
+	tok, err := e.IAP.Mint(emulator.IAPClaims{Email: "alice@example.com", Audience: audience, Hd: hd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/api/policy", nil)
+	req.Header.Set("X-Jitaccess", "1")
+	req.Header.Set("x-goog-iap-jwt-assertion", tok)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// TestIAPOnACloudRunService: with IAP enabled on the Cloud Run service
+// (no load balancer, Google's recommendation), audience verification
+// stays on: the service's audience, built from K_SERVICE and the
+// metadata server's region, is required (start-up used to fail without
+// IAP_BACKEND_SERVICE_ID, which pushed such deployments to turn
+// verification off). An assertion for another app is refused.
+func TestIAPOnACloudRunService(t *testing.T) {
+	t.Parallel()
+	metadata := func(context.Context) (app.Identity, error) {
+		return app.Identity{ProjectID: emulated.ProjectID, ProjectNumber: emulated.ProjectNumber, ServiceAccount: emulated.ServiceAccount, Region: "europe-west1"}, nil
+	}
+	e, h, _, err := buildApp(t, map[string]string{"K_SERVICE": "jitaccess", "IAP_BACKEND_SERVICE_ID": ""}, metadata)
+	if err != nil {
+		t.Fatalf("Build on Cloud Run with IAP on the service: %v", err)
+	}
+	own := "/projects/" + emulated.ProjectNumber + "/locations/europe-west1/services/jitaccess"
+	if got := policyAs(t, e, h, own, ""); got != http.StatusOK {
+		t.Errorf("the service's own audience = %d", got)
+	}
+	for _, other := range []string{emulated.Audience, "/projects/" + emulated.ProjectNumber + "/locations/europe-west1/services/other", "/projects/1/apps/other"} {
+		if got := policyAs(t, e, h, other, ""); got != http.StatusForbidden {
+			t.Errorf("audience %s = %d, want 403", other, got)
+		}
+	}
+	// Without a region and without IAP_AUDIENCE, start-up fails rather than
+	// silently not checking the audience.
+	noRegion := func(context.Context) (app.Identity, error) {
+		return app.Identity{ProjectID: emulated.ProjectID, ProjectNumber: emulated.ProjectNumber, ServiceAccount: emulated.ServiceAccount}, nil
+	}
+	if _, _, _, err := buildApp(t, map[string]string{"K_SERVICE": "jitaccess", "IAP_BACKEND_SERVICE_ID": ""}, noRegion); err == nil || !strings.Contains(err.Error(), "IAP_AUDIENCE") {
+		t.Errorf("Build without a region = %v, want an error naming IAP_AUDIENCE", err)
+	}
+}
+
+// TestUnverifiedAudienceIsLoud: IAP_VERIFY_AUDIENCE=false says at
+// start-up exactly what it costs, and then does accept another app's
+// assertion.
+func TestUnverifiedAudienceIsLoud(t *testing.T) {
+	t.Parallel()
+	e, h, logs, err := buildApp(t, map[string]string{"IAP_VERIFY_AUDIENCE": "false"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs, "SECURITY WARNING: the audience of IAP assertions is NOT verified (IAP_VERIFY_AUDIENCE=false)") ||
+		!strings.Contains(logs, "an assertion minted for ANY of them is accepted here") {
+		t.Errorf("start-up logs:\n%s", logs)
+	}
+	if got := policyAs(t, e, h, "/projects/1/apps/some-other-app", ""); got != http.StatusOK {
+		t.Errorf("another app's assertion = %d (the warning is about exactly this)", got)
+	}
+}
+
+// TestHostedDomainIsEnforced: IAP_HOSTED_DOMAIN refuses assertions of
+// accounts from another domain.
+func TestHostedDomainIsEnforced(t *testing.T) {
+	t.Parallel()
+	e, h, _, err := buildApp(t, map[string]string{"IAP_HOSTED_DOMAIN": "example.com"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := policyAs(t, e, h, emulated.Audience, "example.com"); got != http.StatusOK {
+		t.Errorf("hd example.com = %d", got)
+	}
+	if got := policyAs(t, e, h, emulated.Audience, "evil.example"); got != http.StatusForbidden {
+		t.Errorf("hd evil.example = %d, want 403", got)
+	}
+}
+
+// TestApprovalLinksIgnoreTheHostHeader: the requester chooses the Host
+// header; the reviewer's link always points at EXTERNAL_URL, and without
+// EXTERNAL_URL an app that can send approval requests does not start.
+func TestApprovalLinksIgnoreTheHostHeader(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t)
+	headers := http.Header{"X-Jitaccess": {"1"}, "X-Goog-Iap-Jwt-Assertion": {h.Assertion(t, "erin@example.com")},
+		"X-Forwarded-Host": {"evil.example"}, "X-Forwarded-Proto": {"https"}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, h.URL+"/api/projects/prod-payments-api/roles/request", strings.NewReader(
+		`{"entitlementId":"prod-payments-api:roles/run.developer","justification":"CHG-8","peers":["dave@example.com"],"activationTimeout":30}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = headers
+	req.Header.Set("Content-Type", "application/json")
+	req.Host = "evil.example"
+	resp, err := h.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("request = %d", resp.StatusCode)
+	}
+	mail := h.Outbox.Messages()[0]
+	if link := linkPattern.FindString(mail.Text); !strings.HasPrefix(link, h.URL+"/?") || strings.Contains(mail.Text, "evil.example") {
+		t.Errorf("link %q (want it under %s); mail:\n%s", link, h.URL, mail.Text)
+	}
+	_, err = config.Load(emulated.Config("127.0.0.1:1", "", map[string]string{"EXTERNAL_URL": ""}))
+	if err == nil || !strings.Contains(err.Error(), "EXTERNAL_URL is not set: required when notifications are configured") {
+		t.Errorf("config without EXTERNAL_URL but with SMTP: %v", err)
+	}
+}
+
+// TestRequestsAreRateLimitedPerUser: past RATE_LIMIT_REQUESTS a user gets
+// 429 with a message and Retry-After, before anything reaches Google;
+// other users are unaffected; a minute later the bucket has refilled.
+func TestRequestsAreRateLimitedPerUser(t *testing.T) {
+	t.Parallel()
+	clock := emutest.NewClock(time.Now())
+	h := apptest.Start(t, apptest.Options{Clock: clock.Now, Config: map[string]string{"RATE_LIMIT_REQUESTS": "3"}})
+	for i := range 3 {
+		if r := h.Do(t, "dave@example.com", http.MethodGet, "/api/policy", nil); r.Status != http.StatusOK {
+			t.Fatalf("request %d = %d %s", i, r.Status, r.Body)
+		}
+	}
+	before := h.Emulator.World.TotalPolicyWrites()
+	r := h.Do(t, "dave@example.com", http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", map[string]any{
+		"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "INC-9", "activationTimeout": 30,
+	})
+	if r.Status != http.StatusTooManyRequests || r.Message(t) != "Too many requests from dave@example.com: try again in 20 seconds" || r.Header.Get("Retry-After") != "20" {
+		t.Errorf("4th request = %d %q, Retry-After %q", r.Status, r.Body, r.Header.Get("Retry-After"))
+	}
+	if h.Emulator.World.TotalPolicyWrites() != before {
+		t.Errorf("a rate-limited request wrote to IAM")
+	}
+	if r := h.Do(t, "erin@example.com", http.MethodGet, "/api/policy", nil); r.Status != http.StatusOK {
+		t.Errorf("another user = %d", r.Status)
+	}
+	clock.Advance(time.Minute)
+	if r := h.Do(t, "dave@example.com", http.MethodGet, "/api/policy", nil); r.Status != http.StatusOK {
+		t.Errorf("after a minute = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestApprovalEmailsAreRateLimitedPerUser: a requester cannot flood their
+// peers (the original's #415): past RATE_LIMIT_EMAILS (one per reviewer)
+// the request is a 429, audited, and no email goes out.
+func TestApprovalEmailsAreRateLimitedPerUser(t *testing.T) {
+	t.Parallel()
+	clock := emutest.NewClock(time.Now())
+	h := apptest.Start(t, apptest.Options{Clock: clock.Now, Config: map[string]string{"RATE_LIMIT_EMAILS": "3"}})
+	request := func(peers ...string) apptest.Response {
+		return h.Do(t, "alice@example.com", http.MethodPost, "/api/projects/shared-networking/roles/request", map[string]any{
+			"entitlementId": "shared-networking:roles/compute.networkAdmin", "justification": "CHG-9 firewall",
+			"peers": peers, "activationTimeout": 30,
+		})
+	}
+	if r := request("bob@example.com", "carol@example.com"); r.Status != http.StatusOK {
+		t.Fatalf("first request = %d %s", r.Status, r.Body)
+	}
+	sent := len(h.Outbox.Messages())
+	r := request("bob@example.com", "carol@example.com")
+	if r.Status != http.StatusTooManyRequests || !strings.HasPrefix(r.Message(t), "You have sent too many approval requests: try again in 20 minutes") {
+		t.Errorf("second request = %d %s", r.Status, r.Body)
+	}
+	if n := len(h.Outbox.Messages()); n != sent {
+		t.Errorf("%d more emails after the limit", n-sent)
+	}
+	if !waitForAudit(t, h, func(l map[string]string) bool { return l["event"] == "api.requestRole" && l["error"] == "too_many" }) {
+		t.Errorf("the refusal is not audited: %v", h.Emulator.Logging.Entries(auditLog))
+	}
+	// One reviewer still fits in what is left.
+	if r := request("bob@example.com"); r.Status != http.StatusOK {
+		t.Errorf("a request within the limit = %d %s", r.Status, r.Body)
+	}
+	clock.Advance(time.Hour)
+	if r := request("bob@example.com", "carol@example.com"); r.Status != http.StatusOK {
+		t.Errorf("an hour later = %d %s", r.Status, r.Body)
 	}
 }

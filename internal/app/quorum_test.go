@@ -180,3 +180,27 @@ func TestQuorumLargerThanTheApprovers(t *testing.T) {
 		t.Errorf("the refused request sent %d emails", len(h.Outbox.Messages()))
 	}
 }
+
+// TestDeploymentWideQuorumForPeers: ACTIVATION_REQUEST_APPROVALS=2 makes
+// peer-approved roles without a declared quorum need two peers.
+func TestDeploymentWideQuorumForPeers(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t, apptest.Options{Config: map[string]string{"ACTIVATION_REQUEST_APPROVALS": "2"}})
+	const project, role = "shared-networking", "roles/compute.networkAdmin"
+	r := h.Do(t, "alice@example.com", http.MethodPost, "/api/projects/"+project+"/roles/request", map[string]any{
+		"entitlementId": project + ":" + role, "justification": "CHG-9", "peers": []string{"bob@example.com"}, "activationTimeout": 30,
+	})
+	if r.Status != 400 || r.Message(t) != "shared-networking:roles/compute.networkAdmin needs 2 approvals: select at least 2 reviewers" {
+		t.Errorf("one peer = %d %s", r.Status, r.Body)
+	}
+	token := requestToken(t, h, "alice@example.com", project, role, "CHG-9 firewall", []string{"bob@example.com", "carol@example.com"}, 30)
+	if b := h.Do(t, "bob@example.com", http.MethodPost, requestPath(token), nil).JSON(t); b["status"] != "PENDING" || b["approvalsRequired"] != 2.0 {
+		t.Errorf("first peer = %v", b)
+	}
+	if b := h.Do(t, "carol@example.com", http.MethodPost, requestPath(token), nil).JSON(t); b["status"] != "APPROVED" {
+		t.Errorf("second peer = %v", b)
+	}
+	if n := bindingsOf(t, h.Emulator.World, "projects/"+project, "user:alice@example.com", role); n != 1 {
+		t.Errorf("%d bindings, want 1", n)
+	}
+}

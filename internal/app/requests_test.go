@@ -18,6 +18,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/app"
 	"github.com/jitaccess/jitaccess/internal/app/apptest"
 	"github.com/jitaccess/jitaccess/internal/emulated"
+	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 	"github.com/jitaccess/jitaccess/internal/outbox"
 )
 
@@ -171,5 +172,34 @@ func TestRequestLists(t *testing.T) {
 	}
 	if r := h.Do(t, "dave@example.com", http.MethodGet, "/api/requests?view=everything", nil); r.Status != 400 || r.Message(t) != `The view must be "mine" or "review"` {
 		t.Errorf("bad view = %d %s", r.Status, r.Body)
+	}
+}
+
+// TestExpiredRequestsInMyList: a request nobody decided reads expired in
+// the requester's list after its deadline (for another request lifetime),
+// and leaves the reviewer's list; its link is refused as in the original.
+func TestExpiredRequestsInMyList(t *testing.T) {
+	t.Parallel()
+	clock := emutest.NewClock(time.Now().UTC().Truncate(time.Second))
+	h := apptest.Start(t, apptest.Options{Clock: clock.Now})
+	token := requestToken(t, h, "erin@example.com", "prod-payments-api", "roles/run.developer", "CHG-3 deploy", []string{"dave@example.com"}, 30)
+	clock.Advance(61 * time.Minute)
+	r := h.Do(t, "erin@example.com", http.MethodGet, "/api/requests?view=mine", nil)
+	reqs, _ := r.JSON(t)["requests"].([]any)
+	if r.Status != 200 || len(reqs) != 1 || reqs[0].(map[string]any)["status"] != "EXPIRED" {
+		t.Errorf("erin's requests after the deadline = %d %s", r.Status, r.Body)
+	}
+	r = h.Do(t, "dave@example.com", http.MethodGet, "/api/requests?view=review", nil)
+	if reqs, _ := r.JSON(t)["requests"].([]any); r.Status != 200 || len(reqs) != 0 {
+		t.Errorf("dave's review list after the deadline = %d %s", r.Status, r.Body)
+	}
+	if r := h.Do(t, "dave@example.com", http.MethodGet, requestPath(token), nil); r.Status != 403 {
+		t.Errorf("the expired link = %d %s", r.Status, r.Body)
+	}
+	// Two lifetimes later it is gone from the list too.
+	clock.Advance(61 * time.Minute)
+	r = h.Do(t, "erin@example.com", http.MethodGet, "/api/requests?view=mine", nil)
+	if reqs, _ := r.JSON(t)["requests"].([]any); r.Status != 200 || len(reqs) != 0 {
+		t.Errorf("erin's requests two lifetimes later = %d %s", r.Status, r.Body)
 	}
 }

@@ -232,6 +232,17 @@ func validID(id string) bool {
 // is in the wrapped error); KindUnavailable or KindUpstream when the keys
 // cannot be fetched.
 func (s *Signer) Verify(ctx context.Context, token string) (jit.ActivationRequest, error) {
+	return s.verify(ctx, token, true)
+}
+
+// Inspect is Verify for a token that may have expired: every check but
+// the approve-by deadline. It lets a list show a request as expired; no
+// decision may rest on it.
+func (s *Signer) Inspect(ctx context.Context, token string) (jit.ActivationRequest, error) {
+	return s.verify(ctx, token, false)
+}
+
+func (s *Signer) verify(ctx context.Context, token string, unexpired bool) (jit.ActivationRequest, error) {
 	const op = "approval.Verify"
 	denied := func(format string, args ...any) error {
 		return jit.E(op, jit.KindDenied, msgAccessFailed, fmt.Errorf(format, args...))
@@ -280,12 +291,12 @@ func (s *Signer) Verify(ctx context.Context, token string) (jit.ActivationReques
 	if err := decodeJSONPart(parts[1], &c); err != nil {
 		return jit.ActivationRequest{}, denied("claims: %w", err)
 	}
-	return s.request(c, denied)
+	return s.request(c, denied, unexpired)
 }
 
 // request checks the claims of a token whose signature is good and turns
 // them into the request.
-func (s *Signer) request(c tokenClaims, denied func(string, ...any) error) (jit.ActivationRequest, error) {
+func (s *Signer) request(c tokenClaims, denied func(string, ...any) error, unexpired bool) (jit.ActivationRequest, error) {
 	now := s.opts.Clock()
 	exp, iat := time.Unix(c.Expiry, 0), time.Unix(c.IssuedAt, 0)
 	secs := c.Duration
@@ -295,7 +306,7 @@ func (s *Signer) request(c tokenClaims, denied func(string, ...any) error) (jit.
 	switch {
 	case c.Issuer != string(s.sa) || c.Audience != string(s.sa):
 		return jit.ActivationRequest{}, denied("issuer %.80q or audience %.80q is not %s", c.Issuer, c.Audience, s.sa)
-	case c.Expiry == 0 || !now.Before(exp):
+	case c.Expiry == 0 || (unexpired && !now.Before(exp)):
 		return jit.ActivationRequest{}, denied("the request expired at %v", exp.UTC())
 	case c.IssuedAt == 0 || iat.After(now.Add(leeway)):
 		return jit.ActivationRequest{}, denied("the token claims to be issued at %v, in the future", iat.UTC())

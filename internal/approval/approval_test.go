@@ -311,6 +311,13 @@ func TestVerifyRefusesExpiredRequests(t *testing.T) {
 	env.clock.Set(req.ApproveBy)
 	_, err := env.s.Verify(t.Context(), tok)
 	wantDenied(t, err)
+	// Inspect, for lists that show it expired, checks all but the deadline.
+	if got, err := env.s.Inspect(t.Context(), tok); err != nil || got.ID != req.ID {
+		t.Errorf("Inspect of an expired token = %+v, %v", got, err)
+	}
+	if _, err := env.s.Inspect(t.Context(), tok[:len(tok)-4]+"AAAA"); jit.KindOf(err) != jit.KindDenied {
+		t.Errorf("Inspect of a tampered token = %v, want denied", err)
+	}
 }
 
 // TestExpiryAndKeyMaxAgeInABubble runs the Signer on its default clock,

@@ -46,7 +46,7 @@ func (c *PolicyAnalyzer) Approvers(ctx context.Context, ent jit.Entitlement) (ji
 	if err != nil {
 		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
 	}
-	out := jit.ApproverPolicy{Quorum: 1}
+	out := jit.ApproverPolicy{}
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
 		var into *[]jit.UserID
@@ -80,7 +80,7 @@ func (c *AssetInventory) Approvers(ctx context.Context, ent jit.Entitlement) (ji
 	if err != nil {
 		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
 	}
-	out := jit.ApproverPolicy{Quorum: 1}
+	out := jit.ApproverPolicy{}
 	approvers, peers := &members{groups: map[string]bool{}}, &members{groups: map[string]bool{}}
 	for _, b := range bindings {
 		into := peers

@@ -45,7 +45,7 @@ func TestApprovers(t *testing.T) {
 				t.Errorf("security-tools: %+v, %v; want %+v", got, err, want)
 			}
 			got, err = ab.Approvers(t.Context(), jit.Entitlement{Project: "prod-data-warehouse", Role: "roles/bigquery.admin"})
-			want = jit.ApproverPolicy{Quorum: 1, Peers: []jit.UserID{"grace@example.com", "heidi@example.com"}}
+			want = jit.ApproverPolicy{Peers: []jit.UserID{"grace@example.com", "heidi@example.com"}}
 			if err != nil || !cmp.Equal(got, want, cmpopts.EquateEmpty()) {
 				t.Errorf("prod-data-warehouse: %+v, %v; want %+v", got, err, want)
 			}

@@ -43,6 +43,7 @@ type Config struct {
 	RequestTimeout time.Duration // ACTIVATION_REQUEST_TIMEOUT, minutes
 	MinReviewers   int           // ACTIVATION_REQUEST_MIN_REVIEWERS
 	MaxReviewers   int           // ACTIVATION_REQUEST_MAX_REVIEWERS
+	Approvals      int           // ACTIVATION_REQUEST_APPROVALS; 0 when unset (one approval), see approvals.go
 
 	// Email and notifications.
 	SMTP                 SMTP
@@ -50,11 +51,17 @@ type Config struct {
 	NotificationTopic    string         // NOTIFICATION_TOPIC, a topic name in ProjectID
 
 	// IAP and Google API calls.
-	IAPBackendServiceID   string        // IAP_BACKEND_SERVICE_ID (Cloud Run)
+	IAPBackendServiceID   string        // IAP_BACKEND_SERVICE_ID (Cloud Run behind a load balancer)
+	IAPAudienceOverride   string        // IAP_AUDIENCE (ours): the exact audience, instead of deriving it
+	IAPHostedDomain       string        // IAP_HOSTED_DOMAIN (ours): required hd claim, lower case; empty: any
 	IAPVerifyAudience     bool          // IAP_VERIFY_AUDIENCE
 	BackendConnectTimeout time.Duration // BACKEND_CONNECT_TIMEOUT, seconds
 	BackendReadTimeout    time.Duration // BACKEND_READ_TIMEOUT, seconds
 	BackendWriteTimeout   time.Duration // BACKEND_WRITE_TIMEOUT, seconds
+
+	// Per-user rate limits (ours), per instance; 0 disables.
+	RateLimitRequests int // RATE_LIMIT_REQUESTS: /api requests per user per minute
+	RateLimitEmails   int // RATE_LIMIT_EMAILS: approval-request emails (one per reviewer) per user per hour
 
 	// Warnings are problems that do not stop the app from starting,
 	// because the original accepted them (a boolean such as "1", an
@@ -96,6 +103,12 @@ const (
 	DefaultBackendConnectTimeout = 5 * time.Second
 	DefaultBackendReadTimeout    = 20 * time.Second
 	DefaultBackendWriteTimeout   = 5 * time.Second
+	// DefaultRateLimitRequests is far above what the UI sends (a page load
+	// is a handful of requests), and low enough to stop a script.
+	DefaultRateLimitRequests = 120
+	// DefaultRateLimitEmails lets a user ask a few reviewers for a few
+	// roles each hour, not flood their peers' inboxes.
+	DefaultRateLimitEmails = 50
 	// DefaultAssetInventoryProjectsQuery is AVAILABLE_PROJECTS_QUERY's
 	// default when RESOURCE_CATALOG is AssetInventory.
 	DefaultAssetInventoryProjectsQuery = "state:ACTIVE"
@@ -116,6 +129,9 @@ var (
 	secretVersionPattern = regexp.MustCompile(`^projects/[^/]+/secrets/[^/]+/versions/[^/]+$`)
 	// Pub/Sub topic names: 3 to 255 characters, starting with a letter.
 	topicPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$`)
+	// The three audience formats of Google's signed-headers documentation.
+	audiencePattern = regexp.MustCompile(`^/projects/[0-9]{1,20}/(apps/[a-z][a-z0-9.:-]{0,62}|global/backendServices/[0-9]{1,20}|locations/[a-z][a-z0-9-]{0,62}/services/[a-z]([a-z0-9-]{0,61}[a-z0-9])?)$`)
+	domainPattern   = regexp.MustCompile(`^(?i)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	// Backend service IDs are unsigned 64-bit numbers.
 	backendServicePattern = regexp.MustCompile(`^[0-9]{1,20}$`)
 	// Workspace / Cloud Identity customer IDs look like C0123abcd.
@@ -146,6 +162,10 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.loadNotifications(r)
 	c.loadIAP(r)
 	c.loadOps(r)
+	c.loadApprovals(r)
+	c.requireExternalURL(r)
+	c.RateLimitRequests = r.integer(DefaultRateLimitRequests, 0, 100000, "RATE_LIMIT_REQUESTS")
+	c.RateLimitEmails = r.integer(DefaultRateLimitEmails, 0, 100000, "RATE_LIMIT_EMAILS")
 	c.loadLifecycle(r)
 
 	if len(r.errs) > 0 {
@@ -168,9 +188,10 @@ func Variables() []string {
 		"SMTP_HOST", "SMTP_PORT", "SMTP_ENABLE_STARTTLS", "SMTP_SENDER_NAME", "SMTP_SENDER_ADDRESS",
 		"SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_SECRET", "SMTP_OPTIONS", "SMTP_ADDRESS_MAPPING",
 		"NOTIFICATION_TIMEZONE", "NOTIFICATION_TOPIC",
-		"IAP_BACKEND_SERVICE_ID", "IAP_VERIFY_AUDIENCE",
+		"IAP_BACKEND_SERVICE_ID", "IAP_AUDIENCE", "IAP_HOSTED_DOMAIN", "IAP_VERIFY_AUDIENCE",
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
-	}, slices.Concat(opsVariables, lifecycleVariables)...)
+		"RATE_LIMIT_REQUESTS", "RATE_LIMIT_EMAILS",
+	}, slices.Concat(opsVariables, approvalVariables, lifecycleVariables)...)
 }
 
 func (c *Config) loadPlatform(r *reader) {
@@ -228,6 +249,37 @@ func (c *Config) loadPlatform(r *reader) {
 		default:
 			r.fail("LOG_LEVEL", v, "must be debug, info, warning or error")
 		}
+	}
+}
+
+// requireExternalURL refuses to start without EXTERNAL_URL when approval
+// requests can be sent (a mail server, a Pub/Sub topic or a webhook is
+// configured): the link in them would otherwise be built from the Host
+// header of the requester's request, which the requester chooses, so a
+// requester could point the reviewer's email at a site of their own.
+// Without any of these, no approval request can be sent, and links are
+// never built.
+func (c *Config) requireExternalURL(r *reader) {
+	if c.ExternalURL != nil {
+		return
+	}
+	var channels []string
+	if c.SMTPConfigured() {
+		channels = append(channels, "SMTP_SENDER_ADDRESS")
+	}
+	if c.NotificationTopic != "" {
+		channels = append(channels, "NOTIFICATION_TOPIC")
+	}
+	if c.Ops.ChatConfigured() {
+		channels = append(channels, "CHAT_WEBHOOK_URL")
+	}
+	if c.Ops.WebhookConfigured() {
+		channels = append(channels, "WEBHOOK_URL")
+	}
+	if len(channels) > 0 {
+		r.fail("EXTERNAL_URL", "", "required when notifications are configured (%s): the links in approval emails and events "+
+			"must not be built from the Host header, which the requester controls; set it to the app's public URL, e.g. https://jit.example.com",
+			strings.Join(channels, ", "))
 	}
 }
 
@@ -465,12 +517,27 @@ func (c *Config) loadIAP(r *reader) {
 			r.fail("IAP_BACKEND_SERVICE_ID", v, "must be the numeric ID of the load balancer's backend service")
 		}
 	}
-	c.IAPVerifyAudience = r.boolean(true, "IAP_VERIFY_AUDIENCE")
-	if c.Platform == PlatformCloudRun && c.IAPVerifyAudience {
-		if _, ok := r.value("IAP_BACKEND_SERVICE_ID"); !ok {
-			r.fail("IAP_BACKEND_SERVICE_ID", "", "required on Cloud Run to check the IAP audience (or set IAP_VERIFY_AUDIENCE=false)")
+	if v, ok := r.value("IAP_AUDIENCE"); ok {
+		switch {
+		case !audiencePattern.MatchString(v):
+			r.fail("IAP_AUDIENCE", v, "must be an IAP audience: /projects/NUMBER/apps/PROJECT_ID (App Engine), "+
+				"/projects/NUMBER/global/backendServices/ID (load balancer) or /projects/NUMBER/locations/REGION/services/SERVICE (Cloud Run)")
+		case c.IAPBackendServiceID != "":
+			r.fail("IAP_AUDIENCE", v, "must not be set together with IAP_BACKEND_SERVICE_ID: set one of them")
+		default:
+			c.IAPAudienceOverride = v
 		}
 	}
+	if v, ok := r.value("IAP_HOSTED_DOMAIN"); ok {
+		if domainPattern.MatchString(v) {
+			c.IAPHostedDomain = strings.ToLower(v)
+		} else {
+			r.fail("IAP_HOSTED_DOMAIN", v, "must be a domain name such as example.com")
+		}
+	}
+	// On Cloud Run without a load balancer, the audience is the service's,
+	// derived from K_SERVICE and the region (read from the metadata server).
+	c.IAPVerifyAudience = r.boolean(true, "IAP_VERIFY_AUDIENCE")
 	c.BackendConnectTimeout = r.duration(DefaultBackendConnectTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_CONNECT_TIMEOUT")
 	c.BackendReadTimeout = r.duration(DefaultBackendReadTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_READ_TIMEOUT")
 	c.BackendWriteTimeout = r.duration(DefaultBackendWriteTimeout, time.Second, "seconds", 1, maxSeconds, "BACKEND_WRITE_TIMEOUT")

@@ -82,6 +82,8 @@ func TestLoadDefaults(t *testing.T) {
 		BackendConnectTimeout: 5 * time.Second,
 		BackendReadTimeout:    20 * time.Second,
 		BackendWriteTimeout:   5 * time.Second,
+		RateLimitRequests:     DefaultRateLimitRequests,
+		RateLimitEmails:       DefaultRateLimitEmails,
 		Lifecycle:             Lifecycle{MaxStartDelay: 7 * 24 * time.Hour},
 	}
 	if diff := cmp.Diff(want, got, cmpConfig); diff != "" {
@@ -134,6 +136,8 @@ func TestLoadEverySetting(t *testing.T) {
 		"AUDITOR_GROUP":                           "auditors@example.com",
 		"ACTIVATION_MAX_START_DELAY":              "1440",
 		"ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS": "true",
+		"RATE_LIMIT_REQUESTS":                     "30",
+		"RATE_LIMIT_EMAILS":                       "0",
 	})
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -178,6 +182,8 @@ func TestLoadEverySetting(t *testing.T) {
 		BackendConnectTimeout: 7 * time.Second,
 		BackendReadTimeout:    30 * time.Second,
 		BackendWriteTimeout:   9 * time.Second,
+		RateLimitRequests:     30,
+		RateLimitEmails:       0,
 		Lifecycle: Lifecycle{AdministratorGroup: "jit-admins@example.com", AuditorGroup: "auditors@example.com",
 			MaxStartDelay: 24 * time.Hour, FoldersAndOrgs: true},
 	}
@@ -349,8 +355,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"topic_goog", withEnv(env{"NOTIFICATION_TOPIC": "google-topic"}),
 			`NOTIFICATION_TOPIC="google-topic": must be a Pub/Sub topic name (not a path): 3 to 255 letters, digits or -_.~+%, starting with a letter and not with goog`},
 		{"backend_service_id", withEnv(env{"IAP_BACKEND_SERVICE_ID": "my-backend"}), `IAP_BACKEND_SERVICE_ID="my-backend": must be the numeric ID of the load balancer's backend service`},
-		{"backend_service_required_on_cloud_run", withEnv(env{"K_SERVICE": "jit"}),
-			`IAP_BACKEND_SERVICE_ID is not set: required on Cloud Run to check the IAP audience (or set IAP_VERIFY_AUDIENCE=false)`},
+		{"audience_format", withEnv(env{"IAP_AUDIENCE": "https://jit.example.com"}),
+			`IAP_AUDIENCE="https://jit.example.com": must be an IAP audience: /projects/NUMBER/apps/PROJECT_ID (App Engine), /projects/NUMBER/global/backendServices/ID (load balancer) or /projects/NUMBER/locations/REGION/services/SERVICE (Cloud Run)`},
+		{"audience_and_backend_service", withEnv(env{"IAP_AUDIENCE": "/projects/1/global/backendServices/2", "IAP_BACKEND_SERVICE_ID": "2"}),
+			`IAP_AUDIENCE="/projects/1/global/backendServices/2": must not be set together with IAP_BACKEND_SERVICE_ID: set one of them`},
+		{"hosted_domain", withEnv(env{"IAP_HOSTED_DOMAIN": "@example.com"}), `IAP_HOSTED_DOMAIN="@example.com": must be a domain name such as example.com`},
 		{"connect_timeout", withEnv(env{"BACKEND_CONNECT_TIMEOUT": "0"}), `BACKEND_CONNECT_TIMEOUT="0": must be a whole number of seconds from 1 to 600`},
 		{"read_timeout", withEnv(env{"BACKEND_READ_TIMEOUT": "5s"}), `BACKEND_READ_TIMEOUT="5s": must be a whole number of seconds from 1 to 600`},
 		{"write_timeout", withEnv(env{"BACKEND_WRITE_TIMEOUT": "601"}), `BACKEND_WRITE_TIMEOUT="601": must be a whole number of seconds from 1 to 600`},
@@ -424,10 +433,10 @@ func TestSMTPConfigured(t *testing.T) {
 		authenticating bool
 	}{
 		{"defaults", baseEnv(), false, false},
-		{"sender_address", withEnv(env{"SMTP_SENDER_ADDRESS": "jit@example.com"}), true, false},
-		{"username_without_password", withEnv(env{"SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u"}), true, false},
-		{"username_and_password", withEnv(env{"SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p"}), true, true},
-		{"username_and_secret", withEnv(env{"SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u", "SMTP_SECRET": "projects/p/secrets/s/versions/1"}), true, true},
+		{"sender_address", withEnv(env{"EXTERNAL_URL": "https://jit.example.com", "SMTP_SENDER_ADDRESS": "jit@example.com"}), true, false},
+		{"username_without_password", withEnv(env{"EXTERNAL_URL": "https://jit.example.com", "SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u"}), true, false},
+		{"username_and_password", withEnv(env{"EXTERNAL_URL": "https://jit.example.com", "SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u", "SMTP_PASSWORD": "p"}), true, true},
+		{"username_and_secret", withEnv(env{"EXTERNAL_URL": "https://jit.example.com", "SMTP_SENDER_ADDRESS": "jit@example.com", "SMTP_USERNAME": "u", "SMTP_SECRET": "projects/p/secrets/s/versions/1"}), true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -441,6 +450,30 @@ func TestSMTPConfigured(t *testing.T) {
 	}
 }
 
+// TestExternalURLIsRequiredWithNotifications: once approval requests can
+// be sent, their links must not come from the requester's Host header.
+func TestExternalURLIsRequiredWithNotifications(t *testing.T) {
+	t.Parallel()
+	for name, e := range map[string]env{
+		"smtp":    {"SMTP_SENDER_ADDRESS": "jit@example.com"},
+		"pubsub":  {"NOTIFICATION_TOPIC": "jit-events"},
+		"webhook": {"WEBHOOK_URL": "https://hooks.example.com/jit", "WEBHOOK_SIGNING_KEY": "0123456789abcdef"},
+	} {
+		_, err := Load(withEnv(e).lookup)
+		if err == nil || !strings.Contains(err.Error(), "EXTERNAL_URL is not set: required when notifications are configured") {
+			t.Errorf("%s without EXTERNAL_URL: %v", name, err)
+		}
+		e["EXTERNAL_URL"] = "https://jit.example.com"
+		if _, err := Load(withEnv(e).lookup); err != nil {
+			t.Errorf("%s with EXTERNAL_URL: %v", name, err)
+		}
+	}
+	// Without any notification channel, no link is ever built.
+	if _, err := Load(baseEnv().lookup); err != nil {
+		t.Errorf("no notifications, no EXTERNAL_URL: %v", err)
+	}
+}
+
 func TestIAPAudience(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -449,7 +482,10 @@ func TestIAPAudience(t *testing.T) {
 		want string
 	}{
 		{"app_engine", withEnv(env{"GAE_SERVICE": "default"}), "/projects/42/apps/my-project"},
-		{"cloud_run", withEnv(env{"K_SERVICE": "jit", "IAP_BACKEND_SERVICE_ID": "77"}), "/projects/42/global/backendServices/77"},
+		{"cloud_run_behind_a_load_balancer", withEnv(env{"K_SERVICE": "jit", "IAP_BACKEND_SERVICE_ID": "77"}), "/projects/42/global/backendServices/77"},
+		// IAP enabled on the Cloud Run service itself, as Google recommends.
+		{"cloud_run_service", withEnv(env{"K_SERVICE": "jit"}), "/projects/42/locations/europe-west1/services/jit"},
+		{"explicit", withEnv(env{"K_SERVICE": "jit", "IAP_AUDIENCE": "/projects/7/locations/us-east1/services/other"}), "/projects/7/locations/us-east1/services/other"},
 		{"project_number_override", withEnv(env{"GAE_SERVICE": "default", "PROJECT_NUMBER": "9"}), "/projects/9/apps/my-project"},
 		{"not_verified", withEnv(env{"GAE_SERVICE": "default", "IAP_VERIFY_AUDIENCE": "false"}), ""},
 		{"local_without_backend", baseEnv(), ""},
@@ -457,7 +493,7 @@ func TestIAPAudience(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := mustLoad(t, tt.env).IAPAudience("42"); got != tt.want {
+			if got := mustLoad(t, tt.env).IAPAudience("42", "europe-west1"); got != tt.want {
 				t.Errorf("IAPAudience() = %q, want %q", got, tt.want)
 			}
 		})

@@ -55,22 +55,37 @@ func (c *Config) NotificationTopicName() string {
 }
 
 // IAPAudience returns the audience IAP assertions must carry, or "" when the
-// audience is not checked (IAP_VERIFY_AUDIENCE=false, or running locally
-// without a backend service). projectNumber comes from the metadata server;
-// PROJECT_NUMBER overrides it.
-func (c *Config) IAPAudience(projectNumber string) string {
+// audience is not checked (IAP_VERIFY_AUDIENCE=false) or cannot be known
+// (running locally without a backend service, or on Cloud Run without a
+// region). projectNumber and region (of Cloud Run) come from the metadata
+// server; PROJECT_NUMBER overrides the first, IAP_AUDIENCE both.
+//
+// In order: IAP_AUDIENCE; App Engine's /projects/N/apps/PROJECT_ID;
+// IAP_BACKEND_SERVICE_ID's /projects/N/global/backendServices/ID (a load
+// balancer); on Cloud Run, the service's own
+// /projects/N/locations/REGION/services/K_SERVICE (IAP on the service).
+func (c *Config) IAPAudience(projectNumber, region string) string {
 	if c.ProjectNumber != "" {
 		projectNumber = c.ProjectNumber
 	}
 	switch {
 	case !c.IAPVerifyAudience:
 		return ""
+	case c.IAPAudienceOverride != "":
+		return c.IAPAudienceOverride
 	case c.Platform == PlatformAppEngine:
 		return "/projects/" + projectNumber + "/apps/" + c.ProjectID
 	case c.IAPBackendServiceID != "":
 		return "/projects/" + projectNumber + "/global/backendServices/" + c.IAPBackendServiceID
+	case c.Platform == PlatformCloudRun && region != "":
+		return "/projects/" + projectNumber + "/locations/" + region + "/services/" + c.Service
 	}
 	return ""
+}
+
+// NeedsRegion reports whether IAPAudience needs the Cloud Run region.
+func (c *Config) NeedsRegion() bool {
+	return c.Platform == PlatformCloudRun && c.IAPVerifyAudience && c.IAPAudienceOverride == "" && c.IAPBackendServiceID == ""
 }
 
 const redacted = "REDACTED"
@@ -163,6 +178,10 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("notification_timezone", tz),
 		slog.String("notification_topic", r.NotificationTopic),
 		slog.String("iap_backend_service_id", r.IAPBackendServiceID),
+		slog.String("iap_audience", r.IAPAudienceOverride),
+		slog.String("iap_hosted_domain", r.IAPHostedDomain),
+		slog.Int("rate_limit_requests", r.RateLimitRequests),
+		slog.Int("rate_limit_emails", r.RateLimitEmails),
 		slog.Bool("iap_verify_audience", r.IAPVerifyAudience),
 		slog.Int("backend_connect_timeout", int(r.BackendConnectTimeout/time.Second)),
 		slog.Int("backend_read_timeout", int(r.BackendReadTimeout/time.Second)),

@@ -10,6 +10,7 @@ func TestLoadOps(t *testing.T) {
 	t.Parallel()
 	c := mustLoad(t, withEnv(env{
 		"METRICS_ADDR":        "127.0.0.1:9090",
+		"EXTERNAL_URL":        "https://jit.example.com",
 		"CHAT_WEBHOOK_URL":    "https://chat.googleapis.com/v1/spaces/AAA/messages?key=k&token=t",
 		"WEBHOOK_URL":         "https://hooks.example.com/jit",
 		"WEBHOOK_SECRET":      "projects/p/secrets/hook/versions/latest",
@@ -26,7 +27,7 @@ func TestLoadOps(t *testing.T) {
 			t.Errorf("the logged configuration contains %q: %s", secret, logged)
 		}
 	}
-	if local := mustLoad(t, withEnv(env{"WEBHOOK_URL": "http://127.0.0.1:8099/hook", "WEBHOOK_SIGNING_KEY": "0123456789abcdef"})); local.Ops.WebhookURL == nil {
+	if local := mustLoad(t, withEnv(env{"EXTERNAL_URL": "http://127.0.0.1:8080", "WEBHOOK_URL": "http://127.0.0.1:8099/hook", "WEBHOOK_SIGNING_KEY": "0123456789abcdef"})); local.Ops.WebhookURL == nil {
 		t.Error("http on loopback was refused")
 	}
 }

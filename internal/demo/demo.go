@@ -134,7 +134,7 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
-	if d.audience = cfg.IAPAudience(emulated.ProjectNumber); d.audience == "" {
+	if d.audience = cfg.IAPAudience(emulated.ProjectNumber, ""); d.audience == "" {
 		d.audience = emulated.Audience // not checked (IAP_VERIFY_AUDIENCE=false), but IAP always sets one
 	}
 	if d.app, err = app.Build(ctx, cfg, emulated.Environment(d.Emulator, d.Outbox.TLSConfig(), logger, nil)); err != nil {

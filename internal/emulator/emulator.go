@@ -128,9 +128,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	e.Credentials = NewIAMCredentials(w)
 	e.Logging = NewLogging(w)
 	e.SecretManager = NewSecretManager(w)
-	if e.OAuth, err = NewOAuth(opts.Clock); err != nil {
-		return nil, err
-	}
+	e.OAuth = NewOAuth(opts.Clock)
 
 	var lc net.ListenConfig
 	httpAddr, grpcAddr := cmp.Or(opts.HTTPAddr, defaultAddr), cmp.Or(opts.GRPCAddr, defaultAddr)

@@ -31,25 +31,38 @@ const GoogleIssuer = "https://accounts.google.com"
 // does not model client secrets (any client is accepted), consent,
 // scopes, access tokens that grant anything, or revocation.
 type OAuth struct {
-	key   *rsa.PrivateKey
-	keyID string
 	clock func() time.Time
+
+	// The key is made on first use: RSA key generation is slow, and most
+	// emulators (one per test) never issue an ID token.
+	keyOnce sync.Once
+	key     *rsa.PrivateKey
+	keyID   string
+	keyErr  error
 
 	mu      sync.Mutex
 	refresh map[string]string // refresh token → email
 }
 
-// NewOAuth creates the service with a fresh RSA key.
-func NewOAuth(clock func() time.Time) (*OAuth, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("generate OAuth key: %w", err)
-	}
+// NewOAuth creates the service; its RSA key is generated on first use.
+func NewOAuth(clock func() time.Time) *OAuth {
 	if clock == nil {
 		clock = time.Now
 	}
-	sum := sha256.Sum256(key.N.Bytes())
-	return &OAuth{key: key, keyID: hex.EncodeToString(sum[:8]), clock: clock, refresh: map[string]string{}}, nil
+	return &OAuth{clock: clock, refresh: map[string]string{}}
+}
+
+func (o *OAuth) signingKey() (*rsa.PrivateKey, string, error) {
+	o.keyOnce.Do(func() {
+		o.key, o.keyErr = rsa.GenerateKey(rand.Reader, 2048)
+		if o.keyErr != nil {
+			o.keyErr = fmt.Errorf("generate OAuth key: %w", o.keyErr)
+			return
+		}
+		sum := sha256.Sum256(o.key.N.Bytes())
+		o.keyID = hex.EncodeToString(sum[:8])
+	})
+	return o.key, o.keyID, o.keyErr
 }
 
 // IssueRefreshToken returns a refresh token for email, as a person's
@@ -66,6 +79,10 @@ func (o *OAuth) IssueRefreshToken(email string) string {
 
 // MintIDToken returns an ID token for email with the given audience.
 func (o *OAuth) MintIDToken(email, audience string) (string, error) {
+	key, keyID, err := o.signingKey()
+	if err != nil {
+		return "", err
+	}
 	now := o.clock()
 	sum := sha256.Sum256([]byte(strings.ToLower(email)))
 	claims := map[string]any{
@@ -73,14 +90,14 @@ func (o *OAuth) MintIDToken(email, audience string) (string, error) {
 		"sub": new(big.Int).SetBytes(sum[:8]).String(), "email": email, "email_verified": true,
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}
-	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": o.keyID}) //nolint:errchkjson // strings always marshal
+	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": keyID}) //nolint:errchkjson // strings always marshal
 	c, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("marshal claims: %w", err)
 	}
 	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
 	digest := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, o.key, crypto.SHA256, digest[:])
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
 	if err != nil {
 		return "", fmt.Errorf("sign: %w", err)
 	}
@@ -91,12 +108,17 @@ func (o *OAuth) MintIDToken(email, audience string) (string, error) {
 func (o *OAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/oauth2/v3/certs" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		n := o.key.N.Bytes()
-		e := big.NewInt(int64(o.key.E)).Bytes()
+		key, keyID, err := o.signingKey()
+		if err != nil {
+			writeRESTError(w, newAPIError(http.StatusInternalServerError, err.Error()))
+			return
+		}
+		n := key.N.Bytes()
+		e := big.NewInt(int64(key.E)).Bytes()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-			"kty": "RSA", "alg": "RS256", "use": "sig", "kid": o.keyID,
+			"kty": "RSA", "alg": "RS256", "use": "sig", "kid": keyID,
 			"n": base64.RawURLEncoding.EncodeToString(n), "e": base64.RawURLEncoding.EncodeToString(e),
 		}}})
 	case r.URL.Path == "/token" && r.Method == http.MethodPost:

@@ -121,9 +121,12 @@ func TestEachCallerIsToldTheTruthAboutItsOwnGrant(t *testing.T) {
 			refused++
 		}
 	}
-	if granted == 0 || refused == 0 {
-		t.Errorf("%d granted, %d refused: the test wants both outcomes", granted, refused)
+	if granted == 0 {
+		t.Errorf("nobody was granted, not even the callers who could wait 30 s")
 	}
+	// Usually some of the 30 ms callers are refused; when a lost write
+	// lands after all, they are told so (a true answer, a little late).
+	t.Logf("%d granted, %d refused", granted, refused)
 }
 
 // TestACancelledCallerWaitsForItsWriteOutcome: a caller whose request is

@@ -249,10 +249,11 @@ func (c *Client) writeBatch(project jit.ProjectID, batch []*grant, budgetEnd tim
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
 	err := c.write(ctx, project, acts, requestReason(batch))
 	cancel()
-	if err != nil && maybeApplied(err) {
+	if applied, inFlight := maybeApplied(err); applied {
 		// Google may have applied the write although its answer was lost:
-		// look before saying it failed.
-		landed, known := c.landed(batch[0].ctx, project, batch, max(resolveBy, min(c.opts.ReadTimeout, time.Second)))
+		// look before saying it failed, for at most a second past the
+		// callers' deadline.
+		landed, known := c.landed(batch[0].ctx, project, batch, inFlight, max(resolveBy, min(c.opts.ReadTimeout, time.Second)))
 		if !known {
 			unknown := jit.E("iam.Grant", jit.KindUnavailable,
 				"Google Cloud did not confirm the IAM policy update; check whether the role is active before trying again", err)
@@ -310,12 +311,12 @@ func (c *Client) deadlineOf(g *grant, budgetEnd time.Time) (time.Time, time.Dura
 // bindings are in it exactly as written; known is false when that could
 // not be established in time.
 //
-// A write whose answer was lost may still be on its way to Google and land
-// after the read. So unless every grant is there, the policy just read is
-// written back unchanged: that changes the etag, and a late write, which
-// carries an older etag, can then only fail. If the write-back itself
-// meets a newer etag, something landed in between: read again.
-func (c *Client) landed(parent context.Context, project jit.ProjectID, batch []*grant, timeout time.Duration) (landed []bool, known bool) {
+// A write that got no answer (inFlight) may still be on its way to Google
+// and land after the read. So unless every grant is there, the policy just
+// read is written back unchanged: that changes the etag, and a late write,
+// which carries an older etag, can then only fail. If the write-back
+// itself meets a newer etag, something landed in between: read again.
+func (c *Client) landed(parent context.Context, project jit.ProjectID, batch []*grant, inFlight bool, timeout time.Duration) (landed []bool, known bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), timeout)
 	defer cancel()
 	resource := project.ResourceName()
@@ -329,7 +330,7 @@ func (c *Client) landed(parent context.Context, project jit.ProjectID, batch []*
 			return nil, false
 		}
 		out := grantsIn(policy, batch)
-		if !slices.Contains(out, false) {
+		if !inFlight || !slices.Contains(out, false) {
 			return out, true
 		}
 		policy.Version = 3
@@ -411,10 +412,10 @@ func (c *Client) readModifyWriteUnsure(ctx context.Context, project jit.ProjectI
 	const op = "iam.readModifyWrite"
 	resource := project.ResourceName()
 	backoff := c.opts.BaseBackoff
-	unsure := false
+	unsure, inFlight := false, false
 	fail := func(err error) error {
 		if unsure {
-			return &maybeAppliedError{err: err}
+			return &maybeAppliedError{err: err, inFlight: inFlight}
 		}
 		return err
 	}
@@ -425,7 +426,7 @@ func (c *Client) readModifyWriteUnsure(ctx context.Context, project jit.ProjectI
 		}
 		var lost *lostAnswerError
 		if errors.As(err, &lost) {
-			unsure = true
+			unsure, inFlight = true, inFlight || lost.inFlight
 			err = lost.err
 		}
 		var perm *permanentError
@@ -457,19 +458,29 @@ func (c *Client) readModifyWriteUnsure(ctx context.Context, project jit.ProjectI
 }
 
 // maybeAppliedError marks a failure after a setIamPolicy call whose answer
-// was lost: Google may have applied it.
-type maybeAppliedError struct{ err error }
+// was lost: Google may have applied it, and (inFlight) may still do so.
+type maybeAppliedError struct {
+	err      error
+	inFlight bool
+}
 
 func (e *maybeAppliedError) Error() string { return e.err.Error() }
 func (e *maybeAppliedError) Unwrap() error { return e.err }
 
-func maybeApplied(err error) bool {
+func maybeApplied(err error) (applied, inFlight bool) {
 	var m *maybeAppliedError
-	return errors.As(err, &m)
+	if errors.As(err, &m) {
+		return true, m.inFlight
+	}
+	return false, false
 }
 
-// lostAnswerError is a setIamPolicy call that got no answer from Google.
-type lostAnswerError struct{ err error }
+// lostAnswerError is a setIamPolicy call whose outcome Google's answer
+// does not tell: none came (inFlight: it may still be applied), or a 500.
+type lostAnswerError struct {
+	err      error
+	inFlight bool
+}
 
 func (e *lostAnswerError) Error() string { return e.err.Error() }
 func (e *lostAnswerError) Unwrap() error { return e.err }
@@ -504,11 +515,18 @@ func (c *Client) tryOnce(ctx context.Context, resource string, modify func(*clou
 	if _, err := call.Do(); err != nil {
 		err = fmt.Errorf("set IAM policy of %s: %w", resource, err)
 		var g *googleapi.Error
-		if !errors.As(err, &g) || g.Code == http.StatusInternalServerError || g.Code == http.StatusBadGateway || g.Code == http.StatusGatewayTimeout {
-			// No answer, or an error after which Google may still have
-			// applied the change (503 and 429 mean it was not processed).
+		switch {
+		case !errors.As(err, &g) || g.Code == http.StatusBadGateway || g.Code == http.StatusGatewayTimeout:
+			// No answer (a timeout, a dropped connection), or a gateway
+			// that gave up waiting: the call may still be on its way and
+			// be applied later.
+			return &lostAnswerError{err: err, inFlight: true}
+		case g.Code == http.StatusInternalServerError:
+			// An answer, but one that does not say whether the change was
+			// made before the failure; the call itself is over.
 			return &lostAnswerError{err: err}
 		}
+		// Any other answer is Google's decision, and means it did not.
 		return err
 	}
 	c.writes.Add(1)

@@ -38,21 +38,29 @@ const (
 	// IAP's ever do (10 minutes).
 	maxLifetime = time.Hour
 	msgInvalid  = "Invalid IAP assertion"
+	// defaultKeyFetchTimeout bounds fetching IAP's public keys when no
+	// WithKeyFetchTimeout is given: without a bound, a slow key endpoint
+	// would hold every request that needs a fresh key.
+	defaultKeyFetchTimeout = 10 * time.Second
 )
 
 // Verifier verifies IAP assertions.
 type Verifier struct {
-	validator *idtoken.Validator
-	audience  string
-	clock     func() time.Time
+	validator    *idtoken.Validator
+	audience     string
+	hostedDomain string
+	keyTimeout   time.Duration
+	clock        func() time.Time
 }
 
 // Option configures a Verifier.
 type Option func(*settings)
 
 type settings struct {
-	client *http.Client
-	clock  func() time.Time
+	client       *http.Client
+	clock        func() time.Time
+	keyTimeout   time.Duration
+	hostedDomain string
 }
 
 // WithHTTPClient sets the client that fetches IAP's public keys; tests and
@@ -61,6 +69,17 @@ func WithHTTPClient(c *http.Client) Option { return func(s *settings) { s.client
 
 // WithClock sets the clock for expiry checks.
 func WithClock(clock func() time.Time) Option { return func(s *settings) { s.clock = clock } }
+
+// WithKeyFetchTimeout bounds each verification's wait for IAP's public
+// keys (fetched when the cached ones expire); 0 means 10 seconds.
+func WithKeyFetchTimeout(d time.Duration) Option { return func(s *settings) { s.keyTimeout = d } }
+
+// WithHostedDomain accepts only assertions whose hd claim (the Google
+// Workspace or Cloud Identity domain of the account) is domain
+// (IAP_HOSTED_DOMAIN); "" accepts any, and accounts without one.
+func WithHostedDomain(domain string) Option {
+	return func(s *settings) { s.hostedDomain = strings.ToLower(domain) }
+}
 
 // NewVerifier returns a Verifier for assertions with the given audience.
 // An empty audience disables the audience check (IAP_VERIFY_AUDIENCE=false):
@@ -73,6 +92,9 @@ func NewVerifier(ctx context.Context, audience string, opts ...Option) (*Verifie
 	if s.clock == nil {
 		s.clock = time.Now
 	}
+	if s.keyTimeout <= 0 {
+		s.keyTimeout = defaultKeyFetchTimeout
+	}
 	var copts []idtoken.ClientOption
 	if s.client != nil {
 		copts = append(copts, option.WithHTTPClient(s.client))
@@ -81,7 +103,7 @@ func NewVerifier(ctx context.Context, audience string, opts ...Option) (*Verifie
 	if err != nil {
 		return nil, fmt.Errorf("iap: building the token validator: %w", err)
 	}
-	return &Verifier{validator: v, audience: audience, clock: s.clock}, nil
+	return &Verifier{validator: v, audience: audience, hostedDomain: s.hostedDomain, keyTimeout: s.keyTimeout, clock: s.clock}, nil
 }
 
 // header is the JOSE header of an assertion.
@@ -96,6 +118,7 @@ type claims struct {
 	Aud    json.RawMessage `json:"aud"`
 	Sub    string          `json:"sub"`
 	Email  string          `json:"email"`
+	Hd     string          `json:"hd"`
 	Iat    *int64          `json:"iat"`
 	Exp    *int64          `json:"exp"`
 	Google *struct {
@@ -146,7 +169,11 @@ func (v *Verifier) Verify(ctx context.Context, assertion string) (jit.Principal,
 	if err := decodePart(parts[1], &c); err != nil {
 		return jit.Principal{}, invalid("claims: %v", err)
 	}
-	if _, err := v.validator.Validate(ctx, assertion, v.audience); err != nil {
+	// Validate fetches IAP's keys when its cache has none fresh.
+	vctx, cancel := context.WithTimeout(ctx, v.keyTimeout)
+	_, err = v.validator.Validate(vctx, assertion, v.audience)
+	cancel()
+	if err != nil {
 		if isKeyFetchFailure(err) {
 			return jit.Principal{}, jit.E("iap.Verify", jit.KindUnavailable, "IAP's public keys could not be fetched, try again", err)
 		}
@@ -187,6 +214,9 @@ func (v *Verifier) checkClaims(c claims) (jit.Principal, error) {
 	}
 	if c.Sub == "" || len(c.Sub) > 128 {
 		return jit.Principal{}, invalid("the subject is missing or too long")
+	}
+	if v.hostedDomain != "" && strings.ToLower(c.Hd) != v.hostedDomain {
+		return jit.Principal{}, invalid("hosted domain %q, expected %q", c.Hd, v.hostedDomain)
 	}
 	p := jit.Principal{Email: email, Subject: c.Sub}
 	if g := c.Google; g != nil {
@@ -233,6 +263,20 @@ func AppEngineAudience(projectNumber, projectID string) (string, error) {
 	}
 	return "/projects/" + projectNumber + "/apps/" + projectID, nil
 }
+
+// CloudRunServiceAudience is the audience of assertions for a Cloud Run
+// service with IAP enabled on the service itself (no load balancer), as
+// Google's signed-headers documentation gives it:
+// /projects/PROJECT_NUMBER/locations/REGION/services/SERVICE_NAME.
+func CloudRunServiceAudience(projectNumber, region, service string) (string, error) {
+	if !isDigits(projectNumber) || !namePattern.MatchString(region) || !namePattern.MatchString(service) {
+		return "", fmt.Errorf("iap: Cloud Run service audience needs a numeric project number, a region and a service name")
+	}
+	return "/projects/" + projectNumber + "/locations/" + region + "/services/" + service, nil
+}
+
+// namePattern matches Cloud Run service names and regions.
+var namePattern = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // CloudRunAudience is the audience of assertions for a backend service
 // of a load balancer (Cloud Run behind IAP).

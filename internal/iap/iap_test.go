@@ -239,3 +239,90 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyFetchIsBounded: when IAP's key endpoint hangs, verification gives
+// up after the key fetch timeout with KindUnavailable, instead of holding
+// the request for as long as the endpoint takes (here 20 s, after which it
+// would answer with valid keys).
+func TestKeyFetchIsBounded(t *testing.T) {
+	t.Parallel()
+	key, err := emulator.NewIAP(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(20 * time.Second):
+		}
+		key.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	v, err := iap.NewVerifier(t.Context(), audience, iap.WithHTTPClient(redirectTo(srv.URL)), iap.WithKeyFetchTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := key.Mint(emulator.IAPClaims{Email: "alice@example.com", Audience: audience})
+	_, err = v.Verify(t.Context(), tok)
+	if jit.KindOf(err) != jit.KindUnavailable {
+		t.Errorf("Verify with a hanging key endpoint = %v (kind %v), want KindUnavailable", err, jit.KindOf(err))
+	}
+}
+
+// TestCloudRunServiceAudience: IAP enabled directly on a Cloud Run service
+// mints /projects/NUMBER/locations/REGION/services/SERVICE; a verifier for
+// that audience accepts it and refuses the other formats.
+func TestCloudRunServiceAudience(t *testing.T) {
+	t.Parallel()
+	aud, err := iap.CloudRunServiceAudience("424242424242", "europe-west1", "jitaccess")
+	if err != nil || aud != "/projects/424242424242/locations/europe-west1/services/jitaccess" {
+		t.Fatalf("CloudRunServiceAudience = %q, %v", aud, err)
+	}
+	for _, bad := range [][3]string{{"abc", "europe-west1", "jitaccess"}, {"1", "Europe/West", "jitaccess"}, {"1", "europe-west1", "../x"}} {
+		if _, err := iap.CloudRunServiceAudience(bad[0], bad[1], bad[2]); err == nil {
+			t.Errorf("CloudRunServiceAudience(%q) succeeded", bad)
+		}
+	}
+	key, err := emulator.NewIAP(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(key)
+	t.Cleanup(srv.Close)
+	v, err := iap.NewVerifier(t.Context(), aud, iap.WithHTTPClient(redirectTo(srv.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := key.Mint(emulator.IAPClaims{Email: "alice@example.com", Audience: aud})
+	if _, err := v.Verify(t.Context(), good); err != nil {
+		t.Errorf("Verify(Cloud Run service audience) = %v", err)
+	}
+	other, _ := key.Mint(emulator.IAPClaims{Email: "alice@example.com", Audience: "/projects/424242424242/locations/europe-west1/services/other-app"})
+	if _, err := v.Verify(t.Context(), other); jit.KindOf(err) != jit.KindUnauthenticated {
+		t.Errorf("Verify(another service's assertion) = %v", err)
+	}
+}
+
+// TestHostedDomain: with WithHostedDomain, only assertions whose hd claim
+// is that domain (in any letter case) pass.
+func TestHostedDomain(t *testing.T) {
+	t.Parallel()
+	key, err := emulator.NewIAP(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(key)
+	t.Cleanup(srv.Close)
+	v, err := iap.NewVerifier(t.Context(), audience, iap.WithHTTPClient(redirectTo(srv.URL)), iap.WithHostedDomain("Example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for hd, ok := range map[string]bool{"example.com": true, "EXAMPLE.com": true, "evil.example": false, "example.com.evil": false} {
+		tok, _ := key.Mint(emulator.IAPClaims{Email: "alice@example.com", Audience: audience, Hd: hd})
+		_, err := v.Verify(t.Context(), tok)
+		if (err == nil) != ok {
+			t.Errorf("hd %q: Verify = %v, want ok=%v", hd, err, ok)
+		}
+	}
+}

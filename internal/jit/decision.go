@@ -170,7 +170,8 @@ type ApproverPolicy struct {
 	// and peers holding the same eligible role no longer approve.
 	Dedicated bool
 	Approvers []UserID
-	// Quorum is the number of distinct approvals required, at least 1.
+	// Quorum is the number of distinct approvals required; 0 where no
+	// approver binding declares one (the deployment's default applies).
 	Quorum int
 	// Peers hold the same MPA-eligible entitlement: the approvers where
 	// none are dedicated (found by the same query, to save one).

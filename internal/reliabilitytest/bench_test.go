@@ -18,11 +18,15 @@ import (
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
+// unlimited turns off the per-user request limit: a benchmark is one user
+// sending as fast as it can, exactly what RATE_LIMIT_REQUESTS stops.
+var unlimited = apptest.Options{Config: map[string]string{"RATE_LIMIT_REQUESTS": "0"}}
+
 // BenchmarkSelfActivationOverHTTP measures a whole self-activation: IAP
 // verification, eligibility through Cloud Asset, the policy write, the
 // audit record, all over loopback against the emulator.
 func BenchmarkSelfActivationOverHTTP(b *testing.B) {
-	h := apptest.Start(b)
+	h := apptest.Start(b, unlimited)
 	body := map[string]any{"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "INC-1", "activationTimeout": 30}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -34,7 +38,7 @@ func BenchmarkSelfActivationOverHTTP(b *testing.B) {
 
 // BenchmarkListRolesOverHTTP measures the page users open most.
 func BenchmarkListRolesOverHTTP(b *testing.B) {
-	h := apptest.Start(b)
+	h := apptest.Start(b, unlimited)
 	b.ReportAllocs()
 	for b.Loop() {
 		if r := h.Do(b, "alice@example.com", http.MethodGet, "/api/projects/prod-payments-api/roles", nil); r.Status != 200 {

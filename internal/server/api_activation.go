@@ -184,19 +184,21 @@ func (s *Server) requestActivation(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	project := scopeParam(r)
-	base := s.baseURL(r)
-	res, err := s.opts.UseCases.RequestApproval(r.Context(), p, activation.RequestInput{
+	in := activation.RequestInput{
 		Project:       project,
 		EntitlementID: body.EntitlementID,
 		Justification: body.Justification,
 		Reviewers:     body.Peers,
 		Duration:      minutes(body.ActivationTimeout),
 		StartTime:     start,
-		Link: func(token string) string {
+	}
+	if base := s.opts.ExternalURL; base != "" {
+		in.Link = func(token string) string {
 			q := url.Values{"activation": {token}, "projectId": {project}}
-			return base + "/?" + q.Encode()
-		},
-	})
+			return strings.TrimRight(base, "/") + "/?" + q.Encode()
+		}
+	}
+	res, err := s.opts.UseCases.RequestApproval(r.Context(), p, in)
 	if err != nil {
 		return err
 	}
@@ -220,28 +222,21 @@ func (s *Server) approveActivationRequest(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	// The approved notification links back to the app (base_url), as the
-	// original's did.
-	ctx := activation.WithBaseURL(r.Context(), s.baseURL(r)+"/")
-	res, err := s.opts.UseCases.Approve(ctx, p, r.URL.Query().Get("activation"))
+	res, err := s.opts.UseCases.Approve(s.withBaseURL(r), p, r.URL.Query().Get("activation"))
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, newActivationResponse(res))
 }
 
-// baseURL is where approval links point: EXTERNAL_URL when configured
-// (recommended: the Host header is the client's to choose), otherwise the
-// scheme and host this request came in on.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.opts.ExternalURL != "" {
-		return strings.TrimRight(s.opts.ExternalURL, "/")
+// withBaseURL is the request's context with the app's root URL, for the
+// base_url of the notifications a decision sends (as the original's did),
+// taken from EXTERNAL_URL only: never from a host the client named.
+func (s *Server) withBaseURL(r *http.Request) context.Context {
+	if base := s.opts.ExternalURL; base != "" {
+		return activation.WithBaseURL(r.Context(), strings.TrimRight(base, "/")+"/")
 	}
-	scheme := "https"
-	if r.TLS == nil && r.Header.Get("X-Forwarded-Proto") != "https" && s.opts.InsecureLinks {
-		scheme = "http"
-	}
-	return scheme + "://" + r.Host
+	return r.Context()
 }
 
 // activationResponse is the original's ActivationResponse (§2.4).

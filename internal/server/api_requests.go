@@ -52,8 +52,7 @@ func (s *Server) rejectActivationRequest(w http.ResponseWriter, r *http.Request)
 			return err
 		}
 	}
-	ctx := activation.WithBaseURL(r.Context(), s.baseURL(r)+"/")
-	res, err := uc.Reject(ctx, p, r.URL.Query().Get("activation"), body.Reason)
+	res, err := uc.Reject(s.withBaseURL(r), p, r.URL.Query().Get("activation"), body.Reason)
 	if err != nil {
 		return err
 	}

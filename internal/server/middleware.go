@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,6 +271,27 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			slog.String("device_access_levels", strings.Join(p.AccessLevels, ",")))
 		s.log.DebugContext(ctx, "Authenticated IAP principal", slog.Group(cloudlog.LabelsGroup, slog.String("event", "iap.authenticate")))
 		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// rateLimit refuses a user's request over RATE_LIMIT_REQUESTS with 429,
+// before any handler (and so any Google API call) runs.
+func (s *Server) rateLimit(next http.Handler) http.Handler {
+	if s.opts.RequestLimit == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := PrincipalFrom(r.Context())
+		if ok {
+			if allowed, retry := s.opts.RequestLimit.Allow(string(p.Email), 1); !allowed {
+				secs := int64((retry + time.Second - 1) / time.Second)
+				w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+				s.writeError(w, r, jit.E("server.rateLimit", jit.KindTooMany,
+					fmt.Sprintf("Too many requests from %s: try again in %d seconds", p.Email, secs), nil))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -25,6 +25,8 @@
 //  7. XSRF header: X-JITACCESS: 1 is required, as in the original.
 //  8. IAP: the x-goog-iap-jwt-assertion header is verified; the principal
 //     is put in the request context (PrincipalFrom).
+//  9. rate limit: each user's requests per minute (RATE_LIMIT_REQUESTS);
+//     over it, 429 with Retry-After.
 //
 // /health/* and the static UI need neither the XSRF header nor IAP in the
 // app; IAP in front of the app still applies to them.
@@ -88,14 +90,16 @@ type Options struct {
 	// UseCases serve the activation API. Required.
 	UseCases UseCases
 	// ExternalURL is the app's public base URL, for approval links
-	// (EXTERNAL_URL); empty means the scheme and host of the request.
+	// (EXTERNAL_URL). Links are never built from the request's Host header,
+	// which the client chooses: without ExternalURL there are none (and
+	// internal/config requires it whenever notifications are configured).
 	ExternalURL string
-	// InsecureLinks allows http:// approval links for requests that came
-	// in without TLS (local development only).
-	InsecureLinks bool
 	// AuthFailures records refused IAP assertions in the audit trail;
 	// nil records nothing.
 	AuthFailures AuthFailureRecorder
+	// RequestLimit bounds each user's /api requests (RATE_LIMIT_REQUESTS);
+	// nil means no limit.
+	RequestLimit RateLimiter
 	// ObserveRequest is called for every request, for metrics; nil
 	// observes nothing.
 	ObserveRequest RequestObserver
@@ -108,6 +112,12 @@ type Options struct {
 	// Clock is the time the lifecycle API reports statuses at; nil
 	// means time.Now.
 	Clock func() time.Time
+}
+
+// RateLimiter takes n events from key's allowance, or says how long until
+// there is enough. internal/ratelimit implements it.
+type RateLimiter interface {
+	Allow(key string, n int) (ok bool, retryAfter time.Duration)
 }
 
 // AuthFailureRecorder records a refused IAP assertion.
@@ -178,6 +188,7 @@ func (s *Server) routes() http.Handler {
 		r.Use(
 			s.requireXSRFHeader, // 7
 			s.authenticate,      // 8
+			s.rateLimit,         // 9
 		)
 		r.NotFound(s.handle(notFound))
 		r.MethodNotAllowed(s.methodNotAllowed(r))

@@ -98,6 +98,32 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 		if n.BaseURL != "" {
 			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
 		}
+	case notify.ActivationRejected:
+		fmt.Fprintf(&b, "*%s* rejected the request of *%s* for %s.", clean(string(n.Approver)), clean(string(n.Beneficiary)), what)
+		if n.Reason != "" {
+			fmt.Fprintf(&b, "\nReason: %s", clean(n.Reason))
+		}
+		if n.Justification != "" {
+			fmt.Fprintf(&b, "\nJustification: %s", clean(n.Justification))
+		}
+		if n.BaseURL != "" {
+			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
+		}
+	case notify.ActivationApprovalAdded:
+		fmt.Fprintf(&b, "*%s* approved the request of *%s* for %s: %s", clean(string(n.Approver)), clean(string(n.Beneficiary)), what, n.Progress())
+		if len(n.Approvals) > 0 {
+			fmt.Fprintf(&b, " (by %s)", people(n.Approvals))
+		}
+		b.WriteString(".")
+		if len(n.To) > 0 {
+			fmt.Fprintf(&b, "\nStill to approve: %s", people(n.To))
+		}
+		if n.Justification != "" {
+			fmt.Fprintf(&b, "\nJustification: %s", clean(n.Justification))
+		}
+		if n.ActionURL != "" {
+			fmt.Fprintf(&b, "\n<%s|Review the request>", n.ActionURL)
+		}
 	default:
 		// Decisions added later (a rejection, for one) are posted with
 		// their subject rather than left out.

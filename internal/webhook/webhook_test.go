@@ -279,6 +279,21 @@ func TestChatMessages(t *testing.T) {
 	if diff := cmp.Diff(wantApproved, approved); !ok || diff != "" {
 		t.Errorf("approved text (-want +got):\n%s", diff)
 	}
+
+	req := jit.ActivationRequest{Beneficiary: "alice@example.com", Reviewers: []jit.UserID{"bob@example.com", "carol@example.com"},
+		Entitlement: jit.Entitlement{Project: "prod-db", Role: "roles/cloudsql.admin"}, Justification: "INC-1"}
+	rejected, ok := ChatText(notify.NewActivationRejected(req, "bob@example.com", "use *staging*", "https://jit.example.com/"), time.UTC)
+	wantRejected := "*bob@example.com* rejected the request of *alice@example.com* for `roles/cloudsql.admin` on project `prod-db`.\n" +
+		"Reason: use  staging \nJustification: INC-1\n<https://jit.example.com/|Open JIT Access>"
+	if diff := cmp.Diff(wantRejected, rejected); !ok || diff != "" {
+		t.Errorf("rejected text (-want +got):\n%s", diff)
+	}
+	added, ok := ChatText(notify.NewActivationApprovalAdded(req, "bob@example.com", nil, 2, "https://jit.example.com/", "https://jit.example.com/?activation=tok"), time.UTC)
+	wantAdded := "*bob@example.com* approved the request of *alice@example.com* for `roles/cloudsql.admin` on project `prod-db`: 1 of 2 approvals (by bob@example.com).\n" +
+		"Still to approve: carol@example.com\nJustification: INC-1\n<https://jit.example.com/?activation=tok|Review the request>"
+	if diff := cmp.Diff(wantAdded, added); !ok || diff != "" {
+		t.Errorf("approval-added text (-want +got):\n%s", diff)
+	}
 }
 
 // TestFailuresDoNotLogTheReceiverURL: a Chat URL's key and token stay out

@@ -1,0 +1,30 @@
+package webhook
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+	"github.com/jitaccess/jitaccess/internal/notify"
+)
+
+func TestChatMessagesOfDecisions(t *testing.T) {
+	t.Parallel()
+	r := jit.ActivationRequest{ID: "mpa-1", Beneficiary: "alice@example.com", Reviewers: []jit.UserID{"bob@example.com", "carol@example.com"},
+		Entitlement: jit.Entitlement{Project: "prod-db", Role: "roles/cloudsql.admin"}, Justification: "INC-1", Required: 2,
+		ApproveBy: time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)}
+	rejected, ok := ChatText(notify.NewActivationRejected(r, "bob@example.com", "not <https://evil.example|now>", ""), time.UTC)
+	want := "*bob@example.com* rejected the request of *alice@example.com* for `roles/cloudsql.admin` on project `prod-db`.\n" +
+		"Reason: not  https://evil.example now \nJustification: INC-1"
+	if diff := cmp.Diff(want, rejected); !ok || diff != "" {
+		t.Errorf("rejected (-want +got):\n%s", diff)
+	}
+	added, ok := ChatText(notify.NewActivationApprovalAdded(r, "bob@example.com", []jit.Approval{{By: "bob@example.com"}}, 2, "", "https://jit.example.com/?activation=tok"), time.UTC)
+	want = "*bob@example.com* approved the request of *alice@example.com* for `roles/cloudsql.admin` on project `prod-db`: 1 of 2 approvals (by bob@example.com).\n" +
+		"Still to approve: carol@example.com\nJustification: INC-1\n<https://jit.example.com/?activation=tok|Review the request>"
+	if diff := cmp.Diff(want, added); !ok || diff != "" {
+		t.Errorf("approval added (-want +got):\n%s", diff)
+	}
+}
