@@ -418,3 +418,24 @@ func (c *Client) GrantNode(ctx context.Context, node string, acts []jit.Activati
 		return applyActivations(p, acts, c.opts.Clock())
 	})
 }
+
+// decideOnNode applies one approval decision to a folder's or the
+// organization's policy: the project path's applyOne in this file's
+// read-modify-write, without batching (decisions at these levels are
+// rare). An attempt whose answer was lost is recognised as for projects.
+func (c *Client) decideOnNode(d *decision) (jit.RequestRecord, error) {
+	var (
+		rec     jit.RequestRecord
+		changed bool
+	)
+	err := c.modifyResource(d.ctx, d.req.Entitlement.Node, "Approval request "+d.req.ID, func(p *cloudresourcemanager.Policy, unsure bool) error {
+		var err error
+		rec, err = c.applyOne(p, d, unsure && changed)
+		changed = err == nil
+		return err
+	})
+	if err != nil && !errors.Is(err, errLanded) {
+		return jit.RequestRecord{}, err
+	}
+	return rec, nil
+}

@@ -94,6 +94,8 @@ type Client struct {
 	queues map[jit.ProjectID]*queue // a queue exists while its writer runs
 
 	writes, conflicts, retries, batched atomic.Int64
+
+	decisions decisionQueues // approval requests' decisions, see requests.go
 }
 
 // queue holds the grants waiting for a project's next write.

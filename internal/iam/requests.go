@@ -3,8 +3,10 @@ package iam
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/api/cloudresourcemanager/v3"
@@ -229,6 +231,13 @@ func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 // the attempt and is returned as it is. The record after the write is
 // returned.
 //
+// Decisions on one project in one instance are committed together, like
+// grants: the first caller writes, and every decision that arrives while
+// it writes joins the next write, each applied in turn to the policy read
+// (so two approvals of one request in one batch see each other). Under a
+// burst of approvals this is one write instead of a storm of stale etags;
+// the etag still serialises decisions made in other instances.
+//
 // The write is detached from the caller's cancellation (a client that
 // hangs up must not cut a decision in half) and bounded by the retry
 // budget. When Google's answer to a write is lost, the next attempt reads
@@ -238,33 +247,140 @@ func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 // write was refused, so a decision found then is someone else's, even one
 // by the same person clicking twice.)
 func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.RetryBudget)
-	defer cancel()
-	var out jit.RequestRecord
-	modify := func(policy *cloudresourcemanager.Policy, unsure bool) error {
-		rec, at := requestRecord(policy, req.ID)
-		rec = fill(rec, req)
-		rec.Unconfirmed = unsure
-		d, err := decide(rec)
-		if err != nil {
-			return err
-		}
-		if d.Landed {
-			out = rec
-			return errLanded
-		}
-		out, err = applyDecision(policy, req, rec, at, d, c.opts.Clock())
-		return err
-	}
-	reason := "Approval request " + req.ID
-	var err error
-	if node := req.Entitlement.Node; node != "" {
+	d := &decision{ctx: context.WithoutCancel(ctx), req: req, decide: decide, done: make(chan decisionResult, 1)}
+	if req.Entitlement.Node != "" {
 		// A request on a folder or the organization (grants.go).
-		err = c.modifyResource(ctx, node, reason, modify)
-	} else {
-		err = c.readModifyWriteUnsure(ctx, req.Entitlement.Project, modify, reason)
+		return c.decideOnNode(d)
 	}
+	project := req.Entitlement.Project
+	if c.decisions.enqueue(project, d) {
+		go c.commitDecisions(project)
+	}
+	r := <-d.done
+	return r.rec, r.err
+}
+
+// decisionQueues hold the decisions waiting for each project's next write.
+// The zero value is ready to use.
+type decisionQueues struct {
+	mu sync.Mutex
+	m  map[jit.ProjectID][]*decision // present while the project's writer runs
+}
+
+type decision struct {
+	ctx    context.Context
+	req    jit.ActivationRequest
+	decide func(jit.RequestRecord) (jit.Decision, error)
+	done   chan decisionResult
+	// During one batch's read-modify-write: the outcome of the attempt.
+	rec     jit.RequestRecord
+	err     error
+	changed bool
+}
+
+type decisionResult struct {
+	rec jit.RequestRecord
+	err error
+}
+
+// enqueue adds d and reports whether the caller must start the writer.
+func (q *decisionQueues) enqueue(project jit.ProjectID, d *decision) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.m == nil {
+		q.m = map[jit.ProjectID][]*decision{}
+	}
+	pending, running := q.m[project]
+	q.m[project] = append(pending, d)
+	return !running
+}
+
+// take removes the pending batch; none left ends the writer.
+func (q *decisionQueues) take(project jit.ProjectID) []*decision {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	batch := q.m[project]
+	if len(batch) == 0 {
+		delete(q.m, project)
+		return nil
+	}
+	q.m[project] = []*decision{}
+	return batch
+}
+
+// commitDecisions writes the project's pending decisions, batch after
+// batch, until none are left.
+func (c *Client) commitDecisions(project jit.ProjectID) {
+	for {
+		batch := c.decisions.take(project)
+		if batch == nil {
+			return
+		}
+		c.writeDecisions(project, batch)
+	}
+}
+
+// writeDecisions applies a batch in one read-modify-write; each decision
+// gets its own outcome.
+func (c *Client) writeDecisions(project jit.ProjectID, batch []*decision) {
+	ctx, cancel := context.WithTimeout(batch[0].ctx, c.opts.RetryBudget)
+	defer cancel()
+	reason := "Approval request " + batch[0].req.ID
+	if len(batch) > 1 {
+		reason = fmt.Sprintf("%d approval request decisions", len(batch))
+	}
+	err := c.readModifyWriteUnsure(ctx, project, func(policy *cloudresourcemanager.Policy, unsure bool) error {
+		changed := false
+		for _, d := range batch {
+			// An earlier attempt may have landed only if it changed
+			// something for this decision.
+			d.rec, d.err = c.applyOne(policy, d, unsure && d.changed)
+			// What this attempt writes for d, if the write goes through.
+			d.changed = d.err == nil
+			changed = changed || d.changed
+		}
+		if !changed {
+			return errLanded // nothing to write
+		}
+		return nil
+	}, reason)
 	if err != nil && !errors.Is(err, errLanded) {
+		for _, d := range batch {
+			if d.err == nil {
+				d.err = err
+			}
+		}
+	}
+	for _, d := range batch {
+		if errors.Is(d.err, errLanded) {
+			d.err = nil
+		}
+		if d.err != nil {
+			d.done <- decisionResult{err: d.err}
+			continue
+		}
+		d.done <- decisionResult{rec: d.rec}
+	}
+}
+
+// applyOne asks one decision what to change on the policy as it stands
+// (with the batch's earlier decisions applied) and applies it; a change
+// that cannot be written leaves the policy as it was.
+func (c *Client) applyOne(policy *cloudresourcemanager.Policy, d *decision, unconfirmed bool) (jit.RequestRecord, error) {
+	rec, at := requestRecord(policy, d.req.ID)
+	rec = fill(rec, d.req)
+	rec.Unconfirmed = unconfirmed
+	dec, err := d.decide(rec)
+	if err != nil {
+		return jit.RequestRecord{}, err
+	}
+	if dec.Landed {
+		return rec, errLanded
+	}
+	saved := slices.Clone(policy.Bindings)
+	out, err := applyDecision(policy, d.req, rec, at, dec, c.opts.Clock())
+	if err != nil {
+		policy.Bindings = saved
 		return jit.RequestRecord{}, err
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package iam_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/option"
 
+	"github.com/jitaccess/jitaccess/internal/emulator"
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 	"github.com/jitaccess/jitaccess/internal/iam"
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -83,4 +85,51 @@ func TestDecideWhoseAnswerWasLost(t *testing.T) {
 	if err != nil || got.Granted == nil || !got.Granted.Start.Equal(now) || got.Granted.Entitlement.Project != "prod-payments-api" {
 		t.Errorf("RequestRecord = %+v, %v", got, err)
 	}
+}
+
+// TestConcurrentDecisionsAreCommittedTogether: 30 approvals of different
+// requests on one project at once, in one instance, share writes instead
+// of fighting over the etag; two approvals of the same request in one
+// batch see each other (one grant, one "already").
+func TestConcurrentDecisionsAreCommittedTogether(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	e.World.Faults.Set("cloudresourcemanager.projects.setIamPolicy", emulator.Fault{Latency: 50 * time.Millisecond})
+	c := newTestClient(t, e, iam.Options{})
+	now := time.Now().UTC().Truncate(time.Second)
+	const n = 30
+	errs := make([]error, n+1)
+	var wg sync.WaitGroup
+	for i := range n + 1 {
+		id := fmt.Sprintf("mpa-r%02d", min(i, n-1)) // the last two decide the same request
+		user := jit.UserID(fmt.Sprintf("u%02d@example.com", min(i, n-1)))
+		req := jit.ActivationRequest{ID: id, Beneficiary: user, Reviewers: []jit.UserID{"dave@example.com"},
+			Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/viewer"}, Justification: "CHG-1",
+			Duration: time.Hour, RequestedAt: now, ApproveBy: now.Add(time.Hour)}
+		wg.Go(func() {
+			_, errs[i] = c.Decide(t.Context(), req, func(rec jit.RequestRecord) (jit.Decision, error) {
+				if rec.Granted != nil {
+					return jit.Decision{}, jit.E("test", jit.KindConflict, "already approved", nil)
+				}
+				a := jit.Activation{ID: req.ID, Type: jit.MPA, Beneficiary: req.Beneficiary, Entitlement: req.Entitlement,
+					Justification: req.Justification, Approver: "dave@example.com", Start: now, End: now.Add(time.Hour)}
+				return jit.Decision{Approve: "dave@example.com", Grant: &a}, nil
+			})
+		})
+	}
+	wg.Wait()
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			if jit.KindOf(err) != jit.KindConflict {
+				t.Errorf("unexpected error %v", err)
+			}
+		}
+	}
+	writes := e.World.PolicyWrites("projects/dev-playground")
+	if got := len(emutest.Activations(t, e.World, "projects/dev-playground")); got != n || failed != 1 || writes > n/3 {
+		t.Errorf("%d bindings for %d requests, %d refused (want 1: the same request twice), %d writes", got, n, failed, writes)
+	}
+	t.Logf("%d decisions at once: %d policy writes", n+1, writes)
 }
