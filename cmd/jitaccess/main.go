@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -46,12 +47,21 @@ func main() {
 
 // run is main without the process: it serves until ctx is cancelled.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	var rest []string
 	if len(args) > 1 {
-		return fmt.Errorf("unexpected arguments %q: jitaccess is configured through environment variables, see docs/configuration.md", args[1:])
+		rest = args[1:]
+	}
+	report := slices.Equal(rest, []string{"compat-report"})
+	if len(rest) > 0 && !report {
+		return fmt.Errorf("unexpected arguments %q: jitaccess is configured through environment variables, see docs/configuration.md (the one command is compat-report)", rest)
 	}
 	cfg, err := config.Load(lookup)
 	if err != nil {
 		return fmt.Errorf("invalid configuration (see docs/configuration.md):\n%w", err)
+	}
+	if report {
+		// Before switching from 1.8.1: which bindings become eligible.
+		return app.CompatReport(ctx, cfg, app.Environment{}, stdout)
 	}
 	logger := slog.New(cloudlog.NewHandler(stdout, &cloudlog.HandlerOptions{Level: cfg.LogLevel}))
 	logger.InfoContext(ctx, "Starting jitaccess "+version(),

@@ -116,7 +116,7 @@ type Service struct {
 	opts     Options
 }
 
-// New returns a Service. notifier may be nil.
+// New returns a Service. notifier and auditor may be nil.
 func New(catalog Catalog, grants Grants, tokens Tokens, notifier Notifier, auditor Auditor, opts Options) *Service {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
@@ -151,6 +151,9 @@ func (s *Service) now() time.Time { return s.opts.Clock().UTC().Truncate(time.Se
 // (see followUp). A failure to audit is logged loudly but does not undo
 // what already happened in IAM.
 func (s *Service) record(ctx context.Context, e jit.Event) {
+	if s.auditor == nil {
+		return
+	}
 	ctx, cancel := s.followUp(ctx)
 	defer cancel()
 	if err := s.auditor.Record(ctx, e); err != nil {

@@ -2,6 +2,7 @@ package activation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,6 +14,9 @@ import (
 
 const msgRequestAccessFailed = "Accessing the activation request failed"
 
+// errNotAuthorized is the original's reason, which its audit entry quotes.
+var errNotAuthorized = errors.New("the calling user is not authorized to access this approval request")
+
 // GetRequest shows an approval request to its beneficiary or a reviewer,
 // with its state: pending (and the approvals so far), approved (by whom,
 // when, with the window written), rejected (by whom, why) or expired.
@@ -22,12 +26,12 @@ const msgRequestAccessFailed = "Accessing the activation request failed"
 // make a renewal read as approved.
 func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token string) (Result, error) {
 	const op = "activation.GetRequest"
-	req, err := s.openRequest(ctx, caller, token)
+	req, err := s.openRequest(ctx, caller, token, jit.EventRequestAccessDenied)
 	if err != nil {
 		return Result{}, err
 	}
 	if caller.Email != req.Beneficiary && !req.IsReviewer(caller.Email) {
-		err := jit.Denied(op, msgRequestAccessFailed)
+		err := jit.E(op, jit.KindDenied, msgRequestAccessFailed, errNotAuthorized)
 		s.record(ctx, jit.Event{Kind: jit.EventRequestAccessDenied, Actor: caller, Request: &req, Err: err})
 		return Result{}, err
 	}
@@ -74,7 +78,7 @@ func (s *Service) requestResult(caller jit.UserID, req jit.ActivationRequest, st
 // "already approved" and write nothing.
 func (s *Service) Approve(ctx context.Context, caller jit.Principal, token string) (Result, error) {
 	const op = "activation.Approve"
-	req, err := s.openRequest(ctx, caller, token)
+	req, err := s.openRequest(ctx, caller, token, jit.EventApproveFailed)
 	if err != nil {
 		return Result{}, err
 	}
@@ -342,8 +346,10 @@ func withApproval(st jit.RequestState, u jit.UserID, t time.Time) jit.RequestSta
 	return st
 }
 
-// openRequest verifies a token; any failure is the original's 403.
-func (s *Service) openRequest(ctx context.Context, caller jit.Principal, token string) (jit.ActivationRequest, error) {
+// openRequest verifies a token; any failure is the original's 403, audited
+// as refused (the original's api.getActivationRequest when a request is
+// opened, api.activateRole when it is approved).
+func (s *Service) openRequest(ctx context.Context, caller jit.Principal, token string, refused jit.EventKind) (jit.ActivationRequest, error) {
 	const op = "activation.openRequest"
 	if strings.TrimSpace(token) == "" {
 		return jit.ActivationRequest{}, jit.Invalid(op, "An activation token is required")
@@ -354,7 +360,7 @@ func (s *Service) openRequest(ctx context.Context, caller jit.Principal, token s
 			return jit.ActivationRequest{}, wrapUpstream(op, msgRequestAccessFailed, err)
 		}
 		err = jit.E(op, jit.KindDenied, msgRequestAccessFailed, err)
-		s.record(ctx, jit.Event{Kind: jit.EventRequestAccessDenied, Actor: caller, Err: err})
+		s.record(ctx, jit.Event{Kind: refused, Actor: caller, Err: err})
 		return jit.ActivationRequest{}, err
 	}
 	return req, nil

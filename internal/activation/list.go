@@ -13,11 +13,15 @@ func (s *Service) ListProjects(ctx context.Context, caller jit.Principal) ([]jit
 	const op = "activation.ListProjects"
 	projects, err := s.catalog.Projects(ctx, caller.Email)
 	if err != nil {
-		return nil, wrapUpstream(op, "Listing available projects failed", err)
+		err = wrapUpstream(op, "Listing available projects failed", err)
+		s.record(ctx, jit.Event{Kind: jit.EventListProjectsFailed, Actor: caller, Err: err})
+		return nil, err
 	}
 	projects = slices.Clone(projects)
 	slices.Sort(projects)
-	return slices.Compact(projects), nil
+	projects = slices.Compact(projects)
+	s.record(ctx, jit.Event{Kind: jit.EventProjectsListed, Actor: caller, Count: len(projects)})
+	return projects, nil
 }
 
 // ListEntitlements lists the caller's eligible entitlements on a project.
@@ -29,7 +33,9 @@ func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, pr
 	}
 	ents, warnings, err := s.entitlementsAt(ctx, caller.Email, p)
 	if err != nil {
-		return nil, nil, wrapUpstream(op, "Listing project roles failed", err)
+		err = wrapUpstream(op, "Listing project roles failed", err)
+		s.record(ctx, jit.Event{Kind: jit.EventListRolesFailed, Actor: caller, Project: p.Project, Err: err})
+		return nil, nil, err
 	}
 	slices.SortFunc(ents, func(a, b jit.EligibleEntitlement) int {
 		if c := compareStrings(a.Role, b.Role); c != 0 {
@@ -59,13 +65,17 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if scopeOf(ent) != p {
 		return nil, jit.Invalid(op, "The project ID does not match the current project")
 	}
-	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
+	fail := func(err error) ([]jit.UserID, error) {
+		s.record(ctx, jit.Event{Kind: jit.EventListPeersFailed, Actor: caller, Project: p.Project, Entitlement: ent, Err: err})
 		return nil, err
+	}
+	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
+		return fail(err)
 	}
 	// Where dedicated approvers are declared, they are the ones to pick.
 	ap, err := s.approverPolicy(ctx, ent)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	holders := ap.Peers
 	if ap.Dedicated {

@@ -67,7 +67,7 @@ func (s *Service) approverPolicy(ctx context.Context, ent jit.Entitlement) (jit.
 // it, through this instance or another.
 func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reason string) (Result, error) {
 	const op = "activation.Reject"
-	req, err := s.openRequest(ctx, caller, token)
+	req, err := s.openRequest(ctx, caller, token, jit.EventRejectFailed)
 	if err != nil {
 		return Result{}, err
 	}

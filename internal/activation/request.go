@@ -70,11 +70,17 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	if err := pol.CheckReviewerCount(len(reviewers)); err != nil {
 		return Result{}, err
 	}
-	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
+	// From here on a refusal is audited, as the original's createMpaRequest
+	// refusals were ("Received invalid activation request …").
+	invalid := func(err error) (Result, error) {
+		s.record(ctx, jit.Event{Kind: jit.EventRequestInvalid, Actor: caller, Project: project.Project, Entitlement: ent, Err: err})
 		return Result{}, err
 	}
+	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
+		return invalid(err)
+	}
 	if err := pol.CheckDuration(in.Duration); err != nil {
-		return Result{}, err
+		return invalid(err)
 	}
 
 	id, err := jit.NewActivationID(jit.MPA, s.opts.Random)
@@ -101,11 +107,11 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 		return Result{}, err
 	}
 	if err := s.requireEligible(ctx, caller.Email, ent, jit.MPA); err != nil {
-		return fail(err)
+		return invalid(err)
 	}
 	ap, err := s.checkChosenReviewers(ctx, caller.Email, ent, reviewers)
 	if err != nil {
-		return fail(err)
+		return invalid(err)
 	}
 	// Last of the checks, so that only requests that would really be sent
 	// count against the limit.

@@ -54,16 +54,6 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	if err := pol.CheckRoleCount(len(ents)); err != nil {
 		return Result{}, err
 	}
-	if in.Duration <= 0 {
-		return Result{}, pol.CheckDuration(in.Duration)
-	}
-	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
-		return Result{}, err
-	}
-	if err := pol.CheckDuration(in.Duration); err != nil {
-		return Result{}, err
-	}
-
 	start, err := s.scheduledStart(op, in.StartTime, s.now())
 	if err != nil {
 		return Result{}, err
@@ -82,6 +72,14 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	fail := func(err error) (Result, error) {
 		s.record(ctx, jit.Event{Kind: jit.EventSelfActivateFailed, Actor: caller, Activations: acts, Err: err})
 		return Result{}, err
+	}
+	// As in the original, a justification that does not match the pattern
+	// and a duration out of range are refusals the audit trail records.
+	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
+		return fail(err)
+	}
+	if err := pol.CheckDuration(in.Duration); err != nil {
+		return fail(err)
 	}
 	if err := s.requireAllEligible(ctx, caller.Email, project, ents, jit.JIT); err != nil {
 		return fail(err)

@@ -14,10 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/go-cmp/cmp"
+	ltype "google.golang.org/genproto/googleapis/logging/type"
 
 	"github.com/jitaccess/jitaccess/internal/app/apptest"
 	"github.com/jitaccess/jitaccess/internal/condition"
@@ -144,10 +147,67 @@ func TestSelfActivationWritesTheBindingAndTheAuditEntry(t *testing.T) {
 	if !strings.Contains(string(r.Body), `"status":"ACTIVE"`) {
 		t.Errorf("roles after activation = %s", r.Body)
 	}
+	// By default the audit entry is a line on stdout, which the platform
+	// ingests into its stdout log, as 1.8.1's were.
+	var audited []*loggingpb.LogEntry
+	for _, e := range h.Emulator.Logging.Entries("projects/jitaccess-app/logs/stdout") {
+		if e.GetLabels()["event"] == "api.activateRole" {
+			audited = append(audited, e)
+		}
+	}
+	if len(audited) != 1 || audited[0].GetLabels()["justification"] != "INC-42 db failover" ||
+		audited[0].GetLabels()["device_id"] != "device-dave@example.com" || audited[0].GetSeverity() != ltype.LogSeverity_INFO ||
+		audited[0].GetJsonPayload().GetFields()["message"].GetStringValue() != "User dave@example.com activated '[iam] roles/cloudsql.client on prod-payments-db' for themselves for 30 minutes" {
+		t.Errorf("audit entries = %v", audited)
+	}
+	if n := len(h.Emulator.Logging.Entries("projects/jitaccess-app/logs/jitaccess-audit")); n != 0 {
+		t.Errorf("%d entries in jitaccess-audit, want none with AUDIT_LOG unset", n)
+	}
+}
+
+// TestAuditThroughTheLoggingAPI: AUDIT_LOG=cloud-logging writes the same
+// entries to jitaccess-audit, and History reads them with the stdout log's.
+func TestAuditThroughTheLoggingAPI(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t, apptest.Options{Config: map[string]string{"AUDIT_LOG": "cloud-logging"}})
+	r := h.Do(t, "dave@example.com", http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", map[string]any{
+		"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "INC-42 db failover", "activationTimeout": 30,
+	})
+	if r.Status != 200 {
+		t.Fatalf("self-activate = %d %s", r.Status, r.Body)
+	}
 	entries := h.Emulator.Logging.Entries("projects/jitaccess-app/logs/jitaccess-audit")
-	if len(entries) != 1 || entries[0].GetLabels()["event"] != "api.activateRole" || entries[0].GetLabels()["justification"] != "INC-42 db failover" ||
-		entries[0].GetLabels()["device_id"] != "device-dave@example.com" {
+	if len(entries) != 1 || entries[0].GetLabels()["event"] != "api.activateRole" || entries[0].GetLabels()["project"] != "prod-payments-db" ||
+		entries[0].GetResource().GetType() != "global" {
 		t.Errorf("audit entries = %v", entries)
+	}
+}
+
+// TestRefusalsAreAuditedAsTheOriginal: a justification that does not
+// match JUSTIFICATION_PATTERN is an ERROR api.activateRole entry (the
+// original's InvalidJustificationException), and a missing IAP assertion an
+// ERROR iap.authenticate entry.
+func TestRefusalsAreAuditedAsTheOriginal(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t)
+	r := h.Do(t, "dave@example.com", http.MethodPost, "/api/projects/prod-payments-db/roles/self-activate", map[string]any{
+		"entitlementIds": []string{"prod-payments-db:roles/cloudsql.client"}, "justification": "no ticket", "activationTimeout": 30,
+	})
+	if r.Status != 403 {
+		t.Fatalf("self-activate without a ticket = %d %s", r.Status, r.Body)
+	}
+	if r := h.Do(t, "", http.MethodGet, "/api/projects", nil); r.Status < 400 {
+		t.Fatalf("no IAP = %d", r.Status)
+	}
+	got := map[string]string{}
+	for _, e := range h.Emulator.Logging.Entries("projects/jitaccess-app/logs/stdout") {
+		if ev := e.GetLabels()["event"]; ev == "api.activateRole" || ev == "iap.authenticate" {
+			got[ev] = e.GetSeverity().String() + " " + e.GetLabels()["error"] + " " + e.GetLabels()["project"]
+		}
+	}
+	want := map[string]string{"api.activateRole": "ERROR InvalidJustificationException prod-payments-db", "iap.authenticate": "ERROR  "}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit (-want +got):\n%s", diff)
 	}
 }
 

@@ -27,9 +27,11 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	admin "google.golang.org/api/admin/directory/v1"
 	"google.golang.org/api/cloudidentity/v1"
 	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/iamcredentials/v1"
+	"google.golang.org/api/impersonate"
 	"google.golang.org/api/option"
 	mrpb "google.golang.org/genproto/googleapis/api/monitoredres"
 
@@ -37,6 +39,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/approval"
 	"github.com/jitaccess/jitaccess/internal/audit"
 	"github.com/jitaccess/jitaccess/internal/catalog"
+	"github.com/jitaccess/jitaccess/internal/cloudlog"
 	"github.com/jitaccess/jitaccess/internal/config"
 	"github.com/jitaccess/jitaccess/internal/iam"
 	"github.com/jitaccess/jitaccess/internal/iap"
@@ -57,6 +60,10 @@ type Environment struct {
 	// Client options per Google API; nil means production defaults
 	// (Application Default Credentials, Google's endpoints).
 	ResourceManager, CloudIdentity, IAMCredentials, Asset, Logging, PubSub, SecretManager []option.ClientOption
+	// Directory reaches the Admin SDK Directory API (GROUP_MEMBERSHIP=direct);
+	// nil means Google's, with a token for its scope obtained by
+	// impersonating the app's own service account, as the original did.
+	Directory []option.ClientOption
 	// IAPKeysHTTPClient fetches IAP's public keys; nil means the default.
 	IAPKeysHTTPClient *http.Client
 	// ServiceAccountKeysURL is the base URL of service accounts' public
@@ -152,8 +159,14 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	var approvers activation.Approvers
 	switch cfg.Catalog {
 	case config.CatalogAssetInventory:
-		identitySvc, err := cloudidentity.NewService(ctx, env.CloudIdentity...)
-		if err != nil {
+		var identitySvc *cloudidentity.Service
+		if cfg.GroupMembership == config.GroupsDirect {
+			dir, err := directoryService(ctx, env, id.ServiceAccount)
+			if err != nil {
+				return nil, err
+			}
+			catOpts.Directory, catOpts.CustomerID = dir, cfg.CustomerID
+		} else if identitySvc, err = cloudidentity.NewService(ctx, env.CloudIdentity...); err != nil {
 			return nil, fmt.Errorf("cloud identity client: %w", err)
 		}
 		ai := catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
@@ -176,7 +189,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
 
-	trail, history, err := a.auditTrail(ctx, cfg, env, id, clock)
+	trail, history, err := a.auditTrail(ctx, cfg, env, id, clock, audit.WithAudience(cfg.IAPAudience(id.ProjectNumber, id.Region)))
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +215,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		Nodes:            nodeCatalog(cfg, cat),
 		NodeGrants:       nodeGrants(cfg, grants),
 	})
-	lifecycle, err := a.lifecycle(ctx, cfg, env, id, uc, grants, assetClient, catOpts)
+	lifecycle, err := a.lifecycle(ctx, cfg, env, id, uc, grants, assetClient, crm, catOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +273,28 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	}
 	a.Handler = srv
 	return a, nil
+}
+
+// directoryService is the Admin SDK Directory client. Its scope
+// (admin.directory.group.readonly) is not one the metadata server's token
+// carries, so in production the app impersonates its own service account
+// for it, as 1.8.1 did (RuntimeEnvironment: ImpersonatedCredentials).
+func directoryService(ctx context.Context, env Environment, sa jit.UserID) (*admin.Service, error) {
+	opts := env.Directory
+	if opts == nil {
+		ts, err := impersonate.CredentialsTokenSource(ctx, impersonate.CredentialsConfig{
+			TargetPrincipal: string(sa), Scopes: []string{admin.AdminDirectoryGroupReadonlyScope},
+		}, env.IAMCredentials...)
+		if err != nil {
+			return nil, fmt.Errorf("directory API credentials (impersonating %s): %w", sa, err)
+		}
+		opts = []option.ClientOption{option.WithTokenSource(ts)}
+	}
+	dir, err := admin.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("directory API client: %w", err)
+	}
+	return dir, nil
 }
 
 // msgAudienceNotVerified is logged when IAP assertions are accepted
@@ -341,28 +376,48 @@ func metadataIdentity(ctx context.Context) (Identity, error) {
 	return Identity{ProjectID: projectID, ProjectNumber: number, ServiceAccount: sa, Region: region}, nil
 }
 
-// auditTrail writes to Cloud Logging on Google Cloud (or wherever the
-// environment points the Logging client), and to stdout locally.
+// auditTrail writes where AUDIT_LOG says: to stdout by default, as the
+// original did (the platform ingests it into its stdout log), or through
+// the Logging API to jitaccess-audit.
 //
-// history reads the trail back (nil when it goes to stdout locally, where
-// nothing can read it): the request lists and the audit side of "already
-// decided" use it.
-func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time) (trail *audit.Trail, history activation.RequestLog, err error) {
-	if cfg.Platform == config.PlatformLocal && env.Logging == nil {
-		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock), nil, nil
+// history reads the trail back from both (AuditLogs), whatever AUDIT_LOG
+// says: the request lists and the audit side of "already decided" use it.
+// It is nil locally without a Logging endpoint, where nothing can read
+// stdout back.
+func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environment, id Identity, clock func() time.Time, opts ...audit.TrailOption) (trail *audit.Trail, history activation.RequestLog, err error) {
+	if cfg.Platform != config.PlatformLocal || env.Logging != nil {
+		admin, err := logadmin.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cloud logging admin client: %w", err)
+		}
+		a.closers = append(a.closers, admin.Close)
+		history = audit.NewHistory(admin, id.ProjectID, audit.FromLogs(AuditLogs(cfg)...))
+	}
+	if cfg.AuditLog != config.AuditLogCloudLogging {
+		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock, opts...), history, nil
 	}
 	client, err := logging.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cloud logging client: %w", err)
 	}
 	a.closers = append(a.closers, client.Close)
-	admin, err := logadmin.NewClient(ctx, "projects/"+id.ProjectID, env.Logging...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cloud logging admin client: %w", err)
+	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock, opts...), history, nil
+}
+
+// AuditLogs are the log ids audit.History should read for cfg: the one
+// the Logging API writer uses and the stdout log of the platform (App
+// Engine's when running locally), whatever AUDIT_LOG says now, so that
+// history survives a change of writer and includes 1.8.1's entries.
+func AuditLogs(cfg *config.Config) []string {
+	switch cfg.Platform {
+	case config.PlatformAppEngine:
+		return []string{audit.LogID, audit.AppEngineStdoutLog}
+	case config.PlatformCloudRun:
+		return []string{audit.LogID, audit.CloudRunStdoutLog}
 	}
-	a.closers = append(a.closers, admin.Close)
-	return audit.NewTrail(audit.NewCloudLogger(client, monitoredResource(cfg, id), cfg.BackendWriteTimeout), clock),
-		audit.NewHistory(admin, id.ProjectID), nil
+	// Locally nothing ingests stdout but the emulated environment, which
+	// does it as App Engine does.
+	return []string{audit.LogID, audit.AppEngineStdoutLog}
 }
 
 func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource {
@@ -398,10 +453,13 @@ func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment,
 			SenderName: cfg.SMTP.SenderName, SenderAddress: cfg.SMTP.SenderAddress,
 			Username: cfg.SMTP.Username, Password: password, PasswordSource: source, AddressMapping: cfg.SMTP.AddressMapping,
 			Location: cfg.NotificationTimezone, Timeout: cfg.BackendWriteTimeout + cfg.BackendConnectTimeout,
-			TLSConfig: env.SMTPTLSConfig,
+			TLSConfig: env.SMTPTLSConfig, Properties: cfg.SMTP.Options,
 		})
 		if err != nil {
 			return nil, false, err
+		}
+		for _, w := range m.Warnings() {
+			logger.WarnContext(ctx, w, slog.Group(cloudlog.LabelsGroup, slog.String("event", "runtime.startup")))
 		}
 		channels = append(channels, a.countedChannel("email", m))
 	} else {

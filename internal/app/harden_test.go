@@ -25,7 +25,9 @@ import (
 	"github.com/jitaccess/jitaccess/internal/outbox"
 )
 
-const auditLog = "projects/jitaccess-app/logs/jitaccess-audit"
+// auditLog is where the default audit trail (AUDIT_LOG=stdout) lands: the
+// platform's stdout log, as the emulated environment ingests it.
+const auditLog = "projects/jitaccess-app/logs/stdout"
 
 // hangUpDuringWrite sends a request as user and cancels it as soon as the
 // emulator has received the setIamPolicy call, as a client that
@@ -456,7 +458,9 @@ func TestApprovalEmailsAreRateLimitedPerUser(t *testing.T) {
 	if n := len(h.Outbox.Messages()); n != sent {
 		t.Errorf("%d more emails after the limit", n-sent)
 	}
-	if !waitForAudit(t, h, func(l map[string]string) bool { return l["event"] == "api.requestRole" && l["error"] == "too_many" }) {
+	if !waitForAudit(t, h, func(l map[string]string) bool {
+		return l["event"] == "api.requestRole" && l["error"] == "QuotaExceededException"
+	}) {
 		t.Errorf("the refusal is not audited: %v", h.Emulator.Logging.Entries(auditLog))
 	}
 	// One reviewer still fits in what is left.

@@ -7,6 +7,7 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/logging/logadmin"
 	"google.golang.org/api/cloudidentity/v1"
+	"google.golang.org/api/cloudresourcemanager/v3"
 
 	"github.com/jitaccess/jitaccess/internal/activation"
 	"github.com/jitaccess/jitaccess/internal/audit"
@@ -22,7 +23,7 @@ import (
 // and the audit log is read back through logadmin where it is written to
 // Cloud Logging.
 func (a *App) lifecycle(ctx context.Context, cfg *config.Config, env Environment, id Identity,
-	uc *activation.Service, grants *iam.Client, assetClient *asset.Client, catOpts catalog.Options,
+	uc *activation.Service, grants *iam.Client, assetClient *asset.Client, crm *cloudresourcemanager.Service, catOpts catalog.Options,
 ) (*activation.Lifecycle, error) {
 	var groups activation.Groups
 	if cfg.Lifecycle.AdministratorGroup != "" || cfg.Lifecycle.AuditorGroup != "" {
@@ -41,7 +42,7 @@ func (a *App) lifecycle(ctx context.Context, cfg *config.Config, env Environment
 		a.closers = append(a.closers, admin.Close)
 		history = audit.NewHistory(admin, id.ProjectID).WithTimeout(cfg.BackendReadTimeout)
 	}
-	return activation.NewLifecycle(uc, catalog.NewGrantFinder(assetClient, catOpts), grants, groups, history,
+	return activation.NewLifecycle(uc, catalog.NewGrantFinder(assetClient, crm, catOpts), grants, groups, history,
 		activation.LifecycleOptions{
 			AdministratorGroup: cfg.Lifecycle.AdministratorGroup,
 			AuditorGroup:       cfg.Lifecycle.AuditorGroup,

@@ -207,7 +207,8 @@ func TestEndRemovesOnlyThatBindingOnceAndAdministratorsRevoke(t *testing.T) {
 		t.Errorf("after the revocation: %+v", acts)
 	}
 	events := map[string]string{}
-	for _, e := range h.Emulator.Logging.Entries("projects/jitaccess-app/logs/jitaccess-audit") {
+	// The audit trail goes to the platform's stdout log by default.
+	for _, e := range h.Emulator.Logging.Entries("projects/jitaccess-app/logs/stdout") {
 		events[e.GetLabels()["event"]+"/"+e.GetLabels()["user"]] = e.GetLabels()["beneficiary"]
 	}
 	if events["api.endActivation/dave@example.com"] != "dave@example.com" || events["api.revokeActivation/frank@example.com"] != "erin@example.com" ||

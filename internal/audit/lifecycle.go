@@ -25,7 +25,7 @@ const (
 
 // lifecycleEntry fills in the entry of a lifecycle event; false for any
 // other kind.
-func lifecycleEntry(entry *Entry, e jit.Event, entitlements, cause string) bool {
+func lifecycleEntry(entry *Entry, l labels, e jit.Event, entitlements, cause string) bool {
 	who := e.Actor.Email
 	var beneficiary jit.UserID
 	if len(e.Activations) > 0 {
@@ -56,16 +56,22 @@ func lifecycleEntry(entry *Entry, e jit.Event, entitlements, cause string) bool 
 	default:
 		return false
 	}
+	if len(e.Activations) > 0 {
+		l.request(e)
+	}
+	if e.Err != nil {
+		l.failure(e.Err)
+	}
 	if beneficiary != "" {
-		entry.Labels["beneficiary"] = string(beneficiary)
+		l["beneficiary"] = string(beneficiary)
 	}
 	for k, v := range e.Detail {
-		entry.Labels[k] = v
+		l[k] = v
 	}
 	if r := e.Detail["resource"]; r != "" {
 		// Folders and organizations have no project_id; the resource
 		// label names every kind.
-		entry.Labels["resource"] = crmPrefix + r
+		l["resource"] = crmPrefix + r
 	}
 	return true
 }
@@ -106,6 +112,9 @@ func (h *History) History(ctx context.Context, q jit.HistoryQuery) ([]jit.Histor
 	}
 	out := make([]jit.HistoryEntry, 0, len(page))
 	for _, e := range page {
+		if e.Labels["event"] == "api.checkHealth" {
+			continue // the app's own log line in a stdout log, not audit
+		}
 		out = append(out, historyEntry(e))
 	}
 	return out, next, nil
@@ -122,7 +131,21 @@ func (h *History) WithTimeout(d time.Duration) *History {
 // which escapes quotes and backslashes the way the filter language does.
 func (h *History) filter(q jit.HistoryQuery) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `logName = "projects/%s/logs/%s"`, h.project, LogID)
+	// Every log History reads (the Logging API writer's and the
+	// platforms' stdout logs), in one query so that Cloud Logging's page
+	// token pages through all of them; only audit events (api.*).
+	logs := h.logs
+	if len(logs) == 0 {
+		logs = []string{LogID}
+	}
+	b.WriteString("(")
+	for i, id := range logs {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, `logName = "projects/%s/logs/%s"`, h.project, id)
+	}
+	b.WriteString(`) AND labels.event:"api."`)
 	if q.User != "" {
 		// What the user did, and what was done for them (a peer's
 		// approval of their request, an administrator's revocation).
@@ -157,8 +180,8 @@ func historyEntry(e *logging.Entry) jit.HistoryEntry {
 	if l["error"] != "" {
 		he.Reason = l["error"]
 	}
-	he.Start, _ = time.Parse(time.RFC3339, l["activation_start"])
-	he.End, _ = time.Parse(time.RFC3339, l["activation_end"])
+	he.Start, _ = ParseTime(l["activation_start"])
+	he.End, _ = ParseTime(l["activation_end"])
 	switch p := e.Payload.(type) {
 	case map[string]any:
 		he.Message, _ = p["message"].(string)

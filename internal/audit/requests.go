@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/logging/logadmin"
-
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
@@ -27,7 +25,7 @@ const maxRequests = 200
 func (h *History) RequestEvents(ctx context.Context, id string, since time.Time) ([]jit.RequestEvent, error) {
 	filter := fmt.Sprintf(`%s AND labels.activation_id = %q AND severity = INFO AND timestamp >= %q`,
 		h.logFilter(), id, since.UTC().Format(time.RFC3339))
-	entries, err := h.list(ctx, filter, maxRequestEvents)
+	entries, err := h.list(ctx, filter, maxRequestEvents, false)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +50,7 @@ func (h *History) Requests(ctx context.Context, q jit.RequestQuery) ([]jit.Reque
 	if q.Reviewer != "" {
 		filter += fmt.Sprintf(` AND labels.reviewers : %q`, q.Reviewer)
 	}
-	entries, err := h.list(ctx, filter, maxRequests, logadmin.NewestFirst())
+	entries, err := h.list(ctx, filter, maxRequests, true)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,8 +22,15 @@ import (
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// LogID is the log audit entries go to.
+// LogID is the log CloudLogger writes to.
 const LogID = "jitaccess-audit"
+
+// The logs App Engine and Cloud Run put a container's stdout in, where
+// StdoutLogger's entries (and the original's) end up.
+const (
+	AppEngineStdoutLog = "stdout"
+	CloudRunStdoutLog  = "run.googleapis.com%2Fstdout"
+)
 
 // CloudLogger writes entries to Cloud Logging.
 type CloudLogger struct {
@@ -54,28 +63,41 @@ func severity(s string) logging.Severity {
 	return logging.Info
 }
 
-// Write stores e synchronously.
+// Write stores e synchronously, so that an activation is not reported
+// done before its record is stored. Only the record of a successful
+// project listing, which the original wrote on every page load and which
+// says nothing about access, is buffered (and flushed when the client
+// closes), so that listing does not wait for Cloud Logging.
 func (c *CloudLogger) Write(ctx context.Context, e Entry) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	payload := map[string]any{"message": e.Message, "event": e.Event}
 	if e.Token != "" {
 		payload["token"] = e.Token
 	}
-	err := c.logger.LogSync(ctx, logging.Entry{
+	le := logging.Entry{
 		Timestamp: e.Time,
 		Severity:  severity(e.Severity),
 		Labels:    e.Labels,
+		Trace:     e.Trace,
 		Payload:   payload,
-	})
+	}
+	if e.Event == EventListProjects && e.Severity == SeverityInfo {
+		c.logger.Log(le)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	err := c.logger.LogSync(ctx, le)
 	if err != nil {
 		return translate("audit.CloudLogger.Write", err)
 	}
 	return nil
 }
 
-// StdoutLogger writes entries as JSON lines in the original's shape, which
-// Cloud Logging's agents on App Engine and Cloud Run also understand.
+// StdoutLogger writes entries as JSON lines in the original's shape
+// (LogAdapter.LogEntry): severity, message, logging.googleapis.com/labels
+// and logging.googleapis.com/trace, plus the time. App Engine and Cloud
+// Run ingest them into the platform's stdout log as structured entries;
+// nothing needs a permission or an API call.
 type StdoutLogger struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -92,6 +114,9 @@ func (s *StdoutLogger) Write(_ context.Context, e Entry) error {
 		"time":                          e.Time.UTC().Format(time.RFC3339Nano),
 		"logging.googleapis.com/labels": e.Labels,
 	}
+	if e.Trace != "" {
+		line["logging.googleapis.com/trace"] = e.Trace
+	}
 	if e.Token != "" {
 		line["token"] = e.Token
 	}
@@ -107,16 +132,34 @@ func (s *StdoutLogger) Write(_ context.Context, e Entry) error {
 	return nil
 }
 
-// History reads audit entries back from Cloud Logging.
+// History reads audit entries back from Cloud Logging: from the log
+// CloudLogger writes and from the platforms' stdout logs, where
+// StdoutLogger's entries and those of the original 1.8.1 are, so that the
+// history survives switching writers and includes what happened before
+// the switch.
 type History struct {
 	admin   *logadmin.Client
 	project string
-	timeout time.Duration // bounds one page read; 0 means 20 seconds
+	logs    []string
+	timeout time.Duration // bounds one page read of History.History; 0 means 20 seconds
 }
 
-// NewHistory reads the audit log of project through admin.
-func NewHistory(admin *logadmin.Client, project string) *History {
-	return &History{admin: admin, project: project}
+// HistoryOption configures a History.
+type HistoryOption func(*History)
+
+// FromLogs reads only these log ids (e.g. LogID and AppEngineStdoutLog);
+// the default reads LogID, AppEngineStdoutLog and CloudRunStdoutLog.
+func FromLogs(ids ...string) HistoryOption {
+	return func(h *History) { h.logs = slices.Clone(ids) }
+}
+
+// NewHistory reads the audit logs of project through admin.
+func NewHistory(admin *logadmin.Client, project string, opts ...HistoryOption) *History {
+	h := &History{admin: admin, project: project, logs: []string{LogID, AppEngineStdoutLog, CloudRunStdoutLog}}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // Query selects entries; empty fields match anything.
@@ -125,11 +168,24 @@ type Query struct {
 	Project  jit.ProjectID
 	From, To time.Time
 	Limit    int
+	// Events keeps only these events (e.g. EventActivateRole); empty
+	// means every audit event.
+	Events []string
 }
 
-// Entries returns matching entries, newest first.
+// Entries returns matching entries, newest first. The stdout logs also
+// hold the app's own log lines, which carry some of the same labels:
+// only entries whose event is an API event (api.*) are audit entries
+// there, and api.checkHealth is the app's, not the audit trail's.
 func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
 	filter := h.logFilter()
+	if len(q.Events) == 1 {
+		filter += fmt.Sprintf(` AND labels.event = %q`, q.Events[0])
+	}
 	if q.User != "" {
 		filter += fmt.Sprintf(` AND labels.user = %q`, q.User)
 	}
@@ -142,16 +198,58 @@ func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
 	if !q.To.IsZero() {
 		filter += fmt.Sprintf(` AND timestamp <= %q`, q.To.UTC().Format(time.RFC3339))
 	}
-	limit := q.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	return h.list(ctx, filter, limit, logadmin.NewestFirst())
+	return h.list(ctx, filter, limit, true, q.Events...)
 }
 
-// list reads up to limit entries matching filter.
-func (h *History) list(ctx context.Context, filter string, limit int, opts ...logadmin.EntriesOption) ([]Entry, error) {
-	it := h.admin.Entries(ctx, append([]logadmin.EntriesOption{logadmin.Filter(filter)}, opts...)...)
+// logFilter selects audit entries in any of the logs History reads: the
+// stdout logs also hold the app's own lines, and only entries whose event
+// is an API event are the audit trail's. list adds the log's name.
+func (h *History) logFilter() string {
+	return `labels.event:"api."`
+}
+
+// list reads up to limit entries matching filter from each log, one query
+// per log and concurrently (a filter on one logName is what Cloud Logging
+// answers fastest), and merges them, newest first or oldest first. Only
+// the given events are kept when events is not empty; api.checkHealth is
+// the app's, not the audit trail's.
+func (h *History) list(ctx context.Context, filter string, limit int, newestFirst bool, events ...string) ([]Entry, error) {
+	results := make([][]Entry, len(h.logs))
+	errs := make([]error, len(h.logs))
+	var wg sync.WaitGroup
+	for i, id := range h.logs {
+		wg.Go(func() {
+			logFilter := fmt.Sprintf(`logName = "projects/%s/logs/%s" AND %s`, h.project, id, filter)
+			results[i], errs[i] = h.read(ctx, logFilter, limit, newestFirst, events)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	slices.SortStableFunc(out, func(a, b Entry) int {
+		if newestFirst {
+			return b.Time.Compare(a.Time)
+		}
+		return a.Time.Compare(b.Time)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// read returns up to limit audit entries of one log matching filter.
+func (h *History) read(ctx context.Context, filter string, limit int, newestFirst bool, events []string) ([]Entry, error) {
+	opts := []logadmin.EntriesOption{logadmin.Filter(filter)}
+	if newestFirst {
+		opts = append(opts, logadmin.NewestFirst())
+	}
+	it := h.admin.Entries(ctx, opts...)
 	var out []Entry
 	for len(out) < limit {
 		e, err := it.Next()
@@ -161,23 +259,23 @@ func (h *History) list(ctx context.Context, filter string, limit int, opts ...lo
 		if err != nil {
 			return nil, translate("audit.History.Entries", err)
 		}
-		entry := Entry{Labels: e.Labels, Time: e.Timestamp, Event: e.Labels["event"], Severity: e.Severity.String()}
+		event := e.Labels["event"]
+		if event == "api.checkHealth" || (len(events) > 0 && !slices.Contains(events, event)) {
+			continue
+		}
+		entry := Entry{Labels: e.Labels, Time: e.Timestamp, Event: event, Severity: strings.ToUpper(e.Severity.String()), Trace: e.Trace}
+		var payload map[string]any
 		if m, ok := e.Payload.(map[string]any); ok {
-			entry.Message, _ = m["message"].(string)
-			entry.Token, _ = m["token"].(string)
+			payload = m
 		}
 		if s, ok := e.Payload.(interface{ AsMap() map[string]any }); ok {
-			entry.Message, _ = s.AsMap()["message"].(string)
-			entry.Token, _ = s.AsMap()["token"].(string)
+			payload = s.AsMap()
 		}
+		entry.Message, _ = payload["message"].(string)
+		entry.Token, _ = payload["token"].(string)
 		out = append(out, entry)
 	}
 	return out, nil
-}
-
-// logFilter selects the audit log.
-func (h *History) logFilter() string {
-	return fmt.Sprintf(`logName = "projects/%s/logs/%s"`, h.project, LogID)
 }
 
 func translate(op string, err error) error {

@@ -2,7 +2,9 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -11,8 +13,10 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"golang.org/x/sync/errgroup"
+	admin "google.golang.org/api/admin/directory/v1"
 	"google.golang.org/api/cloudidentity/v1"
 	"google.golang.org/api/cloudresourcemanager/v3"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -24,10 +28,17 @@ import (
 const maxGroupExpansions = 8
 
 // AssetInventory finds eligibility from the effective IAM policies
-// (BatchGetEffectiveIamPolicies) and resolves groups itself through Cloud
-// Identity's transitive membership search — so, unlike the original's
-// Directory API lookup, nested groups count and nothing is cut off after
-// the first page.
+// (BatchGetEffectiveIamPolicies) and resolves groups itself, in one of two
+// ways (GROUP_MEMBERSHIP):
+//
+//   - direct (the default, as 1.8.1): the Admin SDK Directory API lists
+//     the groups a user is a direct member of (groups.list memberKey=, for
+//     RESOURCE_CUSTOMER_ID) and a group's direct, active users
+//     (members.list); a binding on a group that contains the user's group
+//     does not apply, as in the original. Unlike the original, every page
+//     is read.
+//   - transitive: Cloud Identity's transitive search, where nested groups
+//     count, so more users become eligible and peers.
 type AssetInventory struct {
 	asset    *asset.Client
 	crm      *cloudresourcemanager.Service
@@ -47,7 +58,7 @@ func NewAssetInventory(assetClient *asset.Client, crm *cloudresourcemanager.Serv
 
 // Projects lists the projects matching AVAILABLE_PROJECTS_QUERY.
 func (c *AssetInventory) Projects(ctx context.Context, _ jit.UserID) ([]jit.ProjectID, error) {
-	return searchProjects(ctx, c.asset, c.opts, "catalog.AssetInventory.Projects")
+	return searchProjects(ctx, c.crm, c.opts, "catalog.AssetInventory.Projects")
 }
 
 // effectiveBindings returns the bindings that apply to project: its own
@@ -135,6 +146,7 @@ func (c *AssetInventory) entitlementsAt(ctx context.Context, user jit.UserID, ba
 		el, ok, warning := eligibilityOrWarningAt(base, b.role, b.expr)
 		if ok {
 			found = append(found, el)
+			c.opts.widened.note(ctx, c.opts.Logger, base.FullResourceName(), b.role, b.expr, false)
 		}
 		if warning != "" {
 			warnings = append(warnings, warning)
@@ -143,9 +155,12 @@ func (c *AssetInventory) entitlementsAt(ctx context.Context, user jit.UserID, ba
 	return merge(found, active), sortedUnique(warnings), nil
 }
 
-// groupsOf lists every group user belongs to, directly or through nested
-// groups.
+// groupsOf lists the groups user belongs to: directly (Directory API) or
+// also through nested groups (Cloud Identity).
 func (c *AssetInventory) groupsOf(ctx context.Context, user jit.UserID) ([]string, error) {
+	if c.opts.Directory != nil {
+		return c.directGroupsOf(ctx, user)
+	}
 	if strings.ContainsAny(string(user), `'"\\`) {
 		// Never splice quotes into a Cloud Identity query.
 		return nil, jit.Invalid("catalog.groupsOf", "The user's email address contains characters that cannot be looked up")
@@ -170,7 +185,7 @@ func (c *AssetInventory) groupsOf(ctx context.Context, user jit.UserID) ([]strin
 }
 
 // Holders lists the users who hold ent with activation type typ, expanding
-// groups (nested ones included) through Cloud Identity.
+// groups as groupsOf resolves them (direct members, or nested ones too).
 func (c *AssetInventory) Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error) {
 	const op = "catalog.AssetInventory.Holders"
 	bindings, err := c.effectiveBindings(ctx, at(ent))
@@ -218,8 +233,12 @@ func (c *AssetInventory) Holders(ctx context.Context, ent jit.Entitlement, typ j
 	return sortedUnique(users), nil
 }
 
-// membersOf lists the users in a group, transitively.
+// membersOf lists the users in a group: its direct members (Directory
+// API) or also those of nested groups (Cloud Identity).
 func (c *AssetInventory) membersOf(ctx context.Context, group string) ([]jit.UserID, error) {
+	if c.opts.Directory != nil {
+		return c.directMembersOf(ctx, group)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
 	defer cancel()
 	name, err := c.identity.Groups.Lookup().GroupKeyId(group).Context(ctx).Do()
@@ -243,6 +262,60 @@ func (c *AssetInventory) membersOf(ctx context.Context, group string) ([]jit.Use
 		})
 	if err != nil {
 		return nil, fmt.Errorf("search members of %s: %w", group, err)
+	}
+	return out, nil
+}
+
+// directGroupsOf lists the groups user is a direct member of, as the
+// original's DirectoryGroupsClient.listDirectGroupMemberships.
+func (c *AssetInventory) directGroupsOf(ctx context.Context, user jit.UserID) ([]string, error) {
+	if strings.ContainsAny(string(user), ` '"\\`) {
+		// Never splice quotes or spaces into a Directory query.
+		return nil, jit.Invalid("catalog.directGroupsOf", "The user's email address contains characters that cannot be looked up")
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
+	defer cancel()
+	var out []string
+	err := c.opts.Directory.Groups.List().Customer(c.opts.CustomerID).Query("memberKey="+string(user)).MaxResults(200).
+		Pages(ctx, func(r *admin.Groups) error {
+			for _, g := range r.Groups {
+				if g.Email != "" {
+					out = append(out, g.Email)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		var g *googleapi.Error
+		if errors.As(err, &g) && (g.Code == http.StatusBadRequest || g.Code == http.StatusNotFound) {
+			// The original's message for the same answer.
+			return nil, jit.E("catalog.directGroupsOf", jit.KindUnavailable, fmt.Sprintf(
+				"The customer ID '%s' is invalid, the user '%s' does not exist, or it belongs to an unknown domain", c.opts.CustomerID, user), err)
+		}
+		return nil, fmt.Errorf("list groups of %s: %w", user, err)
+	}
+	return out, nil
+}
+
+// directMembersOf lists a group's direct members that are active users,
+// as the original's DirectoryGroupsClient.listDirectGroupMembers.
+func (c *AssetInventory) directMembersOf(ctx context.Context, group string) ([]jit.UserID, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
+	defer cancel()
+	var out []jit.UserID
+	err := c.opts.Directory.Members.List(group).MaxResults(200).Pages(ctx, func(r *admin.Members) error {
+		for _, m := range r.Members {
+			if m.Type != "USER" || m.Status != "ACTIVE" {
+				continue
+			}
+			if u, err := jit.ParseUserID(m.Email); err == nil && !strings.HasSuffix(string(u), ".gserviceaccount.com") {
+				out = append(out, u)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list members of %s: %w", group, err)
 	}
 	return out, nil
 }

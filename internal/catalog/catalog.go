@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	admin "google.golang.org/api/admin/directory/v1"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -41,13 +42,27 @@ type Options struct {
 	// ProjectsQuery is AVAILABLE_PROJECTS_QUERY; when set, projects are
 	// searched with it instead of being derived from eligibility.
 	ProjectsQuery string
+	// Directory, when set, makes the AssetInventory catalog resolve groups
+	// as the original 1.8.1 did: through the Admin SDK Directory API,
+	// direct memberships only, for the Workspace customer CustomerID
+	// (RESOURCE_CUSTOMER_ID). Unset, it uses Cloud Identity's transitive
+	// search, where nested groups count (GROUP_MEMBERSHIP=transitive).
+	Directory  *admin.Service
+	CustomerID string
 	// ReadTimeout bounds each Google call (BACKEND_READ_TIMEOUT).
 	ReadTimeout time.Duration
 	Clock       func() time.Time
 	Logger      *slog.Logger
+
+	// widened remembers which widened bindings were logged; shared by the
+	// copies of Options a catalog keeps.
+	widened *widenedLog
 }
 
 func (o *Options) defaults() {
+	if o.widened == nil {
+		o.widened = &widenedLog{}
+	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 20 * time.Second
 	}

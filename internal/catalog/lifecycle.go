@@ -12,6 +12,7 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"google.golang.org/api/cloudidentity/v1"
+	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 
@@ -30,13 +31,14 @@ const maxGrantResources = 5000
 // the live policy.
 type GrantFinder struct {
 	asset *asset.Client
+	crm   *cloudresourcemanager.Service
 	opts  Options
 }
 
 // NewGrantFinder searches within opts.Scope.
-func NewGrantFinder(assetClient *asset.Client, opts Options) *GrantFinder {
+func NewGrantFinder(assetClient *asset.Client, crm *cloudresourcemanager.Service, opts Options) *GrantFinder {
 	opts.defaults()
-	return &GrantFinder{asset: assetClient, opts: opts}
+	return &GrantFinder{asset: assetClient, crm: crm, opts: opts}
 }
 
 // Resources lists the projects, folders and organizations in scope whose
@@ -82,7 +84,7 @@ func (f *GrantFinder) Resources(ctx context.Context, user jit.UserID) ([]string,
 		// candidate (projects themselves are old enough to be indexed).
 		all := f.opts
 		all.ProjectsQuery = "state:ACTIVE"
-		projects, err := searchProjects(ctx, f.asset, all, op)
+		projects, err := searchProjects(ctx, f.crm, all, op)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/cloudresourcemanager/v3"
-	"google.golang.org/api/iterator"
+	"google.golang.org/api/googleapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -73,7 +74,7 @@ func conditional(r *assetpb.IamPolicyAnalysisResult) bool {
 func (c *PolicyAnalyzer) Projects(ctx context.Context, user jit.UserID) ([]jit.ProjectID, error) {
 	const op = "catalog.PolicyAnalyzer.Projects"
 	if c.opts.ProjectsQuery != "" {
-		return searchProjects(ctx, c.asset, c.opts, op)
+		return searchProjects(ctx, c.crm, c.opts, op)
 	}
 	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
 		IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
@@ -153,6 +154,7 @@ func (c *PolicyAnalyzer) entitlementsAt(ctx context.Context, user jit.UserID, ba
 		el, ok, warning := eligibilityOrWarningAt(base, b.GetRole(), b.GetCondition().GetExpression())
 		if ok && conditional(r) {
 			found = append(found, el)
+			c.opts.widened.note(ctx, c.opts.Logger, r.GetAttachedResourceFullName(), b.GetRole(), b.GetCondition().GetExpression(), true)
 		}
 		if warning != "" {
 			warnings = append(warnings, warning)
@@ -197,28 +199,38 @@ func (c *PolicyAnalyzer) Holders(ctx context.Context, ent jit.Entitlement, typ j
 	return sortedUnique(out), nil
 }
 
-// searchProjects lists projects matching AVAILABLE_PROJECTS_QUERY.
-func searchProjects(ctx context.Context, client *asset.Client, opts Options, op string) ([]jit.ProjectID, error) {
+// searchProjects lists the projects matching AVAILABLE_PROJECTS_QUERY
+// through Resource Manager v3 projects.search, as the original did
+// (ResourceManagerClient.searchProjectIds): the query is Resource
+// Manager's grammar ("parent:folders/123", "state:ACTIVE",
+// "labels.env:prod"), the results are the projects the service account
+// may get (resourcemanager.projects.get), not limited to RESOURCE_SCOPE,
+// and they are current, not an index that lags.
+func searchProjects(ctx context.Context, crm *cloudresourcemanager.Service, opts Options, op string) ([]jit.ProjectID, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.ReadTimeout)
 	defer cancel()
-	it := client.SearchAllResources(ctx, &assetpb.SearchAllResourcesRequest{
-		Scope:      opts.Scope,
-		Query:      opts.ProjectsQuery,
-		AssetTypes: []string{"cloudresourcemanager.googleapis.com/Project"},
-		PageSize:   500,
-	})
 	var out []jit.ProjectID
-	for len(out) < maxProjects {
-		r, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
+	errFull := errors.New("enough projects")
+	err := crm.Projects.Search().Query(opts.ProjectsQuery).PageSize(500).Pages(ctx, func(r *cloudresourcemanager.SearchProjectsResponse) error {
+		for _, p := range r.Projects {
+			if id, err := jit.ParseProjectID(p.ProjectId); err == nil {
+				out = append(out, id)
+			}
 		}
-		if err != nil {
-			return nil, translate(op, opts.Scope, err)
+		if len(out) >= maxProjects {
+			return errFull
 		}
-		if p, ok := projectOf(r.GetName()); ok {
-			out = append(out, p)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		var g *googleapi.Error
+		if errors.As(err, &g) && g.Code == http.StatusBadRequest {
+			return nil, jit.E(op, jit.KindUnavailable, "AVAILABLE_PROJECTS_QUERY is not a query Resource Manager accepts: "+g.Message, err)
 		}
+		return nil, translate(op, opts.Scope, err)
+	}
+	if len(out) > maxProjects {
+		out = out[:maxProjects]
 	}
 	return sortedUnique(out), nil
 }

@@ -28,16 +28,18 @@ type Config struct {
 	ServiceAccount jit.UserID // SERVICE_ACCOUNT (ours): overrides the metadata server's
 	ExternalURL    *url.URL   // EXTERNAL_URL (ours): base of approval links; nil when unset
 	LogLevel       slog.Level // LOG_LEVEL (ours), default info
+	AuditLog       AuditLog   // AUDIT_LOG (ours), default stdout
 
 	// Basic.
-	Scope                  Scope          // RESOURCE_SCOPE
-	Catalog                Catalog        // RESOURCE_CATALOG
-	CustomerID             string         // RESOURCE_CUSTOMER_ID, empty when unset
-	ActivationTimeout      time.Duration  // ACTIVATION_TIMEOUT (alias ELEVATION_DURATION), minutes
-	JustificationHint      string         // JUSTIFICATION_HINT
-	JustificationPattern   *regexp.Regexp // JUSTIFICATION_PATTERN, anchored ^(?:…)$
-	MaxRoles               int            // ACTIVATION_REQUEST_MAX_ROLES
-	AvailableProjectsQuery string         // AVAILABLE_PROJECTS_QUERY, empty: use the catalog
+	Scope                  Scope           // RESOURCE_SCOPE
+	Catalog                Catalog         // RESOURCE_CATALOG
+	CustomerID             string          // RESOURCE_CUSTOMER_ID, empty when unset
+	GroupMembership        GroupMembership // GROUP_MEMBERSHIP (ours), default direct
+	ActivationTimeout      time.Duration   // ACTIVATION_TIMEOUT (alias ELEVATION_DURATION), minutes
+	JustificationHint      string          // JUSTIFICATION_HINT
+	JustificationPattern   *regexp.Regexp  // JUSTIFICATION_PATTERN, anchored ^(?:…)$
+	MaxRoles               int             // ACTIVATION_REQUEST_MAX_ROLES
+	AvailableProjectsQuery string          // AVAILABLE_PROJECTS_QUERY, empty: use the catalog
 
 	// Multi-party approval.
 	RequestTimeout time.Duration // ACTIVATION_REQUEST_TIMEOUT, minutes
@@ -180,8 +182,8 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 func Variables() []string {
 	return append([]string{
 		"GAE_SERVICE", "K_SERVICE", "PORT", "GOOGLE_CLOUD_PROJECT", "PROJECT_NUMBER",
-		"SERVICE_ACCOUNT", "EXTERNAL_URL", "LOG_LEVEL",
-		"RESOURCE_SCOPE", "RESOURCE_CATALOG", "RESOURCE_CUSTOMER_ID",
+		"SERVICE_ACCOUNT", "EXTERNAL_URL", "LOG_LEVEL", "AUDIT_LOG",
+		"RESOURCE_SCOPE", "RESOURCE_CATALOG", "RESOURCE_CUSTOMER_ID", "GROUP_MEMBERSHIP",
 		"ELEVATION_DURATION", "ACTIVATION_TIMEOUT", "JUSTIFICATION_HINT", "JUSTIFICATION_PATTERN",
 		"ACTIVATION_REQUEST_MAX_ROLES", "AVAILABLE_PROJECTS_QUERY",
 		"ACTIVATION_REQUEST_TIMEOUT", "ACTIVATION_REQUEST_MIN_REVIEWERS", "ACTIVATION_REQUEST_MAX_REVIEWERS",
@@ -233,6 +235,17 @@ func (c *Config) loadPlatform(r *reader) {
 			r.fail("EXTERNAL_URL", v, "%s", msg)
 		} else {
 			c.ExternalURL = u
+		}
+	}
+	c.AuditLog = AuditLogStdout
+	if v, ok := r.value("AUDIT_LOG"); ok {
+		switch strings.ToLower(v) {
+		case string(AuditLogStdout):
+			c.AuditLog = AuditLogStdout
+		case string(AuditLogCloudLogging):
+			c.AuditLog = AuditLogCloudLogging
+		default:
+			r.fail("AUDIT_LOG", v, "must be stdout (the original's: the platform's stdout log) or cloud-logging (the Logging API, log jitaccess-audit)")
 		}
 	}
 	c.LogLevel = slog.LevelInfo
@@ -339,14 +352,26 @@ func (c *Config) loadBasic(r *reader) {
 			r.fail("RESOURCE_CATALOG", v, "must be PolicyAnalyzer or AssetInventory")
 		}
 	}
+	c.GroupMembership = GroupsDirect
+	if v, ok := r.value("GROUP_MEMBERSHIP"); ok {
+		switch strings.ToLower(v) {
+		case string(GroupsDirect):
+		case string(GroupsTransitive):
+			c.GroupMembership = GroupsTransitive
+		default:
+			r.fail("GROUP_MEMBERSHIP", v, "must be direct (the Directory API, as 1.8.1) or transitive (Cloud Identity, nested groups count)")
+		}
+	}
 	if v, ok := r.value("RESOURCE_CUSTOMER_ID"); ok {
 		if customerIDPattern.MatchString(v) {
 			c.CustomerID = v
 		} else {
 			r.fail("RESOURCE_CUSTOMER_ID", v, "must be a Cloud Identity customer ID starting with C, e.g. C0123abcd")
 		}
-	} else if c.Catalog == CatalogAssetInventory {
-		r.fail("RESOURCE_CUSTOMER_ID", "", "required when RESOURCE_CATALOG is AssetInventory (a customer ID starting with C, e.g. C0123abcd)")
+	} else if c.Catalog == CatalogAssetInventory && c.GroupMembership == GroupsDirect {
+		// The Directory API lists a customer's groups; Cloud Identity's
+		// transitive search needs no customer.
+		r.fail("RESOURCE_CUSTOMER_ID", "", "required when RESOURCE_CATALOG is AssetInventory and GROUP_MEMBERSHIP is direct (a customer ID starting with C, e.g. C0123abcd)")
 	}
 
 	// ELEVATION_DURATION is the deprecated name and is read first, as in

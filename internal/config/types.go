@@ -38,6 +38,33 @@ func parseCatalog(s string) (Catalog, bool) {
 	return "", false
 }
 
+// AuditLog says where audit entries go (AUDIT_LOG).
+type AuditLog string
+
+// Audit log destinations.
+const (
+	// AuditLogStdout writes JSON lines to stdout, as the original did: App
+	// Engine and Cloud Run put them in the platform's stdout log.
+	AuditLogStdout AuditLog = "stdout"
+	// AuditLogCloudLogging writes through the Logging API to the log
+	// jitaccess-audit, synchronously.
+	AuditLogCloudLogging AuditLog = "cloud-logging"
+)
+
+// GroupMembership says how the AssetInventory catalog resolves groups
+// (GROUP_MEMBERSHIP).
+type GroupMembership string
+
+// Group resolutions.
+const (
+	// GroupsDirect uses the Admin SDK Directory API and direct
+	// memberships only, for RESOURCE_CUSTOMER_ID, as the original did.
+	GroupsDirect GroupMembership = "direct"
+	// GroupsTransitive uses Cloud Identity's transitive search: members
+	// of nested groups count.
+	GroupsTransitive GroupMembership = "transitive"
+)
+
 // ScopeType is the kind of resource in RESOURCE_SCOPE.
 type ScopeType string
 

@@ -15,7 +15,10 @@ import (
 	"strconv"
 	"time"
 
+	mrpb "google.golang.org/genproto/googleapis/api/monitoredres"
+
 	"github.com/jitaccess/jitaccess/internal/app"
+	"github.com/jitaccess/jitaccess/internal/audit"
 	"github.com/jitaccess/jitaccess/internal/emulator"
 )
 
@@ -46,6 +49,7 @@ func Environment(e *emulator.Emulator, smtpTLS *tls.Config, logger *slog.Logger,
 		Version:               "demo",
 		ResourceManager:       e.HTTPClientOptions(),
 		CloudIdentity:         e.HTTPClientOptions(),
+		Directory:             e.HTTPClientOptions(),
 		IAMCredentials:        e.HTTPClientOptions(),
 		Asset:                 e.GRPCClientOptions(),
 		Logging:               e.GRPCClientOptions(),
@@ -53,7 +57,11 @@ func Environment(e *emulator.Emulator, smtpTLS *tls.Config, logger *slog.Logger,
 		IAPKeysHTTPClient:     RedirectClient(ep.ResourceManager),
 		ServiceAccountKeysURL: ep.IAMCredentials + "service_accounts/v1/metadata/jwk/",
 		SMTPTLSConfig:         smtpTLS,
-		Clock:                 clock,
+		// The app's stdout, as App Engine ingests it: audit entries land in
+		// the emulator's stdout log, where the history finds them.
+		Stdout: e.Logging.StdoutWriter("projects/"+ProjectID+"/logs/"+audit.AppEngineStdoutLog,
+			&mrpb.MonitoredResource{Type: "gae_app", Labels: map[string]string{"project_id": ProjectID, "module_id": "default"}}),
+		Clock: clock,
 	}
 }
 

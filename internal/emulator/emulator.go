@@ -62,8 +62,10 @@ type Emulator struct {
 
 	ResourceManager *ResourceManager
 	CloudIdentity   *CloudIdentity
-	Control         *Control
-	Asset           *Asset
+	// Directory is the Admin SDK Directory API (groups and members).
+	Directory *Directory
+	Control   *Control
+	Asset     *Asset
 
 	// Services written in their own files plug in here.
 	// IAP is the fake Identity-Aware Proxy (JWKS under /iap/): tests and the
@@ -112,6 +114,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		World:           w,
 		ResourceManager: NewResourceManager(w),
 		CloudIdentity:   NewCloudIdentity(w),
+		Directory:       NewDirectory(w),
 		logger:          logger,
 		serveErr:        make(chan error, 2),
 		conns:           map[net.Conn]http.ConnState{},
@@ -184,6 +187,8 @@ func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
 		h = e.ResourceManager
 	case p == "/v1/groups:lookup" || strings.HasPrefix(p, "/v1/groups/"):
 		h = e.CloudIdentity
+	case p == directoryPrefix || strings.HasPrefix(p, directoryPrefix+"/"):
+		h = e.Directory
 	case strings.HasPrefix(p, "/v1/projects/-/serviceAccounts/"), strings.HasPrefix(p, "/service_accounts/"):
 		h = e.Credentials
 	case strings.HasPrefix(p, "/iap/"):

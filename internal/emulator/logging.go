@@ -132,15 +132,19 @@ func (l *Logging) ListLogEntries(ctx context.Context, req *loggingpb.ListLogEntr
 	default:
 		return nil, newAPIError(http.StatusBadRequest, fmt.Sprintf("Unsupported order_by %q; use \"timestamp asc\" or \"timestamp desc\".", req.GetOrderBy()))
 	}
+	// Matched under the lock and only the matches cloned: copying every
+	// entry of every log for each query made reads the emulator's hot spot.
 	var found []*loggingpb.LogEntry
-	for _, e := range l.Entries("") {
+	l.mu.Lock()
+	for _, e := range l.entries {
 		if !slices.ContainsFunc(req.GetResourceNames(), func(r string) bool { return strings.HasPrefix(e.GetLogName(), r+"/logs/") }) {
 			continue
 		}
 		if match(e) {
-			found = append(found, e)
+			found = append(found, proto.Clone(e).(*loggingpb.LogEntry))
 		}
 	}
+	l.mu.Unlock()
 	sort.SliceStable(found, func(i, j int) bool {
 		a, b := found[i].GetTimestamp().AsTime(), found[j].GetTimestamp().AsTime()
 		if desc {

@@ -280,7 +280,7 @@ func crmSearchFields(collection string) []string {
 	case "folders":
 		return []string{"displayname", "name", "parent", "state", "lifecyclestate"}
 	}
-	return []string{"displayname", "name", "id", "projectid", "parent", "parent.type", "parent.id", "state", "lifecyclestate", "labels."}
+	return []string{"displayname", "name", "id", "projectid", "parent", "parent.type", "parent.id", "state", "lifecyclestate", "labels", "labels."}
 }
 
 func (rm *ResourceManager) search(collection string, r *http.Request) (any, *APIError) {
@@ -375,6 +375,13 @@ func projectField(p Project, field string) []string {
 		return []string{id}
 	case "state", "lifecyclestate":
 		return []string{p.State}
+	case "labels":
+		// A label's name or its value.
+		var out []string
+		for k, v := range p.Labels {
+			out = append(out, k, v)
+		}
+		return out
 	}
 	if key, ok := strings.CutPrefix(field, "labels."); ok {
 		for k, v := range p.Labels {
@@ -386,27 +393,39 @@ func projectField(p Project, field string) []string {
 	return nil
 }
 
-// crmQuery is a parsed search query: terms that must all match.
-type crmQuery []searchTerm
+// crmQuery is a parsed search query: alternatives (OR), each a list of
+// terms that must all match (AND).
+type crmQuery [][]searchTerm
 
-// parseCRMQuery parses the subset of Resource Manager's search syntax the
-// emulator supports: whitespace-separated "field:value" or "field=value"
-// terms, optionally joined by AND, values optionally double-quoted, "*"
-// as a wildcard. Matching is case-insensitive, as Google's is. OR, NOT,
-// negation and parentheses are rejected with a clear message rather than
-// misread.
+// parseCRMQuery parses Resource Manager's search syntax as Google
+// documents it for projects.search (and folders and organizations):
+// "field:value" or "field=value" terms, values optionally double-quoted,
+// "*" as a wildcard ("name:how*", "labels.color:*"), field names and
+// values case-insensitive. Terms are joined by AND or OR; AND binds
+// tighter, and terms written side by side are ANDed (as
+// "parent.type:folder parent.id:123" is meant). NOT, negation and
+// parentheses are refused with a clear message rather than misread. An
+// empty query matches everything.
 func parseCRMQuery(q string, fields []string) (crmQuery, *APIError) {
 	tokens, err := splitQuery(q)
 	if err != nil {
 		return nil, err
 	}
-	var out crmQuery
+	out := crmQuery{nil}
+	expectTerm := true
 	for _, tok := range tokens {
 		switch {
-		case tok == "AND":
+		case tok == "AND" || tok == "OR":
+			if expectTerm {
+				return nil, invalidArgument("Invalid query %q: %s must join two field:value terms.", q, tok)
+			}
+			if tok == "OR" {
+				out = append(out, nil)
+			}
+			expectTerm = true
 			continue
-		case tok == "OR" || tok == "NOT" || strings.HasPrefix(tok, "-") || strings.ContainsAny(tok, "()"):
-			return nil, invalidArgument("Unsupported query %q: the emulator supports only field:value terms joined by AND (no OR, NOT, negation or parentheses).", q)
+		case tok == "NOT" || strings.HasPrefix(tok, "-") || strings.ContainsAny(tok, "()"):
+			return nil, invalidArgument("Unsupported query %q: the emulator supports field:value terms joined by AND and OR (no NOT, negation or parentheses).", q)
 		}
 		sep := strings.IndexAny(tok, ":=")
 		if sep <= 0 {
@@ -419,7 +438,12 @@ func parseCRMQuery(q string, fields []string) (crmQuery, *APIError) {
 		if !known {
 			return nil, invalidArgument("Unsupported query field %q in %q; the emulator supports %s.", tok[:sep], q, strings.Join(fields, ", "))
 		}
-		out = append(out, searchTerm{field: field, value: strings.Trim(tok[sep+1:], `"`), exact: tok[sep] == '='})
+		last := len(out) - 1
+		out[last] = append(out[last], searchTerm{field: field, value: strings.Trim(tok[sep+1:], `"`), exact: tok[sep] == '='})
+		expectTerm = false
+	}
+	if expectTerm && len(tokens) > 0 {
+		return nil, invalidArgument("Invalid query %q: it ends with an operator.", q)
 	}
 	return out, nil
 }
@@ -455,12 +479,15 @@ func splitQuery(q string) ([]string, *APIError) {
 }
 
 func (q crmQuery) match(values func(field string) []string) bool {
-	for _, t := range q {
-		if !slices.ContainsFunc(values(t.field), func(v string) bool { return globMatch(t.value, v) }) {
-			return false
+	for _, all := range q {
+		if slices.ContainsFunc(all, func(t searchTerm) bool {
+			return !slices.ContainsFunc(values(t.field), func(v string) bool { return globMatch(t.value, v) })
+		}) {
+			continue
 		}
+		return true
 	}
-	return true
+	return len(q) == 0
 }
 
 // globMatch matches value against pattern case-insensitively, where "*"

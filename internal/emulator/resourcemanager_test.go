@@ -74,6 +74,12 @@ func TestProjectsSearch(t *testing.T) {
 		{"and_of_terms", "labels.team:payments parent:folders/1002", []string{"staging-payments-api"}},
 		{"organization_parent", "parent:organizations/123456789012", []string{"security-tools"}},
 		{"no_match", "id:nothing-here", nil},
+		{"or", "id:shared-ci-cd OR id:security-tools", []string{"security-tools", "shared-ci-cd"}},
+		{"and_binds_tighter_than_or", "labels.team:payments AND parent:folders/1002 OR id:shared-ci-cd", []string{"shared-ci-cd", "staging-payments-api"}},
+		{"label_exists", "labels.team:* AND labels.env:staging", []string{"staging-payments-api", "staging-web-frontend"}},
+		{"labels_name_or_value", "labels:payments AND parent:folders/1002", []string{"staging-payments-api"}},
+		{"case_insensitive_field_and_value", "STATE:active AND ID:SHARED-CI-CD", []string{"shared-ci-cd"}},
+		{"exact_operator", "projectId=shared-ci-cd", []string{"shared-ci-cd"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +112,7 @@ func TestSearchRejectsUnsupportedQueries(t *testing.T) {
 	t.Parallel()
 	e := newTestEmulator(t)
 	s := newTestCRM(t, e)
-	for _, q := range []string{"id:a OR id:b", "NOT id:a", "-id:a", "(id:a)", "owner:alice", "justtext", `name:"unterminated`} {
+	for _, q := range []string{"OR id:a", "id:a OR", "id:a AND AND id:b", "NOT id:a", "-id:a", "(id:a)", "owner:alice", "justtext", `name:"unterminated`} {
 		_, err := s.Projects.Search().Query(q).Context(t.Context()).Do()
 		gerr := mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 		if !strings.Contains(gerr.Message, "query") && !strings.Contains(gerr.Message, "Unsupported") {

@@ -9,10 +9,15 @@ const (
 	EventSelfActivated       EventKind = "SelfActivated"       // api.activateRole, ActivationSelfApproved
 	EventSelfActivateFailed  EventKind = "SelfActivateFailed"  // api.activateRole (error)
 	EventRequested           EventKind = "Requested"           // api.requestRole, RequestActivation
-	EventRequestFailed       EventKind = "RequestFailed"       // api.requestRole (error)
+	EventRequestInvalid      EventKind = "RequestInvalid"      // api.activateRole (error): a request refused before it was signed
+	EventRequestFailed       EventKind = "RequestFailed"       // api.requestRole (error): signing or notifying failed
 	EventApproved            EventKind = "Approved"            // api.activateRole, ActivationApproved
-	EventApproveFailed       EventKind = "ApproveFailed"       // api.activateRole (error)
+	EventApproveFailed       EventKind = "ApproveFailed"       // api.activateRole (error); without Request: the token was refused
 	EventRequestAccessDenied EventKind = "RequestAccessDenied" // api.getActivationRequest (error)
+	EventProjectsListed      EventKind = "ProjectsListed"      // api.listProjects
+	EventListProjectsFailed  EventKind = "ListProjectsFailed"  // api.listProjects (error)
+	EventListRolesFailed     EventKind = "ListRolesFailed"     // api.listEligibleRoles (error)
+	EventListPeersFailed     EventKind = "ListPeersFailed"     // api.listPeers (error)
 	// An approval that does not yet complete the quorum of a request that
 	// needs several.
 	EventApprovalRecorded EventKind = "ApprovalRecorded" // api.approveRequest, ActivationApprovalRecorded
@@ -40,6 +45,12 @@ type Event struct {
 	// BaseURL is the app's root ("https://host/"), for links in notifications.
 	BaseURL string
 	Err     error // failure events
+	// Project and Entitlement say what a list or a refused request was
+	// about when there is no activation to tell (list events,
+	// RequestInvalid); Count is how many things a list found.
+	Project     ProjectID
+	Entitlement Entitlement
+	Count       int
 	// Detail holds extra audit labels (lifecycle events: the query, the
 	// previous window).
 	Detail map[string]string

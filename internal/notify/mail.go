@@ -10,7 +10,7 @@ import (
 	htmltemplate "html/template"
 	"net"
 	netmail "net/mail"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	texttemplate "text/template"
@@ -32,14 +32,18 @@ const msgSendFailed = "Sending the notification email failed"
 type MailOptions struct {
 	Host string
 	Port int
-	// StartTLS, when set, requires STARTTLS: a server that does not offer
-	// it, or whose certificate does not verify, gets nothing, so neither
-	// the password nor the approval link crosses the network in clear.
+	// StartTLS is SMTP_ENABLE_STARTTLS, JavaMail's
+	// mail.smtp.starttls.enable: upgrade with STARTTLS when the server
+	// offers it, and carry on in clear when it does not (a password is
+	// never sent in clear, though). SMTP_OPTIONS
+	// mail.smtp.starttls.required=true makes it mandatory. The certificate
+	// is verified against Host unless SMTP_OPTIONS say otherwise.
 	StartTLS      bool
 	SenderName    string
 	SenderAddress string
-	// Username and Password authenticate (AUTH PLAIN) when both are set,
-	// as in the original.
+	// Username and Password authenticate when both are set, as in the
+	// original, with AUTH LOGIN or PLAIN, whichever the server offers
+	// (JavaMail's order: LOGIN first).
 	Username string
 	Password string
 	// PasswordSource, when set, supplies the password instead (SMTP_SECRET:
@@ -51,8 +55,8 @@ type MailOptions struct {
 	// user.email that returns the address to mail; "" mails the user id.
 	AddressMapping string
 	// Properties are SMTP_OPTIONS, JavaMail property names. Those with a
-	// meaning here are honoured (see smtpProperties); others are ignored,
-	// as JavaMail ignores properties it does not know.
+	// meaning here are honoured (see smtpProperties); the others are
+	// ignored and named by Warnings.
 	Properties map[string]string
 	Location   *time.Location // NOTIFICATION_TIMEZONE; nil is UTC
 	// Timeout bounds one whole email (connect, TLS, AUTH, transfer) unless
@@ -62,47 +66,6 @@ type MailOptions struct {
 	// demo can trust their own CA; nil verifies Host against the system
 	// roots.
 	TLSConfig *tls.Config
-}
-
-// smtpProperties is what we take from SMTP_OPTIONS.
-type smtpProperties struct {
-	connectTimeout time.Duration // mail.smtp.connectiontimeout (ms)
-	ioTimeout      time.Duration // mail.smtp.timeout / mail.smtp.writetimeout (ms)
-	ssl            bool          // mail.smtp.ssl.enable: TLS from the first byte (port 465)
-	helo           string        // mail.smtp.localhost: the name we greet with
-}
-
-func parseProperties(p map[string]string) (smtpProperties, error) {
-	var out smtpProperties
-	var errs []error
-	millis := func(k, v string) time.Duration {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("SMTP_OPTIONS %s=%q: must be a positive number of milliseconds", k, v))
-			return 0
-		}
-		return time.Duration(n) * time.Millisecond
-	}
-	for k, v := range p {
-		switch k {
-		case "mail.smtp.connectiontimeout":
-			out.connectTimeout = millis(k, v)
-		case "mail.smtp.timeout", "mail.smtp.writetimeout":
-			out.ioTimeout = max(out.ioTimeout, millis(k, v))
-		case "mail.smtp.ssl.enable":
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("SMTP_OPTIONS %s=%q: must be true or false", k, v))
-			}
-			out.ssl = b
-		case "mail.smtp.localhost":
-			if strings.ContainsAny(v, " \r\n\t") || v == "" {
-				errs = append(errs, fmt.Errorf("SMTP_OPTIONS %s=%q: must be a host name", k, v))
-			}
-			out.helo = v
-		}
-	}
-	return out, errors.Join(errs...)
 }
 
 // Mailer sends RequestActivation and ActivationApproved emails. Like the
@@ -134,10 +97,8 @@ func NewMailer(opts MailOptions) (*Mailer, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
-	props, err := parseProperties(opts.Properties)
-	if err != nil {
-		return nil, fmt.Errorf("notify: %w", err)
-	}
+	props := parseProperties(opts.Properties, opts.Host)
+	var err error
 	m := &Mailer{opts: opts, props: props, password: opts.Password}
 	if strings.TrimSpace(opts.AddressMapping) != "" {
 		if m.mapping, err = compileMapping(opts.AddressMapping); err != nil {
@@ -153,6 +114,10 @@ func NewMailer(opts MailOptions) (*Mailer, error) {
 	}
 	return m, nil
 }
+
+// Warnings name the SMTP_OPTIONS that are not applied, and why, for the
+// start-up log.
+func (m *Mailer) Warnings() []string { return slices.Clone(m.props.warnings) }
 
 // formatTime is the original's format: the configured zone, whole
 // seconds, RFC 1123.
@@ -235,22 +200,27 @@ func hasEmail(k Kind) bool {
 // fresh one per email keeps a slow or broken connection from affecting the
 // next email.
 func (m *Mailer) client(password string) (*mail.Client, error) {
-	tlsConfig := m.opts.TLSConfig
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{ServerName: m.opts.Host, MinVersion: tls.VersionTLS12}
-	}
+	tlsConfig := m.props.tlsConfig(m.opts.TLSConfig, m.opts.Host)
 	ioTimeout := m.opts.Timeout
 	if m.props.ioTimeout > 0 {
 		ioTimeout = m.props.ioTimeout
 	}
+	implicit := m.props.ssl || m.opts.Port == 465
+	startTLS := m.opts.StartTLS
+	if m.props.startTLS != nil {
+		startTLS = *m.props.startTLS
+	}
 	opts := []mail.Option{mail.WithPort(m.opts.Port), mail.WithTimeout(ioTimeout), mail.WithTLSConfig(tlsConfig)}
 	switch {
-	case m.props.ssl || m.opts.Port == 465:
+	case implicit:
 		// Port 465 speaks TLS from the first byte; STARTTLS would never
 		// be offered there.
 		opts = append(opts, mail.WithSSL())
-	case m.opts.StartTLS:
+	case m.props.startTLSRequired:
 		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	case startTLS:
+		// JavaMail's starttls.enable: upgrade if offered, else carry on.
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
 	default:
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
 	}
@@ -262,15 +232,17 @@ func (m *Mailer) client(password string) (*mail.Client, error) {
 		// TLS wraps our dialer here.
 		d := &net.Dialer{Timeout: m.props.connectTimeout}
 		dial := d.DialContext
-		if m.props.ssl || m.opts.Port == 465 {
+		if implicit {
 			dial = (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext
 		}
 		opts = append(opts, mail.WithDialContextFunc(dial))
 	}
 	if m.opts.Username != "" && password != "" {
-		// PLAIN sends the password as it is, so go-mail refuses it
-		// without TLS (SMTPAuthPlain, not SMTPAuthPlainNoEnc).
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(m.opts.Username), mail.WithPassword(password))
+		// LOGIN and PLAIN send the password as it is, so neither is used
+		// without TLS (except to localhost).
+		opts = append(opts, mail.WithSMTPAuthCustom(&negotiatedAuth{
+			mechanisms: m.props.mechanisms, user: m.opts.Username, password: password, hostname: m.opts.Host,
+		}))
 	}
 	c, err := mail.NewClient(m.opts.Host, opts...)
 	if err != nil {
@@ -303,6 +275,11 @@ func (m *Mailer) smtpPassword(ctx context.Context) (string, error) {
 func (m *Mailer) message(ctx context.Context, n Notification) (*mail.Msg, error) {
 	msg := mail.NewMsg()
 	msg.FromMailAddress(&netmail.Address{Name: m.opts.SenderName, Address: m.opts.SenderAddress})
+	if m.props.from != "" {
+		if err := msg.EnvelopeFrom(m.props.from); err != nil {
+			return nil, fmt.Errorf("envelope sender: %w", err)
+		}
+	}
 	to, err := m.addresses(ctx, n.To)
 	if err != nil {
 		return nil, err
@@ -361,4 +338,9 @@ func (m *Mailer) addresses(ctx context.Context, us []jit.UserID) ([]string, erro
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+func isPlainAddress(s string) bool {
+	a, err := netmail.ParseAddress(s)
+	return err == nil && a.Address == s
 }

@@ -219,7 +219,14 @@ func TestSendFailures(t *testing.T) {
 	}{
 		{name: "wrong_password", mutate: func(o *notify.MailOptions) { o.Password = "wrong" }, want: "invalid username or password"},
 		{name: "no_credentials", mutate: func(o *notify.MailOptions) { o.Username, o.Password = "", "" }, want: "authenticate"},
-		{name: "starttls_not_offered", server: outbox.Options{NoTLS: true}, want: "does not support STARTTLS"},
+		{name: "starttls_not_offered_password_kept", server: outbox.Options{NoTLS: true}, want: "did not offer STARTTLS"},
+		{name: "starttls_required", server: outbox.Options{NoTLS: true}, mutate: func(o *notify.MailOptions) {
+			o.Properties = map[string]string{"mail.smtp.starttls.required": "true"}
+		}, want: "STARTTLS"},
+		{name: "no_common_mechanism", server: outbox.Options{AuthMechanisms: []string{"PLAIN"}}, mutate: func(o *notify.MailOptions) {
+			o.Properties = map[string]string{"mail.smtp.auth.mechanisms": "LOGIN"}
+		}, want: "offers AUTH PLAIN; jitaccess may use LOGIN"},
+		{name: "name_mismatch", mutate: func(o *notify.MailOptions) { o.TLSConfig.ServerName = "smtp.example.com" }, want: "certificate"},
 		{name: "untrusted_certificate", mutate: func(o *notify.MailOptions) { o.TLSConfig = nil }, want: "certificate"},
 		{name: "connection_refused", mutate: func(o *notify.MailOptions) { o.Port = closedAddr.Port }, want: "refused"},
 	} {
@@ -277,10 +284,6 @@ func TestNewMailerRejectsBadSettings(t *testing.T) {
 		{name: "mapping_syntax", mutate: func(o *notify.MailOptions) { o.AddressMapping = "user.email +" }, want: "not a valid CEL expression"},
 		{name: "mapping_returns_int", mutate: func(o *notify.MailOptions) { o.AddressMapping = "1 + 1" }, want: "must return a string"},
 		{name: "mapping_unknown_variable", mutate: func(o *notify.MailOptions) { o.AddressMapping = "principal.email" }, want: "undeclared reference"},
-		{name: "timeout_not_a_number", mutate: func(o *notify.MailOptions) {
-			o.Properties = map[string]string{"mail.smtp.connectiontimeout": "soon"}
-		}, want: "milliseconds"},
-		{name: "ssl_not_a_bool", mutate: func(o *notify.MailOptions) { o.Properties = map[string]string{"mail.smtp.ssl.enable": "yes please"} }, want: "true or false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -787,5 +790,86 @@ func TestPubSubJSONOfEventsAsTheOriginal(t *testing.T) {
 				t.Errorf("message (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSMTPAsTheOriginalConfiguredIt: JavaMail's behaviour under the
+// original's settings, against the outbox's real SMTP server.
+func TestSMTPAsTheOriginalConfiguredIt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		server outbox.Options
+		mutate func(*notify.MailOptions)
+		check  func(t *testing.T, m outbox.Message)
+	}{
+		{name: "starttls_opportunistic_without_tls", server: outbox.Options{NoTLS: true},
+			mutate: func(o *notify.MailOptions) { o.Username, o.Password = "", "" }}, // a relay that trusts the sender's address
+		{name: "starttls_used_when_offered", server: outbox.Options{Username: smtpUser, Password: smtpPassword}},
+		{name: "auth_login", server: outbox.Options{Username: smtpUser, Password: smtpPassword, AuthMechanisms: []string{"LOGIN"}}},
+		{name: "login_preferred_as_javamail", server: outbox.Options{Username: smtpUser, Password: smtpPassword, AuthMechanisms: []string{"PLAIN", "LOGIN"}}},
+		{name: "plain_when_login_disabled", server: outbox.Options{Username: smtpUser, Password: smtpPassword, AuthMechanisms: []string{"LOGIN", "PLAIN"}},
+			mutate: func(o *notify.MailOptions) { o.Properties = map[string]string{"mail.smtp.auth.login.disable": "true"} }},
+		{name: "starttls_disabled_by_option", server: outbox.Options{},
+			mutate: func(o *notify.MailOptions) {
+				o.Username, o.Password = "", ""
+				o.TLSConfig = nil // would fail verification if STARTTLS were used
+				o.Properties = map[string]string{"mail.smtp.starttls.enable": "false"}
+			}},
+		{name: "ssl_trust_star", server: outbox.Options{Username: smtpUser, Password: smtpPassword},
+			mutate: func(o *notify.MailOptions) {
+				o.TLSConfig = nil
+				o.Properties = map[string]string{"mail.smtp.ssl.trust": "*"}
+			}},
+		{name: "no_server_identity_check", server: outbox.Options{Username: smtpUser, Password: smtpPassword},
+			mutate: func(o *notify.MailOptions) {
+				o.TLSConfig.ServerName = "smtp.example.com" // the certificate does not name it; the chain still verifies
+				o.Properties = map[string]string{"mail.smtp.ssl.checkserveridentity": "false"}
+			}},
+		{name: "envelope_from", server: outbox.Options{Username: smtpUser, Password: smtpPassword},
+			mutate: func(o *notify.MailOptions) {
+				o.Properties = map[string]string{"mail.smtp.from": "bounces@example.com", "mail.smtp.ssl.protocols": "TLSv1.2 TLSv1.3"}
+			},
+			check: func(t *testing.T, m outbox.Message) {
+				if m.Sender != "bounces@example.com" {
+					t.Errorf("envelope sender = %q, want mail.smtp.from", m.Sender)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ob := startOutbox(t, tc.server)
+			m := newMailer(t, ob, func(o *notify.MailOptions) {
+				o.TLSConfig = o.TLSConfig.Clone()
+				if tc.mutate != nil {
+					tc.mutate(o)
+				}
+			})
+			got := mustSend(t, ob, m, requestNotification(nil))
+			if tc.check != nil {
+				tc.check(t, got)
+			}
+		})
+	}
+}
+
+func TestIgnoredSMTPOptionsAreNamed(t *testing.T) {
+	t.Parallel()
+	m, err := notify.NewMailer(notify.MailOptions{Host: "smtp.example.com", Port: 587, SenderAddress: "jit@example.com", Properties: map[string]string{
+		"mail.smtp.sasl.enable": "true", "mail.smtp.port": "2525", "mail.smtp.ssl.enable": "yes please",
+		"mail.smtp.connectiontimeout": "soon", "mail.smtp.auth.mechanisms": "XOAUTH2 LOGIN", "mail.smtp.timeout": "5000",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`SMTP_OPTIONS mail.smtp.auth.mechanisms: XOAUTH2 not supported (jitaccess speaks LOGIN and PLAIN)`,
+		`SMTP_OPTIONS mail.smtp.connectiontimeout: "soon" is not a positive number of milliseconds and is ignored`,
+		`SMTP_OPTIONS mail.smtp.port: ignored: set SMTP_PORT instead`,
+		`SMTP_OPTIONS mail.smtp.sasl.enable: ignored: jitaccess does not implement this JavaMail property`,
+		`SMTP_OPTIONS mail.smtp.ssl.enable: "yes please" is read as false, as JavaMail does`,
+	}
+	if diff := cmp.Diff(want, m.Warnings()); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 }

@@ -49,12 +49,14 @@ type Message struct {
 	CC []string `json:"cc"`
 	// Recipients are the envelope recipients (RCPT TO), which include
 	// blind copies.
-	Recipients []string    `json:"recipients"`
-	Subject    string      `json:"subject"`
-	Text       string      `json:"text"`
-	HTML       string      `json:"html"`
-	Headers    mail.Header `json:"headers"`
-	Received   time.Time   `json:"received"`
+	Recipients []string `json:"recipients"`
+	// Sender is the envelope sender (MAIL FROM).
+	Sender   string      `json:"sender"`
+	Subject  string      `json:"subject"`
+	Text     string      `json:"text"`
+	HTML     string      `json:"html"`
+	Headers  mail.Header `json:"headers"`
+	Received time.Time   `json:"received"`
 }
 
 // Options configure a Server.
@@ -64,6 +66,9 @@ type Options struct {
 	Username, Password string
 	// NoTLS turns STARTTLS off, to test clients that must insist on it.
 	NoTLS bool
+	// AuthMechanisms are the AUTH mechanisms offered, of PLAIN and LOGIN;
+	// nil offers PLAIN.
+	AuthMechanisms []string
 	// ImplicitTLS speaks TLS from the first byte, as on port 465
 	// (SMTPS), instead of offering STARTTLS.
 	ImplicitTLS bool
@@ -221,17 +226,51 @@ func (ss *session) AuthMechanisms() []string {
 	if ss.srv.opts.Username == "" {
 		return nil
 	}
+	if m := ss.srv.opts.AuthMechanisms; m != nil {
+		return slices.Clone(m)
+	}
 	return []string{sasl.Plain}
 }
 
-func (ss *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	check := func(user, pass string) error {
 		if user != ss.srv.opts.Username || pass != ss.srv.opts.Password {
 			return errors.New("invalid username or password")
 		}
 		ss.authed = true
 		return nil
-	}), nil
+	}
+	if !slices.Contains(ss.AuthMechanisms(), mech) {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	if mech == sasl.Login {
+		return &loginServer{check: check}, nil
+	}
+	return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
+}
+
+// loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login),
+// which go-sasl does not provide: "Username:", then "Password:".
+type loginServer struct {
+	check    func(user, pass string) error
+	step     int
+	username string
+}
+
+func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if response == nil {
+			return []byte("Username:"), false, nil
+		}
+		fallthrough // the username came with AUTH LOGIN
+	case 1:
+		l.username, l.step = string(response), 2
+		return []byte("Password:"), false, nil
+	default:
+		return nil, true, l.check(l.username, string(response))
+	}
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
@@ -257,6 +296,7 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, Message: "cannot parse message: " + err.Error()}
 	}
 	m.Recipients = slices.Clone(ss.to)
+	m.Sender = ss.from
 	m.Received = time.Now()
 	ss.srv.store(m)
 	return nil

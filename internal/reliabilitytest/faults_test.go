@@ -105,8 +105,10 @@ func dependencies() []dependency {
 	return []dependency{
 		{method: "cloudasset.AnalyzeIamPolicy", call: ready(listRoles), statusF: assetStatus},
 		{method: "cloudasset.BatchGetEffectiveIamPolicies", call: ready(listRoles), config: assetInventory, statusF: assetStatus},
-		{method: "cloudasset.SearchAllResources", call: ready(listProjects), config: assetInventory, statusF: assetStatus},
-		{method: "cloudidentity.*", call: ready(listRoles), config: assetInventory},
+		{method: "cloudresourcemanager.projects.search", call: ready(listProjects), config: assetInventory},
+		{method: "directory.*", call: ready(listRoles), config: assetInventory},
+		{method: "cloudidentity.*", call: ready(listRoles), config: map[string]string{
+			"RESOURCE_CATALOG": "AssetInventory", "GROUP_MEMBERSHIP": "transitive"}},
 		{method: "cloudresourcemanager.projects.getIamPolicy", call: ready(selfActivate)},
 		// A 500 to a write is an answer, if an unclear one: the call is
 		// over, so the app reads the policy back, finds nothing applied,
@@ -114,7 +116,7 @@ func dependencies() []dependency {
 		{method: setIamPolicy, call: ready(selfActivate)},
 		{method: "iamcredentials.signJwt", call: ready(requestApproval)},
 		{method: "iamcredentials.publicKeys", call: approveRequest, later: time.Minute + time.Second},
-		{method: "logging.WriteLogEntries", call: ready(selfActivate), statusF: auditStatus},
+		{method: "logging.WriteLogEntries", call: ready(selfActivate), config: map[string]string{"AUDIT_LOG": "cloud-logging"}, statusF: auditStatus},
 		{method: "secretmanager.AccessSecretVersion", call: ready(requestApproval),
 			config:  map[string]string{"SMTP_SECRET": smtpSecret + "/versions/latest", "SMTP_PASSWORD": ""},
 			setup:   func(w *emulator.World) { w.AddSecret(smtpSecret, []byte("demo-only-password")) },
