@@ -76,6 +76,13 @@ type Options struct {
 	// WriteApprovers, when set, is the Approvers that decisions check
 	// approvers with (one without a cache); reads use Approvers.
 	WriteApprovers Approvers
+	// MaxScheduleAhead bounds how far ahead a scheduled activation may
+	// start (ACTIVATION_MAX_START_DELAY); 0 means DefaultMaxScheduleAhead.
+	MaxScheduleAhead time.Duration
+	// Nodes and NodeGrants serve activation on folders and organizations
+	// (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS); nil leaves it off.
+	Nodes      NodeCatalog
+	NodeGrants NodeGrants
 	// FollowUpTimeout bounds each audit record and notification. They run
 	// detached from the caller's cancellation: once a binding is written,
 	// its audit record and emails must not depend on the client staying

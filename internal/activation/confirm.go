@@ -112,6 +112,16 @@ type decideFunc func(ctx context.Context, req jit.ActivationRequest, decide func
 // checkDecider.)
 func (s *Service) approvalDecision(ctx context.Context, beneficiary, approver jit.UserID, ent jit.Entitlement) (decideFunc, error) {
 	const op = "activation.approvalDecision"
+	if ent.Node != "" {
+		// Live confirmation covers a project's policy and its ancestors;
+		// a folder's or the organization's own eligibility is checked with
+		// the catalog that caches nothing, and the decision's write
+		// (internal/iam) is on that node's policy.
+		if err := s.writeService().requireEligible(ctx, beneficiary, ent, jit.MPA); err != nil {
+			return nil, err
+		}
+		return s.opts.Decisions.Decide, nil
+	}
 	cd, ok := s.opts.Decisions.(ConfirmingDecisions)
 	gc, ok2 := s.catalog.(GroundsCatalog)
 	if !ok || !ok2 {

@@ -31,7 +31,7 @@ func (s *Service) writeService() *Service {
 func (s *Service) requireAllEligibleNow(ctx context.Context, user jit.UserID, project jit.ProjectID, ents []jit.Entitlement, typ jit.ActivationType) error {
 	w := *s
 	w.catalog = s.writeCatalog()
-	return w.requireAllEligible(ctx, user, project, ents, typ)
+	return w.requireAllEligible(ctx, user, jit.Entitlement{Project: project}, ents, typ)
 }
 
 // recordAndNotify audits a grant and tells people about it at once: both

@@ -3,7 +3,6 @@ package activation
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -29,14 +28,14 @@ func (s *Service) ListProjects(ctx context.Context, caller jit.Principal) ([]jit
 // ListEntitlements lists the caller's eligible entitlements on a project.
 func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, project string) ([]jit.EligibleEntitlement, []string, error) {
 	const op = "activation.ListEntitlements"
-	p, err := jit.ParseProjectID(project)
+	p, err := s.parseScope(project)
 	if err != nil {
 		return nil, nil, err
 	}
-	ents, warnings, err := s.catalog.Entitlements(ctx, caller.Email, p)
+	ents, warnings, err := s.entitlementsAt(ctx, caller.Email, p)
 	if err != nil {
 		err = wrapUpstream(op, "Listing project roles failed", err)
-		s.record(ctx, jit.Event{Kind: jit.EventListRolesFailed, Actor: caller, Project: p, Err: err})
+		s.record(ctx, jit.Event{Kind: jit.EventListRolesFailed, Actor: caller, Project: p.Project, Err: err})
 		return nil, nil, err
 	}
 	slices.SortFunc(ents, func(a, b jit.EligibleEntitlement) int {
@@ -53,7 +52,7 @@ func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, pr
 // caller must hold it too, so that nobody can enumerate other teams.
 func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, error) {
 	const op = "activation.ListPeers"
-	p, err := jit.ParseProjectID(project)
+	p, err := s.parseScope(project)
 	if err != nil {
 		return nil, err
 	}
@@ -64,11 +63,11 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if err != nil {
 		return nil, err
 	}
-	if ent.Project != p {
+	if scopeOf(ent) != p {
 		return nil, jit.Invalid(op, "The project ID does not match the current project")
 	}
 	fail := func(err error) ([]jit.UserID, error) {
-		s.record(ctx, jit.Event{Kind: jit.EventListPeersFailed, Actor: caller, Project: p, Entitlement: ent, Err: err})
+		s.record(ctx, jit.Event{Kind: jit.EventListPeersFailed, Actor: caller, Project: p.Project, Entitlement: ent, Err: err})
 		return nil, err
 	}
 	// The caller's eligibility and the approvers do not depend on each
@@ -100,7 +99,7 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 
 // requireEligible checks, now, that user may activate ent with typ.
 func (s *Service) requireEligible(ctx context.Context, user jit.UserID, ent jit.Entitlement, typ jit.ActivationType) error {
-	return s.requireAllEligible(ctx, user, ent.Project, []jit.Entitlement{ent}, typ)
+	return s.requireAllEligible(ctx, user, scopeOf(ent), []jit.Entitlement{ent}, typ)
 }
 
 // wrapUpstream keeps the kind of an adapter's error (so a Google outage is
@@ -126,13 +125,4 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-// requiredProject parses the project of a write, with the original's
-// message when it is missing.
-func requiredProject(op, project string) (jit.ProjectID, error) {
-	if strings.TrimSpace(project) == "" {
-		return "", jit.Invalid(op, "You must provide a projectId")
-	}
-	return jit.ParseProjectID(project)
 }

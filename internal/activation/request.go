@@ -18,6 +18,9 @@ type RequestInput struct {
 	Justification string
 	Reviewers     []string
 	Duration      time.Duration
+	// StartTime schedules the window to start later; nil means at
+	// approval.
+	StartTime *time.Time
 	// Link turns a signed token into the approval URL sent to reviewers.
 	Link func(token string) string
 }
@@ -29,7 +32,7 @@ type RequestInput struct {
 func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in RequestInput) (Result, error) {
 	const op = "activation.RequestApproval"
 	pol := s.opts.Policy
-	project, err := requiredProject(op, in.Project)
+	project, err := s.requiredScope(op, in.Project)
 	if err != nil {
 		return Result{}, err
 	}
@@ -49,7 +52,7 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	if err != nil {
 		return Result{}, err
 	}
-	if ent.Project != project {
+	if scopeOf(ent) != project {
 		return Result{}, jit.Invalid(op, "The project ID does not match the current project")
 	}
 	reviewers := make([]jit.UserID, 0, len(in.Reviewers))
@@ -71,7 +74,7 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	// From here on a refusal is audited, as the original's createMpaRequest
 	// refusals were ("Received invalid activation request …").
 	invalid := func(err error) (Result, error) {
-		s.record(ctx, jit.Event{Kind: jit.EventRequestInvalid, Actor: caller, Project: project, Entitlement: ent, Err: err})
+		s.record(ctx, jit.Event{Kind: jit.EventRequestInvalid, Actor: caller, Project: project.Project, Entitlement: ent, Err: err})
 		return Result{}, err
 	}
 	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
@@ -86,8 +89,16 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 		return Result{}, err
 	}
 	now := s.now()
+	startAt, err := s.scheduledStart(op, in.StartTime, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if in.StartTime == nil {
+		startAt = time.Time{}
+	}
 	req := jit.ActivationRequest{
-		ID: id, Beneficiary: caller.Email, Reviewers: reviewers, Entitlement: ent,
+		StartAt: startAt,
+		ID:      id, Beneficiary: caller.Email, Reviewers: reviewers, Entitlement: ent,
 		Justification: in.Justification, Duration: in.Duration, RequestedAt: now,
 		ApproveBy: now.Add(min(s.opts.RequestTimeout, pol.MaxDuration)),
 	}
@@ -214,8 +225,11 @@ func requirePeers(ent jit.Entitlement, holders, reviewers []jit.UserID) error {
 }
 
 // plannedActivation is the activation a request asks for, as if approved
-// at time at.
+// at time at (or at its scheduled start, if later).
 func plannedActivation(req jit.ActivationRequest, at time.Time) jit.Activation {
+	if req.StartAt.After(at) {
+		at = req.StartAt
+	}
 	return jit.Activation{
 		ID: req.ID, Type: jit.MPA, Beneficiary: req.Beneficiary, Entitlement: req.Entitlement,
 		Justification: req.Justification, Start: at, End: at.Add(req.Duration),

@@ -13,6 +13,8 @@ type SelfActivateInput struct {
 	EntitlementIDs []string
 	Justification  string
 	Duration       time.Duration
+	// StartTime schedules the activation to start later; nil means now.
+	StartTime *time.Time
 }
 
 // SelfActivate activates one or more JIT-eligible entitlements of one
@@ -22,7 +24,7 @@ type SelfActivateInput struct {
 func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in SelfActivateInput) (Result, error) {
 	const op = "activation.SelfActivate"
 	pol := s.opts.Policy
-	project, err := requiredProject(op, in.Project)
+	project, err := s.requiredScope(op, in.Project)
 	if err != nil {
 		return Result{}, err
 	}
@@ -43,7 +45,7 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 		if err != nil {
 			return Result{}, err
 		}
-		if e.Project != project || seen[e] {
+		if scopeOf(e) != project || seen[e] {
 			continue
 		}
 		seen[e] = true
@@ -52,7 +54,10 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	if err := pol.CheckRoleCount(len(ents)); err != nil {
 		return Result{}, err
 	}
-	start := s.now()
+	start, err := s.scheduledStart(op, in.StartTime, s.now())
+	if err != nil {
+		return Result{}, err
+	}
 	acts := make([]jit.Activation, 0, len(ents))
 	for _, e := range ents {
 		id, err := jit.NewActivationID(jit.JIT, s.opts.Random)
@@ -76,11 +81,17 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	if err := pol.CheckDuration(in.Duration); err != nil {
 		return fail(err)
 	}
-	grant, err := s.selfGrant(ctx, caller.Email, project, ents, jit.JIT)
-	if err != nil {
+	// Projects confirm eligibility in the live policy inside the write;
+	// folders and organizations ask the catalog first.
+	write := s.grant
+	if project.Node != "" {
+		if err := s.requireAllEligible(ctx, caller.Email, project, ents, jit.JIT); err != nil {
+			return fail(err)
+		}
+	} else if write, err = s.selfGrant(ctx, caller.Email, project.Project, ents, jit.JIT); err != nil {
 		return fail(err)
 	}
-	if err := grant(ctx, acts); err != nil {
+	if err := write(ctx, acts); err != nil {
 		return fail(wrapUpstream(op, "Activating role failed", err))
 	}
 	e := jit.Event{Kind: jit.EventSelfActivated, Actor: caller, Activations: acts}
@@ -91,9 +102,9 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 
 // requireAllEligible checks with one catalog query that user may activate
 // every entitlement with typ.
-func (s *Service) requireAllEligible(ctx context.Context, user jit.UserID, project jit.ProjectID, ents []jit.Entitlement, typ jit.ActivationType) error {
+func (s *Service) requireAllEligible(ctx context.Context, user jit.UserID, project jit.Entitlement, ents []jit.Entitlement, typ jit.ActivationType) error {
 	const op = "activation.requireAllEligible"
-	available, _, err := s.catalog.Entitlements(ctx, user, project)
+	available, _, err := s.entitlementsAt(ctx, user, project)
 	if err != nil {
 		return wrapUpstream(op, "Checking eligibility failed", err)
 	}

@@ -228,7 +228,15 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		Decisions:      grants,
 		RequestLog:     history,
 		Approvers:      approvers,
+
+		MaxScheduleAhead: cfg.Lifecycle.MaxStartDelay,
+		Nodes:            nodeCatalog(cfg, cat),
+		NodeGrants:       nodeGrants(cfg, grants),
 	})
+	lifecycle, err := a.lifecycle(ctx, cfg, env, id, uc, grants, assetClient, crm, catOpts)
+	if err != nil {
+		return nil, err
+	}
 
 	var verifierOpts []iap.Option
 	if env.IAPKeysHTTPClient != nil {
@@ -274,6 +282,9 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		RequestLimit: ratelimit.New(cfg.RateLimitRequests, time.Minute, clock),
 		AuthFailures: trail,
 		Ready:        ready, ObserveRequest: a.observer(),
+		Lifecycle: lifecycle,
+		Nodes:     nodeUseCases(cfg, uc),
+		Clock:     clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the server: %w", err)

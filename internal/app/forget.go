@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jitaccess/jitaccess/internal/catalog"
 	"github.com/jitaccess/jitaccess/internal/iam"
@@ -41,4 +42,26 @@ func (g forgettingIAM) Decide(ctx context.Context, req jit.ActivationRequest, de
 func (g forgettingIAM) DecideConfirmed(ctx context.Context, req jit.ActivationRequest, reqs []jit.Requirement, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
 	defer g.cache.Forget(req.Beneficiary)
 	return g.Client.DecideConfirmed(ctx, req, reqs, decide)
+}
+
+func (g forgettingIAM) GrantNode(ctx context.Context, node string, acts []jit.Activation) error {
+	defer g.forget(acts)
+	return g.Client.GrantNode(ctx, node, acts)
+}
+
+// forgetMember forgets the user behind a binding's member ("user:EMAIL").
+func (g forgettingIAM) forgetMember(member string) {
+	if email, ok := strings.CutPrefix(member, "user:"); ok {
+		g.cache.Forget(jit.UserID(email))
+	}
+}
+
+func (g forgettingIAM) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error) {
+	defer g.forgetMember(ref.Member)
+	return g.Client.Revoke(ctx, ref)
+}
+
+func (g forgettingIAM) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activation) error {
+	defer g.forgetMember(ref.Member)
+	return g.Client.Replace(ctx, ref, act)
 }

@@ -134,6 +134,9 @@ type tokenClaims struct {
 	Duration      int64    `json:"duration,omitempty"` // seconds; absent in the original's tokens
 	IssuedAt      int64    `json:"iat"`
 	Expiry        int64    `json:"exp"` // the approve-by deadline
+	// StartAt is a scheduled request's earliest start; absent in the
+	// original's tokens.
+	StartAt int64 `json:"startAt,omitempty"`
 	// Required is the number of distinct approvals needed, and Dedicated
 	// whether the reviewers are the role's dedicated approvers; both are
 	// absent in the original's tokens and in single-approval requests.
@@ -164,6 +167,9 @@ func (s *Signer) Sign(ctx context.Context, req jit.ActivationRequest) (string, e
 	}
 	if req.Required > 1 {
 		claims.Required = req.Required
+	}
+	if !req.StartAt.IsZero() {
+		claims.StartAt = req.StartAt.Unix()
 	}
 	for _, r := range req.Reviewers {
 		claims.Reviewers = append(claims.Reviewers, string(r))
@@ -329,6 +335,12 @@ func (s *Signer) request(c tokenClaims, denied func(string, ...any) error, unexp
 		ID: c.JTI, Beneficiary: beneficiary, Entitlement: ent, Justification: c.Justification,
 		Duration: time.Duration(secs) * time.Second, RequestedAt: iat.UTC(), ApproveBy: exp.UTC(),
 		Required: c.Required, Dedicated: c.Dedicated,
+	}
+	if c.StartAt != 0 {
+		if c.StartAt < c.IssuedAt {
+			return jit.ActivationRequest{}, denied("the scheduled start %d is before the request was issued", c.StartAt)
+		}
+		req.StartAt = time.Unix(c.StartAt, 0).UTC()
 	}
 	for _, r := range c.Reviewers {
 		u, err := jit.ParseUserID(r)

@@ -121,7 +121,7 @@ func isUnder(path string, roots []string) bool {
 }
 
 // dockerBuild matches the Dockerfile's build command.
-var dockerBuild = regexp.MustCompile(`^RUN\s+CGO_ENABLED=0\s+go\s+build\s+(-trimpath)\s+-o\s+(\S+)\s+(\./cmd/jitaccess)\s*$`)
+var dockerBuild = regexp.MustCompile(`^RUN\s+CGO_ENABLED=0\s+go\s+build\s+(-trimpath)(?:\s+-ldflags='([^']*)')?\s+-o\s+(\S+)\s+(\./cmd/jitaccess)\s*$`)
 
 // TestDockerfileBuilds runs the Dockerfile's build command (docker itself
 // is not available everywhere the tests run) and checks the image's shape.
@@ -138,7 +138,11 @@ func TestDockerfileBuilds(t *testing.T) {
 		line = strings.TrimSpace(line)
 		lines = append(lines, line)
 		if m := dockerBuild.FindStringSubmatch(line); m != nil {
-			buildArgs = []string{"build", m[1], "-o", filepath.Join(t.TempDir(), "jitaccess"), m[3]}
+			buildArgs = []string{"build", m[1]}
+			if m[2] != "" {
+				buildArgs = append(buildArgs, "-ldflags="+m[2])
+			}
+			buildArgs = append(buildArgs, "-o", filepath.Join(t.TempDir(), "jitaccess"), m[4])
 		}
 	}
 	if buildArgs == nil {

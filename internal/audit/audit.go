@@ -286,8 +286,10 @@ func FromEvent(e jit.Event) Entry {
 		l.role(ent)
 		l.failure(e.Err)
 	default:
-		entry.Event = "api." + string(e.Kind)
-		entry.Message = fmt.Sprintf("User %s: %s", p.Email, e.Kind)
+		if !lifecycleEntry(&entry, l, e, strings.Join(quoted, ", "), cause) {
+			entry.Event = "api." + string(e.Kind)
+			entry.Message = fmt.Sprintf("User %s: %s", p.Email, e.Kind)
+		}
 	}
 	if project != "" {
 		// The original labelled most events with "project"; every event
@@ -336,7 +338,7 @@ func (l labels) request(e jit.Event) {
 			l["approver"] = string(a.Approver)
 		}
 		l["project_id"] = string(a.Entitlement.Project)
-		l["resource"] = a.Entitlement.Project.FullResourceName()
+		l["resource"] = a.Entitlement.FullResourceName()
 		if len(e.Activations) == 1 {
 			l["role"] = a.Entitlement.Role
 			if a.Entitlement.ResourceCondition != "" {
@@ -366,7 +368,7 @@ func (l labels) role(ent jit.Entitlement) {
 		return
 	}
 	l["role"] = ent.Role
-	l["resource"] = ent.Project.FullResourceName()
+	l["resource"] = ent.FullResourceName()
 	l["project_id"] = string(ent.Project)
 }
 

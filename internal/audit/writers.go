@@ -141,6 +141,7 @@ type History struct {
 	admin   *logadmin.Client
 	project string
 	logs    []string
+	timeout time.Duration // bounds one page read of History.History; 0 means 20 seconds
 }
 
 // HistoryOption configures a History.

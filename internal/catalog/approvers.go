@@ -39,7 +39,7 @@ func approverOf(ctx context.Context, opts Options, ent jit.Entitlement, role, ex
 func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
 	const op = "catalog.PolicyAnalyzer.Approvers"
 	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
-		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.Project.FullResourceName()},
+		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.FullResourceName()},
 		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},
 		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true},
 	})
@@ -54,7 +54,7 @@ func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (ji
 			out.Dedicated = true
 			out.Quorum = max(out.Quorum, a.Quorum)
 			into = &out.Approvers
-		} else if el, ok := eligibilityOf(ent.Project, b.GetRole(), b.GetCondition().GetExpression()); ok && el.typ == jit.MPA && el.ent == ent {
+		} else if el, ok := eligibilityAt(at(ent), b.GetRole(), b.GetCondition().GetExpression()); ok && el.typ == jit.MPA && el.ent == ent {
 			// The same analysis answers Holders' question: peers.
 			into = &out.Peers
 		} else {
@@ -76,7 +76,7 @@ func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (ji
 // project's effective policies, groups expanded as for Holders.
 func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
 	const op = "catalog.AssetInventory.Approvers"
-	bindings, err := c.effectiveBindings(ctx, ent.Project)
+	bindings, err := c.effectiveBindings(ctx, at(ent))
 	if err != nil {
 		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
 	}
@@ -88,7 +88,7 @@ func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (ji
 			out.Dedicated = true
 			out.Quorum = max(out.Quorum, a.Quorum)
 			into = approvers
-		} else if el, ok := eligibilityOf(ent.Project, b.role, b.expr); !ok || el.typ != jit.MPA || el.ent != ent {
+		} else if el, ok := eligibilityAt(at(ent), b.role, b.expr); !ok || el.typ != jit.MPA || el.ent != ent {
 			continue
 		}
 		for _, m := range b.members {

@@ -33,7 +33,7 @@ func cachedApprovers(ctx context.Context, cache *Cache, ent jit.Entitlement, fet
 // group, so a request's page and an approval know the rule in one round
 // trip. The returned policy lists no one.
 func (c *AssetInventory) ApprovalRule(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
-	bindings, err := c.effectiveBindings(ctx, ent.Project)
+	bindings, err := c.effectiveBindings(ctx, at(ent))
 	if err != nil {
 		return jit.ApproverPolicy{}, translate("catalog.AssetInventory.ApprovalRule", c.opts.Scope, err)
 	}

@@ -62,12 +62,12 @@ func (c *AssetInventory) Projects(ctx context.Context, _ jit.UserID) ([]jit.Proj
 
 // effectiveBindings returns the bindings that apply to project: its own
 // and those inherited from its ancestors within the scope.
-func (c *AssetInventory) fetchEffectiveBindings(ctx context.Context, project jit.ProjectID) ([]*binding, error) {
+func (c *AssetInventory) fetchEffectiveBindings(ctx context.Context, base jit.Entitlement) ([]*binding, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
 	defer cancel()
 	resp, err := c.asset.BatchGetEffectiveIamPolicies(ctx, &assetpb.BatchGetEffectiveIamPoliciesRequest{
 		Scope: c.opts.Scope,
-		Names: []string{project.FullResourceName()},
+		Names: []string{base.FullResourceName()},
 	})
 	if err != nil {
 		return nil, err
@@ -92,6 +92,16 @@ type binding struct {
 
 // entitlements lists user's eligible entitlements on project.
 func (c *AssetInventory) entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error) {
+	return c.entitlementsAt(ctx, user, jit.Entitlement{Project: project})
+}
+
+// NodeEntitlements lists user's eligible entitlements on a folder or the
+// organization itself.
+func (c *AssetInventory) NodeEntitlements(ctx context.Context, user jit.UserID, node string) ([]jit.EligibleEntitlement, []string, error) {
+	return c.entitlementsAt(ctx, user, jit.Entitlement{Node: node})
+}
+
+func (c *AssetInventory) entitlementsAt(ctx context.Context, user jit.UserID, base jit.Entitlement) ([]jit.EligibleEntitlement, []string, error) {
 	const op = "catalog.AssetInventory.Entitlements"
 	var (
 		bindings []*binding
@@ -101,9 +111,9 @@ func (c *AssetInventory) entitlements(ctx context.Context, user jit.UserID, proj
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		bindings, err = c.effectiveBindings(gctx, project)
+		bindings, err = c.effectiveBindings(gctx, base)
 		if status.Code(err) == codes.NotFound {
-			return jit.E(op, jit.KindNotFound, fmt.Sprintf("The project '%s' does not exist", project), err)
+			return jit.E(op, jit.KindNotFound, fmt.Sprintf("The resource '%s' does not exist", base.Resource()), err)
 		}
 		return err
 	})
@@ -114,7 +124,7 @@ func (c *AssetInventory) entitlements(ctx context.Context, user jit.UserID, proj
 	})
 	g.Go(func() error {
 		var err error
-		active, err = activeWindows(gctx, c.crm, c.opts.ReadTimeout, project, user.Member(), c.opts.Clock())
+		active, err = activeWindowsAt(gctx, c.crm, c.opts.ReadTimeout, base, user.Member(), c.opts.Clock())
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -123,8 +133,8 @@ func (c *AssetInventory) entitlements(ctx context.Context, user jit.UserID, proj
 		}
 		return nil, nil, translate(op, c.opts.Scope, err)
 	}
-	found, warnings := eligibleIn(bindings, user, groups, project, func(b *binding) {
-		c.opts.widened.note(ctx, c.opts.Logger, project.FullResourceName(), b.role, b.expr, false)
+	found, warnings := eligibleIn(bindings, user, groups, base, func(b *binding) {
+		c.opts.widened.note(ctx, c.opts.Logger, base.FullResourceName(), b.role, b.expr, false)
 	})
 	return merge(found, active), warnings, nil
 }
@@ -163,14 +173,14 @@ func (c *AssetInventory) groupsOf(ctx context.Context, user jit.UserID) ([]strin
 // members, or nested ones too).
 func (c *AssetInventory) holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
 	const op = "catalog.AssetInventory.Holders"
-	bindings, err := c.effectiveBindings(ctx, ent.Project)
+	bindings, err := c.effectiveBindings(ctx, at(ent))
 	if err != nil {
 		return nil, translate(op, c.opts.Scope, err)
 	}
 	out := map[jit.UserID][]jit.Grounds{}
 	groups := map[string][]string{} // group → resources of the bindings naming it
 	for _, b := range bindings {
-		el, ok := eligibilityOf(ent.Project, b.role, b.expr)
+		el, ok := eligibilityAt(at(ent), b.role, b.expr)
 		if !ok || el.typ != typ || el.ent != ent {
 			continue
 		}

@@ -37,9 +37,9 @@ func (c *AssetInventory) HolderGrounds(ctx context.Context, ent jit.Entitlement,
 // effectiveBindings returns the bindings that apply to project. A peer
 // listing needs them twice at once — for the caller's eligibility and for
 // the other holders — and the cache makes that one call.
-func (c *AssetInventory) effectiveBindings(ctx context.Context, project jit.ProjectID) ([]*binding, error) {
-	return get(ctx, c.opts.Cache, cacheKey{kind: "effective", arg: string(project)}, func(ctx context.Context) ([]*binding, error) {
-		return c.fetchEffectiveBindings(ctx, project)
+func (c *AssetInventory) effectiveBindings(ctx context.Context, base jit.Entitlement) ([]*binding, error) {
+	return get(ctx, c.opts.Cache, cacheKey{kind: "effective", arg: base.FullResourceName()}, func(ctx context.Context) ([]*binding, error) {
+		return c.fetchEffectiveBindings(ctx, base)
 	})
 }
 
@@ -62,7 +62,7 @@ func (c *AssetInventory) GroundsOf(ctx context.Context, users []jit.UserID, ent 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		bindings, err = c.effectiveBindings(gctx, ent.Project)
+		bindings, err = c.effectiveBindings(gctx, at(ent))
 		return err
 	})
 	for i, u := range users {
@@ -100,7 +100,7 @@ func (c *AssetInventory) GroundsOf(ctx context.Context, users []jit.UserID, ent 
 // eligibleIn picks from a project's effective bindings those that make
 // user (directly or through one of groups) eligible, with their grounds,
 // and warnings about bindings that cannot be activated.
-func eligibleIn(bindings []*binding, user jit.UserID, groups []string, project jit.ProjectID, onEligible func(*binding)) ([]eligible, []string) {
+func eligibleIn(bindings []*binding, user jit.UserID, groups []string, base jit.Entitlement, onEligible func(*binding)) ([]eligible, []string) {
 	principals := map[string]bool{strings.ToLower(user.Member()): true}
 	groupSet := map[string]bool{}
 	for _, grp := range groups {
@@ -113,7 +113,7 @@ func eligibleIn(bindings []*binding, user jit.UserID, groups []string, project j
 		if !slices.ContainsFunc(b.members, func(m string) bool { return principals[strings.ToLower(m)] }) {
 			continue
 		}
-		el, ok, warning := eligibilityOrWarning(project, b.role, b.expr)
+		el, ok, warning := eligibilityOrWarningAt(base, b.role, b.expr)
 		if ok {
 			el.grounds = groundsOf(b.resource, b.members, user, groupSet)
 			found = append(found, el)
@@ -142,7 +142,7 @@ func (c *AssetInventory) Eligibility(ctx context.Context, user jit.UserID, proje
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		bindings, err = c.effectiveBindings(gctx, project)
+		bindings, err = c.effectiveBindings(gctx, jit.Entitlement{Project: project})
 		return err
 	})
 	g.Go(func() error {
@@ -156,6 +156,6 @@ func (c *AssetInventory) Eligibility(ctx context.Context, user jit.UserID, proje
 		}
 		return nil, translate(op, c.opts.Scope, err)
 	}
-	found, _ := eligibleIn(bindings, user, groups, project, nil)
+	found, _ := eligibleIn(bindings, user, groups, jit.Entitlement{Project: project}, nil)
 	return merge(found, nil), nil
 }

@@ -116,37 +116,66 @@ func merge(found []eligible, active map[jit.Entitlement]time.Time) []jit.Eligibl
 
 // eligibilityOf parses a binding's condition as an eligibility for project.
 func eligibilityOf(project jit.ProjectID, role, expr string) (eligible, bool) {
-	el, ok, _ := eligibilityOrWarning(project, role, expr)
+	el, ok, _ := eligibilityOrWarningAt(jit.Entitlement{Project: project}, role, expr)
 	return el, ok
 }
 
-// eligibilityOrWarning is eligibilityOf, with a warning for the user when
-// the binding is meant to be eligible but cannot be activated.
-func eligibilityOrWarning(project jit.ProjectID, role, expr string) (eligible, bool, string) {
+// eligibilityAt parses a binding's condition as an eligibility on the
+// resource of at (its Project or Node).
+func eligibilityAt(at jit.Entitlement, role, expr string) (eligible, bool) {
+	el, ok, _ := eligibilityOrWarningAt(at, role, expr)
+	return el, ok
+}
+
+// eligibilityOrWarningAt is eligibilityAt, with a warning for the user
+// when the binding is meant to be eligible but cannot be activated.
+func eligibilityOrWarningAt(at jit.Entitlement, role, expr string) (eligible, bool, string) {
+	where := string(at.Project)
+	if at.Node != "" {
+		where = at.Node
+	}
 	if expr == "" {
 		return eligible{}, false, ""
 	}
 	el, ok, err := condition.ParseEligibility(expr)
 	if errors.Is(err, condition.ErrTimeBoundEligibility) {
 		return eligible{}, false, fmt.Sprintf("%s on %s cannot be activated: its eligible binding's condition reads request.time. "+
-			"Ask an administrator to remove the time clause from the condition.", role, project)
+			"Ask an administrator to remove the time clause from the condition.", role, where)
 	}
 	if err != nil || !ok {
 		return eligible{}, false, ""
 	}
-	return eligible{ent: jit.Entitlement{Project: project, Role: role, ResourceCondition: el.ResourceCondition}, typ: el.Type}, true, ""
+	return eligible{ent: jit.Entitlement{Project: at.Project, Node: at.Node, Role: role, ResourceCondition: el.ResourceCondition}, typ: el.Type}, true, ""
 }
 
-// activeWindows reads the project's policy and returns, per entitlement,
+// at is the entitlement "base" of a resource: its Project or Node.
+func at(ent jit.Entitlement) jit.Entitlement {
+	return jit.Entitlement{Project: ent.Project, Node: ent.Node}
+}
+
+// activeWindowsAt reads the policy of base's resource (a project, a
+// folder or the organization) and returns, per entitlement,
 // the end of the member's current activation window.
-func activeWindows(ctx context.Context, crm *cloudresourcemanager.Service, timeout time.Duration, project jit.ProjectID, member string, now time.Time) (map[jit.Entitlement]time.Time, error) {
+func activeWindowsAt(ctx context.Context, crm *cloudresourcemanager.Service, timeout time.Duration, base jit.Entitlement, member string, now time.Time) (map[jit.Entitlement]time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	p, err := crm.Projects.GetIamPolicy(project.ResourceName(), &cloudresourcemanager.GetIamPolicyRequest{
+	req := &cloudresourcemanager.GetIamPolicyRequest{
 		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: 3},
-	}).Context(ctx).Do()
+	}
+	var (
+		p   *cloudresourcemanager.Policy
+		err error
+	)
+	switch resource := base.Resource(); {
+	case strings.HasPrefix(resource, "folders/"):
+		p, err = crm.Folders.GetIamPolicy(resource, req).Context(ctx).Do()
+	case strings.HasPrefix(resource, "organizations/"):
+		p, err = crm.Organizations.GetIamPolicy(resource, req).Context(ctx).Do()
+	default:
+		p, err = crm.Projects.GetIamPolicy(resource, req).Context(ctx).Do()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("get IAM policy of %s: %w", project, err)
+		return nil, fmt.Errorf("get IAM policy of %s: %w", base.Resource(), err)
 	}
 	out := map[jit.Entitlement]time.Time{}
 	for _, b := range p.Bindings {
@@ -157,7 +186,7 @@ func activeWindows(ctx context.Context, crm *cloudresourcemanager.Service, timeo
 		if !ok || !w.Active(now) {
 			continue
 		}
-		e := jit.Entitlement{Project: project, Role: b.Role, ResourceCondition: w.ResourceCondition}
+		e := jit.Entitlement{Project: base.Project, Node: base.Node, Role: b.Role, ResourceCondition: w.ResourceCondition}
 		if w.End.After(out[e]) {
 			out[e] = w.End
 		}

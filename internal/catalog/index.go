@@ -64,7 +64,7 @@ func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*user
 	ix := &userIndex{byProject: map[jit.ProjectID][]eligible{}, projectWarnings: map[jit.ProjectID][]string{}}
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		_, ok, warning := eligibilityOrWarning("", b.GetRole(), b.GetCondition().GetExpression())
+		_, ok, warning := eligibilityOrWarningAt(jit.Entitlement{}, b.GetRole(), b.GetCondition().GetExpression())
 		if (!ok && warning == "") || !conditional(r) {
 			continue
 		}
@@ -75,7 +75,7 @@ func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*user
 				if !isProject {
 					continue
 				}
-				el, ok, warning := eligibilityOrWarning(p, b.GetRole(), b.GetCondition().GetExpression())
+				el, ok, warning := eligibilityOrWarningAt(jit.Entitlement{Project: p}, b.GetRole(), b.GetCondition().GetExpression())
 				if ok {
 					el.grounds = grounds
 					ix.byProject[p] = append(ix.byProject[p], el)
@@ -139,7 +139,7 @@ func (c *PolicyAnalyzer) entitlementsFromIndex(ctx context.Context, user jit.Use
 	})
 	g.Go(func() error {
 		var err error
-		active, err = activeWindows(gctx, c.crm, c.opts.ReadTimeout, project, user.Member(), c.opts.Clock())
+		active, err = activeWindowsAt(gctx, c.crm, c.opts.ReadTimeout, jit.Entitlement{Project: project}, user.Member(), c.opts.Clock())
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -168,7 +168,7 @@ func (c *PolicyAnalyzer) projectEligibility(ctx context.Context, user jit.UserID
 	var warnings []string
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		el, ok, warning := eligibilityOrWarning(project, b.GetRole(), b.GetCondition().GetExpression())
+		el, ok, warning := eligibilityOrWarningAt(jit.Entitlement{Project: project}, b.GetRole(), b.GetCondition().GetExpression())
 		if ok && conditional(r) {
 			el.grounds = groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), user, nil)
 			found = append(found, el)

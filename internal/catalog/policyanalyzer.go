@@ -5,11 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/asset/apiv1/assetpb"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/googleapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -95,6 +99,65 @@ func (c *PolicyAnalyzer) Entitlements(ctx context.Context, user jit.UserID, proj
 	return ents, warnings, nil
 }
 
+// NodeEntitlements lists user's eligible entitlements on a folder or the
+// organization itself ("folders/F", "organizations/O"): the eligible
+// bindings that apply there, attached or inherited.
+func (c *PolicyAnalyzer) NodeEntitlements(ctx context.Context, user jit.UserID, node string) ([]jit.EligibleEntitlement, []string, error) {
+	return c.entitlementsAt(ctx, user, jit.Entitlement{Node: node})
+}
+
+// entitlementsAt asks Policy Analyzer about base alone, uncached: folders
+// and organizations are not in the per-user index, which holds projects.
+func (c *PolicyAnalyzer) entitlementsAt(ctx context.Context, user jit.UserID, base jit.Entitlement) ([]jit.EligibleEntitlement, []string, error) {
+	const op = "catalog.PolicyAnalyzer.NodeEntitlements"
+	var (
+		analysis *assetpb.AnalyzeIamPolicyResponse_IamPolicyAnalysis
+		active   map[jit.Entitlement]time.Time
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		var err error
+		analysis, err = c.analyze(gctx, &assetpb.IamPolicyAnalysisQuery{
+			ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: base.FullResourceName()},
+			IdentitySelector: &assetpb.IamPolicyAnalysisQuery_IdentitySelector{Identity: user.Member()},
+			ConditionContext: c.accessTime(),
+		})
+		if status.Code(err) == codes.InvalidArgument {
+			// Google answers 400 for a project that does not exist (or is
+			// outside the scope): nothing is eligible there.
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		active, err = activeWindowsAt(gctx, c.crm, c.opts.ReadTimeout, base, user.Member(), c.opts.Clock())
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return nil, nil, translate(op, c.opts.Scope, err)
+	}
+	var found []eligible
+	var warnings []string
+	for _, r := range analysis.GetAnalysisResults() {
+		b := r.GetIamBinding()
+		el, ok, warning := eligibilityOrWarningAt(base, b.GetRole(), b.GetCondition().GetExpression())
+		if ok && conditional(r) {
+			found = append(found, el)
+			c.opts.widened.note(ctx, c.opts.Logger, r.GetAttachedResourceFullName(), b.GetRole(), b.GetCondition().GetExpression(), true)
+		}
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+	}
+	for _, e := range analysis.GetNonCriticalErrors() {
+		if e.GetCause() != "" {
+			warnings = append(warnings, e.GetCause())
+		}
+	}
+	return merge(found, active), sortedUnique(warnings), nil
+}
+
 // Holders lists the users who hold ent with activation type typ: same
 // project, role and resource condition, directly or through (nested)
 // groups, on the project or inherited.
@@ -130,7 +193,7 @@ func (c *PolicyAnalyzer) HolderGrounds(ctx context.Context, ent jit.Entitlement,
 
 func (c *PolicyAnalyzer) holders(ctx context.Context, op string, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error) {
 	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
-		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.Project.FullResourceName()},
+		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.FullResourceName()},
 		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},
 		// The group edges say through which group of the binding each
 		// user holds it, for a write to confirm in the live policy.
@@ -142,7 +205,7 @@ func (c *PolicyAnalyzer) holders(ctx context.Context, op string, ent jit.Entitle
 	out := map[jit.UserID][]jit.Grounds{}
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		el, ok := eligibilityOf(ent.Project, b.GetRole(), b.GetCondition().GetExpression())
+		el, ok := eligibilityAt(at(ent), b.GetRole(), b.GetCondition().GetExpression())
 		if !ok || el.typ != typ || el.ent != ent {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +75,8 @@ type Config struct {
 	Warnings []string
 	// Metrics, chat and webhooks (ops.go).
 	Ops Ops
+	// Access lifecycle (lifecycle.go).
+	Lifecycle Lifecycle
 }
 
 // SMTP holds the SMTP_* settings.
@@ -172,6 +175,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.requireExternalURL(r)
 	c.RateLimitRequests = r.integer(DefaultRateLimitRequests, 0, 100000, "RATE_LIMIT_REQUESTS")
 	c.RateLimitEmails = r.integer(DefaultRateLimitEmails, 0, 100000, "RATE_LIMIT_EMAILS")
+	c.loadLifecycle(r)
 
 	if len(r.errs) > 0 {
 		return nil, errors.Join(r.errs...)
@@ -197,7 +201,7 @@ func Variables() []string {
 		"BACKEND_CONNECT_TIMEOUT", "BACKEND_READ_TIMEOUT", "BACKEND_WRITE_TIMEOUT",
 		"CATALOG_CACHE_TTL",
 		"RATE_LIMIT_REQUESTS", "RATE_LIMIT_EMAILS",
-	}, append(opsVariables, approvalVariables...)...)
+	}, slices.Concat(opsVariables, approvalVariables, lifecycleVariables)...)
 }
 
 func (c *Config) loadPlatform(r *reader) {

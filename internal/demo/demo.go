@@ -119,10 +119,13 @@ func Run(ctx context.Context, opts Options) (d *Demo, err error) {
 		// allows plain http only for loopback) use this machine's loopback.
 		d.URL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 	}
+	// The demo shows activation on folders and the organization, which
+	// production leaves off unless configured.
 	overrides := map[string]string{
 		// Metrics are collected; the demo serves them at /_demo/metrics
 		// rather than on a port of their own.
 		"METRICS_ADDR": "127.0.0.1:0",
+		"ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS": "true",
 	}
 	for k, v := range opts.Config {
 		overrides[k] = v

@@ -91,6 +91,9 @@ func Config(smtpAddr, externalURL string, overrides map[string]string) func(stri
 		"EXTERNAL_URL":                     externalURL,
 		"NOTIFICATION_TIMEZONE":            "UTC",
 		"ACTIVATION_REQUEST_MIN_REVIEWERS": "1",
+		// The demo world's security team administers and audits access.
+		"ADMINISTRATOR_GROUP": "security@example.com",
+		"AUDITOR_GROUP":       "security@example.com",
 	}
 	for k, v := range overrides {
 		vars[k] = v

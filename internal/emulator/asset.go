@@ -421,8 +421,11 @@ func assetTypeOf(r string) string {
 }
 
 // SearchAllIamPolicies searches the IAM policies attached in scope. The
-// query language is a subset: `policy:TEXT` (a member or role containing
-// TEXT, case-insensitive) and `resource:TEXT`, combined with spaces or AND.
+// query language is a subset: `policy:TEXT` (a member, role or condition
+// title, description or expression containing TEXT, case-insensitive; as
+// Google documents, the query is compared with principals, roles and
+// conditions) and `resource:TEXT`, combined with spaces or AND. Values
+// may be quoted to hold spaces: policy:"JIT access activation".
 func (a *Asset) SearchAllIamPolicies(ctx context.Context, req *assetpb.SearchAllIamPoliciesRequest) (*assetpb.SearchAllIamPoliciesResponse, error) {
 	if err := a.w.fault(ctx, "cloudasset.SearchAllIamPolicies"); err != nil {
 		return nil, err
@@ -452,6 +455,9 @@ func (a *Asset) SearchAllIamPolicies(ctx context.Context, req *assetpb.SearchAll
 			for _, b := range p.Bindings {
 				vals = append(vals, b.Role)
 				vals = append(vals, b.Members...)
+				if c := b.Condition; c != nil {
+					vals = append(vals, c.Title, c.Description, c.Expression)
+				}
 			}
 			return vals
 		}) {
@@ -481,7 +487,7 @@ type searchTerm struct {
 
 func parseSearchQuery(q string, fields []string) ([]searchTerm, error) {
 	var terms []searchTerm
-	for _, tok := range strings.Fields(q) {
+	for _, tok := range queryTokens(q) {
 		if tok == "AND" {
 			continue
 		}
@@ -499,6 +505,31 @@ func parseSearchQuery(q string, fields []string) ([]searchTerm, error) {
 		terms = append(terms, searchTerm{field: field, value: strings.Trim(tok[sep+1:], `"`), exact: tok[sep] == '='})
 	}
 	return terms, nil
+}
+
+// queryTokens splits a query at spaces outside double quotes.
+func queryTokens(q string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for _, r := range q {
+		switch {
+		case r == '"':
+			quoted = !quoted
+			cur.WriteRune(r)
+		case (r == ' ' || r == '\t' || r == '\n') && !quoted:
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
 }
 
 func matchesAll(terms []searchTerm, values func(field string) []string) bool {

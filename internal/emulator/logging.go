@@ -194,13 +194,29 @@ func (l *Logging) DeleteLog(ctx context.Context, req *loggingpb.DeleteLogRequest
 var filterTerm = regexp.MustCompile(`^\s*(logName|severity|timestamp|labels\.[A-Za-z0-9_./-]+|jsonPayload\.[A-Za-z0-9_.]+)\s*(=|>=|<=|>|<|:)\s*("(?:[^"\\]|\\.)*"|[A-Za-z0-9_:.+-]+)\s*$`)
 
 // parseLogFilter compiles the supported subset of the logging query
-// language into a predicate.
+// language into a predicate: comparisons joined by AND, where a term may
+// also be a parenthesised group of comparisons joined by OR, such as
+// (labels.user = "a" OR labels.beneficiary = "a").
 func parseLogFilter(filter string) (func(*loggingpb.LogEntry) bool, error) {
 	var preds []func(*loggingpb.LogEntry) bool
 	for _, term := range splitFilter(filter) {
+		if inner, ok := strings.CutPrefix(term, "("); ok && strings.HasSuffix(inner, ")") {
+			var alts []func(*loggingpb.LogEntry) bool
+			for _, alt := range splitOr(strings.TrimSuffix(inner, ")")) {
+				p, err := parseLogFilter(alt)
+				if err != nil {
+					return nil, err
+				}
+				alts = append(alts, p)
+			}
+			preds = append(preds, func(e *loggingpb.LogEntry) bool {
+				return slices.ContainsFunc(alts, func(p func(*loggingpb.LogEntry) bool) bool { return p(e) })
+			})
+			continue
+		}
 		m := filterTerm.FindStringSubmatch(term)
 		if m == nil {
-			return nil, newAPIError(http.StatusBadRequest, fmt.Sprintf("Unsupported filter term %q: the emulator supports logName, labels.KEY, jsonPayload.FIELD, timestamp and severity comparisons joined by AND.", term))
+			return nil, newAPIError(http.StatusBadRequest, fmt.Sprintf("Unsupported filter term %q: the emulator supports logName, labels.KEY, jsonPayload.FIELD, timestamp and severity comparisons joined by AND, and parenthesised groups of them joined by OR.", term))
 		}
 		field, op, raw := m[1], m[2], m[3]
 		value := raw
@@ -227,11 +243,38 @@ func parseLogFilter(filter string) (func(*loggingpb.LogEntry) bool, error) {
 	}, nil
 }
 
-// splitFilter splits on AND and on whitespace outside quotes.
+// splitOr splits the inside of a parenthesised group at OR outside quotes.
+func splitOr(group string) []string {
+	var alts []string
+	var cur strings.Builder
+	inQuote, escaped := false, false
+	for i := 0; i < len(group); i++ {
+		c := group[i]
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\' && inQuote:
+			escaped = true
+		case c == '"':
+			inQuote = !inQuote
+		case !inQuote && strings.HasPrefix(group[i:], " OR "):
+			alts = append(alts, cur.String())
+			cur.Reset()
+			i += len(" OR ") - 1
+			continue
+		}
+		cur.WriteByte(c)
+	}
+	return append(alts, cur.String())
+}
+
+// splitFilter splits on AND and on whitespace outside quotes and
+// parentheses.
 func splitFilter(filter string) []string {
 	var terms []string
 	var cur strings.Builder
 	inQuote, escaped := false, false
+	depth := 0
 	flush := func() {
 		if t := strings.TrimSpace(cur.String()); t != "" && t != "AND" {
 			terms = append(terms, t)
@@ -246,6 +289,12 @@ func splitFilter(filter string) []string {
 			escaped = true
 		case r == '"':
 			inQuote = !inQuote
+		case !inQuote && r == '(':
+			depth++
+		case !inQuote && r == ')':
+			depth--
+		case !inQuote && depth > 0:
+			// Inside a group: kept whole, split by parseLogFilter.
 		case !inQuote && (r == ' ' || r == '\n' || r == '\t'):
 			// A space ends a term unless the term is still missing its
 			// operator or value ("labels.x = y" has spaces around "=").
@@ -254,7 +303,7 @@ func splitFilter(filter string) []string {
 				cur.Reset()
 				continue
 			}
-			if s != "" && filterTerm.MatchString(s) {
+			if s != "" && (filterTerm.MatchString(s) || (strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")"))) {
 				flush()
 				continue
 			}

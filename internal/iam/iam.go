@@ -556,9 +556,10 @@ func (c *Client) tryOnce(ctx context.Context, resource string, modify func(*clou
 // bindings, and checks Google's limits before anything is sent.
 func applyActivations(policy *cloudresourcemanager.Policy, acts []jit.Activation, now time.Time) error {
 	const op = "iam.applyActivations"
-	replaced := map[string]bool{}
+	replaced := map[string][]jit.Activation{}
 	for _, a := range acts {
-		replaced[bindingKey(a.Entitlement.Role, a.Beneficiary.Member(), a.Entitlement.ResourceCondition)] = true
+		k := bindingKey(a.Entitlement.Role, a.Beneficiary.Member(), a.Entitlement.ResourceCondition)
+		replaced[k] = append(replaced[k], a)
 	}
 	policy.Bindings = slices.DeleteFunc(policy.Bindings, func(b *cloudresourcemanager.Binding) bool {
 		if b == nil || b.Condition == nil || len(b.Members) != 1 {
@@ -574,7 +575,7 @@ func applyActivations(policy *cloudresourcemanager.Policy, acts []jit.Activation
 		if !ok {
 			return false
 		}
-		return w.Expired(now) || replaced[bindingKey(b.Role, b.Members[0], w.ResourceCondition)]
+		return w.Expired(now) || overlapsAny(w, replaced[bindingKey(b.Role, b.Members[0], w.ResourceCondition)])
 	})
 	// Within one write, the last activation for a member, role and resource
 	// condition wins (two reviewers approving the same request at once).
@@ -597,6 +598,19 @@ func applyActivations(policy *cloudresourcemanager.Policy, acts []jit.Activation
 		})
 	}
 	return checkLimits(op, policy)
+}
+
+// overlapsAny reports whether w overlaps one of acts' windows: a new
+// activation supersedes the member's overlapping one, while one that does
+// not overlap (a scheduled activation for tomorrow, today's access) is
+// kept.
+func overlapsAny(w condition.Window, acts []jit.Activation) bool {
+	for _, a := range acts {
+		if w.Start.Before(a.End) && a.Start.Before(w.End) {
+			return true
+		}
+	}
+	return false
 }
 
 func bindingKey(role, member, resourceCondition string) string {

@@ -205,14 +205,10 @@ func approverOf(desc string) jit.UserID {
 // Errors are as Grant's.
 func (c *Client) RequestRecord(ctx context.Context, req jit.ActivationRequest) (jit.RequestRecord, error) {
 	const op = "iam.RequestRecord"
-	project := req.Entitlement.Project
-	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
-	defer cancel()
-	policy, err := c.crm.Projects.GetIamPolicy(project.ResourceName(), &cloudresourcemanager.GetIamPolicyRequest{
-		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: 3},
-	}).Context(ctx).Do()
+	// Projects, folders and the organization alike (grants.go).
+	policy, err := c.getPolicy(ctx, req.Entitlement.Resource())
 	if err != nil {
-		return jit.RequestRecord{}, translate(op, project, fmt.Errorf("get IAM policy of %s: %w", project, err))
+		return jit.RequestRecord{}, translateResource(op, req.Entitlement.Resource(), err)
 	}
 	rec, _ := requestRecord(policy, req.ID)
 	return fill(rec, req), nil
@@ -222,7 +218,7 @@ func (c *Client) RequestRecord(ctx context.Context, req jit.ActivationRequest) (
 func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 	if rec.Granted != nil {
 		g := *rec.Granted
-		g.Entitlement.Project = req.Entitlement.Project
+		g.Entitlement.Project, g.Entitlement.Node = req.Entitlement.Project, req.Entitlement.Node
 		g.Justification = req.Justification
 		rec.Granted = &g
 	}
@@ -258,6 +254,10 @@ func (c *Client) decide(ctx context.Context, req jit.ActivationRequest, reqs []j
 	d := &decision{ctx: context.WithoutCancel(ctx), req: req, decide: decide, done: make(chan decisionResult, 1), reqs: reqs}
 	// The policies of the folders and organization holding eligible
 	// bindings are read while the decision waits for its write.
+	if req.Entitlement.Node != "" {
+		// A request on a folder or the organization (grants.go).
+		return c.decideOnNode(d)
+	}
 	d.ancestors = c.readAncestors(d.ctx, req.Entitlement.Project, reqs)
 	project := req.Entitlement.Project
 	if c.decisions.enqueue(project, d) {

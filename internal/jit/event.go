@@ -51,4 +51,7 @@ type Event struct {
 	Project     ProjectID
 	Entitlement Entitlement
 	Count       int
+	// Detail holds extra audit labels (lifecycle events: the query, the
+	// previous window).
+	Detail map[string]string
 }

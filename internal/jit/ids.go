@@ -72,29 +72,60 @@ var rolePattern = regexp.MustCompile(`^(?:roles/[a-zA-Z0-9_.]{1,100}|projects/[a
 func ValidRole(s string) bool { return rolePattern.MatchString(s) }
 
 // Entitlement is a role on a project, optionally narrowed by a resource
-// condition, that a user may be eligible to activate.
+// condition, that a user may be eligible to activate. An entitlement at
+// the level of a folder or the organization itself has Node set
+// ("folders/F" or "organizations/O") and no Project.
 type Entitlement struct {
 	Project           ProjectID
 	Role              string
 	ResourceCondition string // CEL, empty when none
+	Node              string // "folders/F" or "organizations/O"; empty for a project's
+}
+
+// Resource is the entitlement's resource name: "projects/P", "folders/F"
+// or "organizations/O".
+func (e Entitlement) Resource() string {
+	if e.Node != "" {
+		return e.Node
+	}
+	return e.Project.ResourceName()
+}
+
+// FullResourceName is the Cloud Asset name of the entitlement's resource.
+func (e Entitlement) FullResourceName() string {
+	return "//cloudresourcemanager.googleapis.com/" + e.Resource()
+}
+
+// scopeOf is the first part of an id: the project id, or the node name.
+func (e Entitlement) scopeOf() string {
+	if e.Node != "" {
+		return e.Node
+	}
+	return string(e.Project)
 }
 
 // ID returns the original's entitlement id: "project:role" or
-// "project:role:base64(condition)".
+// "project:role:base64(condition)"; "folders/F:role…" or
+// "organizations/O:role…" at those levels.
 func (e Entitlement) ID() string {
 	if e.ResourceCondition == "" {
-		return string(e.Project) + ":" + e.Role
+		return e.scopeOf() + ":" + e.Role
 	}
-	return string(e.Project) + ":" + e.Role + ":" + base64.StdEncoding.EncodeToString([]byte(e.ResourceCondition))
+	return e.scopeOf() + ":" + e.Role + ":" + base64.StdEncoding.EncodeToString([]byte(e.ResourceCondition))
 }
 
 // String is the original's log form, "[iam] ROLE on PROJECT (condition: C)".
 func (e Entitlement) String() string {
 	if e.ResourceCondition == "" {
-		return fmt.Sprintf("[iam] %s on %s", e.Role, e.Project)
+		return fmt.Sprintf("[iam] %s on %s", e.Role, e.scopeOf())
 	}
-	return fmt.Sprintf("[iam] %s on %s (condition: %s)", e.Role, e.Project, e.ResourceCondition)
+	return fmt.Sprintf("[iam] %s on %s (condition: %s)", e.Role, e.scopeOf(), e.ResourceCondition)
 }
+
+var nodePattern = regexp.MustCompile(`^(?:folders|organizations)/[0-9]{1,20}$`)
+
+// ValidNode reports whether s is "folders/N" or "organizations/N".
+func ValidNode(s string) bool { return nodePattern.MatchString(s) }
 
 // ErrInvalidEntitlementID is the original's message for a malformed id.
 const msgInvalidEntitlementID = "Invalid ProjectRole ID"
@@ -114,10 +145,13 @@ func ParseEntitlementID(id string) (Entitlement, error) {
 	if len(parts) < 2 || len(parts) > 3 || strings.TrimSpace(parts[0]) == "" || strings.TrimSpace(parts[1]) == "" {
 		return Entitlement{}, Invalid(op, msgInvalidEntitlementID)
 	}
-	if !projectPattern.MatchString(parts[0]) || !rolePattern.MatchString(parts[1]) {
+	if (!projectPattern.MatchString(parts[0]) && !nodePattern.MatchString(parts[0])) || !rolePattern.MatchString(parts[1]) {
 		return Entitlement{}, Invalid(op, msgInvalidEntitlementID)
 	}
 	e := Entitlement{Project: ProjectID(parts[0]), Role: parts[1]}
+	if nodePattern.MatchString(parts[0]) {
+		e = Entitlement{Node: parts[0], Role: parts[1]}
+	}
 	if len(parts) == 3 {
 		c, err := base64.StdEncoding.DecodeString(parts[2])
 		if err != nil || len(c) == 0 || !utf8.Valid(c) {

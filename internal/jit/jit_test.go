@@ -100,3 +100,51 @@ func FuzzCheckJustification(f *testing.F) {
 		}
 	})
 }
+
+func TestGrantIDRoundTripAndDescription(t *testing.T) {
+	t.Parallel()
+	g := Grant{Resource: "folders/1001", Role: "roles/viewer", Member: "user:alice@example.com",
+		Expression: `(request.time >= timestamp("2026-01-01T00:00:00Z") && request.time < timestamp("2026-01-01T01:00:00Z"))`}
+	ref, err := ParseGrantID(g.ID())
+	if err != nil || ref != g.Ref() {
+		t.Errorf("ParseGrantID(ID()) = %+v, %v", ref, err)
+	}
+	for _, bad := range []string{"", "g1.", "x" + g.ID(), "g1." + base64.RawURLEncoding.EncodeToString([]byte("projects/x\nroles/v\nuser:a@b.c\nexpr")),
+		"g1." + base64.RawURLEncoding.EncodeToString([]byte("folders/1\nroles/v\ngroup:a@b.c\nexpr")),
+		"g1." + base64.RawURLEncoding.EncodeToString([]byte("folders/1\nroles/v\nuser:a@b.c\n "))} {
+		if _, err := ParseGrantID(bad); KindOf(err) != KindInvalid {
+			t.Errorf("ParseGrantID(%q) accepted", bad)
+		}
+	}
+	for d, want := range map[string][2]string{
+		"Self-approved, justification: INC-1":                                             {"", "INC-1"},
+		"Approved by bob@example.com, justification: CHG-2, urgent":                       {"bob@example.com", "CHG-2, urgent"},
+		"Approved by bob@example.com, justification: CHG-2 (request mpa-abc)":             {"bob@example.com", "CHG-2"},
+		"Approved by a@example.com, b@example.com, justification: CHG-3 (request mpa-x1)": {"a@example.com b@example.com", "CHG-3"},
+		"Approved by not an email, justification: x":                                      {"", ""},
+		"Temporary access for the audit":                                                  {"", ""},
+	} {
+		a, j, _ := ParseDescription(d)
+		var names []string
+		for _, u := range a {
+			names = append(names, string(u))
+		}
+		if strings.Join(names, " ") != want[0] || j != want[1] {
+			t.Errorf("ParseDescription(%q) = %q, %q", d, a, j)
+		}
+	}
+}
+
+func FuzzParseGrantID(f *testing.F) {
+	f.Add(GrantRef{Resource: "projects/my-project", Role: "roles/viewer", Member: "user:a@example.com", Expression: "x"}.ID())
+	f.Add("g1.AAAA")
+	f.Fuzz(func(t *testing.T, id string) {
+		ref, err := ParseGrantID(id)
+		if err != nil {
+			return
+		}
+		if again, err := ParseGrantID(ref.ID()); err != nil || again != ref {
+			t.Errorf("round trip of %q: %+v, %v", id, again, err)
+		}
+	})
+}

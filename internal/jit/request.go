@@ -14,6 +14,9 @@ type ActivationRequest struct {
 	Duration      time.Duration // length of the window, which starts at approval
 	RequestedAt   time.Time
 	ApproveBy     time.Time // the request expires after this
+	// StartAt is the earliest start of the window (a scheduled request);
+	// zero means at approval.
+	StartAt time.Time
 	// Required is how many distinct approvals the request needs (0 and 1
 	// mean one, the original's rule).
 	Required int

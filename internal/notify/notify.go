@@ -81,7 +81,20 @@ func (n Notification) MailSubject() string {
 // requestSubject is the subject of a request and, as a reply, of its
 // approval, so that mail clients thread them.
 func requestSubject(beneficiary jit.UserID, project jit.ProjectID) string {
+	if strings.Contains(string(project), "/") { // a folder or the organization
+		return string(beneficiary) + " requests access to " + string(project)
+	}
 	return string(beneficiary) + " requests access to project " + string(project)
+}
+
+// scopeOf is the project of an entitlement, or for an entitlement on a
+// folder or the organization its resource name ("folders/F"), which the
+// templates show where they show the project.
+func scopeOf(e jit.Entitlement) jit.ProjectID {
+	if e.Node != "" {
+		return jit.ProjectID(e.Node)
+	}
+	return e.Project
 }
 
 // NewRequestActivation is the notification that asks the reviewers of r to
@@ -93,10 +106,10 @@ func NewRequestActivation(r jit.ActivationRequest, start, end time.Time, baseURL
 		Kind:              RequestActivation,
 		To:                slices.Clone(r.Reviewers),
 		CC:                []jit.UserID{r.Beneficiary},
-		Subject:           requestSubject(r.Beneficiary, r.Entitlement.Project),
+		Subject:           requestSubject(r.Beneficiary, scopeOf(r.Entitlement)),
 		Beneficiary:       r.Beneficiary,
 		Reviewers:         slices.Clone(r.Reviewers),
-		Project:           r.Entitlement.Project,
+		Project:           scopeOf(r.Entitlement),
 		Roles:             []string{r.Entitlement.Role},
 		ResourceCondition: r.Entitlement.ResourceCondition,
 		Start:             start,
@@ -115,12 +128,12 @@ func NewActivationApproved(a jit.Activation, approver jit.UserID, reviewers []ji
 		Kind:              ActivationApproved,
 		To:                []jit.UserID{a.Beneficiary},
 		CC:                slices.Clone(reviewers),
-		Subject:           requestSubject(a.Beneficiary, a.Entitlement.Project),
+		Subject:           requestSubject(a.Beneficiary, scopeOf(a.Entitlement)),
 		IsReply:           true,
 		Beneficiary:       a.Beneficiary,
 		Approver:          approver,
 		Reviewers:         slices.Clone(reviewers),
-		Project:           a.Entitlement.Project,
+		Project:           scopeOf(a.Entitlement),
 		Roles:             []string{a.Entitlement.Role},
 		ResourceCondition: a.Entitlement.ResourceCondition,
 		Start:             a.Start,
@@ -140,7 +153,7 @@ func NewActivationSelfApproved(as []jit.Activation) Notification {
 	}
 	a := as[0]
 	n.To = []jit.UserID{a.Beneficiary}
-	n.Beneficiary, n.Project, n.Justification = a.Beneficiary, a.Entitlement.Project, a.Justification
+	n.Beneficiary, n.Project, n.Justification = a.Beneficiary, scopeOf(a.Entitlement), a.Justification
 	n.ResourceCondition, n.Start, n.End = a.Entitlement.ResourceCondition, a.Start, a.End
 	quoted := make([]string, len(as))
 	for i, x := range as {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/jitaccess/jitaccess/internal/activation"
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -74,7 +72,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ents, warnings, err := s.opts.UseCases.ListEntitlements(r.Context(), p, chi.URLParam(r, "projectId"))
+	ents, warnings, err := s.opts.UseCases.ListEntitlements(r.Context(), p, scopeParam(r))
 	if err != nil {
 		return err
 	}
@@ -102,7 +100,7 @@ func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	peers, err := s.opts.UseCases.ListPeers(r.Context(), p, chi.URLParam(r, "projectId"), r.URL.Query().Get("id"))
+	peers, err := s.opts.UseCases.ListPeers(r.Context(), p, scopeParam(r), r.URL.Query().Get("id"))
 	if err != nil {
 		return err
 	}
@@ -117,7 +115,8 @@ func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
 type selfActivateRequest struct {
 	EntitlementIDs    []string `json:"entitlementIds"`
 	Justification     string   `json:"justification"`
-	ActivationTimeout int64    `json:"activationTimeout"` // minutes
+	ActivationTimeout int64    `json:"activationTimeout"`   // minutes
+	StartTime         *string  `json:"startTime,omitempty"` // RFC 3339; absent: now
 }
 
 // maxMinutes keeps a hostile activationTimeout from overflowing
@@ -145,11 +144,16 @@ func (s *Server) selfActivate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
+	start, err := parseStartTime(body.StartTime)
+	if err != nil {
+		return err
+	}
 	res, err := s.opts.UseCases.SelfActivate(r.Context(), p, activation.SelfActivateInput{
-		Project:        chi.URLParam(r, "projectId"),
+		Project:        scopeParam(r),
 		EntitlementIDs: body.EntitlementIDs,
 		Justification:  body.Justification,
 		Duration:       minutes(body.ActivationTimeout),
+		StartTime:      start,
 	})
 	if err != nil {
 		return err
@@ -162,7 +166,8 @@ type requestActivationRequest struct {
 	EntitlementID     string   `json:"entitlementId"`
 	Justification     string   `json:"justification"`
 	Peers             []string `json:"peers"`
-	ActivationTimeout int64    `json:"activationTimeout"` // minutes
+	ActivationTimeout int64    `json:"activationTimeout"`   // minutes
+	StartTime         *string  `json:"startTime,omitempty"` // RFC 3339; absent: at approval
 }
 
 func (s *Server) requestActivation(w http.ResponseWriter, r *http.Request) error {
@@ -174,13 +179,18 @@ func (s *Server) requestActivation(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	project := chi.URLParam(r, "projectId")
+	start, err := parseStartTime(body.StartTime)
+	if err != nil {
+		return err
+	}
+	project := scopeParam(r)
 	in := activation.RequestInput{
 		Project:       project,
 		EntitlementID: body.EntitlementID,
 		Justification: body.Justification,
 		Reviewers:     body.Peers,
 		Duration:      minutes(body.ActivationTimeout),
+		StartTime:     start,
 	}
 	if base := s.opts.ExternalURL; base != "" {
 		in.Link = func(token string) string {
@@ -273,7 +283,7 @@ func newActivationResponse(res activation.Result) activationResponse {
 	for _, it := range res.Items {
 		out.Entitlements = append(out.Entitlements, activationItemJSON{
 			ActivationID:      it.ActivationID,
-			ProjectID:         string(it.Entitlement.Project),
+			ProjectID:         scopeName(it.Entitlement),
 			ID:                it.Entitlement.ID(),
 			Name:              it.Entitlement.Role,
 			ResourceCondition: optional(it.Entitlement.ResourceCondition),

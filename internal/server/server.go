@@ -103,6 +103,15 @@ type Options struct {
 	// ObserveRequest is called for every request, for metrics; nil
 	// observes nothing.
 	ObserveRequest RequestObserver
+	// Lifecycle serves My access, end, extend and history; nil leaves
+	// those routes out.
+	Lifecycle LifecycleUseCases
+	// Nodes serves the folder and organization routes; nil leaves them
+	// out (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS=false).
+	Nodes NodeUseCases
+	// Clock is the time the lifecycle API reports statuses at; nil
+	// means time.Now.
+	Clock func() time.Time
 }
 
 // RateLimiter takes n events from key's allowance, or says how long until
@@ -206,6 +215,8 @@ func (s *Server) apiRoutes(r chi.Router) {
 	r.Get("/activation-request", s.handle(s.getActivationRequest))
 	r.Post("/activation-request", s.handle(s.approveActivationRequest))
 	s.requestRoutes(r)
+	s.lifecycleRoutes(r)
+	s.nodeRoutes(r)
 }
 
 func notFound(http.ResponseWriter, *http.Request) error {

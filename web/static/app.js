@@ -35,15 +35,30 @@ const api = {
   },
   policy() { return this.call('GET', '/api/policy'); },
   projects() { return this.call('GET', '/api/projects'); },
-  roles(p) { return this.call('GET', `/api/projects/${encodeURIComponent(p)}/roles`); },
-  peers(p, id) { return this.call('GET', `/api/projects/${encodeURIComponent(p)}/peers?id=${encodeURIComponent(id)}`); },
-  selfActivate(p, body) { return this.call('POST', `/api/projects/${encodeURIComponent(p)}/roles/self-activate`, body); },
-  request(p, body) { return this.call('POST', `/api/projects/${encodeURIComponent(p)}/roles/request`, body); },
+  roles(p) { return this.call('GET', `${scopePath(p)}/roles`); },
+  peers(p, id) { return this.call('GET', `${scopePath(p)}/peers?id=${encodeURIComponent(id)}`); },
+  selfActivate(p, body) { return this.call('POST', `${scopePath(p)}/roles/self-activate`, body); },
+  request(p, body) { return this.call('POST', `${scopePath(p)}/roles/request`, body); },
+  // Folders and organizations (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS):
+  // 404 when the feature is off.
+  async nodes() {
+    const out = [];
+    for (const kind of ['folders', 'organizations']) {
+      try { out.push(...((await this.call('GET', `/api/${kind}`))[kind] || [])); } catch (e) { /* off or unavailable */ }
+    }
+    return out;
+  },
   getRequest(t) { return this.call('GET', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
   approve(t) { return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
   reject(t, reason) { return this.call('POST', `/api/activation-request/reject?activation=${encodeURIComponent(t)}`, { reason }); },
   requests(view) { return this.call('GET', `/api/requests?view=${encodeURIComponent(view)}`); },
 };
+
+// scopePath is the API path of a project id, or of a folder's or the
+// organization's resource name ("folders/123").
+function scopePath(p) {
+  return /^(folders|organizations)\/[0-9]+$/.test(p) ? `/api/${p}` : `/api/projects/${encodeURIComponent(p)}`;
+}
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -293,15 +308,30 @@ async function submit(e) {
   const justification = $('#justification').value.trim();
   const minutes = Number($('#duration').value);
   const mpa = roles.some((r) => r.activationType === 'MPA');
+  const schedule = scheduledStart();
   try {
     const result = await busy(() => (mpa
-      ? api.request(state.project, { entitlementId: roles[0].id, justification, peers: selectedPeers(), activationTimeout: minutes })
-      : api.selfActivate(state.project, { entitlementIds: roles.map((r) => r.id), justification, activationTimeout: minutes })));
-    showResult(result, mpa ? 'requested' : 'activated');
+      ? api.request(state.project, { entitlementId: roles[0].id, justification, peers: selectedPeers(), activationTimeout: minutes, ...schedule })
+      : api.selfActivate(state.project, { entitlementIds: roles.map((r) => r.id), justification, activationTimeout: minutes, ...schedule })));
+    const first = (result.entitlements || [])[0];
+    const later = !mpa && first && first.startTime * 1000 > Date.now() + 60000;
+    showResult(result, mpa ? 'requested' : later ? 'scheduled' : 'activated');
   } catch (err) {
     showError(err);
     $('#justification').setAttribute('aria-invalid', err.status === 400 || err.status === 403 ? 'true' : 'false');
   }
+}
+
+// ---- Scheduled start (lifecycle) --------------------------------------------
+
+// scheduledStart returns {startTime} from the "Start later" field, or {}:
+// the field holds local time; the API takes RFC 3339 in UTC.
+function scheduledStart() {
+  const v = $('#start-time') && $('#start-time').value;
+  if (!v) return {};
+  const t = new Date(v);
+  if (Number.isNaN(t.getTime())) return {};
+  return { startTime: t.toISOString().replace(/\.\d{3}Z$/, 'Z') };
 }
 
 // ---- Result and approval views ------------------------------------------
@@ -311,6 +341,7 @@ function showResult(result, mode, token) {
   $('#result-view').hidden = false;
   const titles = {
     activated: ['Access granted', 'Your roles are active. They expire automatically at the end time.'],
+    scheduled: ['Access scheduled', 'Your roles will be active from the start time until the end time. You can cancel them under My access before they start.'],
     requested: ['Request submitted', 'Your request has been sent to the reviewers. You will receive an email once a reviewer approves it. Access starts at approval.'],
     review: ['Review access request', 'One of your peers asks you to approve the following access. If you approve, access starts now and lasts for the requested time.'],
     pending: ['Waiting for approval', 'Your request has not been approved yet.'],
@@ -353,7 +384,7 @@ function showResult(result, mode, token) {
       el('td', {}, e.status === 'ACTIVE' ? 'Active' : e.status === 'ACTIVATION_PENDING' ? 'Waiting for approval' : e.status)));
   }
   const consoleLink = $('#open-console');
-  consoleLink.hidden = !(mode === 'activated' || mode === 'granted' || (mode === 'approved' && result.isBeneficiary)) || !first;
+  consoleLink.hidden = !(mode === 'activated' || mode === 'scheduled' || mode === 'granted' || (mode === 'approved' && result.isBeneficiary)) || !first;
   if (first) consoleLink.href = `https://console.cloud.google.com/?project=${encodeURIComponent(first.projectId)}`;
 
   const approve = $('#approve');
@@ -550,7 +581,7 @@ async function main() {
   loadRequestLists();
   try {
     const data = await api.projects();
-    state.projects = data.projects || [];
+    state.projects = (data.projects || []).concat(await api.nodes());
     $('#project-hint').textContent = `${state.projects.length} projects available`;
   } catch (err) {
     showError(err);

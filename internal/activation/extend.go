@@ -1,0 +1,119 @@
+package activation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// Extend replaces the caller's own activation with a longer one, in one
+// write: the new binding keeps the earliest start and ends at the latest
+// end, so there is never a moment without access and never two bindings.
+// The new end is duration after now (or after the start, for a scheduled
+// activation), with duration within ACTIVATION_TIMEOUT, like a fresh
+// activation. Eligibility is re-checked: only a JIT (self-approval) role
+// can be extended; a peer-approval role needs a new approval request.
+//
+// Errors: KindInvalid for a malformed id, a bad duration or an end that
+// would not be later; KindDenied for someone else's activation, a role
+// that is no longer eligible or needs approval; KindNotFound when the
+// binding no longer exists; and the adapters'.
+func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string, duration time.Duration) (jit.Grant, error) {
+	const op = "activation.Extend"
+	ref, err := jit.ParseGrantID(id)
+	if err != nil {
+		return jit.Grant{}, err
+	}
+	if owner, ok := jit.UserOfMember(ref.Member); !ok || owner != caller.Email {
+		return jit.Grant{}, jit.Denied(op, "You can only extend your own activations")
+	}
+	pol := l.svc.opts.Policy
+	if err := pol.CheckDuration(duration); err != nil {
+		return jit.Grant{}, err
+	}
+	scope := jit.Entitlement{Project: jit.ProjectOfResource(ref.Resource)}
+	if jit.ValidNode(ref.Resource) {
+		if !l.svc.nodesEnabled() {
+			return jit.Grant{}, jit.Invalid(op, "Activation on folders and organizations is not enabled")
+		}
+		scope = jit.Entitlement{Node: ref.Resource}
+	}
+	old, err := l.bindings.Find(ctx, ref)
+	if err != nil {
+		return jit.Grant{}, wrapUpstream(op, "Extending the activation failed", err)
+	}
+	now := l.now()
+	if old.Status(now) == jit.GrantExpired {
+		return jit.Grant{}, jit.E(op, jit.KindNotFound, "The activation has already expired; activate the role again instead", nil)
+	}
+	base := now
+	if old.Start.After(now) {
+		base = old.Start
+	}
+	end := base.Add(duration)
+	ent := jit.Entitlement{Project: scope.Project, Node: scope.Node, Role: old.Role, ResourceCondition: old.ResourceCondition}
+	act := jit.Activation{
+		Type: jit.JIT, Beneficiary: caller.Email, Entitlement: ent,
+		Justification: old.Justification, Start: old.Start, End: end,
+	}
+	act.ID, err = jit.NewActivationID(jit.JIT, l.svc.opts.Random)
+	if err != nil {
+		return jit.Grant{}, err
+	}
+	detail := map[string]string{
+		"resource":        ref.Resource,
+		"previous_id":     id,
+		"previous_end":    old.End.UTC().Format(timeFormat),
+		"previous_start":  old.Start.UTC().Format(timeFormat),
+		"extension_start": now.UTC().Format(timeFormat),
+	}
+	fail := func(err error) (jit.Grant, error) {
+		l.svc.record(ctx, jit.Event{Kind: jit.EventExtendFailed, Actor: caller, Activations: []jit.Activation{act}, Detail: detail, Err: err})
+		return jit.Grant{}, err
+	}
+	if !end.After(old.End) {
+		return fail(jit.Invalid(op, fmt.Sprintf("The activation already lasts until %s; choose a longer duration to extend it",
+			old.End.UTC().Format(timeFormat))))
+	}
+	if err := pol.CheckJustification(old.Justification); err != nil {
+		return fail(jit.Invalid(op, "The activation has no justification the app can carry over; activate the role again instead"))
+	}
+	if err := pol.CheckJustificationPattern(old.Justification); err != nil {
+		return fail(err)
+	}
+	typ, err := l.eligibility(ctx, caller.Email, ent)
+	if err != nil {
+		return fail(err)
+	}
+	if typ != jit.JIT {
+		return fail(jit.Denied(op, fmt.Sprintf(
+			"%s needs a peer's approval, and so does extending it: request the role again and have a reviewer approve the new request", ent.Role)))
+	}
+	if err := l.bindings.Replace(ctx, ref, act); err != nil {
+		return fail(wrapUpstream(op, "Extending the activation failed", err))
+	}
+	l.svc.record(ctx, jit.Event{Kind: jit.EventExtended, Actor: caller, Activations: []jit.Activation{act}, Detail: detail})
+	return jit.Grant{
+		Resource: ref.Resource, Role: ref.Role, Member: ref.Member, Beneficiary: caller.Email,
+		ResourceCondition: old.ResourceCondition, Expression: condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition),
+		Start: act.Start, End: act.End, Justification: act.Justification,
+	}, nil
+}
+
+// eligibility returns how user may activate ent now, from the catalog.
+func (l *Lifecycle) eligibility(ctx context.Context, user jit.UserID, ent jit.Entitlement) (jit.ActivationType, error) {
+	const op = "activation.eligibility"
+	available, _, err := l.svc.entitlementsAt(ctx, user, scopeOf(ent))
+	if err != nil {
+		return "", wrapUpstream(op, "Checking eligibility failed", err)
+	}
+	for _, a := range available {
+		if a.Entitlement == ent {
+			return a.Type, nil
+		}
+	}
+	return "", jit.Denied(op, "The user "+string(user)+" is no longer allowed to activate "+ent.ID())
+}

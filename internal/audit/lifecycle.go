@@ -1,0 +1,217 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/logging"
+	"cloud.google.com/go/logging/logadmin"
+	"google.golang.org/api/iterator"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
+
+// Event ids of the lifecycle events, beyond the original's.
+const (
+	EventEndActivation    = "api.endActivation"
+	EventRevokeActivation = "api.revokeActivation"
+	EventExtendActivation = "api.extendActivation"
+	EventListActivations  = "api.listActivations"
+	EventViewHistory      = "api.viewHistory"
+)
+
+// lifecycleEntry fills in the entry of a lifecycle event; false for any
+// other kind.
+func lifecycleEntry(entry *Entry, l labels, e jit.Event, entitlements, cause string) bool {
+	who := e.Actor.Email
+	var beneficiary jit.UserID
+	if len(e.Activations) > 0 {
+		beneficiary = e.Activations[0].Beneficiary
+	}
+	switch e.Kind {
+	case jit.EventEnded:
+		entry.Event = EventEndActivation
+		entry.Message = fmt.Sprintf("User %s ended their activation of %s", who, entitlements)
+	case jit.EventRevoked:
+		entry.Event = EventRevokeActivation
+		entry.Message = fmt.Sprintf("Administrator %s revoked the activation of %s for %s", who, entitlements, beneficiary)
+	case jit.EventEndFailed:
+		entry.Event, entry.Severity = EventEndActivation, SeverityError
+		entry.Message = fmt.Sprintf("User %s failed to end the activation of %s for %s: %s", who, entitlements, beneficiary, cause)
+	case jit.EventExtended:
+		entry.Event = EventExtendActivation
+		entry.Message = fmt.Sprintf("User %s extended their activation of %s until %s", who, entitlements, e.Activations[0].End.UTC().Format(time.RFC3339))
+	case jit.EventExtendFailed:
+		entry.Event, entry.Severity = EventExtendActivation, SeverityError
+		entry.Message = fmt.Sprintf("User %s failed to extend their activation of %s: %s", who, entitlements, cause)
+	case jit.EventListedActivations:
+		entry.Event = EventListActivations
+		entry.Message = fmt.Sprintf("User %s listed the activations of %s", who, e.Detail["query_user"])
+	case jit.EventViewedHistory:
+		entry.Event = EventViewHistory
+		entry.Message = fmt.Sprintf("User %s viewed the history of %s", who, e.Detail["query_user"])
+	default:
+		return false
+	}
+	if len(e.Activations) > 0 {
+		l.request(e)
+	}
+	if e.Err != nil {
+		l.failure(e.Err)
+	}
+	if beneficiary != "" {
+		l["beneficiary"] = string(beneficiary)
+	}
+	for k, v := range e.Detail {
+		l[k] = v
+	}
+	if r := e.Detail["resource"]; r != "" {
+		// Folders and organizations have no project_id; the resource
+		// label names every kind.
+		l["resource"] = crmPrefix + r
+	}
+	return true
+}
+
+const crmPrefix = "//cloudresourcemanager.googleapis.com/"
+
+// maxHistoryPage bounds one page of history.
+const maxHistoryPage = 200
+
+// History implements the history view's reader: one page of entries,
+// newest first, filtered in Cloud Logging. The page token is Cloud
+// Logging's own, so paging costs nothing here and survives restarts.
+//
+// Errors: KindInvalid for a page token Cloud Logging refuses,
+// KindUnavailable while Cloud Logging is unreachable, KindTooMany when
+// its read quota is exhausted.
+func (h *History) History(ctx context.Context, q jit.HistoryQuery) ([]jit.HistoryEntry, string, error) {
+	const op = "audit.History.History"
+	timeout := h.timeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	filter := h.filter(q)
+	size := q.PageSize
+	if size <= 0 || size > maxHistoryPage {
+		size = 50
+	}
+	it := h.admin.Entries(ctx, logadmin.Filter(filter), logadmin.NewestFirst())
+	var page []*logging.Entry
+	next, err := iterator.NewPager(it, size, q.PageToken).NextPage(&page)
+	if err != nil {
+		if strings.Contains(err.Error(), "page token") || strings.Contains(strings.ToLower(err.Error()), "invalid argument") {
+			return nil, "", jit.E(op, jit.KindInvalid, "The page token is not valid; start again from the first page", err)
+		}
+		return nil, "", readError(op, err)
+	}
+	out := make([]jit.HistoryEntry, 0, len(page))
+	for _, e := range page {
+		if e.Labels["event"] == "api.checkHealth" {
+			continue // the app's own log line in a stdout log, not audit
+		}
+		out = append(out, historyEntry(e))
+	}
+	return out, next, nil
+}
+
+// WithTimeout bounds each page read (BACKEND_READ_TIMEOUT): the client
+// library retries an unavailable Cloud Logging until the deadline.
+func (h *History) WithTimeout(d time.Duration) *History {
+	h.timeout = d
+	return h
+}
+
+// filter is the Cloud Logging filter of q. Values are quoted with %q,
+// which escapes quotes and backslashes the way the filter language does.
+func (h *History) filter(q jit.HistoryQuery) string {
+	var b strings.Builder
+	// Every log History reads (the Logging API writer's and the
+	// platforms' stdout logs), in one query so that Cloud Logging's page
+	// token pages through all of them; only audit events (api.*).
+	logs := h.logs
+	if len(logs) == 0 {
+		logs = []string{LogID}
+	}
+	b.WriteString("(")
+	for i, id := range logs {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, `logName = "projects/%s/logs/%s"`, h.project, id)
+	}
+	b.WriteString(`) AND labels.event:"api."`)
+	if q.User != "" {
+		// What the user did, and what was done for them (a peer's
+		// approval of their request, an administrator's revocation).
+		fmt.Fprintf(&b, ` AND (labels.user = %q OR labels.beneficiary = %q)`, q.User, q.User)
+	}
+	if q.Resource != "" {
+		fmt.Fprintf(&b, ` AND labels.resource = %q`, crmPrefix+q.Resource)
+	}
+	if q.Role != "" {
+		fmt.Fprintf(&b, ` AND labels.role = %q`, q.Role)
+	}
+	if !q.From.IsZero() {
+		fmt.Fprintf(&b, ` AND timestamp >= %q`, q.From.UTC().Format(time.RFC3339))
+	}
+	if !q.To.IsZero() {
+		fmt.Fprintf(&b, ` AND timestamp < %q`, q.To.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+func historyEntry(e *logging.Entry) jit.HistoryEntry {
+	l := e.Labels
+	he := jit.HistoryEntry{
+		Time: e.Timestamp.UTC(), Event: l["event"], Severity: e.Severity.String(),
+		User: jit.UserID(l["user"]), Beneficiary: jit.UserID(l["beneficiary"]),
+		Role: l["role"], Justification: l["justification"], Approver: jit.UserID(l["approver"]),
+		ActivationID: l["activation_id"],
+	}
+	if r, ok := strings.CutPrefix(l["resource"], crmPrefix); ok {
+		he.Resource = r
+	}
+	if l["error"] != "" {
+		he.Reason = l["error"]
+	}
+	he.Start, _ = ParseTime(l["activation_start"])
+	he.End, _ = ParseTime(l["activation_end"])
+	switch p := e.Payload.(type) {
+	case map[string]any:
+		he.Message, _ = p["message"].(string)
+	case interface{ AsMap() map[string]any }:
+		he.Message, _ = p.AsMap()["message"].(string)
+	case string:
+		he.Message = p
+	}
+	if he.Reason != "" && he.Message != "" {
+		// The message ends with the user-facing cause after ": ".
+		if i := strings.LastIndex(he.Message, ": "); i >= 0 {
+			he.Reason = he.Message[i+2:]
+		}
+	}
+	return he
+}
+
+// readError translates a failure to read the log: the rest of the app
+// does not depend on reading it, so the message says only history is
+// affected.
+func readError(op string, err error) error {
+	e := translate(op, err)
+	var je *jit.Error
+	if errors.As(e, &je) {
+		switch je.Kind {
+		case jit.KindUnavailable:
+			je.Msg = "The history is unavailable because Cloud Logging cannot be reached; activations are not affected. Try again later."
+		case jit.KindUpstream:
+			je.Msg = "Reading the history from Cloud Logging failed; activations are not affected. Try again later."
+		}
+	}
+	return e
+}
