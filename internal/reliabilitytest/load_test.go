@@ -103,6 +103,8 @@ func TestConcurrentActivationsAndApprovalsAcrossInstances(t *testing.T) {
 	selfN, mpaN, adminN := 200, 50, 20
 	if testing.Short() {
 		selfN, mpaN, adminN = 40, 10, 5
+	} else if raceDetector {
+		selfN, mpaN, adminN = 80, 20, 8
 	}
 	c := startCluster(t, 3, nil)
 	w := c.Emulator.World
@@ -170,6 +172,7 @@ func TestConcurrentActivationsAndApprovalsAcrossInstances(t *testing.T) {
 	writesBefore, callsBefore := w.PolicyWrites(resource), w.Faults.Calls("cloudresourcemanager.projects.setIamPolicy")
 	selfStatus := make([]int, selfN)
 	approvalStatus := make([]int, 2*mpaN)
+	approvalBody := make([]string, 2*mpaN)
 	start := make(chan struct{})
 	for i := range selfN {
 		wg.Go(func() {
@@ -184,7 +187,8 @@ func TestConcurrentActivationsAndApprovalsAcrossInstances(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			token := tokens[fmt.Sprintf("mpa%03d@example.com", i/2)]
-			approvalStatus[i] = c.pick(i).Do(t, reviewers[i%2], http.MethodPost, "/api/activation-request?activation="+url.QueryEscape(token), nil).Status
+			r := c.pick(i).Do(t, reviewers[i%2], http.MethodPost, "/api/activation-request?activation="+url.QueryEscape(token), nil)
+			approvalStatus[i], approvalBody[i] = r.Status, string(r.Body)
 		})
 	}
 	var adminConflicts atomic.Int64
@@ -224,7 +228,7 @@ func TestConcurrentActivationsAndApprovalsAcrossInstances(t *testing.T) {
 		pair := []int{approvalStatus[2*i], approvalStatus[2*i+1]}
 		slices.Sort(pair)
 		if pair[0] != 200 || pair[1] != http.StatusConflict {
-			t.Errorf("approvals of request %d answered %v, want one 200 and one 409", i, pair)
+			t.Errorf("approvals of request %d answered %v (%s | %s), want one 200 and one 409", i, pair, approvalBody[2*i], approvalBody[2*i+1])
 		}
 	}
 	got := ours(t, w, resource)

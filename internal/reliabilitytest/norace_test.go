@@ -1,0 +1,5 @@
+//go:build !race
+
+package reliabilitytest
+
+const raceDetector = false
