@@ -122,6 +122,19 @@ func TestEndToEndAgainstTheDemo(t *testing.T) {
 	}
 	jitctl(t, dave, "roles", "-p", "prod-payments-db").want(t, exitOK, "ACTIVE", "")
 
+	// My access lists it, with the id that ends it; ending twice is refused.
+	r = jitctl(t, dave, "--json", "status")
+	var access struct{ Activations []map[string]any }
+	if err := json.Unmarshal([]byte(r.stdout), &access); err != nil || r.code != exitOK || len(access.Activations) != 1 {
+		t.Fatalf("--json status: exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	id, _ := access.Activations[0]["id"].(string)
+	jitctl(t, dave, "status").want(t, exitOK, "roles/cloudsql.client", "")
+	jitctl(t, dave, "end", id).want(t, exitOK, "Ended roles/cloudsql.client on projects/prod-payments-db for dave@example.com.", "")
+	jitctl(t, dave, "end", id).want(t, exitInvalid, "", "jitctl: ")
+	jitctl(t, dave, "status").want(t, exitOK, "No active or scheduled access.", "")
+	jitctl(t, dave, "history", "--resource", "projects/prod-payments-db").want(t, exitOK, "INC-42 db failover", "")
+
 	// The app's rules, with its messages.
 	jitctl(t, dave, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "no ticket", "-d", "30m").
 		want(t, exitDenied, "", "jitctl: Justification does not meet criteria")
