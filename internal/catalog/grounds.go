@@ -7,24 +7,6 @@ import (
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// namesUser reports whether member is user's own principal or one that
-// takes in every user of its kind (the user's domain, allUsers,
-// allAuthenticatedUsers): a binding with it holds for user whatever their
-// groups.
-func namesUser(member string, user jit.UserID) bool {
-	kind, id, _ := strings.Cut(member, ":")
-	switch strings.ToLower(kind) {
-	case "user":
-		return strings.EqualFold(id, string(user))
-	case "domain":
-		_, domain, _ := strings.Cut(string(user), "@")
-		return domain != "" && strings.EqualFold(id, domain)
-	case "allusers", "allauthenticatedusers":
-		return id == ""
-	}
-	return false
-}
-
 // groundsOf says through which members of a binding, attached to the
 // resource with the given full or plain name, user holds it: the member
 // that names them, else the binding's groups — all of them when the
@@ -36,7 +18,7 @@ func groundsOf(resource string, members []string, user jit.UserID, groups map[st
 		return nil
 	}
 	for _, m := range members {
-		if namesUser(m, user) {
+		if user.NamedBy(m) {
 			return []jit.Grounds{{Resource: resource, Principals: []string{m}}}
 		}
 	}

@@ -152,7 +152,7 @@ func holds(project jit.ProjectID, own *cloudresourcemanager.Policy, ancestors ma
 func admits(members []string, user jit.UserID, via []string) bool {
 	have := make(map[string]bool, len(members))
 	for _, m := range members {
-		if namesUser(m, user) {
+		if user.NamedBy(m) {
 			return true
 		}
 		have[strings.ToLower(m)] = true
@@ -166,20 +166,4 @@ func admits(members []string, user jit.UserID, via []string) bool {
 		}
 	}
 	return true
-}
-
-// namesUser reports whether member is user's own principal, their domain,
-// or one of the principals that take in everyone.
-func namesUser(member string, user jit.UserID) bool {
-	kind, id, _ := strings.Cut(member, ":")
-	switch strings.ToLower(kind) {
-	case "user":
-		return strings.EqualFold(id, string(user))
-	case "domain":
-		_, domain, _ := strings.Cut(string(user), "@")
-		return domain != "" && strings.EqualFold(id, domain)
-	case "allusers", "allauthenticatedusers":
-		return id == ""
-	}
-	return false
 }

@@ -1,5 +1,25 @@
 package jit
 
+import "strings"
+
+// NamedBy reports whether an IAM member is u's own principal or one that
+// takes in every user of its kind (u's domain, allUsers,
+// allAuthenticatedUsers): a binding with it holds for u whatever their
+// groups.
+func (u UserID) NamedBy(member string) bool {
+	kind, id, _ := strings.Cut(member, ":")
+	switch strings.ToLower(kind) {
+	case "user":
+		return strings.EqualFold(id, string(u))
+	case "domain":
+		_, domain, _ := strings.Cut(string(u), "@")
+		return domain != "" && strings.EqualFold(id, domain)
+	case "allusers", "allauthenticatedusers":
+		return id == ""
+	}
+	return false
+}
+
 // Grounds say where a catalog saw an eligible binding, so that a write can
 // confirm it in the live IAM policy (fresher than the Cloud Asset index,
 // which lags IAM by minutes) instead of asking Cloud Asset again.
