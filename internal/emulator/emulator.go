@@ -192,6 +192,12 @@ func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/v1/projects/-/serviceAccounts/"), strings.HasPrefix(p, "/service_accounts/"):
 		h = e.Credentials
 	case strings.HasPrefix(p, "/iap/"):
+		// IAP's keys come from www.gstatic.com, not from an API, but the
+		// app depends on them like one, so they can fail like one.
+		if err := e.World.fault(r.Context(), "iap.publicKeys"); err != nil {
+			writeRESTError(rw, err)
+			return
+		}
 		h = e.IAP
 	case p == "/token" || p == "/oauth2/v3/certs":
 		h = e.OAuth
