@@ -1,10 +1,12 @@
 package emulator
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -180,6 +182,18 @@ func (e *Emulator) registerGRPC(s *grpc.Server) {
 
 // route sends a request to the service that owns its path.
 func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
+	// net/http notices a client that hangs up (and cancels r.Context())
+	// only once the request body has been read to its end. Reading it
+	// first lets a call that an injected latency holds end when its
+	// caller gives up, as a call to Google does.
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		if err != nil {
+			writeRESTError(rw, newAPIError(http.StatusBadRequest, "The request body could not be read."))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	p := r.URL.Path
 	var h http.Handler
 	switch {

@@ -79,25 +79,37 @@ func (f *Faults) Calls(method string) int {
 	return f.calls[method]
 }
 
-// Abandoned reports how many calls to a method their caller gave up on
-// (its context ended: a deadline, a cancellation, a closed connection)
-// while an injected latency held them. Tests compare it with Calls to
-// tell that the app's own deadline cut a hanging call, without timing it:
-// a call that waited the latency out is not counted.
-func (f *Faults) Abandoned(method string) int {
+// Abandoned reports how many calls to the methods a pattern matches
+// their caller gave up on (its context ended: a deadline, a cancellation,
+// a closed connection) while an injected latency held them. Tests compare
+// it with the calls made to tell that the app's own deadline cut a
+// hanging call, without timing it: a call that waited the latency out is
+// not counted.
+func (f *Faults) Abandoned(pattern string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.abandoned[method]
+	return sumMatching(f.abandoned, pattern)
 }
 
-// Held reports how many calls to a method an injected latency is holding
-// right now. A client that gives up closes its connection or lets its
-// gRPC deadline pass, and the emulator notices a moment later; a test
-// waits for Held to reach 0 before it reads Abandoned.
-func (f *Faults) Held(method string) int {
+// Held reports how many calls to the methods a pattern matches an injected
+// latency is holding right now. A client that gives up closes its
+// connection or lets its gRPC deadline pass, and the emulator notices a
+// moment later; a test waits for Held to reach 0 before it reads
+// Abandoned.
+func (f *Faults) Held(pattern string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.held[method]
+	return sumMatching(f.held, pattern)
+}
+
+func sumMatching(counts map[string]int, pattern string) int {
+	n := 0
+	for m, c := range counts {
+		if ok, _ := path.Match(pattern, m); ok {
+			n += c
+		}
+	}
+	return n
 }
 
 // CallCounts returns how many times each method was called since the

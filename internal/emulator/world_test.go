@@ -257,4 +257,7 @@ func TestFaultsCountCallsTheirCallerAbandoned(t *testing.T) {
 	if want := [][3]int{{1, 0, 1}, {1, 0, 0}}; !slices.Equal(got, want) {
 		t.Errorf("calls, held, abandoned = %v, want %v", got, want)
 	}
+	if n := f.Abandoned("svc.*"); n != 1 {
+		t.Errorf("Abandoned(svc.*) = %d, want 1", n)
+	}
 }
