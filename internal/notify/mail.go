@@ -306,17 +306,25 @@ func (m *Mailer) message(ctx context.Context, n Notification) (*mail.Msg, error)
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetMessageID()
 	msg.SetDate()
+	text, html, err := m.render(n)
+	if err != nil {
+		return nil, err
+	}
+	msg.SetBodyString(mail.TypeTextPlain, text)
+	msg.AddAlternativeString(mail.TypeTextHTML, html)
+	return msg, nil
+}
+
+func (m *Mailer) render(n Notification) (string, string, error) {
 	var text, html bytes.Buffer
 	name := string(n.Kind)
 	if err := m.text.ExecuteTemplate(&text, name+".txt", n); err != nil {
-		return nil, fmt.Errorf("text body: %w", err)
+		return "", "", fmt.Errorf("text body: %w", err)
 	}
 	if err := m.html.ExecuteTemplate(&html, name+".html", n); err != nil {
-		return nil, fmt.Errorf("HTML body: %w", err)
+		return "", "", fmt.Errorf("HTML body: %w", err)
 	}
-	msg.SetBodyString(mail.TypeTextPlain, text.String())
-	msg.AddAlternativeString(mail.TypeTextHTML, html.String())
-	return msg, nil
+	return text.String(), html.String(), nil
 }
 
 // addresses maps user ids to the addresses to mail.
