@@ -2,8 +2,10 @@ package notify
 
 import (
 	"flag"
+	htmltemplate "html/template"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,8 +79,35 @@ func TestEmailsMatchTheirGoldens(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != string(want) {
-				t.Errorf("%s differs from its golden:\n--- got\n%s\n--- want\n%s", path, got, want)
+				i := 0
+				for i < len(got) && i < len(want) && got[i] == want[i] {
+					i++
+				}
+				t.Errorf("%s differs from its golden at byte %d:\n--- got\n%q\n--- want\n%q", path, i, got[max(0, i-80):min(len(got), i+80)], want[max(0, i-80):min(len(want), i+80)])
 			}
 		}
 	}
+}
+
+// FuzzEscapingMatchesHTMLTemplate holds esc and href to what html/template
+// writes for the same value in element text and in an href attribute: the
+// renderer replaced it, and must escape at least as well.
+func FuzzEscapingMatchesHTMLTemplate(f *testing.F) {
+	for _, s := range []string{
+		"", "plain", `<script>alert("x")</script>`, "a & b + 'c'", "\x00", "héllo wörld", "\xff\xfe",
+		"javascript:alert(1)", "JavaScript:x", "data:text/html,x", "mailto:a@b", "https://jit.example.com/?a=1&b=%41 c\"d",
+		"/relative/path?x=<y>", "//host/x", "http:x", "a:b/c", "%zz", "(paren)'quote'",
+	} {
+		f.Add(s)
+	}
+	tmpl := htmltemplate.Must(htmltemplate.New("").Parse(`<p>{{.}}</p><a href="{{.}}">`))
+	f.Fuzz(func(t *testing.T, s string) {
+		var want strings.Builder
+		if err := tmpl.Execute(&want, s); err != nil {
+			t.Skip("html/template refuses the value") // nothing to compare with
+		}
+		if got := "<p>" + esc(s) + `</p><a href="` + href(s) + `">`; got != want.String() {
+			t.Errorf("value %q:\n got %q\nwant %q", s, got, want.String())
+		}
+	})
 }
