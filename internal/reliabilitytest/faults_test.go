@@ -276,6 +276,7 @@ func dependencies() []dependency {
 		{method: checkMembership, op: "history", call: ready(history), status: identityStatus},
 		{method: checkMembership, op: "my-access", call: ready(myAccess), status: identityStatus},
 		{method: checkMembership, op: "end-others", call: endOthers, status: identityStatus},
+		{method: "cloudresourcemanager.projects.getIamPolicy", op: "roles", call: ready(listRoles)},
 		{method: "cloudresourcemanager.projects.getIamPolicy", op: "self-activate", call: ready(selfActivate)},
 		{method: "cloudresourcemanager.projects.getIamPolicy", op: "end", call: endOwn},
 		// A 500 to a write is an answer, if an unclear one: the call is
@@ -287,6 +288,7 @@ func dependencies() []dependency {
 		{method: "cloudresourcemanager.folders.getIamPolicy", op: "self-activate-inherited", call: ready(selfActivateInherited)},
 		{method: "cloudresourcemanager.folders.getIamPolicy", op: "self-activate-folder", call: ready(selfActivateOnFolder), config: nodes},
 		{method: "cloudresourcemanager.folders.setIamPolicy", op: "self-activate-folder", call: ready(selfActivateOnFolder), config: nodes},
+		{method: "cloudresourcemanager.organizations.getIamPolicy", op: "self-activate-organization", call: ready(selfActivateOnOrganization), config: nodes},
 		{method: "cloudresourcemanager.organizations.setIamPolicy", op: "self-activate-organization", call: ready(selfActivateOnOrganization), config: nodes},
 		{method: "iamcredentials.signJwt", op: "request", call: ready(requestApproval), status: signStatus},
 		{method: "iamcredentials.publicKeys", op: "approve", call: approveRequest, status: keysStatus, later: time.Minute + time.Second},
@@ -440,7 +442,8 @@ func breakOne(t *testing.T, d dependency, k faultKind) bool {
 	if unconfirmed && (!strings.HasSuffix(d.method, ".setIamPolicy") || k.name == "denied") {
 		t.Errorf("an unconfirmed update where no answer was lost: %s", r.Body)
 	}
-	if r.Status != want && !(retriedUntilBudget(d.method, k) && r.Status == http.StatusServiceUnavailable) {
+	timedOut := retriedUntilBudget(d.method, k) && r.Status == http.StatusServiceUnavailable
+	if r.Status != want && !timedOut {
 		t.Errorf("with the fault: %d %s, want %d", r.Status, r.Body, want)
 	}
 	changed := false
