@@ -181,12 +181,13 @@ func endActivation(t *testing.T, h *apptest.Harness, by string) step {
 const backendTimeout = 3
 
 // hang holds a call far longer than any deadline of the app (its longest
-// budget is 3 × backendTimeout), and shorter than the client libraries'
-// own defaults (60 s for Cloud Logging and Cloud Asset), so that only the
-// app's own deadline can end the wait: the test checks that every call
-// held was abandoned by its caller (Faults.Abandoned), not how long it
-// took.
-const hang = 45 * time.Second
+// budgets are the read-modify-write's, 3 × backendTimeout, and the compat
+// report's, 10 × BACKEND_READ_TIMEOUT there), and shorter than the client
+// libraries' own defaults (30 s for Cloud Asset's searches, 60 s for
+// Cloud Logging's and Secret Manager's reads), so that only the app's own
+// deadline can end the wait: the test checks that every call held was
+// abandoned by its caller (Faults.Abandoned), not how long it took.
+const hang = 25 * time.Second
 
 // faultKind is one way a Google API breaks, with the status the kind
 // table (internal/server/errors.go) gives it.
@@ -652,4 +653,45 @@ func TestNotificationFailureAfterGrantIsAWarning(t *testing.T) {
 		t.Errorf("warnings = %v, want one about the email", warnings)
 	}
 	_ = fmt.Sprint(warnings)
+}
+
+// TestApprovalWithTheAuditLogDownAfterTheActivationEnded: with Cloud
+// Logging failing, a decision rests on IAM alone. Ending an approved
+// activation early keeps its binding (with the window closed), so IAM
+// still says the request was decided, and reopening the approval link
+// while the log cannot be read grants nothing a second time.
+func TestApprovalWithTheAuditLogDownAfterTheActivationEnded(t *testing.T) {
+	t.Parallel()
+	clock := emutest.NewClock(time.Now())
+	h := apptest.Start(t, apptest.Options{Clock: clock.Now, Config: map[string]string{"BACKEND_READ_TIMEOUT": strconv.Itoa(backendTimeout)}})
+	w := h.Emulator.World
+	approve := approveRequest(t, h)
+	if r := approve(t, h); r.Status != 200 {
+		t.Fatalf("approve = %d %s", r.Status, r.Body)
+	}
+	const resource = "projects/prod-payments-api"
+	p, _ := w.Policy(resource)
+	var id string
+	for _, b := range p.Bindings {
+		if b.Role == "roles/run.developer" && b.Condition != nil && b.Condition.Title == condition.ActivationTitle {
+			id = jit.GrantRef{Resource: resource, Role: b.Role, Member: b.Members[0], Expression: b.Condition.Expression}.ID()
+		}
+	}
+	if r := h.Do(t, "erin@example.com", http.MethodPost, "/api/activations/end", map[string]any{"id": id}); r.Status != 200 {
+		t.Fatalf("end = %d %s", r.Status, r.Body)
+	}
+	clock.Advance(time.Minute)
+	ended, _ := w.Policy(resource)
+	writes := w.TotalPolicyWrites()
+	w.Faults.Set(listLogEntries, emulator.Fault{Code: 503})
+	r := approve(t, h)
+	if r.Status != http.StatusConflict || !strings.Contains(r.Message(t), "already been approved") {
+		t.Errorf("approving again with the log down = %d %s, want 409 already approved", r.Status, r.Body)
+	}
+	if after, _ := w.Policy(resource); w.TotalPolicyWrites() != writes || !reflect.DeepEqual(after.Bindings, ended.Bindings) {
+		t.Errorf("the second approval wrote: %d policy writes", w.TotalPolicyWrites()-writes)
+	}
+	if w.Faults.Calls(listLogEntries) == 0 {
+		t.Errorf("the approval did not try to read the log")
+	}
 }
