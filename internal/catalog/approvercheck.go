@@ -379,8 +379,8 @@ func mapKeys[K comparable](m map[K]bool) []K {
 // people who can approve (users and, when counted, group members): nil
 // when they are enough. counted says whether groups were counted; why,
 // when they could not be, says why not.
-func (c quorumCandidate) quorumIssue(people []jit.UserID, counted bool, why string) *ApproverIssue {
-	if len(people) >= c.quorum {
+func (c quorumCandidate) quorumIssue(approvers []jit.UserID, counted bool, why string) *ApproverIssue {
+	if len(approvers) >= c.quorum {
 		return nil
 	}
 	issue := c.issue
@@ -390,8 +390,8 @@ func (c quorumCandidate) quorumIssue(people []jit.UserID, counted bool, why stri
 		source = fmt.Sprintf("ACTIVATION_REQUEST_APPROVALS=%d, the deployment's default,", c.quorum)
 		lower = "declare a smaller quorum_N next to the approver marker"
 	}
-	names := make([]string, len(people))
-	for i, p := range people {
+	names := make([]string, len(approvers))
+	for i, p := range approvers {
 		names[i] = string(p)
 	}
 	who := "nobody"
@@ -402,14 +402,22 @@ func (c quorumCandidate) quorumIssue(people []jit.UserID, counted bool, why stri
 	switch {
 	case len(c.groups) == 0 || counted:
 		issue.Problem = ApproverQuorumUnreachable
-		issue.Fix = fmt.Sprintf("%s on %s needs %d approvals (%s), but its approver bindings name only %d people who can approve (%s), "+
+		issue.Fix = fmt.Sprintf("%s on %s needs %d approvals (%s), but its approver bindings name only %s who can approve (%s), "+
 			"so no request for it can ever be approved (and a requester who is an approver counts one fewer). Add approvers, or %s.",
-			issue.Role, where, c.quorum, source, len(names), who, lower)
+			issue.Role, where, c.quorum, source, people(len(names)), who, lower)
 	default:
 		issue.Problem = ApproverQuorumUnchecked
-		issue.Fix = fmt.Sprintf("%s on %s needs %d approvals (%s); its approver bindings name %d users (%s) and the groups %s, "+
-			"whose members could not be counted (%s). Make sure they hold at least %d people, or %s.",
-			issue.Role, where, c.quorum, source, len(names), who, strings.Join(c.groups, ", "), why, c.quorum, lower)
+		issue.Fix = fmt.Sprintf("%s on %s needs %d approvals (%s); its approver bindings name %s (%s) and the groups %s, "+
+			"whose members could not be counted (%s). Make sure they hold at least %s in all, or %s.",
+			issue.Role, where, c.quorum, source, people(len(names)), who, strings.Join(c.groups, ", "), why, people(c.quorum), lower)
 	}
 	return &issue
+}
+
+// people says "1 person", "2 people".
+func people(n int) string {
+	if n == 1 {
+		return "1 person"
+	}
+	return fmt.Sprintf("%d people", n)
 }

@@ -202,7 +202,7 @@ func approverReport(ctx context.Context, client *asset.Client, scope string, def
 	v := newPolicyView(nodes)
 	out := v.markerIssues()
 	for i, c := range v.quorumCandidates(defaultQuorum) {
-		people, counted, why := c.users, false, ""
+		approvers, counted, why := c.users, false, ""
 		switch {
 		case len(c.groups) == 0:
 		case i >= maxQuorumCounts:
@@ -213,9 +213,9 @@ func approverReport(ctx context.Context, client *asset.Client, scope string, def
 				why = err.Error()
 				break
 			}
-			people, counted = found, true
+			approvers, counted = found, true
 		}
-		if issue := c.quorumIssue(people, counted, why); issue != nil {
+		if issue := c.quorumIssue(approvers, counted, why); issue != nil {
 			out = append(out, *issue)
 		}
 	}
@@ -247,7 +247,7 @@ func (c *PolicyAnalyzer) ApproverReport(ctx context.Context, defaultQuorum int) 
 		}
 		ap, err := c.approvers(ctx, q.at)
 		if err != nil {
-			return nil, fmt.Errorf("Policy Analyzer: %s", jit.MessageOf(err))
+			return nil, fmt.Errorf("asking Policy Analyzer: %w", err)
 		}
 		return ap.Approvers, nil
 	})
@@ -260,14 +260,14 @@ func (c *AssetInventory) ApproverReport(ctx context.Context, defaultQuorum int) 
 		if c.identity == nil && c.opts.Directory == nil {
 			return nil, errors.New("the groups' members cannot be read without group access (GROUP_MEMBERSHIP=direct needs SERVICE_ACCOUNT for the Directory API)")
 		}
-		people := slices.Clone(q.users)
+		approvers := slices.Clone(q.users)
 		for _, g := range q.groups {
 			found, err := c.membersOf(ctx, g)
 			if err != nil {
 				return nil, fmt.Errorf("reading the members of %s failed: %w", g, err)
 			}
-			people = append(people, found...)
+			approvers = append(approvers, found...)
 		}
-		return sortedUnique(people), nil
+		return sortedUnique(approvers), nil
 	})
 }
