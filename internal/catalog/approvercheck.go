@@ -99,29 +99,27 @@ type policyView struct {
 }
 
 // mentionsApproverMarker is a cheap test, before any parsing, for a
-// condition that may declare approvers: the approval marker with a field
-// below it.
+// condition that may declare approvers: one that names the approval
+// marker at all. (Not "multiPartyApprovalConstraint.": CEL allows spaces
+// and comments around the dot.)
 func mentionsApproverMarker(expr string) bool {
-	return strings.Contains(strings.ToLower(expr), "multipartyapprovalconstraint.")
+	return strings.Contains(strings.ToLower(expr), "multipartyapprovalconstraint")
+}
+
+// mentionsEligibilityMarker is the same test for eligibility.
+func mentionsEligibilityMarker(expr string) bool {
+	return mentionsApproverMarker(expr) || strings.Contains(strings.ToLower(expr), "jitaccessconstraint")
 }
 
 // newPolicyView parses the bindings of nodes. It returns nil when no
-// binding mentions an approver marker: then there is nothing to check,
-// and no condition is parsed.
+// binding declares approvers (or tries to): then there is nothing to
+// check, and no eligibility is parsed.
 func newPolicyView(nodes []policyNode) *policyView {
-	found := false
-	for _, n := range nodes {
-		for _, b := range n.bindings {
-			found = found || mentionsApproverMarker(b.expr)
-		}
-	}
-	if !found {
-		return nil
-	}
 	v := &policyView{nodes: nodes}
+	declares := false
 	for i, n := range nodes {
 		for _, b := range n.bindings {
-			if b.expr == "" {
+			if !mentionsEligibilityMarker(b.expr) {
 				continue
 			}
 			pb := parsedBinding{node: i, binding: b}
@@ -134,16 +132,25 @@ func newPolicyView(nodes []policyNode) *policyView {
 					pb.approver = &a
 				}
 			}
-			if pb.approver == nil && pb.err == nil {
-				if el, ok, err := condition.ParseEligibility(b.expr); err == nil && ok {
-					pb.eligible = &el
-				}
-			}
-			if pb.eligible != nil || pb.approver != nil || pb.err != nil {
-				v.parsed = append(v.parsed, pb)
-			}
+			declares = declares || pb.approver != nil || pb.err != nil
+			v.parsed = append(v.parsed, pb)
 		}
 	}
+	if !declares {
+		return nil
+	}
+	kept := v.parsed[:0]
+	for _, pb := range v.parsed {
+		if pb.approver == nil && pb.err == nil {
+			if el, ok, err := condition.ParseEligibility(pb.binding.expr); err == nil && ok {
+				pb.eligible = &el
+			}
+		}
+		if pb.eligible != nil || pb.approver != nil || pb.err != nil {
+			kept = append(kept, pb)
+		}
+	}
+	v.parsed = kept
 	return v
 }
 

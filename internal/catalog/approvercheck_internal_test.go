@@ -199,3 +199,18 @@ func TestNoticesOncePerPeriodAndBounded(t *testing.T) {
 		t.Error("nil Notices logged")
 	}
 }
+
+// TestSpacedMarkersAreRead: CEL allows spaces and comments around the
+// dot; such a marker still declares approvers, at discovery and at the
+// request.
+func TestSpacedMarkersAreRead(t *testing.T) {
+	t.Parallel()
+	spaced := "has({}.multiPartyApprovalConstraint . approver)"
+	v := newPolicyView([]policyNode{testNode("projects/100", bind("roles/r", spaced))})
+	if got := problems(v.markerIssues()); !cmp.Equal(got, []string{"projects/p1 no_eligible_binding"}) {
+		t.Errorf("spaced marker without eligibility: %v", got)
+	}
+	if _, ok := approverOf(jit.Entitlement{Project: "p1", Role: "roles/r"}, "roles/r", spaced); !ok {
+		t.Error("spaced marker not read as an approver declaration")
+	}
+}
