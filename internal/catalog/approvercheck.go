@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,6 +91,9 @@ type parsedBinding struct {
 	eligible *condition.Eligibility
 	approver *condition.Approver
 	err      error
+	// timeBound is set for an eligible binding that cannot be activated
+	// because its condition reads request.time.
+	timeBound *condition.Eligibility
 }
 
 // policyView is a set of policies and how their resources nest.
@@ -142,11 +146,15 @@ func newPolicyView(nodes []policyNode) *policyView {
 	kept := v.parsed[:0]
 	for _, pb := range v.parsed {
 		if pb.approver == nil && pb.err == nil {
-			if el, ok, err := condition.ParseEligibility(pb.binding.expr); err == nil && ok {
+			el, ok, err := condition.ParseEligibility(pb.binding.expr)
+			switch {
+			case err == nil && ok:
 				pb.eligible = &el
+			case errors.Is(err, condition.ErrTimeBoundEligibility):
+				pb.timeBound = &el
 			}
 		}
-		if pb.eligible != nil || pb.approver != nil || pb.err != nil {
+		if pb.eligible != nil || pb.approver != nil || pb.err != nil || pb.timeBound != nil {
 			kept = append(kept, pb)
 		}
 	}
@@ -211,8 +219,11 @@ func (v *policyView) markerIssues() []ApproverIssue {
 func (v *policyView) effect(m parsedBinding) (ApproverProblem, string, bool) {
 	rc := m.approver.ResourceCondition
 	var selfOnly bool
-	var otherCondition, elsewhere []string
+	var otherCondition, elsewhere, timeBound []string
 	for _, e := range v.parsed {
+		if e.timeBound != nil && e.binding.role == m.binding.role && v.related(e.node, m.node) {
+			timeBound = append(timeBound, short(v.nodes[e.node].fullName))
+		}
 		if e.eligible == nil || e.binding.role != m.binding.role || !v.nodes[e.node].crm {
 			continue
 		}
@@ -223,18 +234,18 @@ func (v *policyView) effect(m parsedBinding) (ApproverProblem, string, bool) {
 		case related && e.eligible.ResourceCondition == rc:
 			selfOnly = true
 		case related && e.eligible.Type == jit.MPA:
-			otherCondition = append(otherCondition, fmt.Sprintf("%s has %s", v.nodes[e.node].fullName, conditionText(e.eligible.ResourceCondition)))
+			otherCondition = append(otherCondition, fmt.Sprintf("%s has %s", short(v.nodes[e.node].fullName), conditionText(e.eligible.ResourceCondition)))
 		case e.eligible.ResourceCondition == rc && e.eligible.Type == jit.MPA:
-			elsewhere = append(elsewhere, v.nodes[e.node].fullName)
+			elsewhere = append(elsewhere, short(v.nodes[e.node].fullName))
 		}
 	}
-	where := v.nodes[m.node].fullName
+	where := short(v.nodes[m.node].fullName)
 	if selfOnly {
 		return ApproverSelfApprovalOnly, fmt.Sprintf("%s is eligible on %s (or above or below it) only for self-approval, has({}.jitAccessConstraint), "+
 			"which needs no approver, so this approver binding has no effect. If the role should need approval, change its eligible binding to "+
 			"has({}.multiPartyApprovalConstraint); otherwise remove the approver binding.", m.binding.role, where), false
 	}
-	fix := fmt.Sprintf("No binding makes %s with %s eligible for peer approval, has({}.multiPartyApprovalConstraint), on %s, above it or below it, "+
+	fix := fmt.Sprintf("No binding makes %s eligible for peer approval, has({}.multiPartyApprovalConstraint), with %s, on %s, above it or below it, "+
 		"so nobody can request it and these approvers approve nothing.", m.binding.role, conditionText(rc), where)
 	otherCondition, elsewhere = sortedUnique(otherCondition), sortedUnique(elsewhere)
 	if len(otherCondition) > 0 {
@@ -245,7 +256,11 @@ func (v *policyView) effect(m parsedBinding) (ApproverProblem, string, bool) {
 		fix += " It is eligible on " + strings.Join(elsewhere, ", ") + ", which is neither above nor below " + where +
 			": declare the approvers there, or on a folder above both."
 	}
-	if len(otherCondition) == 0 && len(elsewhere) == 0 {
+	if timeBound = sortedUnique(timeBound); len(timeBound) > 0 {
+		fix += " The role's eligible binding on " + strings.Join(timeBound, ", ") +
+			" reads request.time, which jitaccess cannot activate: remove the time clause from its condition."
+	}
+	if len(otherCondition) == 0 && len(elsewhere) == 0 && len(timeBound) == 0 {
 		fix += " Add the eligible binding, or remove the approver binding."
 	}
 	return ApproverNoEligibleBinding, fix, false
@@ -394,7 +409,7 @@ func (c quorumCandidate) quorumIssue(approvers []jit.UserID, counted bool, why s
 	source := "quorum_" + fmt.Sprint(c.quorum)
 	lower := "lower " + source
 	if !c.declared {
-		source = fmt.Sprintf("ACTIVATION_REQUEST_APPROVALS=%d, the deployment's default,", c.quorum)
+		source = fmt.Sprintf("ACTIVATION_REQUEST_APPROVALS=%d, the deployment's default", c.quorum)
 		lower = "declare a smaller quorum_N next to the approver marker"
 	}
 	names := make([]string, len(approvers))
@@ -405,7 +420,7 @@ func (c quorumCandidate) quorumIssue(approvers []jit.UserID, counted bool, why s
 	if len(names) > 0 {
 		who = strings.Join(names, ", ")
 	}
-	where := strings.TrimPrefix(c.atName, crmPrefix)
+	where := short(c.atName)
 	switch {
 	case len(c.groups) == 0 || counted:
 		issue.Problem = ApproverQuorumUnreachable
@@ -428,3 +443,7 @@ func people(n int) string {
 	}
 	return fmt.Sprintf("%d people", n)
 }
+
+// short is a resource's name in messages: "projects/p", "folders/1";
+// other resources keep their full name.
+func short(fullName string) string { return strings.TrimPrefix(fullName, crmPrefix) }

@@ -81,6 +81,8 @@ func TestMarkerIssues(t *testing.T) {
 			testNode("projects/100", bind(role, mpa)),
 			{key: "b", fullName: "//storage.googleapis.com/b", ancestors: []string{"projects/100"}, bindings: []policyBinding{bind(role, approver)}},
 		}, []string{"//storage.googleapis.com/b no_eligible_binding"}},
+		{"time_bound_eligibility", []policyNode{testNode("projects/100", bind(role, mpa+" && request.time < timestamp('2030-01-01T00:00:00Z')"), bind(role, approver))},
+			[]string{"projects/p1 no_eligible_binding"}},
 		{"no_marker_at_all", []policyNode{testNode("projects/100", bind(role, mpa), bind(role, "not CEL ((("))}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,6 +92,15 @@ func TestMarkerIssues(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestTimeBoundEligibilityIsNamed(t *testing.T) {
+	t.Parallel()
+	v := newPolicyView([]policyNode{testNode("projects/100", bind("roles/r", mpa+" && request.time < timestamp('2030-01-01T00:00:00Z')"), bind("roles/r", approver))})
+	issues := v.markerIssues()
+	if len(issues) != 1 || !strings.Contains(issues[0].Fix, "reads request.time, which jitaccess cannot activate") {
+		t.Errorf("%+v", issues)
 	}
 }
 

@@ -144,7 +144,7 @@ func TestApproverReportFindsEachMistake(t *testing.T) {
 				}
 			}
 			for role, says := range map[string]string{
-				"roles/compute.networkAdmin":     "It is eligible on //cloudresourcemanager.googleapis.com/projects/shared-networking, which is neither above nor below",
+				"roles/compute.networkAdmin":     "It is eligible on projects/shared-networking, which is neither above nor below folders/1002",
 				"roles/storage.objectAdmin":      "make the two conditions equal",
 				"roles/bigquery.admin":           "unknown approval marker multiPartyApprovalConstraint.aprover",
 				"roles/securitycenter.admin":     "needs 5 approvals (quorum_5), but its approver bindings name only 4 people who can approve (alice@example.com, carol@example.com, frank@example.com, heidi@example.com)",
