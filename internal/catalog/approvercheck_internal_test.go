@@ -1,7 +1,9 @@
 package catalog
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +225,39 @@ func TestSpacedMarkersAreRead(t *testing.T) {
 	}
 	if _, ok := approverOf(jit.Entitlement{Project: "p1", Role: "roles/r"}, "roles/r", spaced); !ok {
 		t.Error("spaced marker not read as an approver declaration")
+	}
+}
+
+// TestDiscoveryJudgesWhatItSees: reading a project's effective policies,
+// discovery judges the project's own approver bindings and malformed ones
+// anywhere, never a folder's, which may serve another project.
+func TestDiscoveryJudgesWhatItSees(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	opts := Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
+	opts.defaults()
+	folder, project := crmPrefix+"folders/10", crmPrefix+"projects/p1"
+	opts.noteApprovers(t.Context(), jit.Entitlement{Project: "p1"}, []*binding{
+		{resource: folder, role: "roles/folder-wide", expr: approver, members: []string{"user:a@x.com"}},
+		{resource: folder, role: "roles/typo", expr: "has({}.multiPartyApprovalConstraint.aprover)", members: []string{"user:a@x.com"}},
+		{resource: project, role: "roles/none", expr: approver, members: []string{"user:a@x.com"}},
+		{resource: folder, role: "roles/above", expr: mpa, members: []string{"user:b@x.com"}},
+		{resource: project, role: "roles/above", expr: approver, members: []string{"user:a@x.com"}},
+	})
+	got := logs.String()
+	if strings.Contains(got, "roles/folder-wide") || strings.Contains(got, "roles/above") ||
+		!strings.Contains(got, `"role":"roles/typo"`) || !strings.Contains(got, `"role":"roles/none"`) || strings.Count(got, "\n") != 2 {
+		t.Errorf("logged:\n%s", got)
+	}
+	logs.Reset()
+	// A folder read for its own entitlements: its projects are not in
+	// view, so only the malformed marker is judged.
+	opts.Notices = NewNotices(0, nil)
+	opts.noteApprovers(t.Context(), jit.Entitlement{Node: "folders/10"}, []*binding{
+		{resource: folder, role: "roles/folder-wide", expr: approver, members: []string{"user:a@x.com"}},
+		{resource: folder, role: "roles/typo", expr: "has({}.multiPartyApprovalConstraint.aprover)", members: []string{"user:a@x.com"}},
+	})
+	if got := logs.String(); strings.Contains(got, "roles/folder-wide") || !strings.Contains(got, "roles/typo") {
+		t.Errorf("folder: logged:\n%s", got)
 	}
 }

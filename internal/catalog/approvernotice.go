@@ -100,12 +100,10 @@ func chainView(base jit.Entitlement, bindings []*binding) *policyView {
 	for _, b := range bindings {
 		i, ok := byResource[b.resource]
 		if !ok {
-			name := strings.TrimPrefix(b.resource, crmPrefix)
-			_, isProject := projectOf(b.resource)
-			_, isNode := nodeOf(b.resource)
+			name, crm := strings.CutPrefix(b.resource, crmPrefix)
 			i = len(nodes)
 			byResource[b.resource] = i
-			nodes = append(nodes, policyNode{key: name, fullName: b.resource, crm: isProject || isNode})
+			nodes = append(nodes, policyNode{key: name, fullName: b.resource, crm: crm})
 		}
 		nodes[i].bindings = append(nodes[i].bindings, policyBinding{role: b.role, members: b.members, expr: b.expr})
 	}
