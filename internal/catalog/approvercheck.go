@@ -115,44 +115,73 @@ func mentionsEligibilityMarker(expr string) bool {
 	return mentionsApproverMarker(expr) || strings.Contains(strings.ToLower(expr), "jitaccessconstraint")
 }
 
+// parsedCondition is what one condition says, parsed once however many
+// bindings carry it: across a scope, a few conditions repeat on
+// thousands of bindings.
+type parsedCondition struct {
+	eligible, timeBound *condition.Eligibility
+	declaration         *condition.Approver
+	err                 error
+}
+
+func parseCondition(expr string, eligibility bool) parsedCondition {
+	var pc parsedCondition
+	if mentionsApproverMarker(expr) {
+		a, ok, err := condition.ParseApprover(expr)
+		switch {
+		case err != nil:
+			pc.err = err
+		case ok:
+			pc.declaration = &a
+		}
+	}
+	if !eligibility || pc.declaration != nil || pc.err != nil {
+		return pc
+	}
+	el, ok, err := condition.ParseEligibility(expr)
+	switch {
+	case err == nil && ok:
+		pc.eligible = &el
+	case errors.Is(err, condition.ErrTimeBoundEligibility):
+		pc.timeBound = &el
+	}
+	return pc
+}
+
 // newPolicyView parses the bindings of nodes. It returns nil when no
 // binding declares approvers (or tries to): then there is nothing to
 // check, and no eligibility is parsed.
 func newPolicyView(nodes []policyNode) *policyView {
 	v := &policyView{nodes: nodes}
+	declarations := map[string]parsedCondition{}
 	declares := false
 	for i, n := range nodes {
 		for _, b := range n.bindings {
 			if !mentionsEligibilityMarker(b.expr) {
 				continue
 			}
-			pb := parsedBinding{node: i, binding: b}
-			if mentionsApproverMarker(b.expr) {
-				a, ok, err := condition.ParseApprover(b.expr)
-				switch {
-				case err != nil:
-					pb.err = err
-				case ok:
-					pb.approver = &a
-				}
+			pc, ok := declarations[b.expr]
+			if !ok {
+				pc = parseCondition(b.expr, false)
+				declarations[b.expr] = pc
 			}
-			declares = declares || pb.approver != nil || pb.err != nil
-			v.parsed = append(v.parsed, pb)
+			declares = declares || pc.declaration != nil || pc.err != nil
+			v.parsed = append(v.parsed, parsedBinding{node: i, binding: b, approver: pc.declaration, err: pc.err})
 		}
 	}
 	if !declares {
 		return nil
 	}
+	eligibilities := map[string]parsedCondition{}
 	kept := v.parsed[:0]
 	for _, pb := range v.parsed {
 		if pb.approver == nil && pb.err == nil {
-			el, ok, err := condition.ParseEligibility(pb.binding.expr)
-			switch {
-			case err == nil && ok:
-				pb.eligible = &el
-			case errors.Is(err, condition.ErrTimeBoundEligibility):
-				pb.timeBound = &el
+			pc, ok := eligibilities[pb.binding.expr]
+			if !ok {
+				pc = parseCondition(pb.binding.expr, true)
+				eligibilities[pb.binding.expr] = pc
 			}
+			pb.eligible, pb.timeBound = pc.eligible, pc.timeBound
 		}
 		if pb.eligible != nil || pb.approver != nil || pb.err != nil || pb.timeBound != nil {
 			kept = append(kept, pb)
@@ -292,32 +321,54 @@ func (v *policyView) quorumCandidates(defaultQuorum int) []quorumCandidate {
 	if v == nil {
 		return nil
 	}
-	type entKey struct {
-		node     int
-		role, rc string
+	// Only entitlements with approver bindings are checked: index both
+	// kinds by role and resource condition, so that a large scope costs
+	// nodes × (its few approver declarations), not nodes × bindings².
+	type roleKey struct{ role, rc string }
+	eligible, approvers := map[roleKey][]int{}, map[roleKey][]int{}
+	var keys []roleKey
+	for i, pb := range v.parsed {
+		switch {
+		case pb.approver != nil:
+			k := roleKey{pb.binding.role, pb.approver.ResourceCondition}
+			if approvers[k] == nil {
+				keys = append(keys, k)
+			}
+			approvers[k] = append(approvers[k], i)
+		case pb.eligible != nil && pb.eligible.Type == jit.MPA && v.nodes[pb.node].crm:
+			k := roleKey{pb.binding.role, pb.eligible.ResourceCondition}
+			eligible[k] = append(eligible[k], i)
+		}
 	}
-	seen := map[entKey]bool{}
+	// Where each kind is attached, by node key, so that "is one above
+	// x" is a look-up of x and its ancestors.
+	at := func(idx []int) map[string]bool {
+		out := map[string]bool{}
+		for _, i := range idx {
+			out[v.nodes[v.parsed[i].node].key] = true
+		}
+		return out
+	}
+	anyAbove := func(keys map[string]bool, x int) bool {
+		return keys[v.nodes[x].key] || slices.ContainsFunc(v.nodes[x].ancestors, func(a string) bool { return keys[a] })
+	}
 	byBindings := map[string]int{} // approver bindings → index into out
 	var out []quorumCandidate
-	for x := range v.nodes {
-		if !v.nodes[x].crm {
+	for _, k := range keys {
+		if len(eligible[k]) == 0 {
 			continue
 		}
-		for _, e := range v.parsed {
-			if e.eligible == nil || e.eligible.Type != jit.MPA || !v.nodes[e.node].crm || !v.above(e.node, x) {
+		eligibleAt, approversAt := at(eligible[k]), at(approvers[k])
+		for x := range v.nodes {
+			if !v.nodes[x].crm || !anyAbove(eligibleAt, x) || !anyAbove(approversAt, x) {
 				continue
 			}
-			k := entKey{x, e.binding.role, e.eligible.ResourceCondition}
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
-			c, id, ok := v.candidateAt(x, k.role, k.rc, defaultQuorum)
+			c, id, ok := v.candidateAt(x, k.role, k.rc, approvers[k], defaultQuorum)
 			if !ok {
 				continue
 			}
 			if i, dup := byBindings[id]; dup {
-				// Keep the highest resource: fewest ancestors, then name.
+				// Keep the highest resource: the one with fewest ancestors.
 				if len(v.nodes[x].ancestors) < len(v.nodes[out[i].atNode].ancestors) {
 					out[i].at, out[i].atName, out[i].atNode = c.at, c.atName, c.atNode
 				}
@@ -330,16 +381,17 @@ func (v *policyView) quorumCandidates(defaultQuorum int) []quorumCandidate {
 	return out
 }
 
-// candidateAt checks the approver bindings that apply to (role, rc) on
-// node x; id names the set of those bindings.
-func (v *policyView) candidateAt(x int, role, rc string, defaultQuorum int) (quorumCandidate, string, bool) {
+// candidateAt checks those of the approver bindings of (role, rc) that
+// apply on node x; id names the set of them.
+func (v *policyView) candidateAt(x int, role, rc string, approvers []int, defaultQuorum int) (quorumCandidate, string, bool) {
 	var ids, members []string
 	users := map[jit.UserID]bool{}
 	groups := map[string]bool{}
 	quorum, declared := 0, false
 	var declaring *parsedBinding
-	for i, m := range v.parsed {
-		if m.approver == nil || m.binding.role != role || m.approver.ResourceCondition != rc || !v.above(m.node, x) {
+	for _, i := range approvers {
+		m := v.parsed[i]
+		if !v.above(m.node, x) {
 			continue
 		}
 		ids = append(ids, fmt.Sprintf("%d/%d", m.node, i))
