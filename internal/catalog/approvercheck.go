@@ -124,20 +124,26 @@ type parsedCondition struct {
 	err                 error
 }
 
-func parseCondition(expr string, eligibility bool) parsedCondition {
+// parseDeclaration reads a condition as an approver declaration.
+func parseDeclaration(expr string) parsedCondition {
 	var pc parsedCondition
-	if mentionsApproverMarker(expr) {
-		a, ok, err := condition.ParseApprover(expr)
-		switch {
-		case err != nil:
-			pc.err = err
-		case ok:
-			pc.declaration = &a
-		}
-	}
-	if !eligibility || pc.declaration != nil || pc.err != nil {
+	if !mentionsApproverMarker(expr) {
 		return pc
 	}
+	a, ok, err := condition.ParseApprover(expr)
+	switch {
+	case err != nil:
+		pc.err = err
+	case ok:
+		pc.declaration = &a
+	}
+	return pc
+}
+
+// parseEligibility reads a condition that declares no approvers as an
+// eligibility.
+func parseEligibility(expr string) parsedCondition {
+	var pc parsedCondition
 	el, ok, err := condition.ParseEligibility(expr)
 	switch {
 	case err == nil && ok:
@@ -162,7 +168,7 @@ func newPolicyView(nodes []policyNode) *policyView {
 			}
 			pc, ok := declarations[b.expr]
 			if !ok {
-				pc = parseCondition(b.expr, false)
+				pc = parseDeclaration(b.expr)
 				declarations[b.expr] = pc
 			}
 			declares = declares || pc.declaration != nil || pc.err != nil
@@ -178,7 +184,7 @@ func newPolicyView(nodes []policyNode) *policyView {
 		if pb.approver == nil && pb.err == nil {
 			pc, ok := eligibilities[pb.binding.expr]
 			if !ok {
-				pc = parseCondition(pb.binding.expr, true)
+				pc = parseEligibility(pb.binding.expr)
 				eligibilities[pb.binding.expr] = pc
 			}
 			pb.eligible, pb.timeBound = pc.eligible, pc.timeBound
