@@ -258,3 +258,30 @@ func TestDiscoveryWarnsAboutApproversOncePerPeriod(t *testing.T) {
 		t.Errorf("AssetInventory after the period (-want +got):\n%s", diff)
 	}
 }
+
+// TestNoQuorumWarningWhenAGroupCannotBeRead: with security@ unreadable,
+// the approvers counted are too few, but the quorum is not to blame: no
+// quorum warning (the failed group is logged as such). The report calls
+// it unchecked, naming the reason.
+func TestNoQuorumWarningWhenAGroupCannotBeRead(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	mustSetCondition(t, e.World, "projects/security-tools", "roles/securitycenter.admin", "quorum_2",
+		approverMarker+" && has({}.multiPartyApprovalConstraint.quorum_3)")
+	e.World.Faults.Set("cloudidentity.*", emulator.Fault{Code: 500})
+	c := newClients(t, e)
+	var logs bytes.Buffer
+	ai := catalog.NewAssetInventory(c.asset, c.crm, c.identity, catalog.Options{Scope: demoScope, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ap, err := ai.Approvers(t.Context(), jit.Entitlement{Project: "security-tools", Role: "roles/securitycenter.admin"})
+	if err != nil || len(ap.Approvers) != 2 || ap.Quorum != 3 {
+		t.Fatalf("%+v, %v; want alice and carol, quorum 3", ap, err)
+	}
+	if strings.Contains(logs.String(), "catalog.approverIneffective") || !strings.Contains(logs.String(), "expanding a group failed") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+	got, err := ai.ApproverReport(t.Context(), 1)
+	if err != nil || len(got) != 1 || got[0].Problem != catalog.ApproverQuorumUnchecked ||
+		!strings.Contains(got[0].Fix, "the groups security@example.com, whose members could not be counted (reading the members of security@example.com failed") {
+		t.Errorf("report: %+v, %v", got, err)
+	}
+}

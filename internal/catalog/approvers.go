@@ -115,9 +115,14 @@ func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (ji
 			}
 		}
 	}
-	out.Approvers = c.expand(ctx, approvers)
-	out.Peers = c.expand(ctx, peers)
-	c.opts.noteQuorum(ctx, ent, out, decl)
+	var complete bool
+	out.Approvers, complete = c.expand(ctx, approvers)
+	out.Peers, _ = c.expand(ctx, peers)
+	if complete {
+		// A group that could not be read is logged as such; counting
+		// without it would blame the quorum.
+		c.opts.noteQuorum(ctx, ent, out, decl)
+	}
 	return out, nil
 }
 
@@ -127,9 +132,10 @@ type members struct {
 	groups map[string]bool
 }
 
-// expand adds the groups' members to the users, as Holders does.
-func (c *AssetInventory) expand(ctx context.Context, m *members) []jit.UserID {
-	users := m.users
+// expand adds the groups' members to the users, as Holders does;
+// complete is false when a group could not be read.
+func (c *AssetInventory) expand(ctx context.Context, m *members) (users []jit.UserID, complete bool) {
+	users, complete = m.users, true
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxGroupExpansions)
@@ -138,6 +144,9 @@ func (c *AssetInventory) expand(ctx context.Context, m *members) []jit.UserID {
 			found, err := c.membersOf(gctx, grp)
 			if err != nil {
 				c.opts.Logger.WarnContext(gctx, "expanding a group failed", "group", grp, "error", err)
+				mu.Lock()
+				complete = false
+				mu.Unlock()
 				return nil
 			}
 			mu.Lock()
@@ -147,5 +156,5 @@ func (c *AssetInventory) expand(ctx context.Context, m *members) []jit.UserID {
 		})
 	}
 	_ = g.Wait()
-	return sortedUnique(users)
+	return sortedUnique(users), complete
 }
