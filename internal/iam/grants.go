@@ -30,11 +30,11 @@ const maxParallelReads = 8
 
 // grantOf reads a binding as an activation grant of resource; ok is false
 // for every binding the app did not write.
-func grantOf(resource string, b *cloudresourcemanager.Binding) (jit.Grant, bool) {
+func grantOf(m *conds, resource string, b *cloudresourcemanager.Binding) (jit.Grant, bool) {
 	if b == nil || b.Condition == nil || len(b.Members) != 1 {
 		return jit.Grant{}, false
 	}
-	w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+	w, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 	if !ok {
 		return jit.Grant{}, false
 	}
@@ -74,7 +74,7 @@ func (c *Client) Grants(ctx context.Context, resources []string, user jit.UserID
 				return nil
 			}
 			for _, b := range p.Bindings {
-				gr, ok := grantOf(r, b)
+				gr, ok := grantOf(c.conds, r, b)
 				if !ok || gr.Status(now) == jit.GrantExpired || (user != "" && gr.Beneficiary != user) {
 					continue
 				}
@@ -108,8 +108,8 @@ func (c *Client) Find(ctx context.Context, ref jit.GrantRef) (jit.Grant, error) 
 	if err != nil {
 		return jit.Grant{}, translateResource(op, ref.Resource, err)
 	}
-	if i := indexOf(p, ref); i >= 0 {
-		g, _ := grantOf(ref.Resource, p.Bindings[i])
+	if i := indexOf(c.conds, p, ref); i >= 0 {
+		g, _ := grantOf(c.conds, ref.Resource, p.Bindings[i])
 		return g, nil
 	}
 	return jit.Grant{}, errNoSuchGrant(op)
@@ -122,13 +122,13 @@ func errNoSuchGrant(op string) error {
 
 // indexOf finds the binding ref names: same role, exactly one member
 // (the same), the same expression, and a condition the app wrote.
-func indexOf(p *cloudresourcemanager.Policy, ref jit.GrantRef) int {
+func indexOf(m *conds, p *cloudresourcemanager.Policy, ref jit.GrantRef) int {
 	return slices.IndexFunc(p.Bindings, func(b *cloudresourcemanager.Binding) bool {
 		if b == nil || b.Role != ref.Role || len(b.Members) != 1 || !strings.EqualFold(b.Members[0], ref.Member) ||
 			b.Condition == nil || b.Condition.Expression != ref.Expression {
 			return false
 		}
-		_, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+		_, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 		return ok
 	})
 }
@@ -140,7 +140,7 @@ func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error
 	const op = "iam.Revoke"
 	var removed jit.Grant
 	err := c.modifyResource(ctx, ref.Resource, "Ending a just-in-time activation", func(p *cloudresourcemanager.Policy, unsure bool) error {
-		i := indexOf(p, ref)
+		i := indexOf(c.conds, p, ref)
 		if i < 0 && unsure && removed.Member != "" {
 			return errNothingToWrite // our earlier attempt removed it
 		}
@@ -148,7 +148,7 @@ func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error
 			return errNoSuchGrant(op)
 		}
 		now := c.opts.Clock().UTC().Truncate(time.Second)
-		removed, _ = grantOf(ref.Resource, p.Bindings[i])
+		removed, _ = grantOf(c.conds, ref.Resource, p.Bindings[i])
 		if removed.Status(now) == jit.GrantExpired {
 			// It grants nothing any more; ending it would be a no-op
 			// reported as a success.
@@ -169,7 +169,7 @@ func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error
 		} else {
 			p.Bindings = slices.Delete(p.Bindings, i, i+1)
 		}
-		sweepExpired(p, now)
+		sweepExpired(c.conds, p, now)
 		return checkLimits(op, p)
 	})
 	return removed, err
@@ -186,14 +186,14 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 	replacement := jit.GrantRef{Resource: ref.Resource, Role: ref.Role, Member: ref.Member,
 		Expression: condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition)}
 	return c.modifyResource(ctx, ref.Resource, act.Description(), func(p *cloudresourcemanager.Policy, unsure bool) error {
-		i := indexOf(p, ref)
-		if i < 0 && unsure && indexOf(p, replacement) >= 0 {
+		i := indexOf(c.conds, p, ref)
+		if i < 0 && unsure && indexOf(c.conds, p, replacement) >= 0 {
 			return errNothingToWrite // our earlier attempt replaced it
 		}
 		if i < 0 {
 			return errNoSuchGrant(op)
 		}
-		if old, _ := grantOf(ref.Resource, p.Bindings[i]); old.Status(c.opts.Clock()) == jit.GrantExpired {
+		if old, _ := grantOf(c.conds, ref.Resource, p.Bindings[i]); old.Status(c.opts.Clock()) == jit.GrantExpired {
 			return errNoSuchGrant(op)
 		}
 		p.Bindings[i] = &cloudresourcemanager.Binding{
@@ -205,7 +205,7 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 				Expression:  condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition),
 			},
 		}
-		sweepExpired(p, c.opts.Clock())
+		sweepExpired(c.conds, p, c.opts.Clock())
 		return checkLimits(op, p)
 	})
 }
@@ -214,12 +214,12 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 // they grant nothing and count against the policy's limits. A request's
 // bindings follow the request's own rule (keepForRequest): they say the
 // request was decided for as long as its token lives.
-func sweepExpired(p *cloudresourcemanager.Policy, now time.Time) {
+func sweepExpired(m *conds, p *cloudresourcemanager.Policy, now time.Time) {
 	p.Bindings = slices.DeleteFunc(p.Bindings, func(b *cloudresourcemanager.Binding) bool {
-		if keep, handled := keepForRequest(b, now); handled {
+		if keep, handled := keepForRequest(m, b, now); handled {
 			return !keep
 		}
-		g, ok := grantOf("", b)
+		g, ok := grantOf(m, "", b)
 		return ok && g.Status(now) == jit.GrantExpired
 	})
 }

@@ -106,6 +106,8 @@ type Client struct {
 	mu     sync.Mutex
 	queues map[string]*queue // by resource name; a queue exists while its writer runs
 
+	conds *conds
+
 	writes, conflicts, retries, batched, batchedDecisions, mixed atomic.Int64
 }
 
@@ -132,7 +134,7 @@ func New(crm *cloudresourcemanager.Service, opts Options) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{crm: crm, opts: opts, queues: map[string]*queue{}}
+	return &Client{crm: crm, opts: opts, queues: map[string]*queue{}, conds: newConds()}
 }
 
 // Stats returns the counters since the Client was created.
@@ -178,7 +180,7 @@ func (c *Client) grant(ctx context.Context, acts []jit.Activation, reqs []jit.Re
 // jitaccess wrote that have expired (anyone's) or that the new ones
 // replace (same member, role and resource condition), appends the new
 // bindings, and checks Google's limits before anything is sent.
-func applyActivations(policy *cloudresourcemanager.Policy, acts []jit.Activation, now time.Time) error {
+func applyActivations(m *conds, policy *cloudresourcemanager.Policy, acts []jit.Activation, now time.Time) error {
 	const op = "iam.applyActivations"
 	replaced := map[string][]jit.Activation{}
 	for _, a := range acts {
@@ -191,11 +193,11 @@ func applyActivations(policy *cloudresourcemanager.Policy, acts []jit.Activation
 			// removing a shared binding would drop other members.
 			return false
 		}
-		if keep, handled := keepForRequest(b, now); handled {
+		if keep, handled := keepForRequest(m, b, now); handled {
 			// An approval request's decision: see requests.go.
 			return !keep
 		}
-		w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+		w, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 		if !ok {
 			return false
 		}

@@ -42,18 +42,18 @@ const RequestRetention = 12 * time.Hour
 // Expired activations of a request are kept for RequestRetention, record
 // bindings until their request's deadline; neither is replaced by other
 // activations of the same role.
-func keepForRequest(b *cloudresourcemanager.Binding, now time.Time) (keep, handled bool) {
+func keepForRequest(m *conds, b *cloudresourcemanager.Binding, now time.Time) (keep, handled bool) {
 	if b == nil || b.Condition == nil || len(b.Members) != 1 {
 		return false, false
 	}
-	if condition.IsRecord(b.Condition.Title, b.Condition.Expression) {
+	if m.isRecord(b.Condition.Title, b.Condition.Expression) {
 		rec, ok := parseRecord(b.Condition.Description)
 		return ok && now.Before(rec.until), true
 	}
 	if jit.RequestIDOf(b.Condition.Description) == "" {
 		return false, false
 	}
-	w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+	w, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 	if !ok {
 		return false, false
 	}
@@ -152,14 +152,14 @@ func validApprover(a string) bool {
 
 // requestRecord finds what policy says about request id, and the index of
 // its record binding (-1 when there is none).
-func requestRecord(policy *cloudresourcemanager.Policy, id string) (jit.RequestRecord, int) {
+func requestRecord(m *conds, policy *cloudresourcemanager.Policy, id string) (jit.RequestRecord, int) {
 	var out jit.RequestRecord
 	at := -1
 	for i, b := range policy.Bindings {
 		if b == nil || b.Condition == nil || len(b.Members) != 1 {
 			continue
 		}
-		if condition.IsRecord(b.Condition.Title, b.Condition.Expression) {
+		if m.isRecord(b.Condition.Title, b.Condition.Expression) {
 			if r, ok := parseRecord(b.Condition.Description); ok && r.id == id {
 				out.Approvers, out.RejectedBy, at = r.approvers, r.rejectedBy, i
 			}
@@ -168,7 +168,7 @@ func requestRecord(policy *cloudresourcemanager.Policy, id string) (jit.RequestR
 		if jit.RequestIDOf(b.Condition.Description) != id {
 			continue
 		}
-		w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+		w, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 		if !ok {
 			continue
 		}
@@ -208,7 +208,7 @@ func (c *Client) RequestRecord(ctx context.Context, req jit.ActivationRequest) (
 	if err != nil {
 		return jit.RequestRecord{}, translateResource(op, req.Entitlement.Resource(), err)
 	}
-	rec, _ := requestRecord(policy, req.ID)
+	rec, _ := requestRecord(c.conds, policy, req.ID)
 	return fill(rec, req), nil
 }
 
@@ -264,7 +264,7 @@ func (c *Client) decide(ctx context.Context, req jit.ActivationRequest, reqs []j
 // caller recognised its own earlier decision, whose answer was lost, in
 // the record (item.maybe).
 func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, it *item, now time.Time) (jit.RequestRecord, error) {
-	rec, at := requestRecord(policy, it.req.ID)
+	rec, at := requestRecord(c.conds, policy, it.req.ID)
 	rec = fill(rec, it.req)
 	rec.Unconfirmed = it.maybe
 	dec, err := it.decide(rec)
@@ -278,7 +278,7 @@ func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, 
 		return jit.RequestRecord{}, err
 	}
 	saved := slices.Clone(policy.Bindings)
-	out, err := applyDecision(policy, it.req, rec, at, dec, now)
+	out, err := applyDecision(c.conds, policy, it.req, rec, at, dec, now)
 	if err != nil {
 		policy.Bindings = saved
 		return jit.RequestRecord{}, err
@@ -286,7 +286,7 @@ func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, 
 	return out, nil
 }
 
-func applyDecision(policy *cloudresourcemanager.Policy, req jit.ActivationRequest, rec jit.RequestRecord, at int, d jit.Decision, now time.Time) (jit.RequestRecord, error) {
+func applyDecision(m *conds, policy *cloudresourcemanager.Policy, req jit.ActivationRequest, rec jit.RequestRecord, at int, d jit.Decision, now time.Time) (jit.RequestRecord, error) {
 	const op = "iam.Decide"
 	r := record{id: req.ID, until: req.ApproveBy, approvers: rec.Approvers, rejectedBy: rec.RejectedBy}
 	switch {
@@ -294,7 +294,7 @@ func applyDecision(policy *cloudresourcemanager.Policy, req jit.ActivationReques
 		if at >= 0 {
 			policy.Bindings = slices.Delete(policy.Bindings, at, at+1)
 		}
-		if err := applyActivations(policy, []jit.Activation{*d.Grant}, now); err != nil {
+		if err := applyActivations(m, policy, []jit.Activation{*d.Grant}, now); err != nil {
 			return jit.RequestRecord{}, err
 		}
 		g := *d.Grant

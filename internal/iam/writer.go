@@ -319,11 +319,11 @@ func (c *Client) applyBatch(resource string, p *cloudresourcemanager.Policy, bat
 		acts = append(acts, it.acts...)
 	}
 	saved := slices.Clone(p.Bindings)
-	if err := applyActivations(p, acts, now); err != nil {
+	if err := applyActivations(c.conds, p, acts, now); err != nil {
 		p.Bindings = saved
 		for _, it := range grants {
 			before := slices.Clone(p.Bindings)
-			if it.err = applyActivations(p, it.acts, now); it.err != nil {
+			if it.err = applyActivations(c.conds, p, it.acts, now); it.err != nil {
 				p.Bindings = before
 			}
 		}
@@ -396,7 +396,7 @@ func (c *Client) isIn(policy *cloudresourcemanager.Policy, it *item) bool {
 	if !it.isDecision() {
 		return grantsIn(policy, it)
 	}
-	rec, _ := requestRecord(policy, it.req.ID)
+	rec, _ := requestRecord(c.conds, policy, it.req.ID)
 	rec = fill(rec, it.req)
 	rec.Unconfirmed = true
 	dec, err := it.decide(rec)
