@@ -44,23 +44,34 @@ func (c *Client) DecideConfirmed(ctx context.Context, req jit.ActivationRequest,
 	return c.decide(ctx, req, reqs, decide)
 }
 
+// ancestry waits for the policies of the folders and organizations that
+// a batch's requirements name, and the errors of those that could not be
+// read, by resource name.
+type ancestry func() (map[string]*cloudresourcemanager.Policy, map[string]error)
+
 // confirmIn waits for the ancestors' policies and confirms reqs, if any,
-// for a write to resource's policy (own).
-func confirmIn(resource string, own *cloudresourcemanager.Policy, ancestors func() (map[string]*cloudresourcemanager.Policy, error), reqs []jit.Requirement) error {
+// for a write to resource's policy (own). A policy that reqs need and that
+// could not be read fails them; another item's does not.
+func confirmIn(resource string, own *cloudresourcemanager.Policy, ancestors ancestry, reqs []jit.Requirement) error {
 	if len(reqs) == 0 {
 		return nil
 	}
-	policies, err := ancestors()
-	if err != nil {
-		return err
+	policies, errs := ancestors()
+	for _, r := range reqs {
+		for _, g := range r.Grounds {
+			if err := errs[g.Resource]; err != nil {
+				return err
+			}
+		}
 	}
 	return confirm(resource, own, policies, reqs)
 }
 
 // readAncestors starts reading, in parallel, the policies of the folders
-// and organizations that reqs name, and returns a function that waits for
-// them. The resource's own policy comes from the read-modify-write.
-func (c *Client) readAncestors(ctx context.Context, resource string, reqs []jit.Requirement) func() (map[string]*cloudresourcemanager.Policy, error) {
+// and organizations that reqs name, each once, and returns a function that
+// waits for them. The resource's own policy comes from the
+// read-modify-write.
+func (c *Client) readAncestors(ctx context.Context, resource string, reqs []jit.Requirement) ancestry {
 	names := map[string]bool{}
 	for _, r := range reqs {
 		for _, g := range r.Grounds {
@@ -70,12 +81,12 @@ func (c *Client) readAncestors(ctx context.Context, resource string, reqs []jit.
 		}
 	}
 	if len(names) == 0 {
-		return func() (map[string]*cloudresourcemanager.Policy, error) { return nil, nil }
+		return func() (map[string]*cloudresourcemanager.Policy, map[string]error) { return nil, nil }
 	}
 	var (
 		mu       sync.Mutex
 		policies = map[string]*cloudresourcemanager.Policy{}
-		firstErr error
+		errs     = map[string]error{}
 		wg       sync.WaitGroup
 	)
 	for name := range names {
@@ -84,17 +95,15 @@ func (c *Client) readAncestors(ctx context.Context, resource string, reqs []jit.
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				if firstErr == nil {
-					firstErr = translateResource("iam.readAncestors", name, err)
-				}
+				errs[name] = translateResource("iam.readAncestors", name, err)
 				return
 			}
 			policies[name] = p
 		})
 	}
-	return func() (map[string]*cloudresourcemanager.Policy, error) {
+	return func() (map[string]*cloudresourcemanager.Policy, map[string]error) {
 		wg.Wait()
-		return policies, firstErr
+		return policies, errs
 	}
 }
 

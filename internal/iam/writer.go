@@ -41,9 +41,9 @@ type item struct {
 
 	// reqs are confirmed in the live policies inside the write;
 	// ancestors waits for the policies of the folders and organizations
-	// they name, read when the item's batch starts.
+	// they name, read when the item's batch starts (again for a retry).
 	reqs      []jit.Requirement
-	ancestors func() (map[string]*cloudresourcemanager.Policy, error)
+	ancestors ancestry
 
 	// The outcome of the batch's latest attempt for this item: the
 	// decision's record, the reason the item is left out of the write
@@ -152,12 +152,15 @@ func (c *Client) writeBatch(resource string, batch []*item, budgetEnd time.Time)
 	// Detached from cancellation (a client that hangs up must not cut a
 	// write in half), bounded by the callers' deadlines.
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
+	// The policies of the folders and organizations that hold the items'
+	// eligible bindings are read, once each, while the resource's is.
+	var reqs []jit.Requirement
 	for _, it := range batch {
-		if it.ancestors == nil {
-			// The policies of the folders and organization that hold
-			// eligible bindings are read while the resource's is.
-			it.ancestors = c.readAncestors(ctx, resource, it.reqs)
-		}
+		reqs = append(reqs, it.reqs...)
+	}
+	ancestors := c.readAncestors(ctx, resource, reqs)
+	for _, it := range batch {
+		it.ancestors = ancestors
 	}
 	err := c.readModifyWrite(ctx, resource, func(p *cloudresourcemanager.Policy, lost bool) (string, error) {
 		if lost {
@@ -234,9 +237,6 @@ func (c *Client) writeBatch(resource string, batch []*item, budgetEnd time.Time)
 			it.answer(jit.RequestRecord{}, err)
 		}
 		return
-	}
-	for _, it := range open {
-		it.ancestors = nil // read again, under the retry's deadline
 	}
 	// Halves, down to single items: a batch with one item Google refuses
 	// costs a few more writes, not one per item.
