@@ -1,10 +1,13 @@
-// Package iam writes activation bindings into project IAM policies through
-// the Resource Manager v3 API. Every write is a read-modify-write at policy
-// version 3 guarded by the policy's etag, retried with jittered
-// exponential backoff when someone else wrote first, so no other binding
-// is ever lost. The same write sweeps expired activation bindings that
-// jitaccess itself wrote (recognised by parsing their condition, not by
-// their description), and never touches any other binding or member.
+// Package iam writes activation bindings and approval decisions into the
+// IAM policies of projects, folders and organizations through the Resource
+// Manager v3 API. Every write is a read-modify-write at policy version 3
+// guarded by the policy's etag, retried with jittered exponential backoff
+// when someone else wrote first, so no other binding is ever lost; the
+// writes one instance makes to one policy go through one writer, which
+// commits them together (see Client). The same write sweeps expired
+// activation bindings that jitaccess itself wrote (recognised by parsing
+// their condition, not by their description), and never touches any other
+// binding or member.
 package iam
 
 import (
