@@ -87,7 +87,7 @@ func (b *bench) startApp(ctx context.Context, ep emulator.Endpoints, overrides m
 	}
 	env := app.Environment{
 		Version:         "bench",
-		ResourceManager: rest, CloudIdentity: rest, IAMCredentials: rest,
+		ResourceManager: rest, CloudIdentity: rest, Directory: rest, IAMCredentials: rest,
 		Asset: grpcOpts, Logging: grpcOpts, SecretManager: grpcOpts,
 		IAPKeysHTTPClient:     &http.Client{Transport: jwksTransport{a.iap}},
 		ServiceAccountKeysURL: ep.IAMCredentials + "service_accounts/v1/metadata/jwk/",
