@@ -695,3 +695,44 @@ func TestApprovalWithTheAuditLogDownAfterTheActivationEnded(t *testing.T) {
 		t.Errorf("the approval did not try to read the log")
 	}
 }
+
+// TestASlowAuditLogDoesNotHoldTheProjectsWrites: an approval looks at the
+// request's audit events inside its project's write, which the project's
+// other grants wait for. With Cloud Logging hanging, a self-activation on
+// the same project must not wait out the log read (BACKEND_READ_TIMEOUT):
+// it, and the approval, answer while the log read is still held.
+func TestASlowAuditLogDoesNotHoldTheProjectsWrites(t *testing.T) {
+	t.Parallel()
+	const project = "projects/prod-payments-api"
+	h := apptest.Start(t, apptest.Options{Config: map[string]string{"BACKEND_READ_TIMEOUT": "60"}})
+	w := h.Emulator.World
+	p, _ := w.Policy(project)
+	p.Bindings = append(p.Bindings, emulator.Binding{
+		Role: "roles/run.viewer", Members: []string{"user:frank@example.com"},
+		Condition: &emulator.Expr{Title: "Eligible for JIT access", Expression: "has({}.jitAccessConstraint)"},
+	})
+	if _, err := w.SetIamPolicy(project, p); err != nil {
+		t.Fatal(err)
+	}
+	approve := approveRequest(t, h)
+	w.Faults.Set(listLogEntries, emulator.Fault{Latency: hang})
+
+	approved := make(chan apptest.Response, 1)
+	go func() { approved <- approve(t, h) }()
+	for w.Faults.Held(listLogEntries) == 0 {
+		time.Sleep(time.Millisecond) // the approval has asked for the log and is deciding
+	}
+	r := h.Do(t, "frank@example.com", http.MethodPost, "/api/projects/prod-payments-api/roles/self-activate", map[string]any{
+		"entitlementIds": []string{"prod-payments-api:roles/run.viewer"}, "justification": "INC-1", "activationTimeout": 30,
+	})
+	if r.Status != http.StatusOK {
+		t.Errorf("self-activation beside the approval = %d %s", r.Status, r.Body)
+	}
+	held := w.Faults.Held(listLogEntries)
+	if a := <-approved; a.Status != http.StatusOK {
+		t.Errorf("approval with the log hanging = %d %s", a.Status, a.Body)
+	}
+	if held == 0 {
+		t.Errorf("the self-activation answered only once the log read had ended: the project's write waited for the audit log")
+	}
+}
