@@ -122,6 +122,7 @@ func TestMailServerFailing(t *testing.T) {
 				// A margin for a loaded machine, as in TestEveryDependencyFailing.
 				"BACKEND_WRITE_TIMEOUT": strconv.Itoa(backendTimeout), "BACKEND_CONNECT_TIMEOUT": strconv.Itoa(backendTimeout),
 			}})
+			makeSigningKey(t, h)
 			proxy.target.Store(h.Outbox.Addr())
 			proxy.fault.Store(int32(tc.fault))
 			began := time.Now()
@@ -185,6 +186,7 @@ func TestPubSubFailing(t *testing.T) {
 					option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
 			})
 			h := c.Instances[0]
+			makeSigningKey(t, h)
 			err := status.Error(tc.code, "injected")
 			fault.err.Store(&err)
 			began := time.Now()
