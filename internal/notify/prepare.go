@@ -76,13 +76,7 @@ func (m Multi) Prepare(ctx context.Context, k Kind) Delivery {
 type multiDelivery []Delivery
 
 func (ds multiDelivery) Send(ctx context.Context, n Notification) error {
-	var errs []error
-	for _, d := range ds {
-		if err := d.Send(ctx, n); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return all(len(ds), func(i int) error { return ds[i].Send(ctx, n) })
 }
 
 func (ds multiDelivery) Discard() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/pstest"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -273,4 +274,55 @@ func TestNotifierPrepareSendsOnEveryChannel(t *testing.T) {
 			t.Errorf("%d emails, want none", len(ob.Messages()))
 		}
 	})
+}
+
+// holdUntilMailed is a pstest reactor that holds every Publish until the
+// outbox has received an email (or a generous fallback passed), and
+// remembers whether it had.
+type holdUntilMailed struct {
+	ob    *outbox.Server
+	ctx   context.Context //nolint:containedctx // the test's, for the fallback
+	mails chan bool
+}
+
+func (h holdUntilMailed) React(any) (bool, any, error) {
+	ctx, cancel := context.WithTimeout(h.ctx, 30*time.Second)
+	defer cancel()
+	_, err := h.ob.WaitFor(ctx, func(outbox.Message) bool { return true })
+	h.mails <- err == nil
+	return false, nil, nil
+}
+
+// TestChannelsSendAtOnce: the email does not wait for the Pub/Sub
+// publish (which waits for its server's answer), prepared or not: the
+// publish is held until the email has arrived, so channels sent one after
+// the other would never get there.
+func TestChannelsSendAtOnce(t *testing.T) {
+	t.Parallel()
+	const topic = "projects/jitaccess-app/topics/jit-events"
+	for _, prepared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "send", true: "prepared"}[prepared], func(t *testing.T) {
+			t.Parallel()
+			ob := startOutbox(t, outbox.Options{Username: smtpUser, Password: smtpPassword})
+			hold := holdUntilMailed{ob: ob, ctx: t.Context(), mails: make(chan bool, 1)}
+			_, client := newPubSub(t, topic, pstest.ServerReactorOption{FuncName: "Publish", Reactor: hold})
+			// Pub/Sub first: in order, it would be waited for before the email.
+			n := notify.New(newPublisher(t, client, topic), newMailer(t, ob, nil))
+			r := newRequest()
+			e := jit.Event{Kind: jit.EventRequested, Request: &r, Activations: []jit.Activation{newActivation(r)}, ActionURL: actionURL}
+			var err error
+			if prepared {
+				send, _ := n.Prepare(t.Context(), jit.EventRequested)
+				err = send(t.Context(), e)
+			} else {
+				err = n.Notify(t.Context(), e)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !<-hold.mails {
+				t.Error("the publish was answered before the email was sent: the channels sent one after the other")
+			}
+		})
+	}
 }
