@@ -75,8 +75,11 @@ bench: ## Measure: latency/floor per operation, quota per session, throughput, s
 
 # -s -w drop the symbol table and DWARF data: a third of the binary, and
 # nothing a production stack trace needs (it keeps function names).
+# grpcnotrace drops gRPC's golang.org/x/net/trace pages (/debug/requests),
+# whose templates kept every exported method of every type in the binary
+# (docs/performance.md); the Dockerfile and app.yaml build the same way.
 build: ## Build static binaries into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -tags=grpcnotrace -ldflags='-s -w' -o bin/ ./cmd/...
 
 docker: ## Build the container image (IMAGE=jitaccess:dev)
 	docker build -t $(IMAGE) .

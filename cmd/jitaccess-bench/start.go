@@ -37,7 +37,7 @@ func (b *bench) startTable(ctx context.Context) error {
 	if bin == "" {
 		bin = filepath.Join(dir, "jitaccess")
 		//nolint:gosec // the go command with fixed arguments and a temporary output path
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/jitaccess")
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-tags=grpcnotrace", "-ldflags=-s -w", "-o", bin, "./cmd/jitaccess")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Stderr = b.log
 		if err := cmd.Run(); err != nil {
@@ -65,7 +65,7 @@ func (b *bench) startTable(ctx context.Context) error {
 	slices.Sort(starts)
 	slices.Sort(rss)
 	b.p.f("## cmd/jitaccess: start, memory, size (%d starts)\n\n", startRuns)
-	b.p.f("| exec → first 200 from /health/alive (min / median / max) | idle RSS (median) | binary (-trimpath -ldflags='-s -w') |\n|---|---|---|\n")
+	b.p.f("| exec → first 200 from /health/alive (min / median / max) | idle RSS (median) | binary (-trimpath -tags=grpcnotrace -ldflags='-s -w') |\n|---|---|---|\n")
 	b.p.f("| %.1f / %.1f / %.1f ms | %.1f MB | %.1f MB |\n\n",
 		ms(starts[0]), ms(starts[len(starts)/2]), ms(starts[len(starts)-1]), float64(rss[len(rss)/2])/1024, float64(st.Size())/1e6)
 	b.p.f("targets: start ≤ 50 ms, idle RSS ≤ 25 MB, binary ≤ 40 MB\n\n")

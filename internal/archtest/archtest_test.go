@@ -121,33 +121,77 @@ func isUnder(path string, roots []string) bool {
 }
 
 // dockerBuild matches the Dockerfile's build command.
-var dockerBuild = regexp.MustCompile(`^RUN\s+CGO_ENABLED=0\s+go\s+build\s+(-trimpath)(?:\s+-ldflags='([^']*)')?\s+-o\s+(\S+)\s+(\./cmd/jitaccess)\s*$`)
+var dockerBuild = regexp.MustCompile(`^RUN\s+CGO_ENABLED=0\s+go\s+build\s+(-trimpath)(?:\s+(-tags=\S+))?(?:\s+-ldflags='([^']*)')?\s+-o\s+(\S+)\s+(\./cmd/jitaccess)\s*$`)
 
-// TestDockerfileBuilds runs the Dockerfile's build command (docker itself
-// is not available everywhere the tests run) and checks the image's shape.
-func TestDockerfileBuilds(t *testing.T) {
-	t.Parallel()
-	root := moduleRoot(t)
+// dockerBuildArgs returns the go build arguments of the Dockerfile's build
+// command, with extra linker flags and the output path replaced by out.
+func dockerBuildArgs(t *testing.T, root, out string, extraLDFlags ...string) ([]string, []string) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buildArgs []string
-	var lines []string
+	var buildArgs, lines []string
 	for line := range strings.Lines(string(b)) {
 		line = strings.TrimSpace(line)
 		lines = append(lines, line)
 		if m := dockerBuild.FindStringSubmatch(line); m != nil {
 			buildArgs = []string{"build", m[1]}
 			if m[2] != "" {
-				buildArgs = append(buildArgs, "-ldflags="+m[2])
+				buildArgs = append(buildArgs, m[2])
 			}
-			buildArgs = append(buildArgs, "-o", filepath.Join(t.TempDir(), "jitaccess"), m[4])
+			if ld := strings.TrimSpace(m[3] + " " + strings.Join(extraLDFlags, " ")); ld != "" {
+				buildArgs = append(buildArgs, "-ldflags="+ld)
+			}
+			buildArgs = append(buildArgs, "-o", out, m[5])
 		}
 	}
 	if buildArgs == nil {
 		t.Fatalf("Dockerfile has no line matching %s", dockerBuild)
 	}
+	return buildArgs, lines
+}
+
+func goBuild(t *testing.T, root string, args []string) []byte {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// TestUnusedMethodsAreDropped keeps the production binary free of calls
+// that look methods up by a name known only at run time (text/template's
+// field evaluation, reflect.Value.MethodByName with a variable): one such
+// reachable call makes the linker keep every exported method of every
+// type, a third of the binary and several MB of resident memory
+// (docs/performance.md). The linker's dependency dump marks them.
+func TestUnusedMethodsAreDropped(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	args, _ := dockerBuildArgs(t, root, filepath.Join(t.TempDir(), "jitaccess"), "-dumpdep")
+	out := goBuild(t, root, args)
+	var marked []string
+	for line := range strings.Lines(string(out)) {
+		if strings.Contains(line, "<ReflectMethod>") {
+			marked = append(marked, strings.TrimSpace(line))
+		}
+	}
+	if len(marked) > 0 {
+		t.Errorf("cmd/jitaccess reaches methods looked up by run-time names, so the linker keeps every method (remove the caller, e.g. a template execution):\n%s", strings.Join(marked, "\n"))
+	}
+}
+
+// TestDockerfileBuilds runs the Dockerfile's build command (docker itself
+// is not available everywhere the tests run) and checks the image's shape.
+func TestDockerfileBuilds(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	buildArgs, lines := dockerBuildArgs(t, root, filepath.Join(t.TempDir(), "jitaccess"))
 	for _, want := range []string{
 		"FROM golang:1.26 AS build",
 		"FROM gcr.io/distroless/static-debian12:nonroot",
@@ -158,13 +202,7 @@ func TestDockerfileBuilds(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
-
-	cmd := exec.CommandContext(t.Context(), "go", buildArgs...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(buildArgs, " "), err, out)
-	}
+	goBuild(t, root, buildArgs)
 }
 
 func containsLine(lines []string, want string) bool {

@@ -1,19 +1,15 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"embed"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"net"
 	netmail "net/mail"
 	"slices"
 	"strings"
 	"sync"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -21,9 +17,6 @@ import (
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
-
-//go:embed templates
-var templates embed.FS
 
 // msgSendFailed is what a person is told when an email could not be sent;
 // the cause goes to the logs only.
@@ -75,16 +68,13 @@ type Mailer struct {
 	opts    MailOptions
 	props   smtpProperties
 	mapping *addressMapping // nil: identity
-	html    *htmltemplate.Template
-	text    *texttemplate.Template
 
 	pwMu     sync.Mutex
 	password string
 }
 
-// NewMailer checks the options, compiles the address mapping and parses
-// the templates, so that a bad setting fails at start-up, not at the first
-// email.
+// NewMailer checks the options and compiles the address mapping, so that
+// a bad setting fails at start-up, not at the first email.
 func NewMailer(opts MailOptions) (*Mailer, error) {
 	if opts.Host == "" || opts.Port <= 0 || opts.SenderAddress == "" {
 		return nil, errors.New("notify: SMTP host, port and sender address are required")
@@ -105,13 +95,6 @@ func NewMailer(opts MailOptions) (*Mailer, error) {
 		if m.mapping, err = compileMapping(opts.AddressMapping); err != nil {
 			return nil, fmt.Errorf("notify: %w", err)
 		}
-	}
-	funcs := map[string]any{"time": m.formatTime, "users": joinUsers}
-	if m.html, err = htmltemplate.New("").Funcs(funcs).ParseFS(templates, "templates/*.html"); err != nil {
-		return nil, fmt.Errorf("notify: HTML templates: %w", err)
-	}
-	if m.text, err = texttemplate.New("").Funcs(funcs).ParseFS(templates, "templates/*.txt"); err != nil {
-		return nil, fmt.Errorf("notify: text templates: %w", err)
 	}
 	return m, nil
 }
@@ -359,16 +342,12 @@ func (m *Mailer) message(ctx context.Context, n Notification) (*mail.Msg, error)
 	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	msg.SetMessageID()
 	msg.SetDate()
-	var text, html bytes.Buffer
-	name := string(n.Kind)
-	if err := m.text.ExecuteTemplate(&text, name+".txt", n); err != nil {
-		return nil, fmt.Errorf("text body: %w", err)
+	text, html, err := m.render(n)
+	if err != nil {
+		return nil, err
 	}
-	if err := m.html.ExecuteTemplate(&html, name+".html", n); err != nil {
-		return nil, fmt.Errorf("HTML body: %w", err)
-	}
-	msg.SetBodyString(mail.TypeTextPlain, text.String())
-	msg.AddAlternativeString(mail.TypeTextHTML, html.String())
+	msg.SetBodyString(mail.TypeTextPlain, text)
+	msg.AddAlternativeString(mail.TypeTextHTML, html)
 	return msg, nil
 }
 

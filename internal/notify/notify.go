@@ -8,8 +8,8 @@
 //
 // Email goes through a maintained SMTP client (github.com/wneessen/go-mail:
 // STARTTLS, AUTH, RFC 5322 address parsing and header encoding, so values
-// cannot inject headers); bodies are rendered from embedded templates, the
-// HTML part with html/template so that every value is escaped.
+// cannot inject headers); bodies are written in Go (render.go), every value
+// of the HTML part escaped as html/template would.
 package notify
 
 import (
