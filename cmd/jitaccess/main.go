@@ -60,7 +60,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return fmt.Errorf("invalid configuration (see docs/configuration.md):\n%w", err)
 	}
 	if report {
-		// Before switching from 1.8.1: which bindings become eligible.
+		// Before switching from 1.8.1: which bindings become eligible; and
+		// at any time, which approver bindings have no effect.
 		return app.CompatReport(ctx, cfg, app.Environment{}, stdout)
 	}
 	logger := slog.New(cloudlog.NewHandler(stdout, &cloudlog.HandlerOptions{Level: cfg.LogLevel}))

@@ -154,6 +154,9 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	catOpts := catalog.Options{
 		Scope: cfg.Scope.String(), ProjectsQuery: cfg.AvailableProjectsQuery,
 		ReadTimeout: cfg.BackendReadTimeout, Clock: clock, Logger: logger,
+		// One memory of the approver warnings for the reading and the
+		// writing catalog, so that neither repeats the other's.
+		Notices: catalog.NewNotices(cfg.CatalogCacheTTL, clock),
 	}
 	// Reads go through a per-user cache; writes confirm eligibility in the
 	// live policies (or, where they cannot, with a catalog that caches

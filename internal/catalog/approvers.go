@@ -14,18 +14,16 @@ import (
 
 // approverOf parses a binding's condition as an approver declaration for
 // ent: the same role and resource condition, with the approver marker
-// (see condition.ParseApprover). Malformed markers are logged and ignored,
-// which leaves the original's peer rule in place for that binding.
-func approverOf(ctx context.Context, opts Options, ent jit.Entitlement, role, expr string) (condition.Approver, bool) {
-	if role != ent.Role || expr == "" {
+// (see condition.ParseApprover). Malformed markers are ignored, which
+// leaves the original's peer rule in place for that binding; discovery
+// warns about them once per period (Options.noteApprovers), not here on
+// every request.
+func approverOf(ent jit.Entitlement, role, expr string) (condition.Approver, bool) {
+	if role != ent.Role || !mentionsApproverMarker(expr) {
 		return condition.Approver{}, false
 	}
 	a, ok, err := condition.ParseApprover(expr)
-	if err != nil {
-		opts.Logger.WarnContext(ctx, "ignoring a malformed approver marker", "role", role, "condition", expr, "error", err)
-		return condition.Approver{}, false
-	}
-	if !ok || a.ResourceCondition != ent.ResourceCondition {
+	if err != nil || !ok || a.ResourceCondition != ent.ResourceCondition {
 		return condition.Approver{}, false
 	}
 	return a, true
@@ -47,11 +45,17 @@ func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (ji
 		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
 	}
 	out := jit.ApproverPolicy{}
+	var decl declaration
+	var seen []*binding
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
+		seen = append(seen, &binding{role: b.GetRole(), members: b.GetMembers(), expr: b.GetCondition().GetExpression(), resource: r.GetAttachedResourceFullName()})
 		var into *[]jit.UserID
-		if a, ok := approverOf(ctx, c.opts, ent, b.GetRole(), b.GetCondition().GetExpression()); ok {
+		if a, ok := approverOf(ent, b.GetRole(), b.GetCondition().GetExpression()); ok {
 			out.Dedicated = true
+			if a.Quorum > out.Quorum || decl.resource == "" {
+				decl = declaration{resource: r.GetAttachedResourceFullName(), expr: b.GetCondition().GetExpression(), members: b.GetMembers()}
+			}
 			out.Quorum = max(out.Quorum, a.Quorum)
 			into = &out.Approvers
 		} else if el, ok := eligibilityAt(at(ent), b.GetRole(), b.GetCondition().GetExpression()); ok && el.typ == jit.MPA && el.ent == ent {
@@ -69,6 +73,10 @@ func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (ji
 		}
 	}
 	out.Approvers, out.Peers = sortedUnique(out.Approvers), sortedUnique(out.Peers)
+	// The analysis holds every binding of the role that applies to ent:
+	// enough to prove an approver binding on ent's project useless.
+	c.opts.noteApprovers(ctx, at(ent), seen)
+	c.opts.noteQuorum(ctx, ent, out, decl)
 	return out, nil
 }
 
@@ -81,11 +89,15 @@ func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (ji
 		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
 	}
 	out := jit.ApproverPolicy{}
+	var decl declaration
 	approvers, peers := &members{groups: map[string]bool{}}, &members{groups: map[string]bool{}}
 	for _, b := range bindings {
 		into := peers
-		if a, ok := approverOf(ctx, c.opts, ent, b.role, b.expr); ok {
+		if a, ok := approverOf(ent, b.role, b.expr); ok {
 			out.Dedicated = true
+			if a.Quorum > out.Quorum || decl.resource == "" {
+				decl = declaration{resource: b.resource, expr: b.expr, members: b.members}
+			}
 			out.Quorum = max(out.Quorum, a.Quorum)
 			into = approvers
 		} else if el, ok := eligibilityAt(at(ent), b.role, b.expr); !ok || el.typ != jit.MPA || el.ent != ent {
@@ -103,8 +115,14 @@ func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (ji
 			}
 		}
 	}
-	out.Approvers = c.expand(ctx, approvers)
-	out.Peers = c.expand(ctx, peers)
+	var complete bool
+	out.Approvers, complete = c.expand(ctx, approvers)
+	out.Peers, _ = c.expand(ctx, peers)
+	if complete {
+		// A group that could not be read is logged as such; counting
+		// without it would blame the quorum.
+		c.opts.noteQuorum(ctx, ent, out, decl)
+	}
 	return out, nil
 }
 
@@ -114,9 +132,10 @@ type members struct {
 	groups map[string]bool
 }
 
-// expand adds the groups' members to the users, as Holders does.
-func (c *AssetInventory) expand(ctx context.Context, m *members) []jit.UserID {
-	users := m.users
+// expand adds the groups' members to the users, as Holders does;
+// complete is false when a group could not be read.
+func (c *AssetInventory) expand(ctx context.Context, m *members) (users []jit.UserID, complete bool) {
+	users, complete = m.users, true
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxGroupExpansions)
@@ -125,6 +144,9 @@ func (c *AssetInventory) expand(ctx context.Context, m *members) []jit.UserID {
 			found, err := c.membersOf(gctx, grp)
 			if err != nil {
 				c.opts.Logger.WarnContext(gctx, "expanding a group failed", "group", grp, "error", err)
+				mu.Lock()
+				complete = false
+				mu.Unlock()
 				return nil
 			}
 			mu.Lock()
@@ -134,5 +156,5 @@ func (c *AssetInventory) expand(ctx context.Context, m *members) []jit.UserID {
 		})
 	}
 	_ = g.Wait()
-	return sortedUnique(users)
+	return sortedUnique(users), complete
 }

@@ -39,7 +39,7 @@ func (c *AssetInventory) ApprovalRule(ctx context.Context, ent jit.Entitlement) 
 	}
 	rule := jit.ApproverPolicy{Quorum: 1}
 	for _, b := range bindings {
-		if a, ok := approverOf(ctx, c.opts, ent, b.role, b.expr); ok {
+		if a, ok := approverOf(ent, b.role, b.expr); ok {
 			rule.Dedicated = true
 			rule.Quorum = max(rule.Quorum, a.Quorum)
 		}

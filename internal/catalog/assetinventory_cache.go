@@ -39,7 +39,13 @@ func (c *AssetInventory) HolderGrounds(ctx context.Context, ent jit.Entitlement,
 // the other holders — and the cache makes that one call.
 func (c *AssetInventory) effectiveBindings(ctx context.Context, base jit.Entitlement) ([]*binding, error) {
 	return get(ctx, c.opts.Cache, cacheKey{kind: "effective", arg: base.FullResourceName()}, func(ctx context.Context) ([]*binding, error) {
-		return c.fetchEffectiveBindings(ctx, base)
+		bindings, err := c.fetchEffectiveBindings(ctx, base)
+		if err == nil {
+			// Once per fetch, not per request: every listing, peer
+			// lookup and approval of the resource reads these.
+			c.opts.noteApprovers(ctx, base, bindings)
+		}
+		return bindings, err
 	})
 }
 

@@ -57,6 +57,11 @@ type Options struct {
 	// nothing.
 	Cache *Cache
 
+	// Notices throttles the warnings about approver declarations without
+	// effect found at discovery; nil gets one per catalog (NewNotices
+	// with the cache's TTL). Share one between an app's catalogs.
+	Notices *Notices
+
 	// widened remembers which widened bindings were logged; shared by the
 	// copies of Options a catalog keeps.
 	widened *widenedLog
@@ -74,6 +79,13 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Notices == nil {
+		var period time.Duration
+		if o.Cache.enabled() {
+			period = o.Cache.ttl
+		}
+		o.Notices = NewNotices(period, o.Clock)
 	}
 }
 

@@ -3,8 +3,11 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	asset "cloud.google.com/go/asset/apiv1"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/jitaccess/jitaccess/internal/cloudlog"
 	"github.com/jitaccess/jitaccess/internal/condition"
+	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
 // Why a binding is eligible under jitaccess but was not under 1.8.1.
@@ -100,22 +104,17 @@ type WidenedBinding struct {
 // switching: these bindings become activatable.
 func CompatReport(ctx context.Context, client *asset.Client, scope string, policyAnalyzer bool) ([]WidenedBinding, error) {
 	const op = "catalog.CompatReport"
-	it := client.SearchAllIamPolicies(ctx, &assetpb.SearchAllIamPoliciesRequest{Scope: scope, PageSize: 500})
 	var out []WidenedBinding
-	for {
-		r, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			return nil, translate(op, scope, err)
-		}
+	err := searchPolicies(ctx, client, scope, func(r *assetpb.IamPolicySearchResult) {
 		for _, b := range r.GetPolicy().GetBindings() {
 			expr := b.GetCondition().GetExpression()
 			if reason := Widened(expr, policyAnalyzer); reason != "" {
 				out = append(out, WidenedBinding{Resource: r.GetResource(), Role: b.GetRole(), Members: b.GetMembers(), Condition: expr, Reason: reason})
 			}
 		}
+	})
+	if err != nil {
+		return nil, translate(op, scope, err)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Resource != out[j].Resource {
@@ -124,4 +123,151 @@ func CompatReport(ctx context.Context, client *asset.Client, scope string, polic
 		return out[i].Role < out[j].Role
 	})
 	return out, nil
+}
+
+// searchPolicies calls each with every IAM policy in scope, from Cloud
+// Asset's copy (SearchAllIamPolicies).
+func searchPolicies(ctx context.Context, client *asset.Client, scope string, each func(*assetpb.IamPolicySearchResult)) error {
+	it := client.SearchAllIamPolicies(ctx, &assetpb.SearchAllIamPoliciesRequest{Scope: scope, PageSize: 500})
+	for {
+		r, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		each(r)
+	}
+}
+
+// Asset types whose policies the catalogs read.
+const (
+	assetTypeProject      = "cloudresourcemanager.googleapis.com/Project"
+	assetTypeFolder       = "cloudresourcemanager.googleapis.com/Folder"
+	assetTypeOrganization = "cloudresourcemanager.googleapis.com/Organization"
+)
+
+// policyNodeOf reads a search result as a policy node, with the ancestry
+// Cloud Asset documents for it: the project (projects/NUMBER, set for a
+// project's own policy and for the resources in a project), the folders
+// and the organization it belongs to.
+func policyNodeOf(r *assetpb.IamPolicySearchResult) policyNode {
+	n := policyNode{key: strings.TrimPrefix(r.GetResource(), crmPrefix), fullName: r.GetResource()}
+	switch r.GetAssetType() {
+	case assetTypeProject:
+		n.crm = true
+		if r.GetProject() != "" {
+			n.key = r.GetProject()
+		}
+	case assetTypeFolder, assetTypeOrganization:
+		n.crm = true
+	}
+	for _, a := range append(slices.Clone(r.GetFolders()), r.GetOrganization(), r.GetProject()) {
+		if a != "" && a != n.key && !slices.Contains(n.ancestors, a) {
+			n.ancestors = append(n.ancestors, a)
+		}
+	}
+	for _, b := range r.GetPolicy().GetBindings() {
+		n.bindings = append(n.bindings, policyBinding{role: b.GetRole(), members: b.GetMembers(), expr: b.GetCondition().GetExpression()})
+	}
+	return n
+}
+
+// maxQuorumCounts bounds the group expansions one report makes.
+const maxQuorumCounts = 100
+
+// approverReport lists the approver declarations in scope that have no
+// effect, or not the intended one (see ApproverProblem), from Cloud
+// Asset's copy of the policies. count tells who can approve a candidate
+// for an unreachable quorum, groups expanded as the catalog does.
+func approverReport(ctx context.Context, client *asset.Client, scope string, defaultQuorum int,
+	count func(context.Context, quorumCandidate) ([]jit.UserID, error),
+) ([]ApproverIssue, error) {
+	const op = "catalog.ApproverReport"
+	byKey := map[string]int{}
+	var nodes []policyNode
+	err := searchPolicies(ctx, client, scope, func(r *assetpb.IamPolicySearchResult) {
+		n := policyNodeOf(r)
+		if i, ok := byKey[n.key]; ok {
+			nodes[i].bindings = append(nodes[i].bindings, n.bindings...)
+			return
+		}
+		byKey[n.key] = len(nodes)
+		nodes = append(nodes, n)
+	})
+	if err != nil {
+		return nil, translate(op, scope, err)
+	}
+	v := newPolicyView(nodes)
+	out := v.markerIssues()
+	for i, c := range v.quorumCandidates(defaultQuorum) {
+		approvers, counted, why := c.users, false, ""
+		switch {
+		case len(c.groups) == 0:
+		case i >= maxQuorumCounts:
+			why = fmt.Sprintf("the report counts the groups of at most %d roles", maxQuorumCounts)
+		default:
+			found, err := count(ctx, c)
+			if err != nil {
+				why = err.Error()
+				break
+			}
+			approvers, counted = found, true
+		}
+		if issue := c.quorumIssue(approvers, counted, why); issue != nil {
+			out = append(out, *issue)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Resource != out[j].Resource {
+			return out[i].Resource < out[j].Resource
+		}
+		if out[i].Role != out[j].Role {
+			return out[i].Role < out[j].Role
+		}
+		return out[i].Problem < out[j].Problem
+	})
+	return out, nil
+}
+
+// ApproverReport lists the approver declarations in the scope that have
+// no effect, or not the intended one: malformed approver markers, approver
+// bindings that meet no binding making the role eligible for peer approval
+// (on the resource, above or below it), approver bindings of roles that
+// are only self-approval eligible, and quorums larger than the people the
+// approver bindings name, their groups expanded through Policy Analyzer as
+// the app does. defaultQuorum is ACTIVATION_REQUEST_APPROVALS. It needs
+// cloudasset.assets.searchAllIamPolicies (and analyzeIamPolicy for groups)
+// on the scope.
+func (c *PolicyAnalyzer) ApproverReport(ctx context.Context, defaultQuorum int) ([]ApproverIssue, error) {
+	return approverReport(ctx, c.asset, c.opts.Scope, defaultQuorum, func(ctx context.Context, q quorumCandidate) ([]jit.UserID, error) {
+		if q.at.Project == "" && q.at.Node == "" {
+			return nil, fmt.Errorf("%s names no project id the report can analyze", q.atName)
+		}
+		ap, err := c.approvers(ctx, q.at)
+		if err != nil {
+			return nil, fmt.Errorf("asking Policy Analyzer: %w", err)
+		}
+		return ap.Approvers, nil
+	})
+}
+
+// ApproverReport is PolicyAnalyzer.ApproverReport, with groups expanded
+// as this catalog does (GROUP_MEMBERSHIP).
+func (c *AssetInventory) ApproverReport(ctx context.Context, defaultQuorum int) ([]ApproverIssue, error) {
+	return approverReport(ctx, c.asset, c.opts.Scope, defaultQuorum, func(ctx context.Context, q quorumCandidate) ([]jit.UserID, error) {
+		if c.identity == nil && c.opts.Directory == nil {
+			return nil, errors.New("the groups' members cannot be read without group access (GROUP_MEMBERSHIP=direct needs SERVICE_ACCOUNT for the Directory API)")
+		}
+		approvers := slices.Clone(q.users)
+		for _, g := range q.groups {
+			found, err := c.membersOf(ctx, g)
+			if err != nil {
+				return nil, fmt.Errorf("reading the members of %s failed: %w", g, err)
+			}
+			approvers = append(approvers, found...)
+		}
+		return sortedUnique(approvers), nil
+	})
 }
