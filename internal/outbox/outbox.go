@@ -237,9 +237,9 @@ func (s *Server) WaitForConnection(ctx context.Context, match func(Connection) b
 	for {
 		s.mu.Lock()
 		for _, c := range s.conns {
-			if match(*c) {
+			if seen := *c; match(seen) {
 				s.mu.Unlock()
-				return *c, nil
+				return seen, nil
 			}
 		}
 		changed := s.cond
