@@ -178,3 +178,31 @@ func TestFailedSigningSendsNoEmail(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestWhoseEmailFailsFails: a session that cannot be set up (the
+// mail server refuses the app's password) fails the request once the
+// token is signed, as a failed email always did, and it is audited as
+// failed; the connection is not left open.
+func TestRequestWhoseEmailFailsFails(t *testing.T) {
+	t.Parallel()
+	h := apptest.Start(t, apptest.Options{Config: map[string]string{"AUDIT_LOG": "cloud-logging", "SMTP_PASSWORD": "wrong"}})
+	r := h.Do(t, "erin@example.com", http.MethodPost, mpaRequestPath, requestBody())
+	if r.Status < 500 || r.Message(t) != "Notifying the reviewers failed: Sending the notification email failed" {
+		t.Fatalf("request with the email refused = %d %s", r.Status, r.Body)
+	}
+	for _, c := range waitAllClosed(t, h.Outbox) {
+		if c.Authenticated || c.Mails != 0 {
+			t.Errorf("connection %+v, want it refused before MAIL FROM", c)
+		}
+	}
+	if n := len(h.Outbox.Messages()); n != 0 {
+		t.Errorf("%d emails, want none", n)
+	}
+	var events []string
+	for _, e := range h.Emulator.Logging.Entries("projects/jitaccess-app/logs/jitaccess-audit") {
+		events = append(events, e.GetLabels()["event"]+" "+e.GetSeverity().String())
+	}
+	if !slices.Contains(events, "api.requestRole ERROR") || slices.Contains(events, "api.requestRole INFO") {
+		t.Errorf("audit events = %v, want the request recorded as failed", events)
+	}
+}
