@@ -113,16 +113,14 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	if err != nil {
 		return fail(err)
 	}
-	// The audit log is read while the policy is: the decision waits for
-	// it (alreadyDecided), the policy read does not.
-	logged := make(chan []jit.RequestEvent, 1)
-	go func() { logged <- s.decidedInLog(ctx, req) }()
-	var events []jit.RequestEvent
-	var eventsOnce sync.Once
-	logEvents := func() []jit.RequestEvent {
-		eventsOnce.Do(func() { events = <-logged })
-		return events
-	}
+	// The audit log is read while the policy is, and looked at inside the
+	// project's write (alreadyDecided), which every other grant and
+	// decision on the project waits for. So the write waits for the log
+	// only briefly: it was asked with the policy and normally answers with
+	// it; a slow Cloud Logging must not hold other users' activations for
+	// BACKEND_READ_TIMEOUT. Without it the decision rests on IAM alone, as
+	// when the log cannot be read.
+	logEvents := s.awaitLog(ctx, req)
 	var granted, attempted bool
 	rec, err := decideApproval(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
 		if attempted && rec.Unconfirmed && landed(rec, caller.Email, granted) {
@@ -133,7 +131,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 			return jit.Decision{Landed: true}, nil
 		}
 		attempted = true
-		if err := alreadyDecided(op, rec, logEvents()); err != nil {
+		if err := alreadyDecided(op, rec, logEvents(logWaitInWrite)); err != nil {
 			return jit.Decision{}, err
 		}
 		if rec.HasApproved(caller.Email) {
@@ -162,7 +160,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 		}
 		return fail(wrapUpstream(op, "Approving the activation request failed", err))
 	}
-	state := stateOf(req, rec, logEvents(), s.now())
+	state := stateOf(req, rec, logEvents(logWaitInWrite), s.now())
 	// The approval that was just recorded is not in the log yet.
 	state = withApproval(state, caller.Email, s.now())
 	state.Required = required
@@ -175,6 +173,41 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	r := s.requestResult(caller.Email, req, state)
 	r.Warnings = s.recordAndNotify(ctx, e)
 	return r, nil
+}
+
+// logWaitInWrite bounds how long a decision, inside its project's write,
+// waits for the request's audit events that were asked for at the same
+// time as the policy.
+const logWaitInWrite = time.Second
+
+// awaitLog starts reading req's audit events and returns a function that
+// waits at most the given time for them (once they are in, at once); it
+// returns nil, logged, when they did not arrive in time.
+func (s *Service) awaitLog(ctx context.Context, req jit.ActivationRequest) func(time.Duration) []jit.RequestEvent {
+	logged := make(chan []jit.RequestEvent, 1)
+	go func() { logged <- s.decidedInLog(ctx, req) }()
+	var (
+		mu     sync.Mutex
+		events []jit.RequestEvent
+		done   bool
+	)
+	return func(wait time.Duration) []jit.RequestEvent {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return events
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case events = <-logged:
+			done = true
+		case <-t.C:
+			s.opts.Logger.WarnContext(ctx, "the audit log did not answer in time; deciding on the IAM policy alone",
+				slog.String("request_id", req.ID), slog.Duration("waited", wait))
+		}
+		return events
+	}
 }
 
 // landed reports whether rec holds the decision an earlier attempt of the

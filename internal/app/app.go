@@ -412,7 +412,10 @@ func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environmen
 			return nil, nil, fmt.Errorf("cloud logging admin client: %w", err)
 		}
 		a.closers = append(a.closers, admin.Close)
-		history = audit.NewHistory(admin, id.ProjectID, audit.FromLogs(AuditLogs(cfg)...))
+		// Bounded like every read: approvals wait for the log (the
+		// client library alone would retry an unavailable Cloud Logging
+		// for a minute).
+		history = audit.NewHistory(admin, id.ProjectID, audit.FromLogs(AuditLogs(cfg)...)).WithTimeout(cfg.BackendReadTimeout)
 	}
 	if cfg.AuditLog != config.AuditLogCloudLogging {
 		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock, opts...), history, nil

@@ -67,6 +67,8 @@ func countIAM(m *metrics.Metrics, grants *iam.Client) {
 	m.CounterFunc("iam_etag_conflicts_total", "setIamPolicy calls refused for a stale etag (another writer won).", func() float64 { return float64(grants.Stats().Conflicts) })
 	m.CounterFunc("iam_write_retries_total", "Read-modify-write cycles of IAM policies started again.", func() float64 { return float64(grants.Stats().Retries) })
 	m.CounterFunc("iam_batched_grants_total", "Grants that shared one policy write with others.", func() float64 { return float64(grants.Stats().Batched) })
+	m.CounterFunc("iam_batched_decisions_total", "Approval decisions that shared one policy write with others.", func() float64 { return float64(grants.Stats().BatchedDecisions) })
+	m.CounterFunc("iam_mixed_writes_total", "Policy writes that carried both grants and approval decisions.", func() float64 { return float64(grants.Stats().Mixed) })
 }
 
 // countedAuditor counts the events of the use cases as they are recorded.

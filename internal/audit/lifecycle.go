@@ -10,6 +10,8 @@ import (
 	"cloud.google.com/go/logging"
 	"cloud.google.com/go/logging/logadmin"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -90,11 +92,7 @@ const maxHistoryPage = 200
 // its read quota is exhausted.
 func (h *History) History(ctx context.Context, q jit.HistoryQuery) ([]jit.HistoryEntry, string, error) {
 	const op = "audit.History.History"
-	timeout := h.timeout
-	if timeout <= 0 {
-		timeout = 20 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, h.readTimeout())
 	defer cancel()
 	filter := h.filter(q)
 	size := q.PageSize
@@ -104,6 +102,11 @@ func (h *History) History(ctx context.Context, q jit.HistoryQuery) ([]jit.Histor
 	it := h.admin.Entries(ctx, logadmin.Filter(filter), logadmin.NewestFirst())
 	var page []*logging.Entry
 	next, err := iterator.NewPager(it, size, q.PageToken).NextPage(&page)
+	if errors.Is(err, iterator.Done) {
+		// logadmin reports a page without entries and without a next
+		// page as Done: a user with no history yet, or the last page.
+		next, err = "", nil
+	}
 	if err != nil {
 		if strings.Contains(err.Error(), "page token") || strings.Contains(strings.ToLower(err.Error()), "invalid argument") {
 			return nil, "", jit.E(op, jit.KindInvalid, "The page token is not valid; start again from the first page", err)
@@ -120,11 +123,22 @@ func (h *History) History(ctx context.Context, q jit.HistoryQuery) ([]jit.Histor
 	return out, next, nil
 }
 
-// WithTimeout bounds each page read (BACKEND_READ_TIMEOUT): the client
-// library retries an unavailable Cloud Logging until the deadline.
+// WithTimeout bounds each read (BACKEND_READ_TIMEOUT): a page of
+// History, and the request events and lists of RequestEvents and
+// Requests. The client library retries an unavailable Cloud Logging for a
+// minute unless the deadline ends it first, and approvals wait for these
+// reads.
 func (h *History) WithTimeout(d time.Duration) *History {
 	h.timeout = d
 	return h
+}
+
+// readTimeout is the bound of one read; 20 seconds unless WithTimeout.
+func (h *History) readTimeout() time.Duration {
+	if h.timeout <= 0 {
+		return 20 * time.Second
+	}
+	return h.timeout
 }
 
 // filter is the Cloud Logging filter of q. Values are quoted with %q,
@@ -211,6 +225,9 @@ func readError(op string, err error) error {
 			je.Msg = "The history is unavailable because Cloud Logging cannot be reached; activations are not affected. Try again later."
 		case jit.KindUpstream:
 			je.Msg = "Reading the history from Cloud Logging failed; activations are not affected. Try again later."
+			if status.Code(err) == codes.PermissionDenied {
+				je.Msg = "The history cannot be read: Cloud Logging does not let the app read the audit log (its service account needs roles/logging.viewer on the app's project); activations are not affected."
+			}
 		}
 	}
 	return e

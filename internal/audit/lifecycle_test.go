@@ -1,9 +1,11 @@
 package audit_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jitaccess/jitaccess/internal/emulator"
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -68,5 +70,49 @@ func TestHistoryPagesWhatTheUserDidAndWhatWasDoneForThem(t *testing.T) {
 	}
 	if _, _, err := history.History(t.Context(), jit.HistoryQuery{PageToken: "not-a-token"}); jit.KindOf(err) != jit.KindInvalid {
 		t.Errorf("a forged page token: %v (kind %v)", err, jit.KindOf(err))
+	}
+}
+
+// TestHistoryOfSomeoneWithNoHistoryIsEmpty: logadmin reports a first page
+// without entries as iterator.Done, which is no failure.
+func TestHistoryOfSomeoneWithNoHistoryIsEmpty(t *testing.T) {
+	t.Parallel()
+	_, history := newCloudTrail(t, emutest.Start(t))
+	entries, next, err := history.History(t.Context(), jit.HistoryQuery{User: "nobody@example.com"})
+	if err != nil || len(entries) != 0 || next != "" {
+		t.Errorf("History = %v, %q, %v; want nothing and no error", entries, next, err)
+	}
+}
+
+// TestReadingTheLogBackFails: each read says it was a read, a refusal
+// names the missing role, and a Cloud Logging that does not answer is
+// given up on at the read timeout (the client library alone would retry
+// for a minute).
+func TestReadingTheLogBackFails(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	_, history := newCloudTrail(t, e)
+	history.WithTimeout(100 * time.Millisecond)
+	since := time.Now().Add(-time.Hour)
+	tests := []struct {
+		name  string
+		fault emulator.Fault
+		kind  jit.Kind
+		msg   string
+	}{
+		{"denied", emulator.Fault{Code: 403}, jit.KindUpstream, "roles/logging.viewer"},
+		{"internal_until_the_deadline", emulator.Fault{Code: 500}, jit.KindUnavailable, "The audit log is unavailable"},
+		{"hang", emulator.Fault{Latency: time.Hour}, jit.KindUnavailable, "The audit log is unavailable"},
+	}
+	for _, tt := range tests {
+		e.World.Faults.Set("logging.ListLogEntries", tt.fault)
+		_, err := history.RequestEvents(t.Context(), "mpa-1", since)
+		if jit.KindOf(err) != tt.kind || !strings.Contains(jit.MessageOf(err), tt.msg) || strings.Contains(jit.MessageOf(err), "Writing") {
+			t.Errorf("%s: RequestEvents = %v (kind %v), want %v saying %q", tt.name, err, jit.KindOf(err), tt.kind, tt.msg)
+		}
+		_, _, err = history.History(t.Context(), jit.HistoryQuery{User: "alice@example.com"})
+		if jit.KindOf(err) != tt.kind || !strings.Contains(jit.MessageOf(err), "activations are not affected") {
+			t.Errorf("%s: History = %v (kind %v)", tt.name, err, jit.KindOf(err))
+		}
 	}
 }

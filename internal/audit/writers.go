@@ -141,7 +141,7 @@ type History struct {
 	admin   *logadmin.Client
 	project string
 	logs    []string
-	timeout time.Duration // bounds one page read of History.History; 0 means 20 seconds
+	timeout time.Duration // bounds one read (a page, a request's events); 0 means 20 seconds
 }
 
 // HistoryOption configures a History.
@@ -214,6 +214,8 @@ func (h *History) logFilter() string {
 // the given events are kept when events is not empty; api.checkHealth is
 // the app's, not the audit trail's.
 func (h *History) list(ctx context.Context, filter string, limit int, newestFirst bool, events ...string) ([]Entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, h.readTimeout())
+	defer cancel()
 	results := make([][]Entry, len(h.logs))
 	errs := make([]error, len(h.logs))
 	var wg sync.WaitGroup
@@ -257,7 +259,7 @@ func (h *History) read(ctx context.Context, filter string, limit int, newestFirs
 			break
 		}
 		if err != nil {
-			return nil, translate("audit.History.Entries", err)
+			return nil, translateRead("audit.History.Entries", err)
 		}
 		event := e.Labels["event"]
 		if event == "api.checkHealth" || (len(events) > 0 && !slices.Contains(events, event)) {
@@ -289,4 +291,18 @@ func translate(op string, err error) error {
 		return jit.E(op, jit.KindUnavailable, "The audit log is unavailable, try again", err)
 	}
 	return jit.E(op, jit.KindUpstream, "Writing the audit log failed", err)
+}
+
+// translateRead is translate for reading the log back: the same kinds,
+// and a message about reading (a person seeing "writing failed" while
+// listing requests would look in the wrong place).
+func translateRead(op string, err error) error {
+	e := translate(op, err)
+	if je, ok := errors.AsType[*jit.Error](e); ok && je.Kind == jit.KindUpstream {
+		je.Msg = "Reading the audit log from Cloud Logging failed"
+		if status.Code(err) == codes.PermissionDenied {
+			je.Msg = "Cloud Logging does not let the app read the audit log; its service account needs roles/logging.viewer on the app's project"
+		}
+	}
+	return e
 }

@@ -1,10 +1,12 @@
 package emulator
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -180,6 +182,18 @@ func (e *Emulator) registerGRPC(s *grpc.Server) {
 
 // route sends a request to the service that owns its path.
 func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
+	// net/http notices a client that hangs up (and cancels r.Context())
+	// only once the request body has been read to its end. Reading it
+	// first lets a call that an injected latency holds end when its
+	// caller gives up, as a call to Google does.
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		if err != nil {
+			writeRESTError(rw, newAPIError(http.StatusBadRequest, "The request body could not be read."))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	p := r.URL.Path
 	var h http.Handler
 	switch {
@@ -192,6 +206,12 @@ func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/v1/projects/-/serviceAccounts/"), strings.HasPrefix(p, "/service_accounts/"):
 		h = e.Credentials
 	case strings.HasPrefix(p, "/iap/"):
+		// IAP's keys come from www.gstatic.com, not from an API, but the
+		// app depends on them like one, so they can fail like one.
+		if err := e.World.fault(r.Context(), "iap.publicKeys"); err != nil {
+			writeRESTError(rw, err)
+			return
+		}
 		h = e.IAP
 	case p == "/token" || p == "/oauth2/v3/certs":
 		h = e.OAuth

@@ -196,3 +196,28 @@ func httpGet(t *testing.T, url string) (*http.Response, error) {
 	}
 	return http.DefaultClient.Do(req)
 }
+
+func TestIAPKeysCanFail(t *testing.T) {
+	t.Parallel()
+	e := newTestEmulator(t)
+	get := func() int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.Endpoints().IAPJWKS, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	e.World.Faults.Set("iap.publicKeys", Fault{Code: http.StatusServiceUnavailable, Count: 1})
+	if got := [2]int{get(), get()}; got != [2]int{http.StatusServiceUnavailable, http.StatusOK} {
+		t.Errorf("key set with one fault, then without = %v", got)
+	}
+	if n := e.World.Faults.Calls("iap.publicKeys"); n != 2 {
+		t.Errorf("Calls = %d, want 2", n)
+	}
+}

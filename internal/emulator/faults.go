@@ -27,12 +27,15 @@ type Fault struct {
 // RPC names as used in this package, e.g.
 // "cloudresourcemanager.projects.getIamPolicy",
 // "cloudresourcemanager.projects.setIamPolicy", "cloudasset.AnalyzeIamPolicy",
-// "iamcredentials.signJwt", "logging.WriteLogEntries". A pattern may use
+// "iamcredentials.signJwt", "logging.WriteLogEntries", "iap.publicKeys"
+// (IAP's key set at www.gstatic.com). A pattern may use
 // path.Match wildcards: "cloudasset.*", "*".
 type Faults struct {
-	mu     sync.Mutex
-	faults map[string]*Fault
-	calls  map[string]int
+	mu        sync.Mutex
+	faults    map[string]*Fault
+	calls     map[string]int
+	held      map[string]int // calls waiting out an injected latency now
+	abandoned map[string]int
 }
 
 // Set installs (or, with a zero Fault, removes) the fault for a method pattern.
@@ -74,6 +77,39 @@ func (f *Faults) Calls(method string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[method]
+}
+
+// Abandoned reports how many calls to the methods a pattern matches
+// their caller gave up on (its context ended: a deadline, a cancellation,
+// a closed connection) while an injected latency held them. Tests compare
+// it with the calls made to tell that the app's own deadline cut a
+// hanging call, without timing it: a call that waited the latency out is
+// not counted.
+func (f *Faults) Abandoned(pattern string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return sumMatching(f.abandoned, pattern)
+}
+
+// Held reports how many calls to the methods a pattern matches an injected
+// latency is holding right now. A client that gives up closes its
+// connection or lets its gRPC deadline pass, and the emulator notices a
+// moment later; a test waits for Held to reach 0 before it reads
+// Abandoned.
+func (f *Faults) Held(pattern string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return sumMatching(f.held, pattern)
+}
+
+func sumMatching(counts map[string]int, pattern string) int {
+	n := 0
+	for m, c := range counts {
+		if ok, _ := path.Match(pattern, m); ok {
+			n += c
+		}
+	}
+	return n
 }
 
 // CallCounts returns how many times each method was called since the
@@ -128,13 +164,31 @@ func (f *Faults) apply(ctx context.Context, method string) *APIError {
 	}
 	f.mu.Unlock()
 	if latency > 0 {
+		f.mu.Lock()
+		if f.held == nil {
+			f.held, f.abandoned = map[string]int{}, map[string]int{}
+		}
+		f.held[method]++
+		f.mu.Unlock()
 		t := time.NewTimer(latency)
 		defer t.Stop()
 		select {
 		case <-t.C:
+			f.release(method, false)
 		case <-ctx.Done():
+			f.release(method, true)
 			return newAPIError(http.StatusGatewayTimeout, "Deadline exceeded while waiting for "+method)
 		}
 	}
 	return injected
+}
+
+// release ends a call's injected latency, abandoned by its caller or not.
+func (f *Faults) release(method string, abandoned bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.held[method]--
+	if abandoned {
+		f.abandoned[method]++
+	}
 }

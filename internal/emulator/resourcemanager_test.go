@@ -544,6 +544,28 @@ func TestFaultsOnResourceManager(t *testing.T) {
 	if _, err := s.Folders.Get(prodFolder).Context(t.Context()).Do(); err != nil {
 		t.Errorf("folders.get: %v", err)
 	}
+
+	// A call with a body that a latency holds ends when its client gives
+	// up, and is counted as abandoned.
+	const held = "cloudresourcemanager.projects.setIamPolicy"
+	e.World.Faults.Set(held, Fault{Latency: time.Hour})
+	ctx, cancel = context.WithCancel(t.Context())
+	go func() {
+		for e.World.Faults.Held(held) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err = s.Projects.SetIamPolicy(plainProject, &crm.SetIamPolicyRequest{Policy: &crm.Policy{}}).Context(ctx).Do()
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("setIamPolicy given up = %v, want canceled", err)
+	}
+	for e.World.Faults.Held(held) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if n := e.World.Faults.Abandoned(held); n != 1 {
+		t.Errorf("Abandoned = %d, want 1", n)
+	}
 }
 
 func TestMalformedRequestBodies(t *testing.T) {

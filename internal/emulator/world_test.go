@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -232,5 +234,30 @@ func TestFaultsApply(t *testing.T) {
 	f.Set("svc.b", Fault{})
 	if len(f.List()) != 0 {
 		t.Errorf("faults left: %v", f.List())
+	}
+}
+
+func TestFaultsCountCallsTheirCallerAbandoned(t *testing.T) {
+	t.Parallel()
+	var f Faults
+	f.Set("svc.hang", Fault{Latency: time.Hour})
+	f.Set("svc.slow", Fault{Latency: time.Microsecond})
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := f.apply(gone, "svc.hang"); err == nil || err.Status != "DEADLINE_EXCEEDED" {
+		t.Errorf("abandoned call = %v, want DEADLINE_EXCEEDED", err)
+	}
+	if err := f.apply(t.Context(), "svc.slow"); err != nil {
+		t.Errorf("a latency waited out = %v", err)
+	}
+	got := [][3]int{
+		{f.Calls("svc.hang"), f.Held("svc.hang"), f.Abandoned("svc.hang")},
+		{f.Calls("svc.slow"), f.Held("svc.slow"), f.Abandoned("svc.slow")},
+	}
+	if want := [][3]int{{1, 0, 1}, {1, 0, 0}}; !slices.Equal(got, want) {
+		t.Errorf("calls, held, abandoned = %v, want %v", got, want)
+	}
+	if n := f.Abandoned("svc.*"); n != 1 {
+		t.Errorf("Abandoned(svc.*) = %d, want 1", n)
 	}
 }

@@ -44,75 +44,75 @@ func (c *Client) DecideConfirmed(ctx context.Context, req jit.ActivationRequest,
 	return c.decide(ctx, req, reqs, decide)
 }
 
-// confirmIn waits for the ancestors' policies and confirms reqs, if any.
-func confirmIn(project jit.ProjectID, own *cloudresourcemanager.Policy, ancestors func() (map[string]*cloudresourcemanager.Policy, error), reqs []jit.Requirement) error {
+// ancestry waits for the policies of the folders and organizations that
+// a batch's requirements name, and the errors of those that could not be
+// read, by resource name.
+type ancestry func() (map[string]*cloudresourcemanager.Policy, map[string]error)
+
+// confirmIn waits for the ancestors' policies and confirms reqs, if any,
+// for a write to resource's policy (own). A policy that reqs need and that
+// could not be read fails them; another item's does not.
+func confirmIn(resource string, own *cloudresourcemanager.Policy, ancestors ancestry, reqs []jit.Requirement) error {
 	if len(reqs) == 0 {
 		return nil
 	}
-	policies, err := ancestors()
-	if err != nil {
-		return err
+	policies, errs := ancestors()
+	for _, r := range reqs {
+		for _, g := range r.Grounds {
+			if err := errs[g.Resource]; err != nil {
+				return err
+			}
+		}
 	}
-	return confirm(project, own, policies, reqs)
+	return confirm(resource, own, policies, reqs)
 }
 
 // readAncestors starts reading, in parallel, the policies of the folders
-// and organizations that reqs name, and returns a function that waits for
-// them. The project's own policy comes from the read-modify-write.
-func (c *Client) readAncestors(ctx context.Context, project jit.ProjectID, reqs []jit.Requirement) func() (map[string]*cloudresourcemanager.Policy, error) {
+// and organizations that reqs name, each once, and returns a function that
+// waits for them. The resource's own policy comes from the
+// read-modify-write.
+func (c *Client) readAncestors(ctx context.Context, resource string, reqs []jit.Requirement) ancestry {
 	names := map[string]bool{}
 	for _, r := range reqs {
 		for _, g := range r.Grounds {
-			if strings.HasPrefix(g.Resource, "folders/") || strings.HasPrefix(g.Resource, "organizations/") {
+			if g.Resource != resource && (strings.HasPrefix(g.Resource, "folders/") || strings.HasPrefix(g.Resource, "organizations/")) {
 				names[g.Resource] = true
 			}
 		}
 	}
 	if len(names) == 0 {
-		return func() (map[string]*cloudresourcemanager.Policy, error) { return nil, nil }
+		return func() (map[string]*cloudresourcemanager.Policy, map[string]error) { return nil, nil }
 	}
 	var (
 		mu       sync.Mutex
 		policies = map[string]*cloudresourcemanager.Policy{}
-		firstErr error
+		errs     = map[string]error{}
 		wg       sync.WaitGroup
 	)
 	for name := range names {
 		wg.Go(func() {
-			p, err := c.getAncestorPolicy(ctx, name)
+			p, err := c.getPolicy(ctx, name)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				if firstErr == nil {
-					firstErr = translate("iam.readAncestors", project, fmt.Errorf("get IAM policy of %s: %w", name, err))
-				}
+				errs[name] = translateResource("iam.readAncestors", name, err)
 				return
 			}
 			policies[name] = p
 		})
 	}
-	return func() (map[string]*cloudresourcemanager.Policy, error) {
+	return func() (map[string]*cloudresourcemanager.Policy, map[string]error) {
 		wg.Wait()
-		return policies, firstErr
+		return policies, errs
 	}
 }
 
-func (c *Client) getAncestorPolicy(ctx context.Context, name string) (*cloudresourcemanager.Policy, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
-	defer cancel()
-	req := &cloudresourcemanager.GetIamPolicyRequest{Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: 3}}
-	if strings.HasPrefix(name, "folders/") {
-		return c.crm.Folders.GetIamPolicy(name, req).Context(ctx).Do()
-	}
-	return c.crm.Organizations.GetIamPolicy(name, req).Context(ctx).Do()
-}
-
-// confirm checks every requirement against the project's policy (as about
-// to be written) and the ancestors' live policies.
-func confirm(project jit.ProjectID, own *cloudresourcemanager.Policy, ancestors map[string]*cloudresourcemanager.Policy, reqs []jit.Requirement) error {
+// confirm checks every requirement against the resource's policy (as
+// about to be written) and the ancestors' live policies.
+func confirm(resource string, own *cloudresourcemanager.Policy, ancestors map[string]*cloudresourcemanager.Policy, reqs []jit.Requirement) error {
 	const op = "iam.confirm"
 	for _, r := range reqs {
-		if !holds(project, own, ancestors, r) {
+		if !holds(resource, own, ancestors, r) {
 			return jit.Denied(op, "The user "+string(r.User)+" is not allowed to activate "+r.Entitlement.ID()+" using "+string(r.Type))
 		}
 	}
@@ -120,10 +120,10 @@ func confirm(project jit.ProjectID, own *cloudresourcemanager.Policy, ancestors 
 }
 
 // holds reports whether one of r's grounds still holds in the policies.
-func holds(project jit.ProjectID, own *cloudresourcemanager.Policy, ancestors map[string]*cloudresourcemanager.Policy, r jit.Requirement) bool {
+func holds(resource string, own *cloudresourcemanager.Policy, ancestors map[string]*cloudresourcemanager.Policy, r jit.Requirement) bool {
 	for _, g := range r.Grounds {
 		p := ancestors[g.Resource]
-		if g.Resource == project.ResourceName() {
+		if g.Resource == resource {
 			p = own
 		}
 		if p == nil {

@@ -34,7 +34,7 @@ func BenchmarkConfirmLargePolicy(b *testing.B) {
 	}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := confirm("p-1", p, nil, reqs); err != nil {
+		if err := confirm("projects/p-1", p, nil, reqs); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/cloudresourcemanager/v3"
-	"google.golang.org/api/googleapi"
 
 	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -32,80 +28,13 @@ import (
 // enough to stay well inside Resource Manager's per-minute read quota.
 const maxParallelReads = 8
 
-// getPolicy reads the policy of "projects/P", "folders/F" or
-// "organizations/O" at version 3.
-func (c *Client) getPolicy(ctx context.Context, resource string) (*cloudresourcemanager.Policy, error) {
-	req := &cloudresourcemanager.GetIamPolicyRequest{
-		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: 3},
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
-	defer cancel()
-	var (
-		p   *cloudresourcemanager.Policy
-		err error
-	)
-	switch {
-	case strings.HasPrefix(resource, "projects/"):
-		p, err = c.crm.Projects.GetIamPolicy(resource, req).Context(ctx).Do()
-	case strings.HasPrefix(resource, "folders/"):
-		p, err = c.crm.Folders.GetIamPolicy(resource, req).Context(ctx).Do()
-	case strings.HasPrefix(resource, "organizations/"):
-		p, err = c.crm.Organizations.GetIamPolicy(resource, req).Context(ctx).Do()
-	default:
-		return nil, jit.E("iam.getPolicy", jit.KindInternal, "", fmt.Errorf("unsupported resource %q", resource))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get IAM policy of %s: %w", resource, err)
-	}
-	return p, nil
-}
-
-func (c *Client) setPolicy(ctx context.Context, resource string, p *cloudresourcemanager.Policy, reason string) error {
-	req := &cloudresourcemanager.SetIamPolicyRequest{Policy: p, UpdateMask: "bindings,etag"}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.WriteTimeout)
-	defer cancel()
-	var err error
-	switch {
-	case strings.HasPrefix(resource, "projects/"):
-		call := c.crm.Projects.SetIamPolicy(resource, req).Context(ctx)
-		call.Header().Set("x-goog-request-reason", headerSafe(reason))
-		_, err = call.Do()
-	case strings.HasPrefix(resource, "folders/"):
-		call := c.crm.Folders.SetIamPolicy(resource, req).Context(ctx)
-		call.Header().Set("x-goog-request-reason", headerSafe(reason))
-		_, err = call.Do()
-	case strings.HasPrefix(resource, "organizations/"):
-		call := c.crm.Organizations.SetIamPolicy(resource, req).Context(ctx)
-		call.Header().Set("x-goog-request-reason", headerSafe(reason))
-		_, err = call.Do()
-	default:
-		return jit.E("iam.setPolicy", jit.KindInternal, "", fmt.Errorf("unsupported resource %q", resource))
-	}
-	if err != nil {
-		err = fmt.Errorf("set IAM policy of %s: %w", resource, err)
-		var g *googleapi.Error
-		if !errors.As(err, &g) || g.Code == http.StatusInternalServerError || g.Code == http.StatusBadGateway || g.Code == http.StatusGatewayTimeout {
-			// No answer, or one after which Google may still have applied
-			// the change: the next cycle's read tells.
-			return &lostAnswerError{err: err}
-		}
-		return err
-	}
-	c.writes.Add(1)
-	return nil
-}
-
-// errAlreadyApplied is what a modify function returns when the policy it
-// reads shows that an earlier attempt, whose answer was lost, did land.
-var errAlreadyApplied = errors.New("the change is already in the policy")
-
 // grantOf reads a binding as an activation grant of resource; ok is false
 // for every binding the app did not write.
-func grantOf(resource string, b *cloudresourcemanager.Binding) (jit.Grant, bool) {
+func grantOf(m *conds, resource string, b *cloudresourcemanager.Binding) (jit.Grant, bool) {
 	if b == nil || b.Condition == nil || len(b.Members) != 1 {
 		return jit.Grant{}, false
 	}
-	w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+	w, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 	if !ok {
 		return jit.Grant{}, false
 	}
@@ -145,7 +74,7 @@ func (c *Client) Grants(ctx context.Context, resources []string, user jit.UserID
 				return nil
 			}
 			for _, b := range p.Bindings {
-				gr, ok := grantOf(r, b)
+				gr, ok := grantOf(c.conds, r, b)
 				if !ok || gr.Status(now) == jit.GrantExpired || (user != "" && gr.Beneficiary != user) {
 					continue
 				}
@@ -179,8 +108,8 @@ func (c *Client) Find(ctx context.Context, ref jit.GrantRef) (jit.Grant, error) 
 	if err != nil {
 		return jit.Grant{}, translateResource(op, ref.Resource, err)
 	}
-	if i := indexOf(p, ref); i >= 0 {
-		g, _ := grantOf(ref.Resource, p.Bindings[i])
+	if i := indexOf(c.conds, p, ref); i >= 0 {
+		g, _ := grantOf(c.conds, ref.Resource, p.Bindings[i])
 		return g, nil
 	}
 	return jit.Grant{}, errNoSuchGrant(op)
@@ -193,13 +122,13 @@ func errNoSuchGrant(op string) error {
 
 // indexOf finds the binding ref names: same role, exactly one member
 // (the same), the same expression, and a condition the app wrote.
-func indexOf(p *cloudresourcemanager.Policy, ref jit.GrantRef) int {
+func indexOf(m *conds, p *cloudresourcemanager.Policy, ref jit.GrantRef) int {
 	return slices.IndexFunc(p.Bindings, func(b *cloudresourcemanager.Binding) bool {
 		if b == nil || b.Role != ref.Role || len(b.Members) != 1 || !strings.EqualFold(b.Members[0], ref.Member) ||
 			b.Condition == nil || b.Condition.Expression != ref.Expression {
 			return false
 		}
-		_, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+		_, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 		return ok
 	})
 }
@@ -211,15 +140,15 @@ func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error
 	const op = "iam.Revoke"
 	var removed jit.Grant
 	err := c.modifyResource(ctx, ref.Resource, "Ending a just-in-time activation", func(p *cloudresourcemanager.Policy, unsure bool) error {
-		i := indexOf(p, ref)
+		i := indexOf(c.conds, p, ref)
 		if i < 0 && unsure && removed.Member != "" {
-			return errAlreadyApplied // our earlier attempt removed it
+			return errNothingToWrite // our earlier attempt removed it
 		}
 		if i < 0 {
 			return errNoSuchGrant(op)
 		}
 		now := c.opts.Clock().UTC().Truncate(time.Second)
-		removed, _ = grantOf(ref.Resource, p.Bindings[i])
+		removed, _ = grantOf(c.conds, ref.Resource, p.Bindings[i])
 		if removed.Status(now) == jit.GrantExpired {
 			// It grants nothing any more; ending it would be a no-op
 			// reported as a success.
@@ -240,7 +169,7 @@ func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error
 		} else {
 			p.Bindings = slices.Delete(p.Bindings, i, i+1)
 		}
-		sweepExpired(p, now)
+		sweepExpired(c.conds, p, now)
 		return checkLimits(op, p)
 	})
 	return removed, err
@@ -257,14 +186,14 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 	replacement := jit.GrantRef{Resource: ref.Resource, Role: ref.Role, Member: ref.Member,
 		Expression: condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition)}
 	return c.modifyResource(ctx, ref.Resource, act.Description(), func(p *cloudresourcemanager.Policy, unsure bool) error {
-		i := indexOf(p, ref)
-		if i < 0 && unsure && indexOf(p, replacement) >= 0 {
-			return errAlreadyApplied // our earlier attempt replaced it
+		i := indexOf(c.conds, p, ref)
+		if i < 0 && unsure && indexOf(c.conds, p, replacement) >= 0 {
+			return errNothingToWrite // our earlier attempt replaced it
 		}
 		if i < 0 {
 			return errNoSuchGrant(op)
 		}
-		if old, _ := grantOf(ref.Resource, p.Bindings[i]); old.Status(c.opts.Clock()) == jit.GrantExpired {
+		if old, _ := grantOf(c.conds, ref.Resource, p.Bindings[i]); old.Status(c.opts.Clock()) == jit.GrantExpired {
 			return errNoSuchGrant(op)
 		}
 		p.Bindings[i] = &cloudresourcemanager.Binding{
@@ -276,7 +205,7 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 				Expression:  condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition),
 			},
 		}
-		sweepExpired(p, c.opts.Clock())
+		sweepExpired(c.conds, p, c.opts.Clock())
 		return checkLimits(op, p)
 	})
 }
@@ -285,22 +214,22 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 // they grant nothing and count against the policy's limits. A request's
 // bindings follow the request's own rule (keepForRequest): they say the
 // request was decided for as long as its token lives.
-func sweepExpired(p *cloudresourcemanager.Policy, now time.Time) {
+func sweepExpired(m *conds, p *cloudresourcemanager.Policy, now time.Time) {
 	p.Bindings = slices.DeleteFunc(p.Bindings, func(b *cloudresourcemanager.Binding) bool {
-		if keep, handled := keepForRequest(b, now); handled {
+		if keep, handled := keepForRequest(m, b, now); handled {
 			return !keep
 		}
-		g, ok := grantOf("", b)
+		g, ok := grantOf(m, "", b)
 		return ok && g.Status(now) == jit.GrantExpired
 	})
 }
 
-// modifyResource is the read-modify-write of any resource's policy: a
-// stale etag or a retryable Google error starts it over with jittered
-// backoff, within the retry budget. An error returned by modify is final,
-// except errAlreadyApplied, which means done. modify learns (unsure) when
-// an earlier attempt's answer was lost, so that it can recognise its own
-// change in the policy it reads.
+// modifyResource is one caller's read-modify-write of any resource's
+// policy, outside the writers' batches: for changes to bindings that
+// already exist, rare enough that batching would buy nothing. An error
+// returned by modify is final, except errNothingToWrite, which means
+// done. modify learns (unsure) when an earlier attempt's answer was lost,
+// so that it can recognise its own change in the policy it reads.
 //
 // Like Grant, the write is detached from the caller's cancellation but
 // not from its deadline: a client that hangs up does not cut a write in
@@ -313,82 +242,17 @@ func (c *Client) modifyResource(ctx context.Context, resource, reason string, mo
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
-	backoff := c.opts.BaseBackoff
 	unsure := false
-	for attempt := 1; ; attempt++ {
-		err := c.modifyOnce(ctx, resource, reason, func(p *cloudresourcemanager.Policy) error { return modify(p, unsure) })
-		if err == nil {
-			return nil
-		}
-		var perm *permanentError
-		if errors.As(err, &perm) {
-			if errors.Is(perm.err, errAlreadyApplied) {
-				return nil
-			}
-			return perm.err
-		}
-		var lost *lostAnswerError
-		if errors.As(err, &lost) {
-			unsure = true
-			err = lost.err
-			if !retryable(err) {
-				// No Google status at all (a timeout): look again.
-				err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
-			}
-		}
-		if !retryable(err) {
-			return translateResource(op, resource, err)
-		}
-		if isConflict(err) {
-			c.conflicts.Add(1)
-		}
-		wait := rand.N(backoff) + time.Millisecond //nolint:gosec // jitter needs no cryptographic randomness
-		backoff = min(2*backoff, c.opts.MaxBackoff)
-		c.opts.Logger.DebugContext(ctx, "retrying IAM policy update",
-			slog.String("resource", resource), slog.Int("attempt", attempt), slog.Duration("wait", wait), slog.Any("error", err))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			if isConflict(err) {
-				return jit.E(op, jit.KindConflict, "Failed to update IAM bindings due to concurrent modifications, please try again", err)
-			}
-			return translateResource(op, resource, err)
-		case <-t.C:
-		}
-		c.retries.Add(1)
+	err := c.readModifyWrite(ctx, resource, func(p *cloudresourcemanager.Policy, lost bool) (string, error) {
+		unsure = unsure || lost
+		return reason, modify(p, unsure)
+	})
+	if applied, _ := maybeApplied(err); applied {
+		// The last answer that came back does not settle whether an
+		// earlier write, whose answer was lost, was applied.
+		return jit.E(op, jit.KindUnavailable, msgUnconfirmed, err)
 	}
-}
-
-func (c *Client) modifyOnce(ctx context.Context, resource, reason string, modify func(*cloudresourcemanager.Policy) error) error {
-	p, err := c.getPolicy(ctx, resource)
-	if err != nil {
-		return err
-	}
-	p.Version = 3
-	if err := modify(p); err != nil {
-		return &permanentError{err: err}
-	}
-	return c.setPolicy(ctx, resource, p, reason)
-}
-
-// translateResource is translate for any resource: the messages name a
-// folder or organization where translate would say project.
-func translateResource(op, resource string, err error) error {
-	kind, name, _ := strings.Cut(resource, "/")
-	if kind == "projects" {
-		return translate(op, jit.ProjectID(name), err)
-	}
-	e := translate(op, jit.ProjectID(name), err)
-	var je *jit.Error
-	if errors.As(e, &je) {
-		noun := strings.TrimSuffix(kind, "s")
-		if kind == "organizations" {
-			noun = "organization"
-		}
-		je.Msg = strings.ReplaceAll(strings.ReplaceAll(je.Msg, "project '", noun+" '"), "on a project", "on a "+noun)
-	}
-	return e
+	return err
 }
 
 // GrantNode writes activations on a folder or the organization ("folders/F",
@@ -412,30 +276,8 @@ func (c *Client) GrantNode(ctx context.Context, node string, acts []jit.Activati
 			return jit.E(op, jit.KindInternal, "", fmt.Errorf("activation %s has an empty window", a.ID))
 		}
 	}
-	// Applying the same activations twice gives the same policy, so an
-	// attempt whose answer was lost needs no special care.
-	return c.modifyResource(ctx, node, acts[0].Description(), func(p *cloudresourcemanager.Policy, _ bool) error {
-		return applyActivations(p, acts, c.opts.Clock())
-	})
-}
-
-// decideOnNode applies one approval decision to a folder's or the
-// organization's policy: the project path's applyOne in this file's
-// read-modify-write, without batching (decisions at these levels are
-// rare). An attempt whose answer was lost is recognised as for projects.
-func (c *Client) decideOnNode(d *decision) (jit.RequestRecord, error) {
-	var (
-		rec     jit.RequestRecord
-		changed bool
-	)
-	err := c.modifyResource(d.ctx, d.req.Entitlement.Node, "Approval request "+d.req.ID, func(p *cloudresourcemanager.Policy, unsure bool) error {
-		var err error
-		rec, err = c.applyOne(p, d, unsure && changed)
-		changed = err == nil
-		return err
-	})
-	if err != nil && !errors.Is(err, errLanded) {
-		return jit.RequestRecord{}, err
-	}
-	return rec, nil
+	// The node's writer batches it with the node's other grants and
+	// decisions, as a project's does (writer.go).
+	_, err := c.submit(node, &item{op: op, ctx: ctx, acts: acts})
+	return err
 }

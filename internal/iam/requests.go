@@ -3,10 +3,8 @@ package iam
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/api/cloudresourcemanager/v3"
@@ -44,18 +42,18 @@ const RequestRetention = 12 * time.Hour
 // Expired activations of a request are kept for RequestRetention, record
 // bindings until their request's deadline; neither is replaced by other
 // activations of the same role.
-func keepForRequest(b *cloudresourcemanager.Binding, now time.Time) (keep, handled bool) {
+func keepForRequest(m *conds, b *cloudresourcemanager.Binding, now time.Time) (keep, handled bool) {
 	if b == nil || b.Condition == nil || len(b.Members) != 1 {
 		return false, false
 	}
-	if condition.IsRecord(b.Condition.Title, b.Condition.Expression) {
+	if m.isRecord(b.Condition.Title, b.Condition.Expression) {
 		rec, ok := parseRecord(b.Condition.Description)
 		return ok && now.Before(rec.until), true
 	}
 	if jit.RequestIDOf(b.Condition.Description) == "" {
 		return false, false
 	}
-	w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+	w, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 	if !ok {
 		return false, false
 	}
@@ -154,14 +152,14 @@ func validApprover(a string) bool {
 
 // requestRecord finds what policy says about request id, and the index of
 // its record binding (-1 when there is none).
-func requestRecord(policy *cloudresourcemanager.Policy, id string) (jit.RequestRecord, int) {
+func requestRecord(m *conds, policy *cloudresourcemanager.Policy, id string) (jit.RequestRecord, int) {
 	var out jit.RequestRecord
 	at := -1
 	for i, b := range policy.Bindings {
 		if b == nil || b.Condition == nil || len(b.Members) != 1 {
 			continue
 		}
-		if condition.IsRecord(b.Condition.Title, b.Condition.Expression) {
+		if m.isRecord(b.Condition.Title, b.Condition.Expression) {
 			if r, ok := parseRecord(b.Condition.Description); ok && r.id == id {
 				out.Approvers, out.RejectedBy, at = r.approvers, r.rejectedBy, i
 			}
@@ -170,7 +168,7 @@ func requestRecord(policy *cloudresourcemanager.Policy, id string) (jit.RequestR
 		if jit.RequestIDOf(b.Condition.Description) != id {
 			continue
 		}
-		w, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression)
+		w, ok := m.activation(b.Condition.Title, b.Condition.Expression)
 		if !ok {
 			continue
 		}
@@ -210,7 +208,7 @@ func (c *Client) RequestRecord(ctx context.Context, req jit.ActivationRequest) (
 	if err != nil {
 		return jit.RequestRecord{}, translateResource(op, req.Entitlement.Resource(), err)
 	}
-	rec, _ := requestRecord(policy, req.ID)
+	rec, _ := requestRecord(c.conds, policy, req.ID)
 	return fill(rec, req), nil
 }
 
@@ -225,175 +223,62 @@ func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 	return rec
 }
 
-// Decide applies a decision about req to the project's policy. decide is
-// called with the request's record as read in the read-modify-write (again
-// after every stale etag) and returns the change, or an error that ends
-// the attempt and is returned as it is. The record after the write is
-// returned.
+// Decide applies a decision about req to the policy of the request's
+// resource. decide is called with the request's record as read in the
+// read-modify-write (again after every stale etag) and returns the change,
+// or an error that ends the attempt and is returned as it is. The record
+// after the write is returned.
 //
-// Decisions on one project in one instance are committed together, like
-// grants: the first caller writes, and every decision that arrives while
-// it writes joins the next write, each applied in turn to the policy read
-// (so two approvals of one request in one batch see each other). Under a
-// burst of approvals this is one write instead of a storm of stale etags;
-// the etag still serialises decisions made in other instances.
+// Decisions go through the resource's one writer, with the grants (see
+// Client): every decision and grant that arrives while a write is under
+// way joins the next write, the decisions each applied in turn to the
+// policy read (so two approvals of one request in one batch see each
+// other). Under a burst this is one write instead of a storm of stale
+// etags, and a stream of self-activations cannot keep approvals from
+// being written; the etag still serialises decisions made in other
+// instances.
 //
-// The write is detached from the caller's cancellation (a client that
-// hangs up must not cut a decision in half) and bounded by the retry
-// budget. When Google's answer to a write is lost, the next attempt reads
-// the policy again with the record marked Unconfirmed; decide sees its own
-// decision there, answers Landed, and the decision counts as made without
-// another write. (After a stale etag the record is not Unconfirmed: the
-// write was refused, so a decision found then is someone else's, even one
-// by the same person clicking twice.)
+// Like a grant, a decision still queued when its caller's context ends is
+// withdrawn; one being written is written under a deadline no later than
+// its caller's, detached from cancellation (a client that hangs up must
+// not cut a decision in half). When Google's answer to a write is lost,
+// the next attempt reads the policy again with the record marked
+// Unconfirmed; decide sees its own decision there, answers Landed, and the
+// decision counts as made without another write; when no attempt is left,
+// the policy is read back (and fenced) the same way. (Without a lost
+// answer the record is not Unconfirmed: a refused write did not land, so
+// a decision found then is someone else's, even one by the same person
+// clicking twice.)
 func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
 	return c.decide(ctx, req, nil, decide)
 }
 
 func (c *Client) decide(ctx context.Context, req jit.ActivationRequest, reqs []jit.Requirement, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
-	d := &decision{ctx: context.WithoutCancel(ctx), req: req, decide: decide, done: make(chan decisionResult, 1), reqs: reqs}
-	// The policies of the folders and organization holding eligible
-	// bindings are read while the decision waits for its write.
-	if req.Entitlement.Node != "" {
-		// A request on a folder or the organization (grants.go).
-		return c.decideOnNode(d)
-	}
-	d.ancestors = c.readAncestors(d.ctx, req.Entitlement.Project, reqs)
-	project := req.Entitlement.Project
-	if c.decisions.enqueue(project, d) {
-		go c.commitDecisions(project)
-	}
-	r := <-d.done
-	return r.rec, r.err
-}
-
-// decisionQueues hold the decisions waiting for each project's next write.
-// The zero value is ready to use.
-type decisionQueues struct {
-	mu sync.Mutex
-	m  map[jit.ProjectID][]*decision // present while the project's writer runs
-}
-
-type decision struct {
-	ctx    context.Context
-	req    jit.ActivationRequest
-	decide func(jit.RequestRecord) (jit.Decision, error)
-	done   chan decisionResult
-	// reqs are confirmed in the live policies before the decision is
-	// applied (DecideConfirmed); ancestors waits for the policies they
-	// name besides the project's.
-	reqs      []jit.Requirement
-	ancestors func() (map[string]*cloudresourcemanager.Policy, error)
-	// During one batch's read-modify-write: the outcome of the attempt.
-	rec     jit.RequestRecord
-	err     error
-	changed bool
-}
-
-type decisionResult struct {
-	rec jit.RequestRecord
-	err error
-}
-
-// enqueue adds d and reports whether the caller must start the writer.
-func (q *decisionQueues) enqueue(project jit.ProjectID, d *decision) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.m == nil {
-		q.m = map[jit.ProjectID][]*decision{}
-	}
-	pending, running := q.m[project]
-	q.m[project] = append(pending, d)
-	return !running
-}
-
-// take removes the pending batch; none left ends the writer.
-func (q *decisionQueues) take(project jit.ProjectID) []*decision {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	batch := q.m[project]
-	if len(batch) == 0 {
-		delete(q.m, project)
-		return nil
-	}
-	q.m[project] = []*decision{}
-	return batch
-}
-
-// commitDecisions writes the project's pending decisions, batch after
-// batch, until none are left.
-func (c *Client) commitDecisions(project jit.ProjectID) {
-	for {
-		batch := c.decisions.take(project)
-		if batch == nil {
-			return
-		}
-		c.writeDecisions(project, batch)
-	}
-}
-
-// writeDecisions applies a batch in one read-modify-write; each decision
-// gets its own outcome.
-func (c *Client) writeDecisions(project jit.ProjectID, batch []*decision) {
-	ctx, cancel := context.WithTimeout(batch[0].ctx, c.opts.RetryBudget)
-	defer cancel()
-	reason := "Approval request " + batch[0].req.ID
-	if len(batch) > 1 {
-		reason = fmt.Sprintf("%d approval request decisions", len(batch))
-	}
-	err := c.readModifyWriteUnsure(ctx, project, func(policy *cloudresourcemanager.Policy, unsure bool) error {
-		changed := false
-		for _, d := range batch {
-			// An earlier attempt may have landed only if it changed
-			// something for this decision.
-			d.rec, d.err = c.applyOne(policy, d, unsure && d.changed)
-			// What this attempt writes for d, if the write goes through.
-			d.changed = d.err == nil
-			changed = changed || d.changed
-		}
-		if !changed {
-			return errLanded // nothing to write
-		}
-		return nil
-	}, reason)
-	if err != nil && !errors.Is(err, errLanded) {
-		for _, d := range batch {
-			if d.err == nil {
-				d.err = err
-			}
-		}
-	}
-	for _, d := range batch {
-		if errors.Is(d.err, errLanded) {
-			d.err = nil
-		}
-		if d.err != nil {
-			d.done <- decisionResult{err: d.err}
-			continue
-		}
-		d.done <- decisionResult{rec: d.rec}
-	}
+	// Decisions share the resource's writer with grants (writer.go).
+	return c.submit(req.Entitlement.Resource(), &item{op: "iam.Decide", ctx: ctx, req: req, decide: decide, reqs: reqs})
 }
 
 // applyOne asks one decision what to change on the policy as it stands
 // (with the batch's earlier decisions applied) and applies it; a change
-// that cannot be written leaves the policy as it was.
-func (c *Client) applyOne(policy *cloudresourcemanager.Policy, d *decision, unconfirmed bool) (jit.RequestRecord, error) {
-	rec, at := requestRecord(policy, d.req.ID)
-	rec = fill(rec, d.req)
-	rec.Unconfirmed = unconfirmed
-	dec, err := d.decide(rec)
+// that cannot be written leaves the policy as it was. errLanded means the
+// caller recognised its own earlier decision, whose answer was lost, in
+// the record (item.maybe).
+func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, it *item, now time.Time) (jit.RequestRecord, error) {
+	rec, at := requestRecord(c.conds, policy, it.req.ID)
+	rec = fill(rec, it.req)
+	rec.Unconfirmed = it.maybe
+	dec, err := it.decide(rec)
 	if err != nil {
 		return jit.RequestRecord{}, err
 	}
 	if dec.Landed {
 		return rec, errLanded
 	}
-	if err := confirmIn(d.req.Entitlement.Project, policy, d.ancestors, d.reqs); err != nil {
+	if err := confirmIn(resource, policy, it.ancestors, it.reqs); err != nil {
 		return jit.RequestRecord{}, err
 	}
 	saved := slices.Clone(policy.Bindings)
-	out, err := applyDecision(policy, d.req, rec, at, dec, c.opts.Clock())
+	out, err := applyDecision(c.conds, policy, it.req, rec, at, dec, now)
 	if err != nil {
 		policy.Bindings = saved
 		return jit.RequestRecord{}, err
@@ -401,10 +286,7 @@ func (c *Client) applyOne(policy *cloudresourcemanager.Policy, d *decision, unco
 	return out, nil
 }
 
-// errLanded ends a read-modify-write that has nothing left to write.
-var errLanded = errors.New("the decision is already in the policy")
-
-func applyDecision(policy *cloudresourcemanager.Policy, req jit.ActivationRequest, rec jit.RequestRecord, at int, d jit.Decision, now time.Time) (jit.RequestRecord, error) {
+func applyDecision(m *conds, policy *cloudresourcemanager.Policy, req jit.ActivationRequest, rec jit.RequestRecord, at int, d jit.Decision, now time.Time) (jit.RequestRecord, error) {
 	const op = "iam.Decide"
 	r := record{id: req.ID, until: req.ApproveBy, approvers: rec.Approvers, rejectedBy: rec.RejectedBy}
 	switch {
@@ -412,7 +294,7 @@ func applyDecision(policy *cloudresourcemanager.Policy, req jit.ActivationReques
 		if at >= 0 {
 			policy.Bindings = slices.Delete(policy.Bindings, at, at+1)
 		}
-		if err := applyActivations(policy, []jit.Activation{*d.Grant}, now); err != nil {
+		if err := applyActivations(m, policy, []jit.Activation{*d.Grant}, now); err != nil {
 			return jit.RequestRecord{}, err
 		}
 		g := *d.Grant

@@ -74,7 +74,7 @@ func TestSweepKeepsRequestDecisions(t *testing.T) {
 	}}
 	act := jit.Activation{ID: "jit-1", Beneficiary: "erin@example.com", Entitlement: jit.Entitlement{Project: "p-123456", Role: role},
 		Justification: "INC-2", Start: now, End: now.Add(time.Hour)}
-	if err := applyActivations(policy, []jit.Activation{act}, now); err != nil {
+	if err := applyActivations(nil, policy, []jit.Activation{act}, now); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -102,15 +102,15 @@ func TestRequestRecordReadsTheBindings(t *testing.T) {
 		// Carries an id, but is no activation of ours: ignored.
 		binding("roles/x", "user:erin@example.com", "Something", "(request mpa-c)", window),
 	}}
-	a, at := requestRecord(policy, "mpa-a")
+	a, at := requestRecord(nil, policy, "mpa-a")
 	if at != -1 || a.Granted == nil || a.Granted.Approver != "carol@example.com" || !a.Granted.Start.Equal(until) || a.Granted.Beneficiary != "erin@example.com" {
 		t.Errorf("mpa-a = %+v at %d", a.Granted, at)
 	}
-	b, at := requestRecord(policy, "mpa-b")
+	b, at := requestRecord(nil, policy, "mpa-b")
 	if at != 1 || b.Granted != nil || !cmp.Equal(b.Approvers, []string{"alice@example.com"}) {
 		t.Errorf("mpa-b = %+v at %d", b, at)
 	}
-	if c, _ := requestRecord(policy, "mpa-c"); c.Decided() || len(c.Approvers) > 0 {
+	if c, _ := requestRecord(nil, policy, "mpa-c"); c.Decided() || len(c.Approvers) > 0 {
 		t.Errorf("mpa-c = %+v", c)
 	}
 }

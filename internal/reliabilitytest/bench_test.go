@@ -99,3 +99,47 @@ func BenchmarkGrantUnderContention(b *testing.B) {
 	st := c.Stats()
 	b.ReportMetric(float64(st.Writes)/float64(b.N), "writes/grant")
 }
+
+// BenchmarkGrantsAndDecisionsUnderContention: 8 goroutines on one
+// project, every fourth operation an approval decision, the rest
+// self-activation grants, as on a busy project where both go on at once.
+func BenchmarkGrantsAndDecisionsUnderContention(b *testing.B) {
+	e := emutest.Start(b)
+	e.World.Faults.Set("cloudresourcemanager.projects.setIamPolicy", emulator.Fault{Latency: time.Millisecond})
+	crm, _ := cloudresourcemanager.NewService(b.Context(), e.HTTPClientOptions()...)
+	c := iam.New(crm, iam.Options{})
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	var n int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := nextID(&n)
+			start := time.Now().UTC().Truncate(time.Second)
+			user := jit.UserID(fmt.Sprintf("u%d@example.com", i%1000))
+			if i%4 != 0 {
+				err := c.Grant(b.Context(), []jit.Activation{{
+					ID: "jit-bench", Type: jit.JIT, Beneficiary: user, Justification: "INC-1",
+					Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/editor"}, Start: start, End: start.Add(time.Hour),
+				}})
+				if err != nil {
+					b.Error(err)
+				}
+				continue
+			}
+			req := jit.ActivationRequest{ID: fmt.Sprintf("mpa-bench-%d", i), Beneficiary: user, Reviewers: []jit.UserID{"dave@example.com"},
+				Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/viewer"}, Justification: "CHG-1",
+				Duration: time.Hour, RequestedAt: start, ApproveBy: start.Add(time.Hour)}
+			_, err := c.Decide(b.Context(), req, func(rec jit.RequestRecord) (jit.Decision, error) {
+				a := jit.Activation{ID: req.ID, Type: jit.MPA, Beneficiary: user, Entitlement: req.Entitlement,
+					Justification: req.Justification, Approver: "dave@example.com", Start: start, End: start.Add(time.Hour)}
+				return jit.Decision{Approve: "dave@example.com", Grant: &a}, nil
+			})
+			if err != nil {
+				b.Error(err)
+			}
+		}
+	})
+	st := c.Stats()
+	b.ReportMetric(float64(st.Writes)/float64(b.N), "writes/op")
+	b.ReportMetric(float64(st.Conflicts)/float64(b.N), "conflicts/op")
+}

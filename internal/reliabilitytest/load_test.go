@@ -103,8 +103,6 @@ func TestConcurrentActivationsAndApprovalsAcrossInstances(t *testing.T) {
 	selfN, mpaN, adminN := 200, 50, 20
 	if testing.Short() {
 		selfN, mpaN, adminN = 40, 10, 5
-	} else if raceDetector {
-		selfN, mpaN, adminN = 80, 20, 8
 	}
 	c := startCluster(t, 3, nil)
 	w := c.Emulator.World

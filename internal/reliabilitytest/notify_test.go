@@ -118,7 +118,9 @@ func TestMailServerFailing(t *testing.T) {
 			t.Parallel()
 			proxy := startSMTPProxy(t)
 			h := apptest.Start(t, apptest.Options{Config: map[string]string{
-				"SMTP_HOST": "127.0.0.1", "SMTP_PORT": proxy.port(), "BACKEND_WRITE_TIMEOUT": "1", "BACKEND_CONNECT_TIMEOUT": "1",
+				"SMTP_HOST": "127.0.0.1", "SMTP_PORT": proxy.port(),
+				// A margin for a loaded machine, as in TestEveryDependencyFailing.
+				"BACKEND_WRITE_TIMEOUT": strconv.Itoa(backendTimeout), "BACKEND_CONNECT_TIMEOUT": strconv.Itoa(backendTimeout),
 			}})
 			proxy.target.Store(h.Outbox.Addr())
 			proxy.fault.Store(int32(tc.fault))
@@ -178,7 +180,7 @@ func TestPubSubFailing(t *testing.T) {
 			if _, err := srv.GServer.CreateTopic(t.Context(), &pubsubpb.Topic{Name: topic}); err != nil {
 				t.Fatal(err)
 			}
-			c := startClusterEnv(t, 1, map[string]string{"NOTIFICATION_TOPIC": "jitaccess-events", "BACKEND_WRITE_TIMEOUT": "1"}, func(env *app.Environment) {
+			c := startClusterEnv(t, 1, map[string]string{"NOTIFICATION_TOPIC": "jitaccess-events", "BACKEND_WRITE_TIMEOUT": strconv.Itoa(backendTimeout)}, func(env *app.Environment) {
 				env.PubSub = []option.ClientOption{option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
 					option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
 			})

@@ -1,5 +1,0 @@
-//go:build !race
-
-package reliabilitytest
-
-const raceDetector = false
