@@ -48,6 +48,17 @@ type Notifier interface {
 	Notify(ctx context.Context, e jit.Event) error
 }
 
+// NotifyPreparer is what a Notifier may also do: set up, before an event
+// is complete, what sending its notification needs (internal/notify: the
+// SMTP session), so that it overlaps the work that completes the event —
+// a request's email session is opened while its token is being signed.
+// Prepare returns at once; send notifies e on what was prepared, failing
+// as Notify would (a set-up failure included), and discard gives it up
+// without sending anything. Exactly one of the two is to be called.
+type NotifyPreparer interface {
+	Prepare(ctx context.Context, kind jit.EventKind) (send func(context.Context, jit.Event) error, discard func())
+}
+
 // Auditor records events in the audit trail.
 type Auditor interface {
 	Record(ctx context.Context, e jit.Event) error

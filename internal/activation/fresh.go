@@ -34,9 +34,10 @@ func (s *Service) requireAllEligibleNow(ctx context.Context, user jit.UserID, pr
 	return w.requireAllEligible(ctx, user, jit.Entitlement{Project: project}, ents, typ)
 }
 
-// recordAndNotify audits a grant and tells people about it at once: both
-// only report what already happened in IAM, and neither waits for the
-// other (the mail server is often the slowest step of a request).
+// recordAndNotify audits a decision (a grant, a rejection) and tells
+// people about it at once: both only report what already happened in IAM,
+// and neither waits for the other (the mail server is often the slowest
+// step of a request).
 func (s *Service) recordAndNotify(ctx context.Context, e jit.Event) []string {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.record(ctx, e) })

@@ -112,9 +112,10 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 	e := jit.Event{Kind: jit.EventRejected, Actor: caller, Request: &req,
 		Activations: []jit.Activation{plannedActivation(req, req.RequestedAt)}, Reason: reason}
 	e.ActionURL, e.BaseURL = s.link(token, req), BaseURLFrom(ctx)
-	s.record(ctx, e)
 	r := s.requestResult(caller.Email, req, state)
-	r.Warnings = s.notify(ctx, e)
+	// The rejection is decided in IAM already: its audit record and its
+	// email only report it, and neither waits for the other.
+	r.Warnings = s.recordAndNotify(ctx, e)
 	return r, nil
 }
 

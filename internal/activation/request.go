@@ -132,8 +132,12 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 		}
 	}
 	req.Required, req.Dedicated = ap.Quorum, ap.Dedicated
+	// The email's session (connect, TLS, AUTH) needs nothing of the token:
+	// it is set up while the token is being signed.
+	send, discard := s.prepareNotify(ctx, jit.EventRequested)
 	token, err := s.tokens.Sign(ctx, req)
 	if err != nil {
+		discard()
 		return fail(wrapUpstream(op, "Requesting access failed", err))
 	}
 	e := jit.Event{Kind: jit.EventRequested, Actor: caller, Request: &req, Activations: planned, Token: token, Required: req.Quorum()}
@@ -142,16 +146,28 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	}
 	// Without the notification no reviewer learns of the request, so here
 	// (unlike after a grant) a failure fails the request.
-	if s.notifier != nil {
-		if err := s.notifier.Notify(ctx, e); err != nil {
-			return fail(wrapUpstream(op, "Notifying the reviewers failed", err))
-		}
+	if err := send(ctx, e); err != nil {
+		return fail(wrapUpstream(op, "Notifying the reviewers failed", err))
 	}
 	s.record(ctx, e)
 	r := resultOf(caller.Email, &req, planned, jit.StatusActivationPending)
 	r.Request = &jit.RequestState{Status: jit.RequestPending, Required: req.Quorum()}
 	r.RequestID, r.RequestedAt, r.ExpiresAt = req.ID, req.RequestedAt, req.ApproveBy
 	return r, nil
+}
+
+// prepareNotify starts preparing the notification of an event of kind
+// (see NotifyPreparer), when the notifier can; otherwise send is Notify.
+// Without a notifier, send does nothing.
+func (s *Service) prepareNotify(ctx context.Context, kind jit.EventKind) (send func(context.Context, jit.Event) error, discard func()) {
+	switch n := s.notifier.(type) {
+	case nil:
+		return func(context.Context, jit.Event) error { return nil }, func() {}
+	case NotifyPreparer:
+		return n.Prepare(ctx, kind)
+	default:
+		return n.Notify, func() {}
+	}
 }
 
 // checkChosenReviewers checks the reviewers a requester chose: the role's

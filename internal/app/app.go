@@ -454,6 +454,13 @@ func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource 
 	return &mrpb.MonitoredResource{Type: "global", Labels: map[string]string{"project_id": id.ProjectID}}
 }
 
+// A request's email session is set up while its token is signed
+// (activation.NotifyPreparer), also through the metrics' counting.
+var (
+	_ activation.NotifyPreparer = (*notify.Notifier)(nil)
+	_ notify.Preparer           = countedChannel{}
+)
+
 // notifier builds the email and Pub/Sub channels that are configured.
 // canNotify is whether a reviewer can be reached at all.
 func (a *App) notifier(ctx context.Context, cfg *config.Config, env Environment, id Identity, logger *slog.Logger) (*notify.Notifier, bool, error) {

@@ -107,6 +107,27 @@ func (c countedChannel) Send(ctx context.Context, n notify.Notification) error {
 	return err
 }
 
+// Prepare keeps the channel's preparation (the mailer's SMTP session set
+// up ahead of the message), counting what the delivery sends.
+func (c countedChannel) Prepare(ctx context.Context, k notify.Kind) notify.Delivery {
+	return countedDelivery{Delivery: notify.Prepare(ctx, c.next, k), c: c}
+}
+
+type countedDelivery struct {
+	notify.Delivery
+	c countedChannel
+}
+
+func (d countedDelivery) Send(ctx context.Context, n notify.Notification) error {
+	err := d.Delivery.Send(ctx, n)
+	outcome := "sent"
+	if err != nil {
+		outcome = "failed"
+	}
+	d.c.m.Notification(d.c.name, outcome)
+	return err
+}
+
 // counted counts the events recorded through auditor, when metrics are on.
 func (a *App) counted(auditor activation.Auditor) activation.Auditor {
 	if a.Metrics == nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -135,38 +136,88 @@ func (m *Mailer) Send(ctx context.Context, n Notification) error {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, m.opts.Timeout)
-	defer cancel()
+	defer cancel() // also closes the connection, whatever happened on it
 	msg, err := m.message(ctx, n)
 	if err != nil {
 		return jit.E(op, jit.KindInternal, msgSendFailed, err)
 	}
+	sess, err := m.open(ctx)
+	if err != nil {
+		return err
+	}
+	return sess.transfer(msg)
+}
+
+// session is an SMTP session that is ready for MAIL FROM: connected,
+// greeted, upgraded to TLS and authenticated as configured.
+type session struct {
+	m      *Mailer
+	client *mail.Client
+	conn   *smtp.Client
+}
+
+// open sets a session up. It ends, and its connection is closed, when ctx
+// ends, also in the middle of a command: go-mail bounds its commands by
+// I/O timeouts only, and a prepared session waits between them.
+//
+// Its errors are Send's for the same failures.
+func (m *Mailer) open(ctx context.Context) (*session, error) {
+	const op = "notify.Mailer.Send"
 	password, err := m.smtpPassword(ctx)
 	if err != nil {
-		return jit.E(op, jit.KindUnavailable, "The SMTP password could not be read from Secret Manager", err)
+		return nil, jit.E(op, jit.KindUnavailable, "The SMTP password could not be read from Secret Manager", err)
 	}
-	client, err := m.client(password)
+	client, err := m.client(password, m.dialer(ctx))
 	if err != nil {
-		return jit.E(op, jit.KindUnavailable, msgSendFailed, err)
+		return nil, jit.E(op, jit.KindUnavailable, msgSendFailed, err)
 	}
 	conn, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
-		return jit.E(op, jit.KindUnavailable, msgSendFailed,
+		return nil, jit.E(op, jit.KindUnavailable, msgSendFailed,
 			fmt.Errorf("SMTP server %s:%d (connect, TLS or authentication): %w", m.opts.Host, m.opts.Port, err))
 	}
-	err = client.SendWithSMTPClient(conn, msg)
-	closeErr := client.CloseWithSMTPClient(conn)
+	return &session{m: m, client: client, conn: conn}, nil
+}
+
+// dialer returns the dial function of one session: TCP (or TLS from the
+// first byte on port 465), with a connection that is closed when ctx ends.
+// go-mail's own dialing is bound to a context that ends with the dial.
+func (m *Mailer) dialer(ctx context.Context) mail.DialContextFunc {
+	d := &net.Dialer{Timeout: m.props.connectTimeout}
+	dial := d.DialContext
+	if m.implicitTLS() {
+		dial = (&tls.Dialer{NetDialer: d, Config: m.props.tlsConfig(m.opts.TLSConfig, m.opts.Host)}).DialContext
+	}
+	return func(dialCtx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(dialCtx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		context.AfterFunc(ctx, func() { _ = c.Close() })
+		return c, nil
+	}
+}
+
+// transfer sends msg (MAIL, RCPT, DATA) and ends the session (QUIT).
+func (s *session) transfer(msg *mail.Msg) error {
+	const op = "notify.Mailer.Send"
+	err := s.client.SendWithSMTPClient(s.conn, msg)
+	closeErr := s.client.CloseWithSMTPClient(s.conn)
 	if err != nil {
 		kind := jit.KindUnavailable
 		var se *mail.SendError
 		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 && refusedMessage(se.Reason) {
 			kind = jit.KindUpstream
 		}
-		return jit.E(op, kind, msgSendFailed, fmt.Errorf("SMTP server %s:%d refused the message: %w", m.opts.Host, m.opts.Port, err))
+		return jit.E(op, kind, msgSendFailed, fmt.Errorf("SMTP server %s:%d refused the message: %w", s.m.opts.Host, s.m.opts.Port, err))
 	}
 	// The server accepted the message before QUIT failed: it was sent.
 	_ = closeErr
 	return nil
 }
+
+// quit ends the session without sending anything.
+func (s *session) quit() { _ = s.client.CloseWithSMTPClient(s.conn) }
 
 // refusedMessage is whether a permanent failure at this step refused the
 // message itself (a recipient, the content) rather than us: a refused MAIL
@@ -179,23 +230,35 @@ func hasEmail(k Kind) bool {
 	return k == RequestActivation || k == ActivationApproved || k == ActivationRejected || k == ActivationApprovalAdded
 }
 
-// client builds a go-mail client for one email. Clients are cheap, and a
-// fresh one per email keeps a slow or broken connection from affecting the
-// next email.
-func (m *Mailer) client(password string) (*mail.Client, error) {
+func (m *Mailer) implicitTLS() bool { return m.props.ssl || m.opts.Port == 465 }
+
+// client builds a go-mail client for one session, dialing with dial.
+// Clients are cheap, and a fresh one per email keeps a slow or broken
+// connection from affecting the next email.
+func (m *Mailer) client(password string, dial mail.DialContextFunc) (*mail.Client, error) {
 	tlsConfig := m.props.tlsConfig(m.opts.TLSConfig, m.opts.Host)
 	ioTimeout := m.opts.Timeout
 	if m.props.ioTimeout > 0 {
 		ioTimeout = m.props.ioTimeout
 	}
-	implicit := m.props.ssl || m.opts.Port == 465
 	startTLS := m.opts.StartTLS
 	if m.props.startTLS != nil {
 		startTLS = *m.props.startTLS
 	}
-	opts := []mail.Option{mail.WithPort(m.opts.Port), mail.WithTimeout(ioTimeout), mail.WithTLSConfig(tlsConfig)}
+	opts := []mail.Option{
+		mail.WithPort(m.opts.Port), mail.WithTimeout(ioTimeout), mail.WithTLSConfig(tlsConfig),
+		// Implicit TLS is in dial (go-mail skips its own TLS dialing when
+		// given a dialer).
+		mail.WithDialContextFunc(dial),
+		// A session carries one message, right after it was set up: a NOOP
+		// before MAIL FROM would only cost a round trip (a dead connection
+		// fails MAIL FROM just the same), and an RSET after the accepted
+		// message one more, with a failure that would report a sent
+		// message as not sent.
+		mail.WithoutNoop(), mail.WithoutRset(),
+	}
 	switch {
-	case implicit:
+	case m.implicitTLS():
 		// Port 465 speaks TLS from the first byte; STARTTLS would never
 		// be offered there.
 		opts = append(opts, mail.WithSSL())
@@ -209,16 +272,6 @@ func (m *Mailer) client(password string) (*mail.Client, error) {
 	}
 	if m.props.helo != "" {
 		opts = append(opts, mail.WithHELO(m.props.helo))
-	}
-	if m.props.connectTimeout > 0 {
-		// go-mail's own TLS dialing is skipped when we dial, so implicit
-		// TLS wraps our dialer here.
-		d := &net.Dialer{Timeout: m.props.connectTimeout}
-		dial := d.DialContext
-		if implicit {
-			dial = (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext
-		}
-		opts = append(opts, mail.WithDialContextFunc(dial))
 	}
 	if m.opts.Username != "" && password != "" {
 		// LOGIN and PLAIN send the password as it is, so neither is used

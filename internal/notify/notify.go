@@ -17,6 +17,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
@@ -227,17 +228,27 @@ type Channel interface {
 }
 
 // Multi sends on every channel it holds, all of them even when one fails,
-// and joins the failures.
+// and joins the failures. The channels send at once: an email and a
+// Pub/Sub publish (which waits for the server's answer) do not wait for
+// each other.
 type Multi []Channel
 
 // Send implements Channel.
 func (m Multi) Send(ctx context.Context, n Notification) error {
-	var errs []error
-	for _, c := range m {
-		if err := c.Send(ctx, n); err != nil {
-			errs = append(errs, err)
-		}
+	return all(len(m), func(i int) error { return m[i].Send(ctx, n) })
+}
+
+// all runs send for 0..n-1 at once and joins the failures in that order.
+func all(n int, send func(i int) error) error {
+	if n == 1 {
+		return send(0)
 	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = send(i) })
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

@@ -230,22 +230,33 @@ func TestSendFailures(t *testing.T) {
 		{name: "untrusted_certificate", mutate: func(o *notify.MailOptions) { o.TLSConfig = nil }, want: "certificate"},
 		{name: "connection_refused", mutate: func(o *notify.MailOptions) { o.Port = closedAddr.Port }, want: "refused"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			srv := tc.server
-			srv.Username, srv.Password = smtpUser, smtpPassword
-			ob := startOutbox(t, srv)
-			err := newMailer(t, ob, tc.mutate).Send(t.Context(), requestNotification(nil))
-			if jit.KindOf(err) != jit.KindUnavailable || jit.MessageOf(err) != "Sending the notification email failed" {
-				t.Errorf("Send = %v (kind %v), want an unavailable error with a safe message", err, jit.KindOf(err))
-			}
-			if err != nil && !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Send = %v, want the cause %q in the error", err, tc.want)
-			}
-			if got := len(ob.Messages()); got != 0 {
-				t.Errorf("%d messages delivered, want 0", got)
-			}
-		})
+		// A session prepared ahead of the message fails the same way.
+		for _, via := range []string{"send", "prepared"} {
+			t.Run(tc.name+"/"+via, func(t *testing.T) {
+				t.Parallel()
+				srv := tc.server
+				srv.Username, srv.Password = smtpUser, smtpPassword
+				ob := startOutbox(t, srv)
+				m := newMailer(t, ob, tc.mutate)
+				var err error
+				if via == "send" {
+					err = m.Send(t.Context(), requestNotification(nil))
+				} else {
+					err = m.Prepare(t.Context(), notify.RequestActivation).Send(t.Context(), requestNotification(nil))
+				}
+				if jit.KindOf(err) != jit.KindUnavailable || jit.MessageOf(err) != "Sending the notification email failed" {
+					t.Errorf("Send = %v (kind %v), want an unavailable error with a safe message", err, jit.KindOf(err))
+				}
+				if err != nil && !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Send = %v, want the cause %q in the error", err, tc.want)
+				}
+				if got := len(ob.Messages()); got != 0 {
+					t.Errorf("%d messages delivered, want 0", got)
+				}
+				// A session that failed is not left open.
+				waitAllClosed(t, ob)
+			})
+		}
 	}
 }
 
@@ -717,9 +728,9 @@ func TestPasswordSourceIsReadOnceItWorks(t *testing.T) {
 			return smtpPassword, nil
 		}
 	})
-	err := m.Send(t.Context(), requestNotification(nil))
+	err := m.Prepare(t.Context(), notify.RequestActivation).Send(t.Context(), requestNotification(nil))
 	if jit.KindOf(err) != jit.KindUnavailable || jit.MessageOf(err) != "The SMTP password could not be read from Secret Manager" {
-		t.Errorf("first Send = %v", err)
+		t.Errorf("first Send (of a prepared session) = %v", err)
 	}
 	for range 2 {
 		if err := m.Send(t.Context(), requestNotification(nil)); err != nil {

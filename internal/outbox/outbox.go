@@ -111,6 +111,27 @@ type Server struct {
 	cond     chan struct{}
 	messages []Message
 	nextID   int
+	conns    []*Connection
+}
+
+// Connection is what the server saw of one client connection, so that
+// tests can check what a client did besides sending messages: that it
+// set a session up before it knew what to send, or that it closed a
+// session it did not use.
+type Connection struct {
+	ID int `json:"id"`
+	// TLS is whether a greeting (EHLO) came over TLS: after STARTTLS or
+	// with implicit TLS.
+	TLS bool `json:"tls"`
+	// Authenticated is whether AUTH succeeded.
+	Authenticated bool `json:"authenticated"`
+	// Mails counts the MAIL FROM commands accepted, Messages the messages
+	// received.
+	Mails    int `json:"mails"`
+	Messages int `json:"messages"`
+	// Closed is whether the connection has ended (after QUIT, or dropped
+	// by either side).
+	Closed bool `json:"closed"`
 }
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves until Close.
@@ -139,6 +160,7 @@ func Start(ctx context.Context, addr string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("outbox: listen on %s: %w", addr, err)
 	}
+	s.lis = trackingListener{Listener: s.lis, srv: s}
 	if opts.ImplicitTLS {
 		s.lis = tls.NewListener(s.lis, serverTLS)
 	}
@@ -197,6 +219,107 @@ func (s *Server) WaitFor(ctx context.Context, match func(Message) bool) (Message
 	}
 }
 
+// Connections returns what the server saw of each connection, oldest
+// first.
+func (s *Server) Connections() []Connection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Connection, len(s.conns))
+	for i, c := range s.conns {
+		out[i] = *c
+	}
+	return out
+}
+
+// WaitForConnection waits until a connection satisfying match is seen (or
+// has been), and returns it as it was then.
+func (s *Server) WaitForConnection(ctx context.Context, match func(Connection) bool) (Connection, error) {
+	for {
+		s.mu.Lock()
+		for _, c := range s.conns {
+			if seen := *c; match(seen) {
+				s.mu.Unlock()
+				return seen, nil
+			}
+		}
+		changed := s.cond
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Connection{}, fmt.Errorf("outbox: no matching connection: %w", ctx.Err())
+		case <-changed:
+		}
+	}
+}
+
+// changeConn applies f to connection id under the lock and wakes the
+// waiters.
+func (s *Server) changeConn(id int, f func(*Connection)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		if c.ID == id {
+			f(c)
+		}
+	}
+	s.changed()
+}
+
+// changed wakes WaitFor and WaitForConnection; s.mu must be held.
+func (s *Server) changed() {
+	close(s.cond)
+	s.cond = make(chan struct{})
+}
+
+// trackingListener records each accepted connection and its end.
+type trackingListener struct {
+	net.Listener
+	srv *Server
+}
+
+func (l trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	s := l.srv
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := len(s.conns) + 1
+	s.conns = append(s.conns, &Connection{ID: id})
+	if len(s.conns) > s.opts.MaxMessages {
+		// As many as messages are kept: enough for any test, bounded for
+		// a long demo.
+		s.conns = slices.Clone(s.conns[len(s.conns)-s.opts.MaxMessages:])
+	}
+	s.changed()
+	return &trackedConn{Conn: c, id: id, srv: s}, nil
+}
+
+type trackedConn struct {
+	net.Conn
+	id   int
+	srv  *Server
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.srv.changeConn(c.id, func(x *Connection) { x.Closed = true }) })
+	return c.Conn.Close()
+}
+
+// connID is the id of the connection a session runs on.
+func connID(c *smtp.Conn) int {
+	nc := c.Conn()
+	if t, ok := nc.(*tls.Conn); ok {
+		nc = t.NetConn()
+	}
+	if t, ok := nc.(*trackedConn); ok {
+		return t.id
+	}
+	return 0
+}
+
 func (s *Server) store(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -206,17 +329,21 @@ func (s *Server) store(m Message) {
 	if len(s.messages) > s.opts.MaxMessages {
 		s.messages = slices.Clone(s.messages[len(s.messages)-s.opts.MaxMessages:])
 	}
-	close(s.cond)
-	s.cond = make(chan struct{})
+	s.changed()
 }
 
 // NewSession implements smtp.Backend.
-func (s *Server) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &session{srv: s}, nil
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	ss := &session{srv: s, conn: connID(c)}
+	if _, ok := c.TLSConnectionState(); ok {
+		s.changeConn(ss.conn, func(x *Connection) { x.TLS = true })
+	}
+	return ss, nil
 }
 
 type session struct {
 	srv    *Server
+	conn   int // Connection.ID
 	authed bool
 	from   string
 	to     []string
@@ -238,6 +365,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 			return errors.New("invalid username or password")
 		}
 		ss.authed = true
+		ss.srv.changeConn(ss.conn, func(x *Connection) { x.Authenticated = true })
 		return nil
 	}
 	if !slices.Contains(ss.AuthMechanisms(), mech) {
@@ -278,6 +406,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 		return smtp.ErrAuthRequired
 	}
 	ss.from = from
+	ss.srv.changeConn(ss.conn, func(x *Connection) { x.Mails++ })
 	return nil
 }
 
@@ -299,6 +428,7 @@ func (ss *session) Data(r io.Reader) error {
 	m.Sender = ss.from
 	m.Received = time.Now()
 	ss.srv.store(m)
+	ss.srv.changeConn(ss.conn, func(x *Connection) { x.Messages++ })
 	return nil
 }
 

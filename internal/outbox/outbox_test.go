@@ -296,3 +296,43 @@ func TestConcurrentDelivery(t *testing.T) {
 		t.Errorf("ids (-want +got):\n%s", diff)
 	}
 }
+
+// TestConnectionsSayWhatEachClientDid: a delivery over STARTTLS with AUTH,
+// and a session set up and closed without sending, each seen to its end.
+func TestConnectionsSayWhatEachClientDid(t *testing.T) {
+	t.Parallel()
+	s := startTest(t, Options{Username: testUser, Password: testPassword})
+	if err := send(s, sasl.NewPlainClient("", testUser, testPassword), "bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := smtp.DialStartTLS(s.Addr(), s.TLSConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Auth(sasl.NewPlainClient("", testUser, testPassword)); err != nil {
+		t.Fatal(err)
+	}
+	open, err := s.WaitForConnection(t.Context(), func(c Connection) bool { return c.ID == 2 && c.Authenticated })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open.Closed || !open.TLS {
+		t.Errorf("open session = %+v, want it open, over TLS", open)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WaitForConnection(t.Context(), func(c Connection) bool { return c.ID == 2 && c.Closed }); err != nil {
+		t.Fatal(err)
+	}
+	want := []Connection{
+		{ID: 1, TLS: true, Authenticated: true, Mails: 1, Messages: 1, Closed: true},
+		{ID: 2, TLS: true, Authenticated: true, Closed: true},
+	}
+	if _, err := s.WaitForConnection(t.Context(), func(c Connection) bool { return c.ID == 1 && c.Closed }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, s.Connections()); diff != "" {
+		t.Errorf("connections (-want +got):\n%s", diff)
+	}
+}
