@@ -57,9 +57,19 @@ func TestParseEligibility(t *testing.T) {
 
 func TestParseEligibilityRejectsMalformedCEL(t *testing.T) {
 	t.Parallel()
-	for _, expr := range []string{`has({}.jitAccessConstraint) &&`, `has(`, `"unterminated`, strings.Repeat("(", 200) + "true" + strings.Repeat(")", 200), "a" + strings.Repeat(" ", MaxExpressionLength)} {
+	for _, expr := range []string{
+		`has({}.jitAccessConstraint) &&`, `has({}.jitAccessConstraint`, `"unterminated has({}.multiPartyApprovalConstraint)`,
+		strings.Repeat("(", 200) + "has({}.jitAccessConstraint)" + strings.Repeat(")", 200), "a" + strings.Repeat(" ", MaxExpressionLength),
+	} {
 		if _, _, err := ParseEligibility(expr); err == nil {
 			t.Errorf("ParseEligibility(%.40q) succeeded, want an error", expr)
+		}
+	}
+	// Text that names no marker is not eligible, whether or not it is CEL:
+	// it is not parsed at all.
+	for _, expr := range []string{`has(`, `"unterminated`, strings.Repeat("(", 200) + "true" + strings.Repeat(")", 200)} {
+		if _, ok, err := ParseEligibility(expr); ok || err != nil {
+			t.Errorf("ParseEligibility(%.40q) = %v, %v; want not eligible, no error", expr, ok, err)
 		}
 	}
 }
