@@ -1,8 +1,8 @@
 // Command jitaccess-bench measures jitaccess against the emulator and
 // prints the tables of docs/performance.md (`make bench`):
 //
-//   - the ratio table: each operation's latency with a fixed latency L added
-//     to every Google call, divided by its floor (the number of Google round
+//   - the ratio table: each operation's latency when every Google call is
+//     a round trip of L (the emulator's own work inside it), divided by its floor (the number of Google round
 //     trips that must wait for each other, times L), with the Google calls
 //     it made, counted by the emulator, for both catalogs;
 //   - the Policy Analyzer calls of one "open the app, pick a project,

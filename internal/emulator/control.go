@@ -19,7 +19,7 @@ import (
 //	GET    /_emulator/endpoints         the emulator's endpoints (as printed at start)
 //	GET    /_emulator/faults            installed faults by method pattern
 //	GET    /_emulator/calls             calls so far by method, e.g. {"cloudasset.AnalyzeIamPolicy": 3}
-//	PUT    /_emulator/faults/{pattern}  {"latency":"100ms","code":503,"rate":0.5,"count":3,"message":"…"}
+//	PUT    /_emulator/faults/{pattern}  {"latency":"100ms","code":503,"rate":0.5,"count":3,"message":"…","roundTrip":false}
 //	DELETE /_emulator/faults/{pattern}  remove one fault
 //	DELETE /_emulator/faults            remove every fault
 //	PUT    /_emulator/indexDelay        {"indexDelay":"30s"}
@@ -141,7 +141,7 @@ func (c *Control) policies() []resourcePolicy {
 }
 
 func faultView(f Fault) SeedFault {
-	v := SeedFault{Code: f.Code, Rate: f.Rate, Message: f.Message, Count: f.Count}
+	v := SeedFault{Code: f.Code, Rate: f.Rate, Message: f.Message, Count: f.Count, RoundTrip: f.RoundTrip}
 	if f.Latency > 0 {
 		v.Latency = f.Latency.String()
 	}
@@ -167,11 +167,12 @@ func (c *Control) setFault(rw http.ResponseWriter, r *http.Request, pattern stri
 		return
 	}
 	var in struct {
-		Latency string  `json:"latency"`
-		Code    int     `json:"code"`
-		Rate    float64 `json:"rate"`
-		Message string  `json:"message"`
-		Count   int     `json:"count"`
+		Latency   string  `json:"latency"`
+		Code      int     `json:"code"`
+		Rate      float64 `json:"rate"`
+		Message   string  `json:"message"`
+		Count     int     `json:"count"`
+		RoundTrip bool    `json:"roundTrip"`
 	}
 	if err := decodeBody(rw, r, &in); err != nil {
 		writeRESTError(rw, err)

@@ -152,12 +152,12 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", grpcAddr, err)
 	}
 	e.httpSrv = &http.Server{
-		Handler:           e.accessLog(http.HandlerFunc(e.route)),
+		Handler:           e.accessLog(heldHTTP(http.HandlerFunc(e.route))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ConnState:         e.trackConn,
 	}
-	e.grpcSrv = grpc.NewServer()
+	e.grpcSrv = grpc.NewServer(grpc.UnaryInterceptor(heldGRPC))
 	e.registerGRPC(e.grpcSrv)
 	go func() {
 		if err := e.httpSrv.Serve(e.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {

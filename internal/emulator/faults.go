@@ -1,12 +1,15 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"net/http"
 	"path"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // Fault describes how calls to one method misbehave: an added latency, and
@@ -21,6 +24,13 @@ type Fault struct {
 	// Count, when positive, limits how many errors are injected; after that
 	// the method recovers. It lets tests check that a retry succeeds.
 	Count int `yaml:"count" json:"count"`
+	// RoundTrip makes Latency the whole round trip: the call is served at
+	// once and answered no sooner than Latency after it arrived, the
+	// emulator's own work included, as Google's work is part of its round
+	// trip (the benchmark's model of a Google call). Without it Latency is
+	// waited before the call is served, so that a caller who gives up in
+	// the meantime changes nothing (the fault tests' model of a hang).
+	RoundTrip bool `yaml:"roundTrip" json:"roundTrip"`
 }
 
 // Faults is the set of faults by method name. Method names are Google's
@@ -134,12 +144,15 @@ func (f *Faults) apply(ctx context.Context, method string) *APIError {
 	}
 	f.calls[method]++
 	var latency time.Duration
+	var roundTrip bool
 	var injected *APIError
 	for pattern, fault := range f.faults {
 		if ok, _ := path.Match(pattern, method); !ok {
 			continue
 		}
-		latency = max(latency, fault.Latency)
+		if fault.Latency > latency {
+			latency, roundTrip = fault.Latency, fault.RoundTrip
+		}
 		if fault.Code == 0 || injected != nil {
 			continue
 		}
@@ -163,6 +176,10 @@ func (f *Faults) apply(ctx context.Context, method string) *APIError {
 		injected = newAPIError(fault.Code, msg)
 	}
 	f.mu.Unlock()
+	if slot, ok := ctx.Value(answerKey{}).(*answerSlot); ok && roundTrip && latency > 0 {
+		slot.at = slot.arrived.Add(latency)
+		return injected
+	}
 	if latency > 0 {
 		f.mu.Lock()
 		if f.held == nil {
@@ -191,4 +208,81 @@ func (f *Faults) release(method string, abandoned bool) {
 	if abandoned {
 		f.abandoned[method]++
 	}
+}
+
+// answerKey holds the *answerSlot of a call in its context.
+type answerKey struct{}
+
+// answerSlot is when a call arrived and, for a RoundTrip latency, the
+// earliest time its answer may leave.
+type answerSlot struct {
+	arrived, at time.Time
+}
+
+// withAnswerSlot gives a call's context a slot for a RoundTrip latency.
+func withAnswerSlot(ctx context.Context) (context.Context, *answerSlot) {
+	s := &answerSlot{arrived: time.Now()}
+	return context.WithValue(ctx, answerKey{}, s), s
+}
+
+// wait holds the answer until the slot's time, or until the caller gives
+// up.
+func (s *answerSlot) wait(ctx context.Context) {
+	d := time.Until(s.at)
+	if s.at.IsZero() || d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// heldResponse keeps a REST answer until its slot's time: the handler
+// writes it here, and it is sent once the round trip is over.
+type heldResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header { return h.header }
+
+func (h *heldResponse) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *heldResponse) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(b)
+}
+
+// heldHTTP serves REST calls with an answer slot, holding each answer
+// until its RoundTrip latency has passed.
+func heldHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		ctx, slot := withAnswerSlot(r.Context())
+		held := &heldResponse{header: rw.Header()}
+		next.ServeHTTP(held, r.WithContext(ctx))
+		slot.wait(ctx)
+		if held.status == 0 {
+			held.status = http.StatusOK
+		}
+		rw.WriteHeader(held.status)
+		_, _ = rw.Write(held.body.Bytes()) // the caller may be gone; nothing to do then
+	})
+}
+
+// heldGRPC is heldHTTP for unary gRPC calls.
+func heldGRPC(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	ctx, slot := withAnswerSlot(ctx)
+	resp, err := handler(ctx, req)
+	slot.wait(ctx)
+	return resp, err
 }

@@ -79,6 +79,8 @@ type SeedFault struct {
 	Rate    float64 `yaml:"rate" json:"rate,omitempty"`
 	Message string  `yaml:"message" json:"message,omitempty"`
 	Count   int     `yaml:"count" json:"count,omitempty"`
+	// RoundTrip: Latency is the whole round trip (see Fault.RoundTrip).
+	RoundTrip bool `yaml:"roundTrip" json:"roundTrip,omitempty"`
 }
 
 // maxSeedBytes bounds what LoadSeed reads; a demo world is a few KiB.
@@ -270,7 +272,7 @@ func (f SeedFault) toFault() (Fault, error) {
 	if f.Count < 0 {
 		return Fault{}, errors.New("count must not be negative")
 	}
-	out.Code, out.Rate, out.Message, out.Count = f.Code, f.Rate, f.Message, f.Count
+	out.Code, out.Rate, out.Message, out.Count, out.RoundTrip = f.Code, f.Rate, f.Message, f.Count, f.RoundTrip
 	return out, nil
 }
 
