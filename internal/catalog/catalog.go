@@ -142,22 +142,43 @@ func eligibilityAt(at jit.Entitlement, role, expr string) (eligible, bool) {
 // eligibilityOrWarningAt is eligibilityAt, with a warning for the user
 // when the binding is meant to be eligible but cannot be activated.
 func eligibilityOrWarningAt(at jit.Entitlement, role, expr string) (eligible, bool, string) {
-	where := string(at.Project)
-	if at.Node != "" {
-		where = at.Node
-	}
+	return parseBinding(role, expr).at(at)
+}
+
+// bindingEligibility is what one binding's condition says, parsed once,
+// to be placed on each resource the binding applies to: a binding on a
+// folder applies to every project in it, and parsing a condition costs
+// far more than placing it.
+type bindingEligibility struct {
+	role      string
+	el        condition.Eligibility
+	ok        bool
+	timeBound bool
+}
+
+func parseBinding(role, expr string) bindingEligibility {
 	if expr == "" {
-		return eligible{}, false, ""
+		return bindingEligibility{}
 	}
 	el, ok, err := condition.ParseEligibility(expr)
-	if errors.Is(err, condition.ErrTimeBoundEligibility) {
+	return bindingEligibility{role: role, el: el, ok: err == nil && ok, timeBound: errors.Is(err, condition.ErrTimeBoundEligibility)}
+}
+
+// at places the eligibility on the resource of at (its Project or Node),
+// or says why it cannot be activated there.
+func (b bindingEligibility) at(at jit.Entitlement) (eligible, bool, string) {
+	if b.timeBound {
+		where := string(at.Project)
+		if at.Node != "" {
+			where = at.Node
+		}
 		return eligible{}, false, fmt.Sprintf("%s on %s cannot be activated: its eligible binding's condition reads request.time. "+
-			"Ask an administrator to remove the time clause from the condition.", role, where)
+			"Ask an administrator to remove the time clause from the condition.", b.role, where)
 	}
-	if err != nil || !ok {
+	if !b.ok {
 		return eligible{}, false, ""
 	}
-	return eligible{ent: jit.Entitlement{Project: at.Project, Node: at.Node, Role: role, ResourceCondition: el.ResourceCondition}, typ: el.Type}, true, ""
+	return eligible{ent: jit.Entitlement{Project: at.Project, Node: at.Node, Role: b.role, ResourceCondition: b.el.ResourceCondition}, typ: b.el.Type}, true, ""
 }
 
 // at is the entitlement "base" of a resource: its Project or Node.

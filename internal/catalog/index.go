@@ -64,8 +64,8 @@ func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*user
 	ix := &userIndex{byProject: map[jit.ProjectID][]eligible{}, projectWarnings: map[jit.ProjectID][]string{}}
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
-		_, ok, warning := eligibilityOrWarningAt(jit.Entitlement{}, b.GetRole(), b.GetCondition().GetExpression())
-		if (!ok && warning == "") || !conditional(r) {
+		parsed := parseBinding(b.GetRole(), b.GetCondition().GetExpression())
+		if (!parsed.ok && !parsed.timeBound) || !conditional(r) {
 			continue
 		}
 		grounds := groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), user, nil)
@@ -75,7 +75,7 @@ func (c *PolicyAnalyzer) fetchIndex(ctx context.Context, user jit.UserID) (*user
 				if !isProject {
 					continue
 				}
-				el, ok, warning := eligibilityOrWarningAt(jit.Entitlement{Project: p}, b.GetRole(), b.GetCondition().GetExpression())
+				el, ok, warning := parsed.at(jit.Entitlement{Project: p})
 				if ok {
 					el.grounds = grounds
 					ix.byProject[p] = append(ix.byProject[p], el)
