@@ -74,24 +74,33 @@ func BenchmarkCatalogEntitlements(b *testing.B) {
 	}
 }
 
-// BenchmarkGrantUnderContention: 8 goroutines granting on one project.
-func BenchmarkGrantUnderContention(b *testing.B) {
+// contendedClient is an IAM client for 8 goroutines writing to one
+// project of an emulator whose setIamPolicy takes a millisecond.
+func contendedClient(b *testing.B) *iam.Client {
 	e := emutest.Start(b)
 	e.World.Faults.Set("cloudresourcemanager.projects.setIamPolicy", emulator.Fault{Latency: time.Millisecond})
 	crm, _ := cloudresourcemanager.NewService(b.Context(), e.HTTPClientOptions()...)
-	c := iam.New(crm, iam.Options{})
 	b.SetParallelism(8)
 	b.ReportAllocs()
+	return iam.New(crm, iam.Options{})
+}
+
+// benchGrant self-activates roles/editor on dev-playground for user.
+func benchGrant(b *testing.B, c *iam.Client, user jit.UserID, start time.Time) error {
+	return c.Grant(b.Context(), []jit.Activation{{
+		ID: "jit-bench", Type: jit.JIT, Beneficiary: user, Justification: "INC-1",
+		Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/editor"}, Start: start, End: start.Add(time.Hour),
+	}})
+}
+
+// BenchmarkGrantUnderContention: 8 goroutines granting on one project.
+func BenchmarkGrantUnderContention(b *testing.B) {
+	c := contendedClient(b)
 	var n int64
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := nextID(&n)
-			start := time.Now().UTC().Truncate(time.Second)
-			err := c.Grant(b.Context(), []jit.Activation{{
-				ID: "jit-bench", Type: jit.JIT, Beneficiary: jit.UserID(fmt.Sprintf("u%d@example.com", i%1000)), Justification: "INC-1",
-				Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/editor"}, Start: start, End: start.Add(time.Hour),
-			}})
-			if err != nil {
+			if err := benchGrant(b, c, jit.UserID(fmt.Sprintf("u%d@example.com", i%1000)), time.Now().UTC().Truncate(time.Second)); err != nil {
 				b.Error(err)
 			}
 		}
@@ -104,12 +113,7 @@ func BenchmarkGrantUnderContention(b *testing.B) {
 // project, every fourth operation an approval decision, the rest
 // self-activation grants, as on a busy project where both go on at once.
 func BenchmarkGrantsAndDecisionsUnderContention(b *testing.B) {
-	e := emutest.Start(b)
-	e.World.Faults.Set("cloudresourcemanager.projects.setIamPolicy", emulator.Fault{Latency: time.Millisecond})
-	crm, _ := cloudresourcemanager.NewService(b.Context(), e.HTTPClientOptions()...)
-	c := iam.New(crm, iam.Options{})
-	b.SetParallelism(8)
-	b.ReportAllocs()
+	c := contendedClient(b)
 	var n int64
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -117,11 +121,7 @@ func BenchmarkGrantsAndDecisionsUnderContention(b *testing.B) {
 			start := time.Now().UTC().Truncate(time.Second)
 			user := jit.UserID(fmt.Sprintf("u%d@example.com", i%1000))
 			if i%4 != 0 {
-				err := c.Grant(b.Context(), []jit.Activation{{
-					ID: "jit-bench", Type: jit.JIT, Beneficiary: user, Justification: "INC-1",
-					Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/editor"}, Start: start, End: start.Add(time.Hour),
-				}})
-				if err != nil {
+				if err := benchGrant(b, c, user, start); err != nil {
 					b.Error(err)
 				}
 				continue
