@@ -10,27 +10,64 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// Catalog tells who is eligible for what, now.
+// The use cases have one port per collaborator: Catalog (eligibility
+// reads), Policies (policy writes), Tokens, Notifier and Auditor. Every
+// write goes through Policies with a jit.Confirmation of what it rests on,
+// which the adapter confirms in the live policies inside its
+// read-modify-write; the Catalog, which may be cached or lag IAM, only
+// finds where to look (DESIGN.md §10). Projects, folders and the
+// organization are one jit.Scope to all of them.
+
+// Catalog tells who is eligible for what. Its answers may come from a
+// cache or from the Cloud Asset index, which lags IAM: they are shown,
+// and they say where a write is to confirm what it rests on, but no write
+// takes them for granted. internal/catalog implements it.
 type Catalog interface {
 	// Projects lists the projects where user may have eligible roles.
 	Projects(ctx context.Context, user jit.UserID) ([]jit.ProjectID, error)
-	// Entitlements lists user's eligible entitlements on project with their
-	// status, and non-fatal warnings from the analysis.
-	Entitlements(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, []string, error)
+	// Nodes lists "folders/F" and "organizations/O" where user may have
+	// eligible roles.
+	Nodes(ctx context.Context, user jit.UserID) ([]string, error)
+	// EntitlementsAt lists user's eligible entitlements on scope with
+	// their status and grounds, and non-fatal warnings from the analysis.
+	EntitlementsAt(ctx context.Context, user jit.UserID, scope jit.Scope) ([]jit.EligibleEntitlement, []string, error)
+	// EligibilityAt lists user's eligible entitlements on scope with their
+	// grounds but not necessarily their status (which a write reads
+	// itself).
+	EligibilityAt(ctx context.Context, user jit.UserID, scope jit.Scope) ([]jit.EligibleEntitlement, error)
 	// Holders lists the users eligible for ent with activation type typ,
 	// directly or through groups.
 	Holders(ctx context.Context, ent jit.Entitlement, typ jit.ActivationType) ([]jit.UserID, error)
+	// GroundsOf says where each of users holds ent with typ; users who do
+	// not are left out.
+	GroundsOf(ctx context.Context, users []jit.UserID, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error)
+	// Approvers returns ent's dedicated approvers and quorum where approver
+	// bindings declare them, its peers, and the grounds of each.
+	Approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error)
+	// ApprovalRule says whether ent has dedicated approvers and its
+	// quorum, listing no one (cheaper than Approvers).
+	ApprovalRule(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error)
 }
 
-// Grants writes activation bindings. All activations passed in one call are
-// for the same project and beneficiary.
-type Grants interface {
-	Grant(ctx context.Context, activations []jit.Activation) error
+// Policies writes activations and approval decisions into the IAM policy
+// of their scope, each in one read-modify-write guarded by the etag that
+// first confirms conf in the live policies of the scope and its
+// ancestors, and refuses (KindDenied, nothing written) when it no longer
+// holds. internal/iam implements it.
+type Policies interface {
+	// Grant writes activations, all for one scope and one beneficiary.
+	Grant(ctx context.Context, activations []jit.Activation, conf jit.Confirmation) error
+	// Decide applies decide's decision about req; the record decide sees
+	// carries the approvals the live policies require (Required).
+	Decide(ctx context.Context, req jit.ActivationRequest, conf jit.Confirmation, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
+	// RequestRecord reads what the live policy says about req.
+	RequestRecord(ctx context.Context, req jit.ActivationRequest) (jit.RequestRecord, error)
 }
 
 // Tokens turns approval requests into URL-safe signed tokens and back.
@@ -42,20 +79,17 @@ type Tokens interface {
 	Inspect(ctx context.Context, token string) (jit.ActivationRequest, error)
 }
 
-// Notifier tells people about events (email, Pub/Sub). Nil-safe: a
-// Service with no notifier notifies nobody.
+// Notifier tells people about events (email, Pub/Sub, Chat, webhooks).
+// Nil-safe: a Service with no notifier notifies nobody.
 type Notifier interface {
 	Notify(ctx context.Context, e jit.Event) error
-}
-
-// NotifyPreparer is what a Notifier may also do: set up, before an event
-// is complete, what sending its notification needs (internal/notify: the
-// SMTP session), so that it overlaps the work that completes the event —
-// a request's email session is opened while its token is being signed.
-// Prepare returns at once; send notifies e on what was prepared, failing
-// as Notify would (a set-up failure included), and discard gives it up
-// without sending anything. Exactly one of the two is to be called.
-type NotifyPreparer interface {
+	// Prepare sets up, before an event is complete, what sending its
+	// notification needs (internal/notify: the SMTP session), so that it
+	// overlaps the work that completes the event — a request's email
+	// session is opened while its token is being signed. It returns at
+	// once; send notifies e on what was prepared, failing as Notify would
+	// (a set-up failure included), and discard gives it up without
+	// sending anything. Exactly one of the two is to be called.
 	Prepare(ctx context.Context, kind jit.EventKind) (send func(context.Context, jit.Event) error, discard func())
 }
 
@@ -80,20 +114,12 @@ type Options struct {
 	// CanNotify reports whether a notifier that reaches reviewers is
 	// configured; without one, multi-party approval is refused.
 	CanNotify bool
-	// WriteCatalog, when set, is the catalog that writes re-check
-	// eligibility with (one without a cache); reads use the catalog
-	// passed to New.
-	WriteCatalog Catalog
-	// WriteApprovers, when set, is the Approvers that decisions check
-	// approvers with (one without a cache); reads use Approvers.
-	WriteApprovers Approvers
 	// MaxScheduleAhead bounds how far ahead a scheduled activation may
 	// start (ACTIVATION_MAX_START_DELAY); 0 means DefaultMaxScheduleAhead.
 	MaxScheduleAhead time.Duration
-	// Nodes and NodeGrants serve activation on folders and organizations
-	// (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS); nil leaves it off.
-	Nodes      NodeCatalog
-	NodeGrants NodeGrants
+	// FoldersAndOrganizations allows activation on folders and the
+	// organization (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS).
+	FoldersAndOrganizations bool
 	// FollowUpTimeout bounds each audit record and notification. They run
 	// detached from the caller's cancellation: once a binding is written,
 	// its audit record and emails must not depend on the client staying
@@ -105,9 +131,6 @@ type Options struct {
 	Clock      func() time.Time
 	Random     io.Reader
 	Logger     *slog.Logger
-	// Decisions keep approval requests decided at most once (internal/iam);
-	// without it, requests can be made but not approved.
-	Decisions Decisions
 	// RequestLog reads requests' events back from the audit log
 	// (internal/audit); nil where the audit log is not readable (stdout
 	// only), and then decisions rest on IAM alone and lists are refused.
@@ -115,19 +138,16 @@ type Options struct {
 	// Link turns a request's token into the link of its page, for the
 	// notifications of approvals and rejections; nil leaves them without
 	// one. It is built from EXTERNAL_URL only, never a request's Host.
-	Link func(token string, project jit.ProjectID) string
+	Link func(token string, scope jit.Scope) string
 	// DefaultQuorum is how many distinct approvals a request needs where
 	// its role declares no quorum (ACTIVATION_REQUEST_APPROVALS); 0 means 1.
 	DefaultQuorum int
-	// Approvers declares dedicated approvers and quorums
-	// (internal/catalog); nil means the original's any-one-peer rule.
-	Approvers Approvers
 }
 
 // Service implements the use cases.
 type Service struct {
 	catalog  Catalog
-	grants   Grants
+	policies Policies
 	tokens   Tokens
 	notifier Notifier
 	auditor  Auditor
@@ -135,7 +155,7 @@ type Service struct {
 }
 
 // New returns a Service. notifier and auditor may be nil.
-func New(catalog Catalog, grants Grants, tokens Tokens, notifier Notifier, auditor Auditor, opts Options) *Service {
+func New(catalog Catalog, policies Policies, tokens Tokens, notifier Notifier, auditor Auditor, opts Options) *Service {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
@@ -148,7 +168,7 @@ func New(catalog Catalog, grants Grants, tokens Tokens, notifier Notifier, audit
 	if opts.FollowUpTimeout <= 0 {
 		opts.FollowUpTimeout = defaultFollowUpTimeout
 	}
-	return &Service{catalog: catalog, grants: grants, tokens: tokens, notifier: notifier, auditor: auditor, opts: opts}
+	return &Service{catalog: catalog, policies: policies, tokens: tokens, notifier: notifier, auditor: auditor, opts: opts}
 }
 
 // Policy returns the rules requests are checked against.
@@ -218,4 +238,16 @@ func WithBaseURL(ctx context.Context, u string) context.Context {
 func BaseURLFrom(ctx context.Context) string {
 	u, _ := ctx.Value(baseURLKey{}).(string)
 	return u
+}
+
+// recordAndNotify audits a decision (a grant, a rejection) and tells
+// people about it at once: both only report what already happened in IAM,
+// and neither waits for the other (the mail server is often the slowest
+// step of a request).
+func (s *Service) recordAndNotify(ctx context.Context, e jit.Event) []string {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.record(ctx, e) })
+	warnings := s.notify(ctx, e)
+	wg.Wait()
+	return warnings
 }

@@ -92,7 +92,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 		s.record(ctx, jit.Event{Kind: jit.EventApproveFailed, Actor: caller, Request: &req, Activations: []jit.Activation{act}, Err: err})
 		return Result{}, err
 	}
-	required, err := s.checkDecider(ctx, caller, req, "approve")
+	conf, required, err := s.decision(ctx, caller, req, "approve")
 	if err != nil {
 		return fail(err)
 	}
@@ -106,13 +106,6 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	if err := pol.CheckDuration(req.Duration); err != nil {
 		return fail(err)
 	}
-	if s.opts.Decisions == nil {
-		return fail(jit.E(op, jit.KindUnavailable, "Approving requests is not available in this configuration", nil))
-	}
-	decideApproval, err := s.approvalDecision(ctx, req.Beneficiary, caller.Email, req.Entitlement)
-	if err != nil {
-		return fail(err)
-	}
 	// The audit log is read while the policy is, and looked at inside the
 	// project's write (alreadyDecided), which every other grant and
 	// decision on the project waits for. So the write waits for the log
@@ -122,7 +115,7 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	// when the log cannot be read.
 	logEvents := s.awaitLog(ctx, req)
 	var granted, attempted bool
-	rec, err := decideApproval(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
+	rec, err := s.policies.Decide(ctx, req, conf, func(rec jit.RequestRecord) (jit.Decision, error) {
 		if attempted && rec.Unconfirmed && landed(rec, caller.Email, granted) {
 			// Our earlier attempt's write landed, its answer was lost.
 			if granted {
@@ -134,6 +127,9 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 		if err := alreadyDecided(op, rec, logEvents(logWaitInWrite)); err != nil {
 			return jit.Decision{}, err
 		}
+		// The live policies may declare a larger quorum than the token
+		// and the catalog knew of.
+		required = max(required, rec.Required)
 		if rec.HasApproved(caller.Email) {
 			return jit.Decision{}, jit.E(op, jit.KindConflict, fmt.Sprintf(
 				"You have already approved this request; it needs %d more approval(s)", required-len(rec.Approvers)), nil)
@@ -219,54 +215,6 @@ func landed(rec jit.RequestRecord, approver jit.UserID, granted bool) bool {
 	return rec.Granted == nil && rec.RejectedBy == "" && rec.HasApproved(approver)
 }
 
-// checkDecider checks that caller may approve or reject req now, and
-// returns the number of approvals req needs: the token's, or more if the
-// role's declared quorum has grown since.
-func (s *Service) checkDecider(ctx context.Context, caller jit.Principal, req jit.ActivationRequest, verb string) (int, error) {
-	const op = "activation.checkDecider"
-	switch {
-	case caller.Email == req.Beneficiary:
-		return 0, jit.Denied(op, "You cannot "+verb+" your own request")
-	case !req.IsReviewer(caller.Email):
-		noun := "approval"
-		if verb == "reject" {
-			noun = "rejection"
-		}
-		return 0, jit.Denied(op, "The request does not permit "+noun+" by "+string(caller.Email))
-	}
-	ap, err := s.approvalRule(ctx, req.Entitlement)
-	if err != nil {
-		return 0, err
-	}
-	gc, canConfirm := s.catalog.(GroundsCatalog)
-	if ap.Dedicated || req.Dedicated || !canConfirm {
-		// Dedicated approvers cannot be confirmed in the live policies
-		// inside the write (peers can, see approvalDecision): ask a
-		// catalog that caches nothing.
-		if ap, err = s.writeService().approverPolicy(ctx, req.Entitlement); err != nil {
-			return 0, err
-		}
-	} else {
-		// A peer: found where they hold the entitlement (one round trip,
-		// shared with approvalDecision, which confirms it live).
-		grounds, err := gc.GroundsOf(ctx, []jit.UserID{req.Beneficiary, caller.Email}, req.Entitlement, jit.MPA)
-		if err != nil {
-			return 0, wrapUpstream(op, "Checking the reviewers failed", err)
-		}
-		if _, ok := grounds[caller.Email]; ok {
-			ap.Peers = []jit.UserID{caller.Email}
-		}
-	}
-	if ap.Dedicated || req.Dedicated {
-		if !ap.Dedicated || !slices.Contains(ap.Approvers, caller.Email) {
-			return 0, jit.Denied(op, fmt.Sprintf("%s is no longer an approver of %s", caller.Email, req.Entitlement.ID()))
-		}
-	} else if err := requirePeers(req.Entitlement, ap.Peers, []jit.UserID{caller.Email}); err != nil {
-		return 0, err
-	}
-	return max(req.Quorum(), ap.Quorum), nil
-}
-
 // alreadyDecided refuses a decision on a request whose record, or the
 // audit log, says it was decided.
 func alreadyDecided(op string, rec jit.RequestRecord, events []jit.RequestEvent) error {
@@ -333,9 +281,7 @@ func (s *Service) requestState(ctx context.Context, req jit.ActivationRequest, e
 	if events == nil {
 		wg.Go(func() { events = s.decidedInLog(ctx, req) })
 	}
-	if s.opts.Decisions != nil {
-		wg.Go(func() { rec, recErr = s.opts.Decisions.RequestRecord(ctx, req) })
-	}
+	wg.Go(func() { rec, recErr = s.policies.RequestRecord(ctx, req) })
 	if withPolicy {
 		wg.Go(func() { ap, apErr = s.approvalRule(ctx, req.Entitlement) })
 	}

@@ -2,163 +2,128 @@ package activation
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// ConfirmingGrants is implemented by Grants that confirm, inside the
-// write, that eligible bindings still hold in the live IAM policies
-// (internal/iam): then a write needs no fresh Cloud Asset query, only the
-// grounds the catalog (cached) found.
-type ConfirmingGrants interface {
-	GrantConfirmed(ctx context.Context, activations []jit.Activation, reqs []jit.Requirement) error
-}
+// A write says what it rests on in a jit.Confirmation, and Policies
+// confirms it in the live policies inside the write. The catalog, cached
+// or not, only says where each eligibility was seen; an answer it no
+// longer has refuses early (a stale cache may show too little), an
+// answer it still has is confirmed or refused by the write (a stale cache
+// may show too much, but never grants).
 
-// GroundsCatalog is implemented by catalogs that say where users hold an
-// entitlement (users who do not are left out of the answer).
-type GroundsCatalog interface {
-	GroundsOf(ctx context.Context, users []jit.UserID, ent jit.Entitlement, typ jit.ActivationType) (map[jit.UserID][]jit.Grounds, error)
-}
-
-// EligibilityCatalog is implemented by catalogs that can list a user's
-// eligible entitlements with their grounds without reading the project's
-// policy for their status: the write reads it anyway, once.
-type EligibilityCatalog interface {
-	Eligibility(ctx context.Context, user jit.UserID, project jit.ProjectID) ([]jit.EligibleEntitlement, error)
-}
-
-// RuleReader is implemented by Approvers that can tell whether an
-// entitlement has dedicated approvers, and its quorum, without listing
-// anyone (which takes AssetInventory more round trips).
-type RuleReader interface {
-	ApprovalRule(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error)
-}
-
-// approvalRule is ent's rule (dedicated or not, quorum), listing people
-// only when the adapter cannot tell the rule without.
-func (s *Service) approvalRule(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
-	if r, ok := s.opts.Approvers.(RuleReader); ok {
-		ap, err := r.ApprovalRule(ctx, ent)
-		if err != nil {
-			return jit.ApproverPolicy{}, wrapUpstream("activation.approvalRule", "Checking the reviewers failed", err)
-		}
-		return ap, nil
-	}
-	return s.approverPolicy(ctx, ent)
-}
-
-// writeFunc writes activations once their eligibility is established.
-type writeFunc func(ctx context.Context, acts []jit.Activation) error
-
-// selfGrant checks that user may activate every entitlement with typ and
-// returns how to write them. With ConfirmingGrants, the check uses the
-// (possibly cached) catalog only to find where each eligible binding is,
-// and the write confirms it in the live policies; otherwise an uncached
-// catalog decides before the write.
-func (s *Service) selfGrant(ctx context.Context, user jit.UserID, project jit.ProjectID, ents []jit.Entitlement, typ jit.ActivationType) (writeFunc, error) {
-	const op = "activation.selfGrant"
-	cg, ok := s.grants.(ConfirmingGrants)
-	if !ok {
-		if err := s.requireAllEligibleNow(ctx, user, project, ents, typ); err != nil {
-			return nil, err
-		}
-		return s.grants.Grant, nil
-	}
-	var available []jit.EligibleEntitlement
-	var err error
-	if ec, ok := s.catalog.(EligibilityCatalog); ok {
-		available, err = ec.Eligibility(ctx, user, project)
-	} else {
-		available, _, err = s.catalog.Entitlements(ctx, user, project)
-	}
+// eligibility checks that the catalog shows user eligible for every
+// entitlement with typ on scope and returns what the write must confirm.
+func (s *Service) eligibility(ctx context.Context, user jit.UserID, scope jit.Scope, ents []jit.Entitlement, typ jit.ActivationType) (jit.Confirmation, error) {
+	const op = "activation.eligibility"
+	available, err := s.catalog.EligibilityAt(ctx, user, scope)
 	if err != nil {
-		return nil, wrapUpstream(op, "Checking eligibility failed", err)
+		return jit.Confirmation{}, wrapUpstream(op, "Checking eligibility failed", err)
 	}
 	grounds := map[jit.Entitlement][]jit.Grounds{}
 	for _, a := range available {
 		if a.Type == typ {
-			grounds[a.Entitlement] = a.Grounds
+			grounds[a.Entitlement] = append(grounds[a.Entitlement], a.Grounds...)
 		}
 	}
-	reqs := make([]jit.Requirement, 0, len(ents))
+	var conf jit.Confirmation
 	for _, e := range ents {
 		g, ok := grounds[e]
 		if !ok {
-			return nil, jit.Denied(op, "The user "+string(user)+" is not allowed to activate "+e.ID()+" using "+string(typ))
+			return jit.Confirmation{}, notEligible(op, user, e, typ)
 		}
-		reqs = append(reqs, jit.Requirement{User: user, Entitlement: e, Type: typ, Grounds: g})
+		conf.Eligible = append(conf.Eligible, jit.Requirement{User: user, Entitlement: e, Type: typ, Grounds: g})
 	}
-	return func(ctx context.Context, acts []jit.Activation) error { return cg.GrantConfirmed(ctx, acts, reqs) }, nil
+	return conf, nil
 }
 
-// ConfirmingDecisions is implemented by Decisions that confirm
-// eligibilities in the live policies inside the decision's
-// read-modify-write (internal/iam).
-type ConfirmingDecisions interface {
-	DecideConfirmed(ctx context.Context, req jit.ActivationRequest, reqs []jit.Requirement, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
+func notEligible(op string, user jit.UserID, e jit.Entitlement, typ jit.ActivationType) error {
+	return jit.Denied(op, "The user "+string(user)+" is not allowed to activate "+e.ID()+" using "+string(typ))
 }
 
-// decideFunc applies a decision once the eligibilities it rests on are
-// established.
-type decideFunc func(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
-
-// approvalDecision checks that the beneficiary may activate ent with peer
-// approval and returns how to record the approval. With
-// ConfirmingDecisions and a GroundsCatalog, the catalog (possibly cached)
-// only finds where the beneficiary's eligible binding is — and the
-// approver's, when they approve as a peer — and the decision confirms
-// both in the live policies; otherwise an uncached catalog decides about
-// the beneficiary first. (Dedicated approvers are checked by
-// checkDecider.)
-func (s *Service) approvalDecision(ctx context.Context, beneficiary, approver jit.UserID, ent jit.Entitlement) (decideFunc, error) {
-	const op = "activation.approvalDecision"
-	if ent.Node != "" {
-		// Live confirmation covers a project's policy and its ancestors;
-		// a folder's or the organization's own eligibility is checked with
-		// the catalog that caches nothing, and the decision's write
-		// (internal/iam) is on that node's policy.
-		if err := s.writeService().requireEligible(ctx, beneficiary, ent, jit.MPA); err != nil {
-			return nil, err
+// decision checks that caller may decide (approve or reject, verb) req as
+// far as the catalog knows, and returns what the decision's write must
+// confirm — the beneficiary's eligibility and the caller's right, peer or
+// dedicated approver — and the approvals the request needs as far as the
+// catalog knows (the write may find more).
+func (s *Service) decision(ctx context.Context, caller jit.Principal, req jit.ActivationRequest, verb string) (jit.Confirmation, int, error) {
+	const op = "activation.decision"
+	switch {
+	case caller.Email == req.Beneficiary:
+		return jit.Confirmation{}, 0, jit.Denied(op, "You cannot "+verb+" your own request")
+	case !req.IsReviewer(caller.Email):
+		noun := "approval"
+		if verb == "reject" {
+			noun = "rejection"
 		}
-		return s.opts.Decisions.Decide, nil
+		return jit.Confirmation{}, 0, jit.Denied(op, "The request does not permit "+noun+" by "+string(caller.Email))
 	}
-	cd, ok := s.opts.Decisions.(ConfirmingDecisions)
-	gc, ok2 := s.catalog.(GroundsCatalog)
-	if !ok || !ok2 {
-		if err := s.requireAllEligibleNow(ctx, beneficiary, ent.Project, []jit.Entitlement{ent}, jit.MPA); err != nil {
-			return nil, err
-		}
-		return s.opts.Decisions.Decide, nil
+	ent := req.Entitlement
+	// Where each of the two holds the entitlement, and the role's rule,
+	// do not depend on each other: one round of catalog reads.
+	var (
+		grounds map[jit.UserID][]jit.Grounds
+		rule    jit.ApproverPolicy
+		gErr    error
+		rErr    error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { rule, rErr = s.approvalRule(ctx, ent) })
+	grounds, gErr = s.catalog.GroundsOf(ctx, []jit.UserID{req.Beneficiary, caller.Email}, ent, jit.MPA)
+	wg.Wait()
+	if gErr != nil {
+		return jit.Confirmation{}, 0, wrapUpstream(op, "Checking eligibility failed", gErr)
 	}
-	grounds, err := gc.GroundsOf(ctx, []jit.UserID{beneficiary, approver}, ent, jit.MPA)
-	if err != nil {
-		return nil, wrapUpstream(op, "Checking eligibility failed", err)
+	if rErr != nil {
+		return jit.Confirmation{}, 0, rErr
 	}
-	bg, ok := grounds[beneficiary]
+	bg, ok := grounds[req.Beneficiary]
 	if !ok {
-		return nil, jit.Denied(op, "The user "+string(beneficiary)+" is not allowed to activate "+ent.ID()+" using "+string(jit.MPA))
+		return jit.Confirmation{}, 0, notEligible(op, req.Beneficiary, ent, jit.MPA)
 	}
-	reqs := []jit.Requirement{{User: beneficiary, Entitlement: ent, Type: jit.MPA, Grounds: bg}}
-	if ag, ok := grounds[approver]; ok {
-		reqs = append(reqs, jit.Requirement{User: approver, Entitlement: ent, Type: jit.MPA, Grounds: ag})
+	d := &jit.Decider{User: caller.Email, Entitlement: ent, AsPeer: grounds[caller.Email], Dedicated: req.Dedicated}
+	if rule.Dedicated || req.Dedicated {
+		ap, err := s.approverPolicy(ctx, ent)
+		if err != nil {
+			return jit.Confirmation{}, 0, err
+		}
+		if !ap.Dedicated || !slices.Contains(ap.Approvers, caller.Email) {
+			return jit.Confirmation{}, 0, jit.Denied(op, fmt.Sprintf("%s is no longer an approver of %s", caller.Email, ent.ID()))
+		}
+		d.AsApprover = ap.ApproverGrounds[caller.Email]
+		rule.Quorum = max(rule.Quorum, ap.Quorum)
+	} else if _, ok := grounds[caller.Email]; !ok {
+		return jit.Confirmation{}, 0, jit.Denied(op, fmt.Sprintf("The selected reviewers are not allowed to approve %s: %s", ent.ID(), caller.Email))
 	}
-	return func(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
-		return cd.DecideConfirmed(ctx, req, reqs, decide)
-	}, nil
+	conf := jit.Confirmation{
+		Eligible:      []jit.Requirement{{User: req.Beneficiary, Entitlement: ent, Type: jit.MPA, Grounds: bg}},
+		Decider:       d,
+		DefaultQuorum: s.opts.DefaultQuorum,
+	}
+	return conf, max(req.Quorum(), rule.Quorum), nil
+}
+
+// approvalRule is ent's rule (dedicated or not, quorum), listing no one.
+func (s *Service) approvalRule(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
+	ap, err := s.catalog.ApprovalRule(ctx, ent)
+	if err != nil {
+		return jit.ApproverPolicy{}, wrapUpstream("activation.approvalRule", "Checking the reviewers failed", err)
+	}
+	return ap, nil
 }
 
 // prefetchGrounds warms the catalog's cache with where the beneficiary
 // and the reviewer hold ent, for the approval that usually follows a
-// reviewer's view of a request. The view does not wait for it (it may take more round trips
-// than the view itself); it runs detached, bounded by the catalog's own
-// timeouts.
+// reviewer's view of a request. The view does not wait for it (it may
+// take more round trips than the view itself); it runs detached, bounded
+// by the catalog's own timeouts.
 func (s *Service) prefetchGrounds(ctx context.Context, users []jit.UserID, ent jit.Entitlement) {
-	gc, ok := s.catalog.(GroundsCatalog)
-	if !ok {
-		return
-	}
 	ctx = context.WithoutCancel(ctx)
 	go func() {
-		_, _ = gc.GroundsOf(ctx, users, ent, jit.MPA) // a failure shows again, and matters, at approval
+		_, _ = s.catalog.GroundsOf(ctx, users, ent, jit.MPA) // a failure shows again, and matters, at approval
 	}()
 }

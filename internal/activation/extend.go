@@ -34,12 +34,9 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 	if err := pol.CheckDuration(duration); err != nil {
 		return jit.Grant{}, err
 	}
-	scope := jit.Entitlement{Project: jit.ProjectOfResource(ref.Resource)}
-	if jit.ValidNode(ref.Resource) {
-		if !l.svc.nodesEnabled() {
-			return jit.Grant{}, jit.Invalid(op, "Activation on folders and organizations is not enabled")
-		}
-		scope = jit.Entitlement{Node: ref.Resource}
+	scope, err := l.svc.scopeOfResource(ref.Resource)
+	if err != nil {
+		return jit.Grant{}, err
 	}
 	old, err := l.bindings.Find(ctx, ref)
 	if err != nil {
@@ -54,7 +51,7 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 		base = old.Start
 	}
 	end := base.Add(duration)
-	ent := jit.Entitlement{Project: scope.Project, Node: scope.Node, Role: old.Role, ResourceCondition: old.ResourceCondition}
+	ent := scope.Entitlement(old.Role, old.ResourceCondition)
 	act := jit.Activation{
 		Type: jit.JIT, Beneficiary: caller.Email, Entitlement: ent,
 		Justification: old.Justification, Start: old.Start, End: end,
@@ -84,15 +81,11 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 	if err := pol.CheckJustificationPattern(old.Justification); err != nil {
 		return fail(err)
 	}
-	typ, err := l.eligibility(ctx, caller.Email, ent)
+	conf, err := l.eligibility(ctx, caller.Email, scope, ent)
 	if err != nil {
 		return fail(err)
 	}
-	if typ != jit.JIT {
-		return fail(jit.Denied(op, fmt.Sprintf(
-			"%s needs a peer's approval, and so does extending it: request the role again and have a reviewer approve the new request", ent.Role)))
-	}
-	if err := l.bindings.Replace(ctx, ref, act); err != nil {
+	if err := l.bindings.Replace(ctx, ref, act, conf); err != nil {
 		return fail(wrapUpstream(op, "Extending the activation failed", err))
 	}
 	l.svc.record(ctx, jit.Event{Kind: jit.EventExtended, Actor: caller, Activations: []jit.Activation{act}, Detail: detail})
@@ -103,17 +96,28 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 	}, nil
 }
 
-// eligibility returns how user may activate ent now, from the catalog.
-func (l *Lifecycle) eligibility(ctx context.Context, user jit.UserID, ent jit.Entitlement) (jit.ActivationType, error) {
+// eligibility is what extending user's activation of ent must confirm:
+// that the catalog shows ent as JIT-eligible (a peer-approval role needs a
+// new approval), and, in the write, that the live policies still hold it.
+func (l *Lifecycle) eligibility(ctx context.Context, user jit.UserID, scope jit.Scope, ent jit.Entitlement) (jit.Confirmation, error) {
 	const op = "activation.eligibility"
-	available, _, err := l.svc.entitlementsAt(ctx, user, scopeOf(ent))
+	available, err := l.svc.catalog.EligibilityAt(ctx, user, scope)
 	if err != nil {
-		return "", wrapUpstream(op, "Checking eligibility failed", err)
+		return jit.Confirmation{}, wrapUpstream(op, "Checking eligibility failed", err)
 	}
+	mpa := false
 	for _, a := range available {
-		if a.Entitlement == ent {
-			return a.Type, nil
+		if a.Entitlement != ent {
+			continue
 		}
+		if a.Type == jit.JIT {
+			return jit.Confirmation{Eligible: []jit.Requirement{{User: user, Entitlement: ent, Type: jit.JIT, Grounds: a.Grounds}}}, nil
+		}
+		mpa = true
 	}
-	return "", jit.Denied(op, "The user "+string(user)+" is no longer allowed to activate "+ent.ID())
+	if mpa {
+		return jit.Confirmation{}, jit.Denied(op, fmt.Sprintf(
+			"%s needs a peer's approval, and so does extending it: request the role again and have a reviewer approve the new request", ent.Role))
+	}
+	return jit.Confirmation{}, jit.Denied(op, "The user "+string(user)+" is no longer allowed to activate "+ent.ID())
 }

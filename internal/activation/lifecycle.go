@@ -34,8 +34,9 @@ type Bindings interface {
 	// Revoke removes the binding ref names and returns it; KindNotFound
 	// when there is none (any more).
 	Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error)
-	// Replace swaps the binding ref names for act's in one write.
-	Replace(ctx context.Context, ref jit.GrantRef, act jit.Activation) error
+	// Replace swaps the binding ref names for act's in one write, once
+	// conf holds in the live policies (see Policies).
+	Replace(ctx context.Context, ref jit.GrantRef, act jit.Activation, conf jit.Confirmation) error
 }
 
 // Groups answers group membership, nested groups included.

@@ -32,10 +32,10 @@ func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, pr
 	if err != nil {
 		return nil, nil, err
 	}
-	ents, warnings, err := s.entitlementsAt(ctx, caller.Email, p)
+	ents, warnings, err := s.catalog.EntitlementsAt(ctx, caller.Email, p)
 	if err != nil {
 		err = wrapUpstream(op, "Listing project roles failed", err)
-		s.record(ctx, jit.Event{Kind: jit.EventListRolesFailed, Actor: caller, Project: p.Project, Err: err})
+		s.record(ctx, jit.Event{Kind: jit.EventListRolesFailed, Actor: caller, Project: p.Project(), Err: err})
 		return nil, nil, err
 	}
 	slices.SortFunc(ents, func(a, b jit.EligibleEntitlement) int {
@@ -63,11 +63,11 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	if err != nil {
 		return nil, err
 	}
-	if scopeOf(ent) != p {
+	if jit.ScopeOf(ent) != p {
 		return nil, jit.Invalid(op, "The project ID does not match the current project")
 	}
 	fail := func(err error) ([]jit.UserID, error) {
-		s.record(ctx, jit.Event{Kind: jit.EventListPeersFailed, Actor: caller, Project: p.Project, Entitlement: ent, Err: err})
+		s.record(ctx, jit.Event{Kind: jit.EventListPeersFailed, Actor: caller, Project: p.Project(), Entitlement: ent, Err: err})
 		return nil, err
 	}
 	// The caller's eligibility and the approvers do not depend on each
@@ -97,9 +97,12 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	return slices.Compact(peers), nil
 }
 
-// requireEligible checks, now, that user may activate ent with typ.
+// requireEligible checks, as far as the catalog knows, that user may
+// activate ent with typ: for what is shown and for requests, which write
+// nothing (their approval confirms it in the live policies).
 func (s *Service) requireEligible(ctx context.Context, user jit.UserID, ent jit.Entitlement, typ jit.ActivationType) error {
-	return s.requireAllEligible(ctx, user, scopeOf(ent), []jit.Entitlement{ent}, typ)
+	_, err := s.eligibility(ctx, user, jit.ScopeOf(ent), []jit.Entitlement{ent}, typ)
+	return err
 }
 
 // wrapUpstream keeps the kind of an adapter's error (so a Google outage is

@@ -69,8 +69,8 @@ func (l *Lifecycle) MyAccess(ctx context.Context, caller jit.Principal, q Access
 		for _, p := range projects {
 			resources = append(resources, p.ResourceName())
 		}
-		if l.svc.nodesEnabled() {
-			nodes, err := l.svc.opts.Nodes.Nodes(ctx, target)
+		if l.svc.opts.FoldersAndOrganizations {
+			nodes, err := l.svc.catalog.Nodes(ctx, target)
 			if err != nil {
 				warnings = append(warnings, "Folders and organizations could not be listed: "+messageOr(err, "see the logs"))
 			}

@@ -11,15 +11,6 @@ import (
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// Decisions reads and writes what a project's IAM policy says about
-// approval requests: the binding written for a request, or its record of
-// approvals so far or rejection. internal/iam implements it; Decide is
-// one read-modify-write guarded by the policy's etag.
-type Decisions interface {
-	RequestRecord(ctx context.Context, req jit.ActivationRequest) (jit.RequestRecord, error)
-	Decide(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
-}
-
 // RequestLog reads approval requests' events back from the audit log.
 // internal/audit implements it.
 type RequestLog interface {
@@ -29,29 +20,14 @@ type RequestLog interface {
 	Requests(ctx context.Context, q jit.RequestQuery) ([]jit.RequestEvent, error)
 }
 
-// Approvers tells who may approve requests for an entitlement: its
-// dedicated approvers and quorum when approver bindings declare them.
-// internal/catalog implements it.
-type Approvers interface {
-	Approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error)
-}
-
-// approverPolicy is ent's approver policy; without an Approvers adapter,
-// or where none is declared, the original's: peers. Where no quorum is
-// declared, the deployment's default (one, unless configured) applies.
+// approverPolicy is ent's approver policy: its dedicated approvers where
+// approver bindings declare them, else the original's: peers. Where no
+// quorum is declared, the deployment's default (one, unless configured)
+// applies.
 func (s *Service) approverPolicy(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
-	var ap jit.ApproverPolicy
-	if s.opts.Approvers == nil {
-		holders, err := s.catalog.Holders(ctx, ent, jit.MPA)
-		if err != nil {
-			return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the reviewers failed", err)
-		}
-		ap.Peers = holders
-	} else {
-		var err error
-		if ap, err = s.opts.Approvers.Approvers(ctx, ent); err != nil {
-			return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the approvers failed", err)
-		}
+	ap, err := s.catalog.Approvers(ctx, ent)
+	if err != nil {
+		return jit.ApproverPolicy{}, wrapUpstream("activation.approverPolicy", "Checking the approvers failed", err)
 	}
 	if ap.Quorum <= 0 {
 		ap.Quorum = max(s.opts.DefaultQuorum, 1)
@@ -79,18 +55,16 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 	if err := checkReason(reason); err != nil {
 		return fail(err)
 	}
-	if _, err := s.checkDecider(ctx, caller, req, "reject"); err != nil {
+	conf, _, err := s.decision(ctx, caller, req, "reject")
+	if err != nil {
 		return fail(err)
 	}
 	events := s.decidedInLog(ctx, req)
 	if err := decidedError(op, events); err != nil {
 		return fail(err)
 	}
-	if s.opts.Decisions == nil {
-		return fail(jit.E(op, jit.KindUnavailable, "Rejecting requests is not available in this configuration", nil))
-	}
 	attempted := false
-	rec, err := s.opts.Decisions.Decide(ctx, req, func(rec jit.RequestRecord) (jit.Decision, error) {
+	rec, err := s.policies.Decide(ctx, req, conf, func(rec jit.RequestRecord) (jit.Decision, error) {
 		if attempted && rec.Unconfirmed && rec.Granted == nil && rec.RejectedBy == caller.Email {
 			// Our earlier attempt's write landed, its answer was lost.
 			return jit.Decision{Landed: true}, nil
@@ -219,5 +193,5 @@ func (s *Service) link(token string, req jit.ActivationRequest) string {
 	if s.opts.Link == nil {
 		return ""
 	}
-	return s.opts.Link(token, req.Entitlement.Project)
+	return s.opts.Link(token, jit.ScopeOf(req.Entitlement))
 }

@@ -32,7 +32,7 @@ type RequestInput struct {
 func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in RequestInput) (Result, error) {
 	const op = "activation.RequestApproval"
 	pol := s.opts.Policy
-	project, err := s.requiredScope(op, in.Project)
+	scope, err := s.requiredScope(op, in.Project)
 	if err != nil {
 		return Result{}, err
 	}
@@ -52,7 +52,7 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	if err != nil {
 		return Result{}, err
 	}
-	if scopeOf(ent) != project {
+	if jit.ScopeOf(ent) != scope {
 		return Result{}, jit.Invalid(op, "The project ID does not match the current project")
 	}
 	reviewers := make([]jit.UserID, 0, len(in.Reviewers))
@@ -74,7 +74,7 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 	// From here on a refusal is audited, as the original's createMpaRequest
 	// refusals were ("Received invalid activation request …").
 	invalid := func(err error) (Result, error) {
-		s.record(ctx, jit.Event{Kind: jit.EventRequestInvalid, Actor: caller, Project: project.Project, Entitlement: ent, Err: err})
+		s.record(ctx, jit.Event{Kind: jit.EventRequestInvalid, Actor: caller, Project: scope.Project(), Entitlement: ent, Err: err})
 		return Result{}, err
 	}
 	if err := pol.CheckJustificationPattern(in.Justification); err != nil {
@@ -157,17 +157,12 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 }
 
 // prepareNotify starts preparing the notification of an event of kind
-// (see NotifyPreparer), when the notifier can; otherwise send is Notify.
-// Without a notifier, send does nothing.
+// (see Notifier.Prepare). Without a notifier, send does nothing.
 func (s *Service) prepareNotify(ctx context.Context, kind jit.EventKind) (send func(context.Context, jit.Event) error, discard func()) {
-	switch n := s.notifier.(type) {
-	case nil:
+	if s.notifier == nil {
 		return func(context.Context, jit.Event) error { return nil }, func() {}
-	case NotifyPreparer:
-		return n.Prepare(ctx, kind)
-	default:
-		return n.Notify, func() {}
 	}
+	return s.notifier.Prepare(ctx, kind)
 }
 
 // checkChosenReviewers checks the reviewers a requester chose: the role's

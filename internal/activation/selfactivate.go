@@ -24,7 +24,7 @@ type SelfActivateInput struct {
 func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in SelfActivateInput) (Result, error) {
 	const op = "activation.SelfActivate"
 	pol := s.opts.Policy
-	project, err := s.requiredScope(op, in.Project)
+	scope, err := s.requiredScope(op, in.Project)
 	if err != nil {
 		return Result{}, err
 	}
@@ -45,7 +45,7 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 		if err != nil {
 			return Result{}, err
 		}
-		if scopeOf(e) != project || seen[e] {
+		if jit.ScopeOf(e) != scope || seen[e] {
 			continue
 		}
 		seen[e] = true
@@ -81,43 +81,17 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	if err := pol.CheckDuration(in.Duration); err != nil {
 		return fail(err)
 	}
-	// Projects confirm eligibility in the live policy inside the write;
-	// folders and organizations ask the catalog first.
-	write := s.grant
-	if project.Node != "" {
-		if err := s.requireAllEligible(ctx, caller.Email, project, ents, jit.JIT); err != nil {
-			return fail(err)
-		}
-	} else if write, err = s.selfGrant(ctx, caller.Email, project.Project, ents, jit.JIT); err != nil {
+	// The catalog says where the eligible bindings are; the write confirms
+	// them in the live policies.
+	conf, err := s.eligibility(ctx, caller.Email, scope, ents, jit.JIT)
+	if err != nil {
 		return fail(err)
 	}
-	if err := write(ctx, acts); err != nil {
+	if err := s.policies.Grant(ctx, acts, conf); err != nil {
 		return fail(wrapUpstream(op, "Activating role failed", err))
 	}
 	e := jit.Event{Kind: jit.EventSelfActivated, Actor: caller, Activations: acts}
 	r := resultOf(caller.Email, nil, acts, jit.StatusActive)
 	r.Warnings = s.recordAndNotify(ctx, e)
 	return r, nil
-}
-
-// requireAllEligible checks with one catalog query that user may activate
-// every entitlement with typ.
-func (s *Service) requireAllEligible(ctx context.Context, user jit.UserID, project jit.Entitlement, ents []jit.Entitlement, typ jit.ActivationType) error {
-	const op = "activation.requireAllEligible"
-	available, _, err := s.entitlementsAt(ctx, user, project)
-	if err != nil {
-		return wrapUpstream(op, "Checking eligibility failed", err)
-	}
-	ok := map[jit.Entitlement]bool{}
-	for _, a := range available {
-		if a.Type == typ {
-			ok[a.Entitlement] = true
-		}
-	}
-	for _, e := range ents {
-		if !ok[e] {
-			return jit.Denied(op, "The user "+string(user)+" is not allowed to activate "+e.ID()+" using "+string(typ))
-		}
-	}
-	return nil
 }

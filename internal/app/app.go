@@ -154,13 +154,10 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	catOpts := catalog.Options{
 		Scope: cfg.Scope.String(), ProjectsQuery: cfg.AvailableProjectsQuery,
 		ReadTimeout: cfg.BackendReadTimeout, Clock: clock, Logger: logger,
-		// One memory of the approver warnings for the reading and the
-		// writing catalog, so that neither repeats the other's.
 		Notices: catalog.NewNotices(cfg.CatalogCacheTTL, clock),
 	}
-	// Reads go through a per-user cache; writes confirm eligibility in the
-	// live policies (or, where they cannot, with a catalog that caches
-	// nothing).
+	// Reads go through a per-user cache; writes confirm what they rest on
+	// in the live policies (internal/iam), whatever the cache says.
 	cacheOpts := catalog.CacheOptions{TTL: cfg.CatalogCacheTTL, Clock: clock}
 	if m := a.Metrics; m != nil {
 		cacheOpts.Observe = func(kind string, hit bool) { m.CacheLookup("catalog_"+kind, hit) }
@@ -168,8 +165,7 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 	cache := catalog.NewCache(cacheOpts)
 	cachedOpts := catOpts
 	cachedOpts.Cache = cache
-	var cat, writeCat activation.Catalog
-	var approvers, writeApprovers activation.Approvers
+	var cat activation.Catalog
 	switch cfg.Catalog {
 	case config.CatalogAssetInventory:
 		var identitySvc *cloudidentity.Service
@@ -183,15 +179,9 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		} else if identitySvc, err = cloudidentity.NewService(ctx, env.CloudIdentity...); err != nil {
 			return nil, fmt.Errorf("cloud identity client: %w", err)
 		}
-		ai := catalog.NewAssetInventory(assetClient, crm, identitySvc, cachedOpts)
-		cat, approvers = ai, ai
-		uncached := catalog.NewAssetInventory(assetClient, crm, identitySvc, catOpts)
-		writeCat, writeApprovers = uncached, uncached
+		cat = catalog.NewAssetInventory(assetClient, crm, identitySvc, cachedOpts)
 	default:
-		pa := catalog.NewPolicyAnalyzer(assetClient, crm, cachedOpts)
-		cat, approvers = pa, pa
-		uncached := catalog.NewPolicyAnalyzer(assetClient, crm, catOpts)
-		writeCat, writeApprovers = uncached, uncached
+		cat = catalog.NewPolicyAnalyzer(assetClient, crm, cachedOpts)
 	}
 	iamClient := iam.New(crm, iam.Options{
 		ReadTimeout: cfg.BackendReadTimeout, WriteTimeout: cfg.BackendWriteTimeout,
@@ -199,11 +189,13 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		// timeouts so that a request never hangs on a slow Google.
 		RetryBudget: cfg.BackendReadTimeout + 2*cfg.BackendWriteTimeout,
 		Clock:       clock, Logger: logger,
+		Scope: cfg.Scope.String(),
+		// The beneficiary sees their access at once (docs/performance.md).
+		Written: cache.Forget,
 	})
 	if a.Metrics != nil {
 		countIAM(a.Metrics, iamClient)
 	}
-	grants := forgettingIAM{Client: iamClient, cache: cache}
 	tokens := approval.New(creds, id.ServiceAccount, approval.Options{
 		KeysURL: env.ServiceAccountKeysURL, Clock: clock, Timeout: cfg.BackendReadTimeout, Logger: logger,
 	})
@@ -217,26 +209,21 @@ func Build(ctx context.Context, cfg *config.Config, env Environment) (app *App, 
 		return nil, err
 	}
 
-	uc := activation.New(cat, grants, tokens, notifier, a.counted(trail), activation.Options{
+	uc := activation.New(cat, iamClient, tokens, notifier, a.counted(trail), activation.Options{
 		Policy:         cfg.Policy(),
 		RequestTimeout: cfg.RequestTimeout,
 		CanNotify:      canNotify,
-		WriteCatalog:   writeCat,
-		WriteApprovers: writeApprovers,
 		EmailLimit:     ratelimit.New(cfg.RateLimitEmails, time.Hour, clock),
 		Clock:          clock,
 		Logger:         logger,
 		Link:           requestLink(cfg),
 		DefaultQuorum:  cfg.DefaultQuorum(),
-		Decisions:      grants,
 		RequestLog:     history,
-		Approvers:      approvers,
 
-		MaxScheduleAhead: cfg.Lifecycle.MaxStartDelay,
-		Nodes:            nodeCatalog(cfg, cat),
-		NodeGrants:       nodeGrants(cfg, grants),
+		MaxScheduleAhead:        cfg.Lifecycle.MaxStartDelay,
+		FoldersAndOrganizations: cfg.Lifecycle.FoldersAndOrgs,
 	})
-	lifecycle, err := a.lifecycle(ctx, cfg, env, id, uc, grants, assetClient, crm, catOpts)
+	lifecycle, err := a.lifecycle(ctx, cfg, env, id, uc, iamClient, assetClient, crm, catOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -328,13 +315,13 @@ const msgAudienceNotVerified = "SECURITY WARNING: the audience of IAP assertions
 // requestLink builds links to a request's page from EXTERNAL_URL, for the
 // notifications of approvals and rejections (the request's own email
 // link is built by the server).
-func requestLink(cfg *config.Config) func(string, jit.ProjectID) string {
+func requestLink(cfg *config.Config) func(string, jit.Scope) string {
 	if cfg.ExternalURL == nil {
 		return nil
 	}
 	base := strings.TrimRight(cfg.ExternalURL.String(), "/")
-	return func(token string, project jit.ProjectID) string {
-		return base + "/?" + url.Values{"activation": {token}, "projectId": {string(project)}}.Encode()
+	return func(token string, scope jit.Scope) string {
+		return base + "/?" + url.Values{"activation": {token}, "projectId": {scope.Name()}}.Encode()
 	}
 }
 
@@ -455,11 +442,8 @@ func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource 
 }
 
 // A request's email session is set up while its token is signed
-// (activation.NotifyPreparer), also through the metrics' counting.
-var (
-	_ activation.NotifyPreparer = (*notify.Notifier)(nil)
-	_ notify.Preparer           = countedChannel{}
-)
+// (activation.Notifier's Prepare), also through the metrics' counting.
+var _ notify.Preparer = countedChannel{}
 
 // notifier builds the email and Pub/Sub channels that are configured.
 // canNotify is whether a reviewer can be reached at all.

@@ -13,6 +13,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/audit"
 	"github.com/jitaccess/jitaccess/internal/catalog"
 	"github.com/jitaccess/jitaccess/internal/config"
+	"github.com/jitaccess/jitaccess/internal/iam"
 	"github.com/jitaccess/jitaccess/internal/server"
 )
 
@@ -22,7 +23,7 @@ import (
 // and the audit log is read back through logadmin where it is written to
 // Cloud Logging.
 func (a *App) lifecycle(ctx context.Context, cfg *config.Config, env Environment, id Identity,
-	uc *activation.Service, grants forgettingIAM, assetClient *asset.Client, crm *cloudresourcemanager.Service, catOpts catalog.Options,
+	uc *activation.Service, policies *iam.Client, assetClient *asset.Client, crm *cloudresourcemanager.Service, catOpts catalog.Options,
 ) (*activation.Lifecycle, error) {
 	var groups activation.Groups
 	if cfg.Lifecycle.AdministratorGroup != "" || cfg.Lifecycle.AuditorGroup != "" {
@@ -41,31 +42,15 @@ func (a *App) lifecycle(ctx context.Context, cfg *config.Config, env Environment
 		a.closers = append(a.closers, admin.Close)
 		history = audit.NewHistory(admin, id.ProjectID).WithTimeout(cfg.BackendReadTimeout)
 	}
-	return activation.NewLifecycle(uc, catalog.NewGrantFinder(assetClient, crm, catOpts), grants, groups, history,
+	return activation.NewLifecycle(uc, catalog.NewGrantFinder(assetClient, crm, catOpts), policies, groups, history,
 		activation.LifecycleOptions{
 			AdministratorGroup: cfg.Lifecycle.AdministratorGroup,
 			AuditorGroup:       cfg.Lifecycle.AuditorGroup,
 		}), nil
 }
 
-// nodeCatalog, nodeGrants and nodeUseCases switch activation on folders
-// and organizations on (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS); nil
-// leaves it off, and the folder and organization routes are not served.
-func nodeCatalog(cfg *config.Config, cat activation.Catalog) activation.NodeCatalog {
-	if !cfg.Lifecycle.FoldersAndOrgs {
-		return nil
-	}
-	nc, _ := cat.(activation.NodeCatalog) // both catalogs implement it
-	return nc
-}
-
-func nodeGrants(cfg *config.Config, grants forgettingIAM) activation.NodeGrants {
-	if !cfg.Lifecycle.FoldersAndOrgs {
-		return nil
-	}
-	return grants
-}
-
+// nodeUseCases serves the folder and organization routes when
+// ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS is on; nil leaves them out.
 func nodeUseCases(cfg *config.Config, uc *activation.Service) server.NodeUseCases {
 	if !cfg.Lifecycle.FoldersAndOrgs {
 		return nil

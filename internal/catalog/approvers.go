@@ -39,19 +39,23 @@ func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (ji
 	analysis, err := c.analyze(ctx, &assetpb.IamPolicyAnalysisQuery{
 		ResourceSelector: &assetpb.IamPolicyAnalysisQuery_ResourceSelector{FullResourceName: ent.FullResourceName()},
 		AccessSelector:   &assetpb.IamPolicyAnalysisQuery_AccessSelector{Roles: []string{ent.Role}},
-		Options:          &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true},
+		// The group edges say through which group of a binding each user
+		// holds it, for a decision to confirm in the live policies.
+		Options: &assetpb.IamPolicyAnalysisQuery_Options{ExpandGroups: true, OutputGroupEdges: true},
 	})
 	if err != nil {
 		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
 	}
-	out := jit.ApproverPolicy{}
+	out := jit.ApproverPolicy{ApproverGrounds: map[jit.UserID][]jit.Grounds{}, PeerGrounds: map[jit.UserID][]jit.Grounds{}}
 	var decl declaration
 	var seen []*binding
 	for _, r := range analysis.GetAnalysisResults() {
 		b := r.GetIamBinding()
 		seen = append(seen, &binding{role: b.GetRole(), members: b.GetMembers(), expr: b.GetCondition().GetExpression(), resource: r.GetAttachedResourceFullName()})
 		var into *[]jit.UserID
+		grounds := out.PeerGrounds
 		if a, ok := approverOf(ent, b.GetRole(), b.GetCondition().GetExpression()); ok {
+			grounds = out.ApproverGrounds
 			out.Dedicated = true
 			if a.Quorum > out.Quorum || decl.resource == "" {
 				decl = declaration{resource: r.GetAttachedResourceFullName(), expr: b.GetCondition().GetExpression(), members: b.GetMembers()}
@@ -64,10 +68,12 @@ func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (ji
 		} else {
 			continue
 		}
+		via := viaGroups(b.GetMembers(), r.GetIdentityList().GetGroupEdges())
 		for _, id := range r.GetIdentityList().GetIdentities() {
 			if email, ok := strings.CutPrefix(id.GetName(), "user:"); ok {
 				if u, err := jit.ParseUserID(email); err == nil {
 					*into = append(*into, u)
+					grounds[u] = append(grounds[u], groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), u, via[strings.ToLower(id.GetName())])...)
 				}
 			}
 		}
@@ -81,16 +87,17 @@ func (c *PolicyAnalyzer) approvers(ctx context.Context, ent jit.Entitlement) (ji
 }
 
 // approvers returns ent's dedicated approvers and quorum from the
-// project's effective policies, groups expanded as for Holders.
+// project's effective policies, groups expanded as for Holders, and where
+// each approver and peer holds their binding.
 func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (jit.ApproverPolicy, error) {
 	const op = "catalog.AssetInventory.Approvers"
 	bindings, err := c.effectiveBindings(ctx, at(ent))
 	if err != nil {
 		return jit.ApproverPolicy{}, translate(op, c.opts.Scope, err)
 	}
-	out := jit.ApproverPolicy{}
+	out := jit.ApproverPolicy{ApproverGrounds: map[jit.UserID][]jit.Grounds{}, PeerGrounds: map[jit.UserID][]jit.Grounds{}}
 	var decl declaration
-	approvers, peers := &members{groups: map[string]bool{}}, &members{groups: map[string]bool{}}
+	approvers, peers := &members{groups: map[string][]string{}}, &members{groups: map[string][]string{}}
 	for _, b := range bindings {
 		into := peers
 		if a, ok := approverOf(ent, b.role, b.expr); ok {
@@ -103,21 +110,25 @@ func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (ji
 		} else if el, ok := eligibilityAt(at(ent), b.role, b.expr); !ok || el.typ != jit.MPA || el.ent != ent {
 			continue
 		}
+		resource := strings.TrimPrefix(b.resource, crmPrefix)
 		for _, m := range b.members {
 			kind, id, _ := strings.Cut(m, ":")
 			switch kind {
 			case "user":
 				if u, err := jit.ParseUserID(id); err == nil {
 					into.users = append(into.users, u)
+					into.grounds(u, jit.Grounds{Resource: resource, Principals: []string{m}})
 				}
 			case "group":
-				into.groups[strings.ToLower(id)] = true
+				grp := strings.ToLower(id)
+				into.groups[grp] = append(into.groups[grp], resource)
 			}
 		}
 	}
 	var complete bool
 	out.Approvers, complete = c.expand(ctx, approvers)
 	out.Peers, _ = c.expand(ctx, peers)
+	out.ApproverGrounds, out.PeerGrounds = approvers.found, peers.found
 	if complete {
 		// A group that could not be read is logged as such; counting
 		// without it would blame the quorum.
@@ -126,20 +137,29 @@ func (c *AssetInventory) approvers(ctx context.Context, ent jit.Entitlement) (ji
 	return out, nil
 }
 
-// members are users and groups still to expand.
+// members are users and groups still to expand, and where each user
+// found so far holds the binding.
 type members struct {
 	users  []jit.UserID
-	groups map[string]bool
+	groups map[string][]string // group → resources of the bindings naming it
+	found  map[jit.UserID][]jit.Grounds
 }
 
-// expand adds the groups' members to the users, as Holders does;
-// complete is false when a group could not be read.
+func (m *members) grounds(u jit.UserID, g jit.Grounds) {
+	if m.found == nil {
+		m.found = map[jit.UserID][]jit.Grounds{}
+	}
+	m.found[u] = append(m.found[u], g)
+}
+
+// expand adds the groups' members to the users, as Holders does, with
+// their grounds; complete is false when a group could not be read.
 func (c *AssetInventory) expand(ctx context.Context, m *members) (users []jit.UserID, complete bool) {
 	users, complete = m.users, true
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxGroupExpansions)
-	for grp := range m.groups {
+	for grp, resources := range m.groups {
 		g.Go(func() error {
 			found, err := c.membersOf(gctx, grp)
 			if err != nil {
@@ -150,8 +170,13 @@ func (c *AssetInventory) expand(ctx context.Context, m *members) (users []jit.Us
 				return nil
 			}
 			mu.Lock()
+			defer mu.Unlock()
 			users = append(users, found...)
-			mu.Unlock()
+			for _, u := range found {
+				for _, r := range resources {
+					m.grounds(u, jit.Grounds{Resource: r, Principals: []string{"group:" + grp}})
+				}
+			}
 			return nil
 		})
 	}

@@ -40,12 +40,28 @@ func TestApprovers(t *testing.T) {
 			got, err := ab.Approvers(t.Context(), jit.Entitlement{Project: "security-tools", Role: "roles/securitycenter.admin"})
 			want := jit.ApproverPolicy{Dedicated: true, Quorum: 2,
 				Approvers: []jit.UserID{"alice@example.com", "carol@example.com", "frank@example.com", "heidi@example.com"},
-				Peers:     []jit.UserID{"frank@example.com", "heidi@example.com"}}
+				Peers:     []jit.UserID{"frank@example.com", "heidi@example.com"},
+				// Where each holds their binding, for a decision to
+				// confirm in the live policies.
+				ApproverGrounds: map[jit.UserID][]jit.Grounds{
+					"alice@example.com": {{Resource: "projects/security-tools", Principals: []string{"user:alice@example.com"}}},
+					"carol@example.com": {{Resource: "projects/security-tools", Principals: []string{"user:carol@example.com"}}},
+					"frank@example.com": {{Resource: "projects/security-tools", Principals: []string{"group:security@example.com"}}},
+					"heidi@example.com": {{Resource: "projects/security-tools", Principals: []string{"group:security@example.com"}}},
+				},
+				PeerGrounds: map[jit.UserID][]jit.Grounds{
+					"frank@example.com": {{Resource: "projects/security-tools", Principals: []string{"user:frank@example.com"}}},
+					"heidi@example.com": {{Resource: "projects/security-tools", Principals: []string{"user:heidi@example.com"}}},
+				}}
 			if err != nil || !cmp.Equal(got, want) {
 				t.Errorf("security-tools: %+v, %v; want %+v", got, err, want)
 			}
 			got, err = ab.Approvers(t.Context(), jit.Entitlement{Project: "prod-data-warehouse", Role: "roles/bigquery.admin"})
-			want = jit.ApproverPolicy{Peers: []jit.UserID{"grace@example.com", "heidi@example.com"}}
+			want = jit.ApproverPolicy{Peers: []jit.UserID{"grace@example.com", "heidi@example.com"},
+				PeerGrounds: map[jit.UserID][]jit.Grounds{
+					"grace@example.com": {{Resource: "projects/prod-data-warehouse", Principals: []string{"user:grace@example.com"}}},
+					"heidi@example.com": {{Resource: "projects/prod-data-warehouse", Principals: []string{"user:heidi@example.com"}}},
+				}}
 			if err != nil || !cmp.Equal(got, want, cmpopts.EquateEmpty()) {
 				t.Errorf("prod-data-warehouse: %+v, %v; want %+v", got, err, want)
 			}

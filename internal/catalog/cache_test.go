@@ -46,10 +46,10 @@ func TestOnePolicyAnalyzerQueryPerUserPerPeriod(t *testing.T) {
 		t.Fatalf("entitlements = %+v", ents)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	if err := iam.New(c.crm, iam.Options{}).Grant(t.Context(), []jit.Activation{{
+	if err := iam.New(c.crm, iam.Options{Unconfirmed: true}).Grant(t.Context(), []jit.Activation{{
 		ID: "jit-1", Type: jit.JIT, Beneficiary: dave, Entitlement: ents[0].Entitlement,
 		Justification: "INC-1", Start: now, End: now.Add(time.Hour),
-	}}); err != nil {
+	}}, jit.Confirmation{}); err != nil {
 		t.Fatal(err)
 	}
 	cache.Forget(dave) // what the app's wiring does after every write (internal/app)

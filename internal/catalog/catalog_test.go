@@ -274,11 +274,11 @@ func TestActivationIsActiveAtOnceDespiteTheAssetIndexDelay(t *testing.T) {
 	e.World.SetIndexDelay(10 * time.Minute)
 	c := newClients(t, e)
 	start := time.Now().UTC().Truncate(time.Second)
-	err := iam.New(c.crm, iam.Options{}).Grant(t.Context(), []jit.Activation{{
+	err := iam.New(c.crm, iam.Options{Unconfirmed: true}).Grant(t.Context(), []jit.Activation{{
 		ID: "jit-x", Type: jit.JIT, Beneficiary: "dave@example.com", Justification: "INC-2",
 		Entitlement: jit.Entitlement{Project: "prod-payments-db", Role: "roles/cloudsql.client"},
 		Start:       start, End: start.Add(time.Hour),
-	}})
+	}}, jit.Confirmation{})
 	if err != nil {
 		t.Fatal(err)
 	}

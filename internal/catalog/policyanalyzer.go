@@ -143,6 +143,9 @@ func (c *PolicyAnalyzer) entitlementsAt(ctx context.Context, user jit.UserID, ba
 		b := r.GetIamBinding()
 		el, ok, warning := eligibilityOrWarningAt(base, b.GetRole(), b.GetCondition().GetExpression())
 		if ok && conditional(r) {
+			// Which of the binding's groups the user is in is not asked
+			// here: a write confirms that all of them still are there.
+			el.grounds = groundsOf(r.GetAttachedResourceFullName(), b.GetMembers(), user, nil)
 			found = append(found, el)
 			c.opts.widened.note(ctx, c.opts.Logger, r.GetAttachedResourceFullName(), b.GetRole(), b.GetCondition().GetExpression(), true)
 		}

@@ -1,10 +1,9 @@
 package iam
 
 import (
-	"context"
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 
 	"google.golang.org/api/cloudresourcemanager/v3"
 
@@ -12,137 +11,177 @@ import (
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// GrantConfirmed is Grant for activations whose eligibility has to hold
-// now: inside the read-modify-write, the policy that is about to be
-// written, and the live policies of the folders and organization the
-// requirements name (read at the same time), must still hold each
-// requirement's eligible binding for its user — the user named in it, or
-// every principal through which the catalog found the user in it. So the
-// eligibility check and the write share one getIamPolicy, and no Cloud
-// Asset query (whose index lags IAM by minutes) stands between a revoked
-// eligibility and a grant.
-//
-// Errors are those of Grant, and KindDenied when a requirement no longer
-// holds; nothing is written then.
-func (c *Client) GrantConfirmed(ctx context.Context, acts []jit.Activation, reqs []jit.Requirement) error {
-	if len(reqs) == 0 {
-		return jit.E("iam.GrantConfirmed", jit.KindInternal, "", fmt.Errorf("no requirements for %d activations", len(acts)))
-	}
-	return c.grant(ctx, acts, reqs)
+// Every write rests on a jit.Confirmation, confirmed here, inside the
+// read-modify-write: on the policy about to be written and on the live
+// policies of the resource's ancestors (hierarchy.go), which were read
+// beside it. So a stale cache or a lagging Cloud Asset index can say
+// where to look, but never decide that a write may happen (DESIGN.md
+// §10).
+
+// errUnconfirmed refuses a write that nothing confirms: the use cases
+// always say what a write rests on, and a write that says nothing is a
+// programming error, not a user's.
+func errUnconfirmed(op string) error {
+	return jit.E(op, jit.KindInternal, "", fmt.Errorf("the write carries nothing to confirm"))
 }
 
-// DecideConfirmed is Decide for a decision whose eligibilities have to
-// hold now (the requester's, the approver's): they are confirmed, as by
-// GrantConfirmed, in the policy the decision is written to and in the
-// live policies of the folders and organization the requirements name,
-// before the decision is applied; a requirement that no longer holds
-// ends the decision with KindDenied and writes nothing.
-func (c *Client) DecideConfirmed(ctx context.Context, req jit.ActivationRequest, reqs []jit.Requirement, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
-	if len(reqs) == 0 {
-		return jit.RequestRecord{}, jit.E("iam.DecideConfirmed", jit.KindInternal, "", fmt.Errorf("no requirements for request %s", req.ID))
+// confirmIn confirms conf for a write to resource, whose policy as it is
+// about to be written is own, and returns the number of approvals the live
+// policies require of a decision (0 for a grant). A policy that could not
+// be read fails the confirmation with its error.
+func confirmIn(resource string, own *cloudresourcemanager.Policy, h hierarchy, conf jit.Confirmation) (int, error) {
+	if conf.Empty() {
+		return 0, nil
 	}
-	return c.decide(ctx, req, reqs, decide)
-}
-
-// ancestry waits for the policies of the folders and organizations that
-// a batch's requirements name, and the errors of those that could not be
-// read, by resource name.
-type ancestry func() (map[string]*cloudresourcemanager.Policy, map[string]error)
-
-// confirmIn waits for the ancestors' policies and confirms reqs, if any,
-// for a write to resource's policy (own). A policy that reqs need and that
-// could not be read fails them; another item's does not.
-func confirmIn(resource string, own *cloudresourcemanager.Policy, ancestors ancestry, reqs []jit.Requirement) error {
-	if len(reqs) == 0 {
-		return nil
+	up, err := h()
+	if err != nil {
+		return 0, err
 	}
-	policies, errs := ancestors()
-	for _, r := range reqs {
-		for _, g := range r.Grounds {
-			if err := errs[g.Resource]; err != nil {
-				return err
-			}
+	lv := livePolicies{resource: resource, own: own, up: up}
+	for _, r := range conf.Eligible {
+		if !lv.holds(r) {
+			return 0, notAllowed(r)
 		}
 	}
-	return confirm(resource, own, policies, reqs)
+	if conf.Decider == nil {
+		return 0, nil
+	}
+	return lv.decider(*conf.Decider, conf.DefaultQuorum)
 }
 
-// readAncestors starts reading, in parallel, the policies of the folders
-// and organizations that reqs name, each once, and returns a function that
-// waits for them. The resource's own policy comes from the
-// read-modify-write.
-func (c *Client) readAncestors(ctx context.Context, resource string, reqs []jit.Requirement) ancestry {
-	names := map[string]bool{}
-	for _, r := range reqs {
-		for _, g := range r.Grounds {
-			if g.Resource != resource && (strings.HasPrefix(g.Resource, "folders/") || strings.HasPrefix(g.Resource, "organizations/")) {
-				names[g.Resource] = true
-			}
-		}
-	}
-	if len(names) == 0 {
-		return func() (map[string]*cloudresourcemanager.Policy, map[string]error) { return nil, nil }
-	}
-	var (
-		mu       sync.Mutex
-		policies = map[string]*cloudresourcemanager.Policy{}
-		errs     = map[string]error{}
-		wg       sync.WaitGroup
-	)
-	for name := range names {
-		wg.Go(func() {
-			p, err := c.getPolicy(ctx, name)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs[name] = translateResource("iam.readAncestors", name, err)
-				return
-			}
-			policies[name] = p
-		})
-	}
-	return func() (map[string]*cloudresourcemanager.Policy, map[string]error) {
-		wg.Wait()
-		return policies, errs
-	}
+func notAllowed(r jit.Requirement) error {
+	return jit.Denied("iam.confirm", "The user "+string(r.User)+" is not allowed to activate "+r.Entitlement.ID()+" using "+string(r.Type))
 }
 
-// confirm checks every requirement against the resource's policy (as
-// about to be written) and the ancestors' live policies.
-func confirm(resource string, own *cloudresourcemanager.Policy, ancestors map[string]*cloudresourcemanager.Policy, reqs []jit.Requirement) error {
-	const op = "iam.confirm"
-	for _, r := range reqs {
-		if !holds(resource, own, ancestors, r) {
-			return jit.Denied(op, "The user "+string(r.User)+" is not allowed to activate "+r.Entitlement.ID()+" using "+string(r.Type))
+// livePolicies are the policies a write confirms against: the resource's
+// own (as about to be written) and its ancestors', nearest first.
+type livePolicies struct {
+	resource string
+	own      *cloudresourcemanager.Policy
+	up       []ancestor
+}
+
+// at is the live policy of res, or nil when res is neither the resource
+// nor one of its ancestors now: grounds naming a folder the project has
+// left no longer hold.
+func (lv livePolicies) at(res string) *cloudresourcemanager.Policy {
+	if res == lv.resource {
+		return lv.own
+	}
+	for _, a := range lv.up {
+		if a.name == res {
+			return a.policy
 		}
 	}
 	return nil
 }
 
-// holds reports whether one of r's grounds still holds in the policies.
-func holds(resource string, own *cloudresourcemanager.Policy, ancestors map[string]*cloudresourcemanager.Policy, r jit.Requirement) bool {
-	for _, g := range r.Grounds {
-		p := ancestors[g.Resource]
-		if g.Resource == resource {
-			p = own
+// each calls f for every binding of the resource and its ancestors.
+func (lv livePolicies) each(f func(res string, b *cloudresourcemanager.Binding)) {
+	visit := func(res string, p *cloudresourcemanager.Policy) {
+		if p == nil {
+			return
 		}
+		for _, b := range p.Bindings {
+			if b != nil && b.Condition != nil {
+				f(res, b)
+			}
+		}
+	}
+	visit(lv.resource, lv.own)
+	for _, a := range lv.up {
+		visit(a.name, a.policy)
+	}
+}
+
+// holds reports whether one of r's grounds still holds: an eligible
+// binding of r's entitlement and type, on the resource or an ancestor,
+// that admits r's user.
+func (lv livePolicies) holds(r jit.Requirement) bool {
+	for _, g := range r.Grounds {
+		p := lv.at(g.Resource)
 		if p == nil {
 			continue
 		}
 		for _, b := range p.Bindings {
-			if b == nil || b.Role != r.Entitlement.Role || b.Condition == nil {
-				continue
-			}
-			el, ok, err := condition.ParseEligibility(b.Condition.Expression)
-			if err != nil || !ok || el.Type != r.Type || el.ResourceCondition != r.Entitlement.ResourceCondition {
-				continue
-			}
-			if admits(b.Members, r.User, g.Principals) {
+			if b != nil && b.Condition != nil && eligibleFor(b, r.Entitlement, r.Type) && admits(b.Members, r.User, g.Principals) {
 				return true
 			}
 		}
 	}
-	return false
+	// A binding that names the user needs no grounds: the catalog may not
+	// have seen it yet (the Asset index lags IAM), but it is there.
+	found := false
+	lv.each(func(_ string, b *cloudresourcemanager.Binding) {
+		if !found && eligibleFor(b, r.Entitlement, r.Type) && admits(b.Members, r.User, nil) {
+			found = true
+		}
+	})
+	return found
+}
+
+// eligibleFor reports whether b makes its members eligible for ent with
+// typ (an approver declaration does not).
+func eligibleFor(b *cloudresourcemanager.Binding, ent jit.Entitlement, typ jit.ActivationType) bool {
+	if b.Role != ent.Role || isApproverDeclaration(b.Condition.Expression) {
+		return false
+	}
+	el, ok, err := condition.ParseEligibility(b.Condition.Expression)
+	return err == nil && ok && el.Type == typ && el.ResourceCondition == ent.ResourceCondition
+}
+
+func isApproverDeclaration(expr string) bool {
+	return strings.Contains(expr, "multiPartyApprovalConstraint.")
+}
+
+// declaredApprover parses b as an approver declaration for ent.
+func declaredApprover(b *cloudresourcemanager.Binding, ent jit.Entitlement) (condition.Approver, bool) {
+	if b.Role != ent.Role || !isApproverDeclaration(b.Condition.Expression) {
+		return condition.Approver{}, false
+	}
+	a, ok, err := condition.ParseApprover(b.Condition.Expression)
+	if err != nil || !ok || a.ResourceCondition != ent.ResourceCondition {
+		return condition.Approver{}, false
+	}
+	return a, true
+}
+
+// decider confirms d's right to decide and returns the approvals the live
+// policies require: where approver bindings of the entitlement apply, only
+// an approver they admit decides, and their largest quorum counts;
+// elsewhere a peer who still holds the MPA-eligible entitlement does.
+func (lv livePolicies) decider(d jit.Decider, defaultQuorum int) (int, error) {
+	const op = "iam.confirmDecider"
+	dedicated, quorum, admitted := false, 0, false
+	lv.each(func(res string, b *cloudresourcemanager.Binding) {
+		a, ok := declaredApprover(b, d.Entitlement)
+		if !ok {
+			return
+		}
+		dedicated, quorum = true, max(quorum, a.Quorum)
+		if admitted || admits(b.Members, d.User, nil) {
+			admitted = true
+			return
+		}
+		for _, g := range d.AsApprover {
+			if g.Resource == res && len(g.Principals) > 0 && admits(b.Members, d.User, g.Principals) {
+				admitted = true
+				return
+			}
+		}
+	})
+	if quorum <= 0 {
+		quorum = max(defaultQuorum, 1)
+	}
+	switch {
+	case dedicated && admitted:
+		return quorum, nil
+	case dedicated || d.Dedicated:
+		return 0, jit.Denied(op, fmt.Sprintf("%s is no longer an approver of %s", d.User, d.Entitlement.ID()))
+	case lv.holds(jit.Requirement{User: d.User, Entitlement: d.Entitlement, Type: jit.MPA, Grounds: d.AsPeer}):
+		return quorum, nil
+	}
+	return 0, jit.Denied(op, fmt.Sprintf("%s is no longer allowed to approve %s", d.User, d.Entitlement.ID()))
 }
 
 // admits reports whether a binding's members take in user: a member names
@@ -150,20 +189,15 @@ func holds(resource string, own *cloudresourcemanager.Policy, ancestors map[stri
 // the principals through which the catalog found them is still there
 // (the user is in at least one of them).
 func admits(members []string, user jit.UserID, via []string) bool {
-	have := make(map[string]bool, len(members))
 	for _, m := range members {
 		if user.NamedBy(m) {
 			return true
 		}
-		have[strings.ToLower(m)] = true
 	}
 	if len(via) == 0 {
 		return false
 	}
-	for _, v := range via {
-		if !have[strings.ToLower(v)] {
-			return false
-		}
-	}
-	return true
+	return !slices.ContainsFunc(via, func(v string) bool {
+		return !slices.ContainsFunc(members, func(m string) bool { return strings.EqualFold(m, v) })
+	})
 }

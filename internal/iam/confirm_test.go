@@ -2,6 +2,8 @@ package iam_test
 
 import (
 	"slices"
+
+	"google.golang.org/api/cloudresourcemanager/v3"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +81,7 @@ func TestGrantConfirmedChecksTheLivePolicies(t *testing.T) {
 			act := activationFor(tt.user, tt.ent.Project, tt.ent.Role, now, time.Hour)
 			reads := w.Faults.Calls("cloudresourcemanager.projects.getIamPolicy")
 			ancestorReads := w.Faults.Calls(tt.ancestor)
-			if err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, req); err != nil {
+			if err := c.Grant(t.Context(), []jit.Activation{act}, jit.Confirmation{Eligible: req}); err != nil {
 				t.Fatalf("GrantConfirmed while eligible: %v", err)
 			}
 			if n := w.Faults.Calls("cloudresourcemanager.projects.getIamPolicy") - reads; n != 1 {
@@ -92,7 +94,7 @@ func TestGrantConfirmedChecksTheLivePolicies(t *testing.T) {
 			}
 			tt.revoke(t, w)
 			writes := w.TotalPolicyWrites()
-			err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, req)
+			err := c.Grant(t.Context(), []jit.Activation{act}, jit.Confirmation{Eligible: req})
 			if jit.KindOf(err) != jit.KindDenied || !strings.Contains(jit.MessageOf(err), "is not allowed to activate") {
 				t.Errorf("GrantConfirmed after the eligible binding was removed: %v, want denied", err)
 			}
@@ -126,21 +128,39 @@ func TestGrantConfirmedWithUnknownGroupNeedsThemAll(t *testing.T) {
 		Resource: resource, Principals: []string{"group:developers@example.com", "group:payments-devs@example.com"},
 	}}}}
 	act := activationFor("erin@example.com", ent.Project, ent.Role, time.Now(), time.Hour)
-	if err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, req); err != nil {
+	if err := c.Grant(t.Context(), []jit.Activation{act}, jit.Confirmation{Eligible: req}); err != nil {
 		t.Fatalf("both groups still there: %v", err)
 	}
 	dropMember(t, w, resource, "roles/run.developer", "group:payments-devs@example.com")
-	if err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, req); jit.KindOf(err) != jit.KindDenied {
+	if err := c.Grant(t.Context(), []jit.Activation{act}, jit.Confirmation{Eligible: req}); jit.KindOf(err) != jit.KindDenied {
 		t.Errorf("one of the groups removed: %v, want denied (the user may have been in that one)", err)
 	}
 }
 
-func TestGrantConfirmedWithoutRequirementsIsAMistake(t *testing.T) {
+func TestAWriteThatNothingConfirmsIsRefused(t *testing.T) {
 	t.Parallel()
 	e := emutest.Start(t)
-	c := newTestClient(t, e, iam.Options{})
+	crm, err := cloudresourcemanager.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := iam.New(crm, iam.Options{}) // as the app builds it
+	const resource = "projects/prod-payments-db"
+	before, _ := e.World.Policy(resource)
 	act := activationFor("dave@example.com", "prod-payments-db", "roles/cloudsql.client", time.Now(), time.Hour)
-	if err := c.GrantConfirmed(t.Context(), []jit.Activation{act}, nil); jit.KindOf(err) != jit.KindInternal {
-		t.Errorf("no requirements: %v, want an internal error", err)
+	if err := c.Grant(t.Context(), []jit.Activation{act}, jit.Confirmation{}); jit.KindOf(err) != jit.KindInternal {
+		t.Errorf("Grant without a confirmation: %v, want an internal error", err)
+	}
+	req := jit.ActivationRequest{ID: "mpa-test", Beneficiary: "dave@example.com", Entitlement: act.Entitlement, ApproveBy: time.Now().Add(time.Hour)}
+	if _, err := c.Decide(t.Context(), req, jit.Confirmation{}, func(jit.RequestRecord) (jit.Decision, error) {
+		return jit.Decision{Reject: "erin@example.com"}, nil
+	}); jit.KindOf(err) != jit.KindInternal {
+		t.Errorf("Decide without a confirmation: %v, want an internal error", err)
+	}
+	if err := c.Replace(t.Context(), jit.GrantRef{Resource: resource, Role: act.Entitlement.Role, Member: act.Beneficiary.Member()}, act, jit.Confirmation{}); jit.KindOf(err) != jit.KindInternal {
+		t.Errorf("Replace without a confirmation: %v, want an internal error", err)
+	}
+	if after, _ := e.World.Policy(resource); after.Etag != before.Etag {
+		t.Errorf("the policy was written")
 	}
 }

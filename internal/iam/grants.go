@@ -3,7 +3,6 @@ package iam
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -138,6 +137,9 @@ func indexOf(m *conds, p *cloudresourcemanager.Policy, ref jit.GrantRef) int {
 // (ending twice), and those of Grant.
 func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error) {
 	const op = "iam.Revoke"
+	if u, ok := jit.UserOfMember(ref.Member); ok {
+		defer c.written(u)
+	}
 	var removed jit.Grant
 	err := c.modifyResource(ctx, ref.Resource, "Ending a just-in-time activation", func(p *cloudresourcemanager.Policy, unsure bool) error {
 		i := indexOf(c.conds, p, ref)
@@ -177,11 +179,21 @@ func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error
 
 // Replace swaps the binding ref names for the binding of act in one
 // read-modify-write: at no moment does the member hold neither or both.
-// Errors: as Revoke.
-func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activation) error {
+// conf (the beneficiary's eligibility) is confirmed in the live policies
+// inside the same read-modify-write, as for Grant. Errors: as Revoke, and
+// KindDenied when conf no longer holds.
+func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activation, conf jit.Confirmation) error {
 	const op = "iam.Replace"
 	if !act.End.After(act.Start) || act.Entitlement.Role != ref.Role || !strings.EqualFold(act.Beneficiary.Member(), ref.Member) {
 		return jit.E(op, jit.KindInternal, "", errors.New("the replacement is not for the same role and member"))
+	}
+	if conf.Empty() && !c.opts.Unconfirmed {
+		return errUnconfirmed(op)
+	}
+	defer c.written(act.Beneficiary)
+	var up hierarchy
+	if !conf.Empty() {
+		up = c.readHierarchy(ctx, ref.Resource)
 	}
 	replacement := jit.GrantRef{Resource: ref.Resource, Role: ref.Role, Member: ref.Member,
 		Expression: condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition)}
@@ -195,6 +207,9 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 		}
 		if old, _ := grantOf(c.conds, ref.Resource, p.Bindings[i]); old.Status(c.opts.Clock()) == jit.GrantExpired {
 			return errNoSuchGrant(op)
+		}
+		if _, err := confirmIn(ref.Resource, p, up, conf); err != nil {
+			return err
 		}
 		p.Bindings[i] = &cloudresourcemanager.Binding{
 			Role:    ref.Role,
@@ -252,32 +267,5 @@ func (c *Client) modifyResource(ctx context.Context, resource, reason string, mo
 		// earlier write, whose answer was lost, was applied.
 		return jit.E(op, jit.KindUnavailable, msgUnconfirmed, err)
 	}
-	return err
-}
-
-// GrantNode writes activations on a folder or the organization ("folders/F",
-// "organizations/O"), all for one beneficiary, in one read-modify-write:
-// the same sweep, replacement and limit checks as Grant on a project.
-// Errors: as Grant.
-func (c *Client) GrantNode(ctx context.Context, node string, acts []jit.Activation) error {
-	const op = "iam.GrantNode"
-	if len(acts) == 0 {
-		return nil
-	}
-	if !jit.ValidNode(node) {
-		return jit.E(op, jit.KindInternal, "", fmt.Errorf("%q is not a folder or organization", node))
-	}
-	member := acts[0].Beneficiary.Member()
-	for _, a := range acts {
-		if a.Entitlement.Node != node || a.Beneficiary.Member() != member {
-			return jit.E(op, jit.KindInternal, "", errors.New("activations span several resources or beneficiaries"))
-		}
-		if !a.End.After(a.Start) {
-			return jit.E(op, jit.KindInternal, "", fmt.Errorf("activation %s has an empty window", a.ID))
-		}
-	}
-	// The node's writer batches it with the node's other grants and
-	// decisions, as a project's does (writer.go).
-	_, err := c.submit(node, &item{op: op, ctx: ctx, acts: acts})
 	return err
 }

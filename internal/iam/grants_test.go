@@ -53,12 +53,12 @@ func TestGrantsReadsOnlyTheAppsLiveBindings(t *testing.T) {
 	e.World.SetIndexDelay(time.Hour) // irrelevant here: Grants reads live policies
 	c := newTestClient(t, e, iam.Options{})
 	now := time.Now().UTC().Truncate(time.Second)
-	if err := c.Grant(t.Context(), []jit.Activation{activationFor("dave@example.com", "prod-payments-db", "roles/cloudsql.client", now, time.Hour)}); err != nil {
+	if err := c.Grant(t.Context(), []jit.Activation{activationFor("dave@example.com", "prod-payments-db", "roles/cloudsql.client", now, time.Hour)}, jit.Confirmation{}); err != nil {
 		t.Fatal(err)
 	}
 	later := activationFor("dave@example.com", "prod-payments-db", "roles/cloudsql.client", now.Add(48*time.Hour), time.Hour)
 	later.Approver = "erin@example.com"
-	if err := c.Grant(t.Context(), []jit.Activation{later}); err != nil {
+	if err := c.Grant(t.Context(), []jit.Activation{later}, jit.Confirmation{}); err != nil {
 		t.Fatal(err)
 	}
 	addBindings(t, e.World, "projects/prod-payments-db",
@@ -93,7 +93,7 @@ func TestRevokeRemovesOnlyTheNamedBindingAndOnlyOnce(t *testing.T) {
 	const resource = "projects/prod-payments-db"
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, u := range []jit.UserID{"dave@example.com", "erin@example.com"} {
-		if err := c.Grant(t.Context(), []jit.Activation{activationFor(u, "prod-payments-db", "roles/cloudsql.client", now, time.Hour)}); err != nil {
+		if err := c.Grant(t.Context(), []jit.Activation{activationFor(u, "prod-payments-db", "roles/cloudsql.client", now, time.Hour)}, jit.Confirmation{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,7 +154,7 @@ func TestReplaceSwapsTheWindowInOneWriteOnFoldersToo(t *testing.T) {
 	act := jit.Activation{Type: jit.JIT, Beneficiary: "alice@example.com", Justification: "INC-3",
 		Entitlement: jit.Entitlement{Role: "roles/logging.viewer"}, Start: grants[0].Start, End: now.Add(time.Hour)}
 	writes := e.World.PolicyWrites(resource)
-	if err := c.Replace(t.Context(), grants[0].Ref(), act); err != nil {
+	if err := c.Replace(t.Context(), grants[0].Ref(), act, jit.Confirmation{}); err != nil {
 		t.Fatal(err)
 	}
 	acts := emutest.Activations(t, e.World, resource)
@@ -162,7 +162,7 @@ func TestReplaceSwapsTheWindowInOneWriteOnFoldersToo(t *testing.T) {
 		acts[0].Condition.Expression != condition.ActivationExpression(grants[0].Start, now.Add(time.Hour), "") {
 		t.Errorf("after Replace: %d writes, bindings %+v (bob's expired one should be swept)", e.World.PolicyWrites(resource)-writes, acts)
 	}
-	if err := c.Replace(t.Context(), grants[0].Ref(), act); jit.KindOf(err) != jit.KindNotFound {
+	if err := c.Replace(t.Context(), grants[0].Ref(), act, jit.Confirmation{}); jit.KindOf(err) != jit.KindNotFound {
 		t.Errorf("replacing the replaced binding: %v", err)
 	}
 }
@@ -225,7 +225,7 @@ func TestPreflightSweepsThenRefusesNamingTheLimit(t *testing.T) {
 			err := c.Grant(t.Context(), []jit.Activation{
 				activationFor("grace@example.com", "staging-web-frontend", role, time.Now(), time.Hour),
 				activationFor("grace@example.com", "staging-web-frontend", "roles/browser", time.Now(), time.Hour),
-			})
+			}, jit.Confirmation{})
 			if tc.message == "" {
 				if err != nil {
 					t.Fatalf("Grant after the sweep: %v", err)
@@ -282,10 +282,10 @@ func TestALostAnswerIsResolvedByReadingThePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := iam.New(crm, iam.Options{BaseBackoff: time.Millisecond})
+	c := iam.New(crm, iam.Options{BaseBackoff: time.Millisecond, Unconfirmed: true})
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, u := range []jit.UserID{"dave@example.com", "erin@example.com"} {
-		if err := c.Grant(t.Context(), []jit.Activation{activationFor(u, "prod-payments-db", "roles/cloudsql.client", now, time.Hour)}); err != nil {
+		if err := c.Grant(t.Context(), []jit.Activation{activationFor(u, "prod-payments-db", "roles/cloudsql.client", now, time.Hour)}, jit.Confirmation{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,7 +303,7 @@ func TestALostAnswerIsResolvedByReadingThePolicy(t *testing.T) {
 	lossy.n = 1
 	lossy.mu.Unlock()
 	act := activationFor(grants[1].Beneficiary, "prod-payments-db", "roles/cloudsql.client", grants[1].Start, 2*time.Hour)
-	if err := c.Replace(t.Context(), grants[1].Ref(), act); err != nil {
+	if err := c.Replace(t.Context(), grants[1].Ref(), act, jit.Confirmation{}); err != nil {
 		t.Errorf("Replace with a lost answer: %v", err)
 	}
 	acts := emutest.Activations(t, e.World, "projects/prod-payments-db")

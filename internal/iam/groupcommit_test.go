@@ -53,7 +53,7 @@ func TestTheFirstCallerDoesNotWaitForLaterGrants(t *testing.T) {
 			}
 			for n := 0; n < each && !firstDone.Load(); n++ {
 				user := jit.UserID(fmt.Sprintf("stream%d-%02d@example.com", k, n))
-				if err := c.Grant(t.Context(), []jit.Activation{activationFor(user, project, role, now, time.Hour)}); err != nil {
+				if err := c.Grant(t.Context(), []jit.Activation{activationFor(user, project, role, now, time.Hour)}, jit.Confirmation{}); err != nil {
 					t.Errorf("stream grant %d/%d: %v", k, n, err)
 				}
 				streamed.Add(1)
@@ -61,7 +61,7 @@ func TestTheFirstCallerDoesNotWaitForLaterGrants(t *testing.T) {
 		})
 	}
 	first := activationFor("first@example.com", project, role, now, time.Hour)
-	err := c.Grant(t.Context(), []jit.Activation{first})
+	err := c.Grant(t.Context(), []jit.Activation{first}, jit.Confirmation{})
 	firstDone.Store(true)
 	if err != nil {
 		t.Fatalf("first Grant: %v", err)
@@ -97,14 +97,14 @@ func TestEachCallerIsToldTheTruthAboutItsOwnGrant(t *testing.T) {
 			timeout := []time.Duration{30 * time.Millisecond, 200 * time.Millisecond, 30 * time.Second}[i%3]
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
 			defer cancel()
-			errs[i] = c.Grant(ctx, []jit.Activation{acts[i]})
+			errs[i] = c.Grant(ctx, []jit.Activation{acts[i]}, jit.Confirmation{})
 		})
 	}
 	wg.Wait()
 	// A grant queued behind everything else: once it is written, no
 	// earlier grant can still be on its way.
 	sentinel := activationFor("sentinel@example.com", project, role, now, time.Hour)
-	if err := c.Grant(t.Context(), []jit.Activation{sentinel}); err != nil {
+	if err := c.Grant(t.Context(), []jit.Activation{sentinel}, jit.Confirmation{}); err != nil {
 		t.Fatalf("sentinel Grant: %v", err)
 	}
 	granted, refused := 0, 0
@@ -145,7 +145,7 @@ func TestACancelledCallerWaitsForItsWriteOutcome(t *testing.T) {
 		}
 		cancel()
 	}()
-	err := c.Grant(ctx, []jit.Activation{a})
+	err := c.Grant(ctx, []jit.Activation{a}, jit.Confirmation{})
 	if has := hasBinding(t, e, a); (err == nil) != has {
 		t.Errorf("Grant = %v, binding written = %v", err, has)
 	}
@@ -169,7 +169,7 @@ func TestOneBadGrantFailsOnlyItsOwnCaller(t *testing.T) {
 	// share the next write.
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := c.Grant(t.Context(), []jit.Activation{good(0)}); err != nil {
+		if err := c.Grant(t.Context(), []jit.Activation{good(0)}, jit.Confirmation{}); err != nil {
 			t.Errorf("first grant: %v", err)
 		}
 	})
@@ -177,10 +177,10 @@ func TestOneBadGrantFailsOnlyItsOwnCaller(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	var badErr error
-	wg.Go(func() { badErr = c.Grant(t.Context(), []jit.Activation{bad}) })
+	wg.Go(func() { badErr = c.Grant(t.Context(), []jit.Activation{bad}, jit.Confirmation{}) })
 	for i := 1; i <= 5; i++ {
 		wg.Go(func() {
-			if err := c.Grant(t.Context(), []jit.Activation{good(i)}); err != nil {
+			if err := c.Grant(t.Context(), []jit.Activation{good(i)}, jit.Confirmation{}); err != nil {
 				t.Errorf("good grant %d failed with the bad one: %v", i, err)
 			}
 		})
@@ -209,7 +209,7 @@ func TestABatchedWriteDoesNotGiveOneUsersReason(t *testing.T) {
 	var wg sync.WaitGroup
 	first := activationFor("first@example.com", project, "roles/editor", now, time.Hour)
 	first.Justification = "INC-1 first user's secret reason"
-	wg.Go(func() { _ = c.Grant(t.Context(), []jit.Activation{first}) })
+	wg.Go(func() { _ = c.Grant(t.Context(), []jit.Activation{first}, jit.Confirmation{}) })
 	for e.World.Faults.Calls("cloudresourcemanager.projects.getIamPolicy") == 0 {
 		time.Sleep(time.Millisecond)
 	}
@@ -220,7 +220,7 @@ func TestABatchedWriteDoesNotGiveOneUsersReason(t *testing.T) {
 		a.Justification = fmt.Sprintf("INC-%d private", 100+i)
 		acts = append(acts, a)
 		wg.Go(func() {
-			if err := c.Grant(t.Context(), []jit.Activation{a}); err != nil {
+			if err := c.Grant(t.Context(), []jit.Activation{a}, jit.Confirmation{}); err != nil {
 				t.Errorf("Grant: %v", err)
 			}
 		})

@@ -52,6 +52,20 @@ type Options struct {
 	BaseBackoff, MaxBackoff time.Duration
 	Clock                   func() time.Time
 	Logger                  *slog.Logger
+	// Scope is RESOURCE_SCOPE ("organizations/O", "folders/F"): the
+	// highest node whose policy a write confirms against; empty means up
+	// to the organization.
+	Scope string
+	// Written, when set, is told after every grant, decision and change
+	// of a binding whose access it changed (the beneficiary), whether or
+	// not the write succeeded, since a failed write may still have
+	// landed: internal/catalog's read cache forgets the user, so that they
+	// see their access at once.
+	Written func(user jit.UserID)
+	// Unconfirmed lets Grant and Decide write without a confirmation. Only
+	// tests of the writer's mechanics set it; the app never does, and an
+	// architecture test holds it to that.
+	Unconfirmed bool
 }
 
 // Stats counts what a Client did, for load tests and benchmarks.
@@ -111,6 +125,9 @@ type Client struct {
 
 	conds *conds
 
+	hmu    sync.Mutex
+	chains map[string][]string // remembered ancestries, see hierarchy.go
+
 	writes, conflicts, retries, batched, batchedDecisions, mixed atomic.Int64
 }
 
@@ -137,7 +154,7 @@ func New(crm *cloudresourcemanager.Service, opts Options) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{crm: crm, opts: opts, queues: map[string]*queue{}, conds: newConds()}
+	return &Client{crm: crm, opts: opts, queues: map[string]*queue{}, conds: newConds(), chains: map[string][]string{}}
 }
 
 // Stats returns the counters since the Client was created.
@@ -146,37 +163,45 @@ func (c *Client) Stats() Stats {
 		BatchedDecisions: c.batchedDecisions.Load(), Mixed: c.mixed.Load()}
 }
 
-// Grant writes the activations, which must all be for one project and one
-// beneficiary, in a single read-modify-write of the project's policy.
-// A nil error means the bindings were written; any error means they were
-// not, and will not be (see Client).
+// Grant writes the activations, which must all be for one resource (a
+// project, folder or organization) and one beneficiary, in a single
+// read-modify-write of its policy, once conf holds in the live policies
+// (confirm.go). A nil error means the bindings were written; any error
+// means they were not, and will not be (see Client).
 //
-// Errors are *jit.Error: KindInvalid for activations that cannot be
-// written (mixed projects, a role not grantable on projects, a full
-// policy), KindConflict when concurrent writers kept winning past the
-// retry budget, KindDenied/KindNotFound for permission or project
+// Errors are *jit.Error: KindDenied when conf no longer holds; KindInvalid
+// for activations that cannot be written (a role not grantable there, a
+// full policy), KindConflict when concurrent writers kept winning past the
+// retry budget, KindDenied/KindNotFound for permission or resource
 // problems, KindTooMany, KindUpstream or KindUnavailable for Google-side
 // failures and for a context that ended first.
-func (c *Client) Grant(ctx context.Context, acts []jit.Activation) error {
-	return c.grant(ctx, acts, nil)
-}
-
-func (c *Client) grant(ctx context.Context, acts []jit.Activation, reqs []jit.Requirement) error {
+func (c *Client) Grant(ctx context.Context, acts []jit.Activation, conf jit.Confirmation) error {
 	const op = "iam.Grant"
 	if len(acts) == 0 {
 		return nil
 	}
-	project, member := acts[0].Entitlement.Project, acts[0].Beneficiary.Member()
+	if conf.Empty() && !c.opts.Unconfirmed {
+		return errUnconfirmed(op)
+	}
+	resource, member := acts[0].Entitlement.Resource(), acts[0].Beneficiary.Member()
 	for _, a := range acts {
-		if a.Entitlement.Project != project || a.Beneficiary.Member() != member {
-			return jit.E(op, jit.KindInternal, "", errors.New("activations span several projects or beneficiaries"))
+		if a.Entitlement.Resource() != resource || a.Beneficiary.Member() != member {
+			return jit.E(op, jit.KindInternal, "", errors.New("activations span several resources or beneficiaries"))
 		}
 		if !a.End.After(a.Start) {
 			return jit.E(op, jit.KindInternal, "", fmt.Errorf("activation %s has an empty window", a.ID))
 		}
 	}
-	_, err := c.submit(project.ResourceName(), &item{op: op, ctx: ctx, acts: acts, reqs: reqs})
+	defer c.written(acts[0].Beneficiary)
+	_, err := c.submit(resource, &item{op: op, ctx: ctx, acts: acts, conf: conf})
 	return err
+}
+
+// written tells Options.Written about user.
+func (c *Client) written(user jit.UserID) {
+	if c.opts.Written != nil {
+		c.opts.Written(user)
+	}
 }
 
 // applyActivations changes policy in place: it drops activation bindings

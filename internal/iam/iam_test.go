@@ -25,6 +25,7 @@ func newTestClient(t *testing.T, e *emulator.Emulator, opts iam.Options) *iam.Cl
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts.Unconfirmed = true
 	return iam.New(crm, opts)
 }
 
@@ -48,7 +49,7 @@ func TestGrantWritesTheOriginalsBindingAndSweepsOnlyExpiredOwnBindings(t *testin
 	now := time.Now()
 	a := activationFor("alice@example.com", "prod-web-frontend", "roles/compute.instanceAdmin.v1", now, time.Hour)
 	a.Entitlement.ResourceCondition = `resource.name.startsWith("projects/prod-web-frontend/zones/europe-west1-b/instances/")`
-	if err := c.Grant(t.Context(), []jit.Activation{a}); err != nil {
+	if err := c.Grant(t.Context(), []jit.Activation{a}, jit.Confirmation{}); err != nil {
 		t.Fatalf("Grant: %v", err)
 	}
 	acts := emutest.Activations(t, e.World, resource)
@@ -80,7 +81,7 @@ func TestGrantReplacesTheSameMembersPreviousWindow(t *testing.T) {
 	second := activationFor("dave@example.com", "prod-payments-db", "roles/cloudsql.client", now, 2*time.Hour)
 	other := activationFor("erin@example.com", "prod-payments-db", "roles/cloudsql.client", now, time.Hour)
 	for _, a := range []jit.Activation{first, other, second} {
-		if err := c.Grant(t.Context(), []jit.Activation{a}); err != nil {
+		if err := c.Grant(t.Context(), []jit.Activation{a}, jit.Confirmation{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -112,7 +113,7 @@ func TestConcurrentGrantsLoseNothing(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			user := jit.UserID(fmt.Sprintf("user%03d@example.com", i))
-			errs <- c.Grant(t.Context(), []jit.Activation{activationFor(user, "dev-playground", "roles/editor", now, time.Hour)})
+			errs <- c.Grant(t.Context(), []jit.Activation{activationFor(user, "dev-playground", "roles/editor", now, time.Hour)}, jit.Confirmation{})
 		})
 	}
 	wg.Wait()
@@ -156,7 +157,7 @@ func TestConcurrentClientsRetryEtagConflicts(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			user := jit.UserID(fmt.Sprintf("dev%02d@example.com", i))
-			errs <- clients[i%len(clients)].Grant(t.Context(), []jit.Activation{activationFor(user, "staging-payments-api", "roles/editor", now, time.Hour)})
+			errs <- clients[i%len(clients)].Grant(t.Context(), []jit.Activation{activationFor(user, "staging-payments-api", "roles/editor", now, time.Hour)}, jit.Confirmation{})
 		})
 	}
 	wg.Wait()
@@ -195,7 +196,7 @@ func TestGrantRefusesAFullPolicyBeforeWriting(t *testing.T) {
 		t.Fatal(apiErr)
 	}
 	writes := e.World.PolicyWrites(resource)
-	err := c.Grant(t.Context(), []jit.Activation{activationFor("grace@example.com", "staging-web-frontend", "roles/editor", time.Now(), time.Hour)})
+	err := c.Grant(t.Context(), []jit.Activation{activationFor("grace@example.com", "staging-web-frontend", "roles/editor", time.Now(), time.Hour)}, jit.Confirmation{})
 	if jit.KindOf(err) != jit.KindConflict {
 		t.Fatalf("Grant on a full policy: %v (kind %v), want KindConflict", err, jit.KindOf(err))
 	}
@@ -224,7 +225,7 @@ func TestGrantRetriesTransientFailuresAndMapsPermanentOnes(t *testing.T) {
 			c := newTestClient(t, e, iam.Options{RetryBudget: time.Second, WriteTimeout: 500 * time.Millisecond, BaseBackoff: 10 * time.Millisecond})
 			e.World.Faults.Set("cloudresourcemanager.projects.setIamPolicy", tc.fault)
 			before, _ := e.World.Policy("projects/shared-ci-cd")
-			err := c.Grant(t.Context(), []jit.Activation{activationFor("dave@example.com", "shared-ci-cd", "roles/cloudbuild.builds.editor", time.Now(), time.Hour)})
+			err := c.Grant(t.Context(), []jit.Activation{activationFor("dave@example.com", "shared-ci-cd", "roles/cloudbuild.builds.editor", time.Now(), time.Hour)}, jit.Confirmation{})
 			if tc.kind == -1 {
 				if err != nil {
 					t.Fatalf("Grant: %v", err)

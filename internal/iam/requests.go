@@ -249,13 +249,17 @@ func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 // answer the record is not Unconfirmed: a refused write did not land, so
 // a decision found then is someone else's, even one by the same person
 // clicking twice.)
-func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
-	return c.decide(ctx, req, nil, decide)
-}
-
-func (c *Client) decide(ctx context.Context, req jit.ActivationRequest, reqs []jit.Requirement, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
+//
+// conf is confirmed in the live policies before decide sees the record,
+// and the record then carries the approvals they require (Required).
+func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, conf jit.Confirmation, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
+	const op = "iam.Decide"
+	if conf.Empty() && !c.opts.Unconfirmed {
+		return jit.RequestRecord{}, errUnconfirmed(op)
+	}
+	defer c.written(req.Beneficiary)
 	// Decisions share the resource's writer with grants (writer.go).
-	return c.submit(req.Entitlement.Resource(), &item{op: "iam.Decide", ctx: ctx, req: req, decide: decide, reqs: reqs})
+	return c.submit(req.Entitlement.Resource(), &item{op: op, ctx: ctx, req: req, decide: decide, conf: conf})
 }
 
 // applyOne asks one decision what to change on the policy as it stands
@@ -267,6 +271,8 @@ func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, 
 	rec, at := requestRecord(c.conds, policy, it.req.ID)
 	rec = fill(rec, it.req)
 	rec.Unconfirmed = it.maybe
+	required, confirmErr := confirmIn(resource, policy, it.up, it.conf)
+	rec.Required = required
 	dec, err := it.decide(rec)
 	if err != nil {
 		return jit.RequestRecord{}, err
@@ -274,8 +280,8 @@ func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, 
 	if dec.Landed {
 		return rec, errLanded
 	}
-	if err := confirmIn(resource, policy, it.ancestors, it.reqs); err != nil {
-		return jit.RequestRecord{}, err
+	if confirmErr != nil {
+		return jit.RequestRecord{}, confirmErr
 	}
 	saved := slices.Clone(policy.Bindings)
 	out, err := applyDecision(c.conds, policy, it.req, rec, at, dec, now)

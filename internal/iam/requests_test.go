@@ -50,7 +50,7 @@ func TestDecideWhoseAnswerWasLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := iam.New(crm, iam.Options{BaseBackoff: time.Millisecond})
+	c := iam.New(crm, iam.Options{BaseBackoff: time.Millisecond, Unconfirmed: true})
 	now := time.Now().UTC().Truncate(time.Second)
 	req := jit.ActivationRequest{ID: "mpa-lost", Beneficiary: "erin@example.com", Reviewers: []jit.UserID{"dave@example.com"},
 		Entitlement: jit.Entitlement{Project: "prod-payments-api", Role: "roles/run.developer"}, Justification: "CHG-1",
@@ -59,7 +59,7 @@ func TestDecideWhoseAnswerWasLost(t *testing.T) {
 		Justification: req.Justification, Approver: "dave@example.com", Start: now, End: now.Add(time.Hour)}
 	var mu sync.Mutex
 	calls := 0
-	rec, err := c.Decide(t.Context(), req, func(rec jit.RequestRecord) (jit.Decision, error) {
+	rec, err := c.Decide(t.Context(), req, jit.Confirmation{}, func(rec jit.RequestRecord) (jit.Decision, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		calls++
@@ -107,7 +107,7 @@ func TestConcurrentDecisionsAreCommittedTogether(t *testing.T) {
 			Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/viewer"}, Justification: "CHG-1",
 			Duration: time.Hour, RequestedAt: now, ApproveBy: now.Add(time.Hour)}
 		wg.Go(func() {
-			_, errs[i] = c.Decide(t.Context(), req, func(rec jit.RequestRecord) (jit.Decision, error) {
+			_, errs[i] = c.Decide(t.Context(), req, jit.Confirmation{}, func(rec jit.RequestRecord) (jit.Decision, error) {
 				if rec.Granted != nil {
 					return jit.Decision{}, jit.E("test", jit.KindConflict, "already approved", nil)
 				}

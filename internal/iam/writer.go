@@ -39,11 +39,11 @@ type item struct {
 	req    jit.ActivationRequest // a decision
 	decide func(jit.RequestRecord) (jit.Decision, error)
 
-	// reqs are confirmed in the live policies inside the write;
-	// ancestors waits for the policies of the folders and organizations
-	// they name, read when the item's batch starts (again for a retry).
-	reqs      []jit.Requirement
-	ancestors ancestry
+	// conf is confirmed in the live policies inside the write; up waits
+	// for the resource's ancestors and their policies, read when the
+	// item's batch starts.
+	conf jit.Confirmation
+	up   hierarchy
 
 	// The outcome of the batch's latest attempt for this item: the
 	// decision's record, the reason the item is left out of the write
@@ -152,15 +152,13 @@ func (c *Client) writeBatch(resource string, batch []*item, budgetEnd time.Time)
 	// Detached from cancellation (a client that hangs up must not cut a
 	// write in half), bounded by the callers' deadlines.
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
-	// The policies of the folders and organizations that hold the items'
-	// eligible bindings are read, once each, while the resource's is.
-	var reqs []jit.Requirement
-	for _, it := range batch {
-		reqs = append(reqs, it.reqs...)
-	}
-	ancestors := c.readAncestors(ctx, resource, reqs)
-	for _, it := range batch {
-		it.ancestors = ancestors
+	// The ancestors' policies are read, once for the batch, while the
+	// resource's is.
+	if slices.ContainsFunc(batch, func(it *item) bool { return !it.conf.Empty() }) {
+		up := c.readHierarchy(ctx, resource)
+		for _, it := range batch {
+			it.up = up
+		}
 	}
 	err := c.readModifyWrite(ctx, resource, func(p *cloudresourcemanager.Policy, lost bool) (string, error) {
 		if lost {
@@ -299,7 +297,7 @@ func (c *Client) applyBatch(resource string, p *cloudresourcemanager.Policy, bat
 			// An earlier attempt wrote it; its answer was lost.
 			it.err = errLanded
 		default:
-			if it.err = confirmIn(resource, p, it.ancestors, it.reqs); it.err == nil {
+			if _, it.err = confirmIn(resource, p, it.up, it.conf); it.err == nil {
 				grants = append(grants, it)
 			}
 			continue

@@ -63,7 +63,7 @@ func TestGrantsAndDecisionsShareOneWrite(t *testing.T) {
 	// The first grant occupies the writer; what arrives meanwhile shares
 	// the next write.
 	wg.Go(func() {
-		if err := c.Grant(t.Context(), []jit.Activation{activationFor("first@example.com", project, "roles/editor", now, time.Hour)}); err != nil {
+		if err := c.Grant(t.Context(), []jit.Activation{activationFor("first@example.com", project, "roles/editor", now, time.Hour)}, jit.Confirmation{}); err != nil {
 			t.Errorf("first grant: %v", err)
 		}
 	})
@@ -79,13 +79,13 @@ func TestGrantsAndDecisionsShareOneWrite(t *testing.T) {
 		grants[i].Justification = "INC-9 private"
 		reqs[i] = requestFor(jit.UserID(fmt.Sprintf("peer%d@example.com", i)), project, "roles/viewer", now)
 		wg.Go(func() {
-			if err := c.Grant(t.Context(), []jit.Activation{grants[i]}); err != nil {
+			if err := c.Grant(t.Context(), []jit.Activation{grants[i]}, jit.Confirmation{}); err != nil {
 				t.Errorf("grant %d: %v", i, err)
 			}
 		})
 		wg.Go(func() {
 			var calls atomic.Int64
-			rec, err := c.Decide(t.Context(), reqs[i], approve(reqs[i], now, &calls))
+			rec, err := c.Decide(t.Context(), reqs[i], jit.Confirmation{}, approve(reqs[i], now, &calls))
 			if err != nil || rec.Granted == nil {
 				t.Errorf("decision %d: %+v, %v", i, rec, err)
 			}
@@ -152,7 +152,7 @@ func TestAStreamOfGrantsDoesNotHoldBackDecisions(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; i < each && !decided.Load(); i++ {
 				a := activationFor(jit.UserID(fmt.Sprintf("s%d-%02d@example.com", k, i)), project, "roles/editor", now, time.Hour)
-				if err := c.Grant(t.Context(), []jit.Activation{a}); err != nil {
+				if err := c.Grant(t.Context(), []jit.Activation{a}, jit.Confirmation{}); err != nil {
 					t.Errorf("stream grant %d/%d: %v", k, i, err)
 				}
 				streamed.Add(1)
@@ -165,7 +165,7 @@ func TestAStreamOfGrantsDoesNotHoldBackDecisions(t *testing.T) {
 	}
 	req := requestFor("erin@example.com", project, "roles/viewer", now)
 	var calls atomic.Int64
-	rec, err := c.Decide(t.Context(), req, approve(req, now, &calls))
+	rec, err := c.Decide(t.Context(), req, jit.Confirmation{}, approve(req, now, &calls))
 	decided.Store(true)
 	wg.Wait()
 	if err != nil || rec.Granted == nil {
@@ -191,7 +191,7 @@ func TestAQueuedDecisionIsWithdrawnWhenItsCallerGivesUp(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := c.Grant(t.Context(), []jit.Activation{activationFor("first@example.com", project, "roles/editor", now, time.Hour)}); err != nil {
+		if err := c.Grant(t.Context(), []jit.Activation{activationFor("first@example.com", project, "roles/editor", now, time.Hour)}, jit.Confirmation{}); err != nil {
 			t.Errorf("first grant: %v", err)
 		}
 	})
@@ -202,7 +202,7 @@ func TestAQueuedDecisionIsWithdrawnWhenItsCallerGivesUp(t *testing.T) {
 	var calls atomic.Int64
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	_, err := c.Decide(ctx, req, approve(req, now, &calls))
+	_, err := c.Decide(ctx, req, jit.Confirmation{}, approve(req, now, &calls))
 	wg.Wait()
 	if jit.KindOf(err) != jit.KindUnavailable || !strings.Contains(jit.MessageOf(err), "timed out") {
 		t.Errorf("Decide after its caller gave up = %v, want a time-out", err)
@@ -247,13 +247,13 @@ func TestASharedWriteWhoseAnswerWasLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := iam.New(crm, iam.Options{BaseBackoff: time.Millisecond})
+	c := iam.New(crm, iam.Options{BaseBackoff: time.Millisecond, Unconfirmed: true})
 	e.World.Faults.Set("cloudresourcemanager.projects.getIamPolicy", emulator.Fault{Latency: 200 * time.Millisecond})
 	const project, resource = "prod-payments-api", "projects/prod-payments-api"
 	now := time.Now().UTC().Truncate(time.Second)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := c.Grant(t.Context(), []jit.Activation{activationFor("first@example.com", project, "roles/editor", now, time.Hour)}); err != nil {
+		if err := c.Grant(t.Context(), []jit.Activation{activationFor("first@example.com", project, "roles/editor", now, time.Hour)}, jit.Confirmation{}); err != nil {
 			t.Errorf("first grant: %v", err)
 		}
 	})
@@ -266,8 +266,8 @@ func TestASharedWriteWhoseAnswerWasLost(t *testing.T) {
 	var calls atomic.Int64
 	var grantErr, decideErr error
 	var rec jit.RequestRecord
-	wg.Go(func() { grantErr = c.Grant(t.Context(), []jit.Activation{g}) })
-	wg.Go(func() { rec, decideErr = c.Decide(t.Context(), req, approve(req, now, &calls)) })
+	wg.Go(func() { grantErr = c.Grant(t.Context(), []jit.Activation{g}, jit.Confirmation{}) })
+	wg.Go(func() { rec, decideErr = c.Decide(t.Context(), req, jit.Confirmation{}, approve(req, now, &calls)) })
 	wg.Wait()
 	if !lose.lost.Load() {
 		t.Fatal("the grant and the decision did not share a write")
@@ -304,7 +304,7 @@ func TestADecisionWhoseWriteOutlivesItsBudgetClaimsNoOutcome(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
 	req := requestFor("erin@example.com", "shared-ci-cd", "roles/viewer", now)
 	var calls atomic.Int64
-	rec, err := c.Decide(t.Context(), req, approve(req, now, &calls))
+	rec, err := c.Decide(t.Context(), req, jit.Confirmation{}, approve(req, now, &calls))
 	if err == nil {
 		// Possible on a slow machine only if a write did land: then the
 		// record must say so.

@@ -51,6 +51,10 @@ type RequestRecord struct {
 	Approvers []string
 	// RejectedBy is set when an approver rejected the request.
 	RejectedBy UserID
+	// Required is, during a decision, the number of distinct approvals
+	// the live policies require (the request's own quorum, or more if
+	// its role's declared quorum has grown since); 0 outside decisions.
+	Required int
 	// Unconfirmed is set, during a decision, when an earlier attempt of
 	// the same decision may have been written although Google's answer was
 	// lost: a decision found in the record may then be the caller's own.
@@ -176,6 +180,10 @@ type ApproverPolicy struct {
 	// Peers hold the same MPA-eligible entitlement: the approvers where
 	// none are dedicated (found by the same query, to save one).
 	Peers []UserID
+	// ApproverGrounds and PeerGrounds say, for each of Approvers and
+	// Peers, where the catalog saw them, so that a decision can confirm
+	// their right in the live policies (see Decider).
+	ApproverGrounds, PeerGrounds map[UserID][]Grounds
 }
 
 // RequestState is what is known about a request: derived, never stored.

@@ -43,3 +43,42 @@ type Requirement struct {
 	Type        ActivationType
 	Grounds     []Grounds
 }
+
+// Confirmation is what a write rests on. The writer (internal/iam)
+// confirms it inside its read-modify-write, on the policy it is about to
+// write and on the live policies of the scope's ancestors, read beside
+// it: a cache, the Cloud Asset index or the client only say where to
+// look, never whether the write may happen. A write with an empty
+// Confirmation is refused.
+type Confirmation struct {
+	// Eligible are the eligibilities that must hold: the beneficiary's.
+	Eligible []Requirement
+	// Decider, set for an approval or a rejection, is who decides and
+	// where the catalog saw their right to.
+	Decider *Decider
+	// DefaultQuorum is the approvals a request needs where no approver
+	// binding declares a quorum (ACTIVATION_REQUEST_APPROVALS); 0 means 1.
+	DefaultQuorum int
+}
+
+// Decider is a reviewer's claim to decide a request for Entitlement.
+// Which right counts is read from the live policies: where approver
+// bindings of the entitlement apply (on the scope or above it), only a
+// dedicated approver decides, and the largest quorum they declare holds;
+// elsewhere any peer holding the same MPA-eligible entitlement does.
+type Decider struct {
+	User        UserID
+	Entitlement Entitlement
+	// AsPeer are where the catalog saw User hold Entitlement as
+	// MPA-eligible; AsApprover where it saw User in approver bindings of
+	// it. Either may be empty: a binding that names User directly holds
+	// without grounds.
+	AsPeer, AsApprover []Grounds
+	// Dedicated is set when the request was made under dedicated
+	// approvers: peers may not decide it, even if the declaration has
+	// since been removed.
+	Dedicated bool
+}
+
+// Empty reports whether there is nothing to confirm.
+func (c Confirmation) Empty() bool { return len(c.Eligible) == 0 && c.Decider == nil }

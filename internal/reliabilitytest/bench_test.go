@@ -82,7 +82,7 @@ func contendedClient(b *testing.B) *iam.Client {
 	crm, _ := cloudresourcemanager.NewService(b.Context(), e.HTTPClientOptions()...)
 	b.SetParallelism(8)
 	b.ReportAllocs()
-	return iam.New(crm, iam.Options{})
+	return iam.New(crm, iam.Options{Unconfirmed: true})
 }
 
 // benchGrant self-activates roles/editor on dev-playground for user.
@@ -90,7 +90,7 @@ func benchGrant(b *testing.B, c *iam.Client, user jit.UserID, start time.Time) e
 	return c.Grant(b.Context(), []jit.Activation{{
 		ID: "jit-bench", Type: jit.JIT, Beneficiary: user, Justification: "INC-1",
 		Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/editor"}, Start: start, End: start.Add(time.Hour),
-	}})
+	}}, jit.Confirmation{})
 }
 
 // BenchmarkGrantUnderContention: 8 goroutines granting on one project.
@@ -129,7 +129,7 @@ func BenchmarkGrantsAndDecisionsUnderContention(b *testing.B) {
 			req := jit.ActivationRequest{ID: fmt.Sprintf("mpa-bench-%d", i), Beneficiary: user, Reviewers: []jit.UserID{"dave@example.com"},
 				Entitlement: jit.Entitlement{Project: "dev-playground", Role: "roles/viewer"}, Justification: "CHG-1",
 				Duration: time.Hour, RequestedAt: start, ApproveBy: start.Add(time.Hour)}
-			_, err := c.Decide(b.Context(), req, func(rec jit.RequestRecord) (jit.Decision, error) {
+			_, err := c.Decide(b.Context(), req, jit.Confirmation{}, func(rec jit.RequestRecord) (jit.Decision, error) {
 				a := jit.Activation{ID: req.ID, Type: jit.MPA, Beneficiary: user, Entitlement: req.Entitlement,
 					Justification: req.Justification, Approver: "dave@example.com", Start: start, End: start.Add(time.Hour)}
 				return jit.Decision{Approve: "dave@example.com", Grant: &a}, nil
