@@ -31,7 +31,7 @@ func (l *Lifecycle) End(ctx context.Context, caller jit.Principal, id string) (j
 	}
 	kind := jit.EventEnded
 	planned := jit.Activation{ID: id, Beneficiary: owner,
-		Entitlement: jit.Entitlement{Project: jit.ProjectOfResource(ref.Resource), Role: ref.Role}}
+		Entitlement: jit.Scope(ref.Resource).Entitlement(ref.Role, "")}
 	detail := map[string]string{"resource": ref.Resource, "beneficiary": string(owner)}
 	fail := func(err error) (jit.Grant, error) {
 		l.svc.record(ctx, jit.Event{Kind: jit.EventEndFailed, Actor: caller, Activations: []jit.Activation{planned}, Detail: detail, Err: err})

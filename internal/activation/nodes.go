@@ -23,10 +23,7 @@ func (s *Service) parseScope(v string) (jit.Scope, error) {
 // scopeOfResource is the scope of a binding's resource name, refused
 // where that kind of scope is not enabled.
 func (s *Service) scopeOfResource(resource string) (jit.Scope, error) {
-	if !s.opts.FoldersAndOrganizations && jit.ValidNode(resource) {
-		return "", jit.Invalid("activation.scopeOfResource", "Activation on folders and organizations is not enabled")
-	}
-	return s.parseScope(jit.Scope(resource).Name())
+	return jit.ParseScopeResource(resource, s.opts.FoldersAndOrganizations)
 }
 
 // requiredScope is parseScope with the original's message for a missing

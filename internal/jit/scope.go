@@ -26,6 +26,16 @@ func ParseScope(s string, nodes bool) (Scope, error) {
 	return Scope(p.ResourceName()), nil
 }
 
+// ParseScopeResource reads a scope from a binding's resource name
+// ("projects/P", "folders/F", "organizations/O"), refusing a folder or the
+// organization when nodes are not allowed.
+func ParseScopeResource(resource string, nodes bool) (Scope, error) {
+	if ValidNode(resource) && !nodes {
+		return "", Invalid("jit.ParseScopeResource", "Activation on folders and organizations is not enabled")
+	}
+	return ParseScope(Scope(resource).Name(), nodes)
+}
+
 // Project is P of "projects/P", or "" for a folder or the organization.
 func (s Scope) Project() ProjectID { return ProjectOfResource(string(s)) }
 

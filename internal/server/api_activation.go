@@ -22,6 +22,8 @@ type UseCases interface {
 	RequestApproval(ctx context.Context, caller jit.Principal, in activation.RequestInput) (activation.Result, error)
 	GetRequest(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
 	Approve(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
+	Reject(ctx context.Context, caller jit.Principal, token, reason string) (activation.Result, error)
+	ListRequests(ctx context.Context, caller jit.Principal, view activation.RequestView) ([]activation.RequestItem, error)
 }
 
 // projectsResponse is GET /api/projects's body.

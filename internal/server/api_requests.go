@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -10,21 +9,6 @@ import (
 	"github.com/jitaccess/jitaccess/internal/activation"
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
-
-// RequestUseCases are the approval request operations beyond the
-// original's; *activation.Service implements them.
-type RequestUseCases interface {
-	Reject(ctx context.Context, caller jit.Principal, token, reason string) (activation.Result, error)
-	ListRequests(ctx context.Context, caller jit.Principal, view activation.RequestView) ([]activation.RequestItem, error)
-}
-
-func (s *Server) requestUseCases() (RequestUseCases, error) {
-	uc, ok := s.opts.UseCases.(RequestUseCases)
-	if !ok {
-		return nil, jit.E("server.requests", jit.KindUnavailable, "Approval requests cannot be listed or rejected in this configuration", nil)
-	}
-	return uc, nil
-}
 
 // requestRoutes registers the approval request routes (relative to /api).
 func (s *Server) requestRoutes(r chi.Router) {
@@ -42,10 +26,7 @@ func (s *Server) rejectActivationRequest(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	uc, err := s.requestUseCases()
-	if err != nil {
-		return err
-	}
+	uc := s.opts.UseCases
 	var body rejectRequest
 	if r.ContentLength != 0 {
 		if err := decodeJSON(r, &body); err != nil {
@@ -124,10 +105,7 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	uc, err := s.requestUseCases()
-	if err != nil {
-		return err
-	}
+	uc := s.opts.UseCases
 	view := r.URL.Query().Get("view")
 	if view == "" {
 		view = string(activation.ViewMine)
