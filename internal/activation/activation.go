@@ -68,6 +68,10 @@ type Policies interface {
 	Decide(ctx context.Context, req jit.ActivationRequest, conf jit.Confirmation, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
 	// RequestRecord reads what the live policy says about req.
 	RequestRecord(ctx context.Context, req jit.ActivationRequest) (jit.RequestRecord, error)
+	// Prepare starts learning what a write to scope will confirm
+	// against (its ancestry), for a write that may follow; it returns at
+	// once and never decides anything.
+	Prepare(ctx context.Context, scope jit.Scope)
 }
 
 // Tokens turns approval requests into URL-safe signed tokens and back.

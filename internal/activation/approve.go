@@ -37,7 +37,9 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 		return Result{}, err
 	}
 	if req.IsReviewer(caller.Email) {
+		// For the decision that usually follows.
 		s.prefetchGrounds(ctx, []jit.UserID{req.Beneficiary, caller.Email}, req.Entitlement)
+		s.policies.Prepare(ctx, jit.ScopeOf(req.Entitlement))
 	}
 	state, err := s.requestState(ctx, req, nil, true)
 	if err != nil {

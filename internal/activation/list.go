@@ -32,6 +32,8 @@ func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, pr
 	if err != nil {
 		return nil, nil, err
 	}
+	// An activation often follows.
+	s.policies.Prepare(ctx, p)
 	ents, warnings, err := s.catalog.EntitlementsAt(ctx, caller.Email, p)
 	if err != nil {
 		err = wrapUpstream(op, "Listing project roles failed", err)

@@ -164,3 +164,48 @@ func TestAWriteThatNothingConfirmsIsRefused(t *testing.T) {
 		t.Errorf("the policy was written")
 	}
 }
+
+// TestAMovedProjectNoLongerInheritsItsOldFolder: the Client remembers a
+// project's ancestry, but every write checks each link of it live; after
+// the project moves out of the folder that made the user eligible, the
+// grounds that name that folder no longer count.
+func TestAMovedProjectNoLongerInheritsItsOldFolder(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	w := e.World
+	crm, err := cloudresourcemanager.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := iam.New(crm, iam.Options{})
+	ent := jit.Entitlement{Project: "staging-web-frontend", Role: "roles/editor"}
+	conf := jit.Confirmation{Eligible: []jit.Requirement{{User: "dave@example.com", Entitlement: ent, Type: jit.JIT,
+		Grounds: []jit.Grounds{{Resource: "folders/1002", Principals: []string{"group:developers@example.com"}}}}}}
+	act := activationFor("dave@example.com", ent.Project, ent.Role, time.Now(), time.Hour)
+	c.Prepare(t.Context(), jit.ScopeOf(ent))
+	if err := c.Grant(t.Context(), []jit.Activation{act}, conf); err != nil {
+		t.Fatalf("eligible through folders/1002: %v", err)
+	}
+	folder, ok := w.Folder("folders/1002")
+	if !ok {
+		t.Fatal("no folders/1002")
+	}
+	p, ok := w.Project("staging-web-frontend")
+	if !ok {
+		t.Fatal("no staging-web-frontend")
+	}
+	org := folder.Parent
+	for strings.HasPrefix(org, "folders/") {
+		f, _ := w.Folder(org)
+		org = f.Parent
+	}
+	p.Parent = org
+	w.AddProject(p)
+	writes := w.TotalPolicyWrites()
+	if err := c.Grant(t.Context(), []jit.Activation{act}, conf); jit.KindOf(err) != jit.KindDenied {
+		t.Errorf("after the project left folders/1002: %v, want denied", err)
+	}
+	if n := w.TotalPolicyWrites() - writes; n != 0 {
+		t.Errorf("%d policy writes", n)
+	}
+}

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -37,7 +38,7 @@ type hierarchy func() ([]ancestor, error)
 const maxDepth = 12
 
 // maxRemembered bounds the remembered ancestries; a full memory starts
-// again empty.
+// again empty (walks in flight finish for their callers).
 const maxRemembered = 10000
 
 // readHierarchy starts reading resource's ancestors and their policies
@@ -67,30 +68,99 @@ func (c *Client) ancestors(ctx context.Context, resource string) ([]ancestor, er
 	if c.atTop(resource) {
 		return nil, nil
 	}
-	c.hmu.Lock()
-	chain, known := c.chains[resource]
-	c.hmu.Unlock()
-	if known {
-		up, ok, err := c.verified(ctx, resource, chain)
-		if err != nil || ok {
-			return up, err
-		}
-	}
-	chain, err := c.walk(ctx, resource)
+	chain, err := c.chain(ctx, resource)
 	if err != nil {
 		return nil, err
 	}
-	c.hmu.Lock()
-	if len(c.chains) >= maxRemembered {
-		clear(c.chains)
-	}
-	c.chains[resource] = chain
-	c.hmu.Unlock()
 	up, ok, err := c.verified(ctx, resource, chain)
+	if err != nil || ok {
+		return up, err
+	}
+	// The resource moved: learn its ancestry again.
+	c.forgetChain(resource, chain)
+	if chain, err = c.chain(ctx, resource); err != nil {
+		return nil, err
+	}
+	up, ok, err = c.verified(ctx, resource, chain)
 	if err == nil && !ok {
 		err = jit.E("iam.ancestors", jit.KindConflict, "The resource hierarchy changed while the access was being checked; try again", nil)
 	}
 	return up, err
+}
+
+// learning is an ancestry being walked, or walked; done is closed when
+// chain and err are set.
+type learning struct {
+	done  chan struct{}
+	chain []string
+	err   error
+}
+
+// chain is resource's remembered ancestry, walked first if unknown; one
+// walk per resource at a time, shared by every write and Prepare that
+// needs it.
+func (c *Client) chain(ctx context.Context, resource string) ([]string, error) {
+	c.hmu.Lock()
+	l, ok := c.chains[resource]
+	if !ok {
+		if len(c.chains) >= maxRemembered {
+			clear(c.chains)
+		}
+		l = &learning{done: make(chan struct{})}
+		c.chains[resource] = l
+	}
+	c.hmu.Unlock()
+	if !ok {
+		// Detached: the walk is shared, and a caller that gives up must
+		// not fail the others.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxDepth*c.opts.ReadTimeout)
+		l.chain, l.err = c.walk(wctx, resource)
+		cancel()
+		close(l.done)
+		if l.err != nil {
+			c.hmu.Lock()
+			if c.chains[resource] == l {
+				delete(c.chains, resource) // the next write tries again
+			}
+			c.hmu.Unlock()
+		}
+	}
+	select {
+	case <-l.done:
+		return l.chain, l.err
+	case <-ctx.Done():
+		return nil, jit.E("iam.chain", jit.KindUnavailable, msgTimedOut, ctx.Err())
+	}
+}
+
+// forgetChain forgets resource's ancestry if it is still the one given.
+func (c *Client) forgetChain(resource string, chain []string) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if l, ok := c.chains[resource]; ok && isDone(l) && slices.Equal(l.chain, chain) {
+		delete(c.chains, resource)
+	}
+}
+
+func isDone(l *learning) bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Prepare starts learning the ancestry of scope, for a write that may
+// follow (a user looking at a scope's roles, a reviewer at a request), so
+// that the write only verifies it, in the same round as its other reads.
+// It returns at once.
+func (c *Client) Prepare(ctx context.Context, scope jit.Scope) {
+	resource := string(scope)
+	if c.atTop(resource) {
+		return
+	}
+	go func() { _, _ = c.chain(context.WithoutCancel(ctx), resource) }()
 }
 
 // atTop reports whether nothing above name is read: it is the scope, or
