@@ -62,6 +62,12 @@ var (
 // requestApproval makes requester ask reviewer and returns the token of
 // the approval link mailed to the reviewer.
 func requestApproval(ctx context.Context, a *appInstance) (string, error) {
+	// As in the UI, the requester picks the role on the project's roles
+	// page first (which is also when the instance learns the project's
+	// ancestry, and the request then carries it to the reviewer's).
+	if _, err := a.do(ctx, requester, http.MethodGet, rolesPath(mpaProject), nil); err != nil {
+		return "", err
+	}
 	if _, err := a.do(ctx, requester, http.MethodPost, "/api/projects/"+mpaProject+"/roles/request", map[string]any{
 		"entitlementId": mpaEntitlement, "justification": "CHG-1 bench", "peers": []string{reviewer}, "activationTimeout": 30,
 	}); err != nil {

@@ -69,9 +69,10 @@ type Policies interface {
 	// RequestRecord reads what the live policy says about req.
 	RequestRecord(ctx context.Context, req jit.ActivationRequest) (jit.RequestRecord, error)
 	// Prepare starts learning what a write to scope will confirm
-	// against (its ancestry), for a write that may follow; it returns at
-	// once and never decides anything.
-	Prepare(ctx context.Context, scope jit.Scope)
+	// against (its ancestry, for which hint, nearest first, may be a
+	// guess), for a write that may follow, and returns at once with the
+	// ancestry known so far. It never decides anything.
+	Prepare(ctx context.Context, scope jit.Scope, hint []string) []string
 }
 
 // Tokens turns approval requests into URL-safe signed tokens and back.

@@ -39,7 +39,7 @@ func (s *Service) GetRequest(ctx context.Context, caller jit.Principal, token st
 	if req.IsReviewer(caller.Email) {
 		// For the decision that usually follows.
 		s.prefetchGrounds(ctx, []jit.UserID{req.Beneficiary, caller.Email}, req.Entitlement)
-		s.policies.Prepare(ctx, jit.ScopeOf(req.Entitlement))
+		s.policies.Prepare(ctx, jit.ScopeOf(req.Entitlement), req.Ancestry)
 	}
 	state, err := s.requestState(ctx, req, nil, true)
 	if err != nil {

@@ -63,7 +63,7 @@ func (s *Service) decision(ctx context.Context, caller jit.Principal, req jit.Ac
 		return jit.Confirmation{}, 0, jit.Denied(op, "The request does not permit "+noun+" by "+string(caller.Email))
 	}
 	ent := req.Entitlement
-	s.policies.Prepare(ctx, jit.ScopeOf(ent))
+	s.policies.Prepare(ctx, jit.ScopeOf(ent), req.Ancestry)
 	// Where each of the two holds the entitlement, and the role's rule,
 	// do not depend on each other: one round of catalog reads.
 	var (

@@ -38,7 +38,7 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 	if err != nil {
 		return jit.Grant{}, err
 	}
-	l.svc.policies.Prepare(ctx, scope)
+	l.svc.policies.Prepare(ctx, scope, nil)
 	old, err := l.bindings.Find(ctx, ref)
 	if err != nil {
 		return jit.Grant{}, wrapUpstream(op, "Extending the activation failed", err)

@@ -33,7 +33,7 @@ func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, pr
 		return nil, nil, err
 	}
 	// An activation often follows.
-	s.policies.Prepare(ctx, p)
+	s.policies.Prepare(ctx, p, nil)
 	ents, warnings, err := s.catalog.EntitlementsAt(ctx, caller.Email, p)
 	if err != nil {
 		err = wrapUpstream(op, "Listing project roles failed", err)

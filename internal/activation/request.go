@@ -132,6 +132,9 @@ func (s *Service) RequestApproval(ctx context.Context, caller jit.Principal, in 
 		}
 	}
 	req.Required, req.Dedicated = ap.Quorum, ap.Dedicated
+	// What this instance knows of the scope's ancestry travels with the
+	// request, so that the reviewer's instance need not walk it.
+	req.Ancestry = s.policies.Prepare(ctx, scope, nil)
 	// The email's session (connect, TLS, AUTH) needs nothing of the token:
 	// it is set up while the token is being signed.
 	send, discard := s.prepareNotify(ctx, jit.EventRequested)

@@ -83,7 +83,7 @@ func (s *Service) SelfActivate(ctx context.Context, caller jit.Principal, in Sel
 	}
 	// The catalog says where the eligible bindings are; the write confirms
 	// them in the live policies (whose ancestry is learnt meanwhile).
-	s.policies.Prepare(ctx, scope)
+	s.policies.Prepare(ctx, scope, nil)
 	conf, err := s.eligibility(ctx, caller.Email, scope, ents, jit.JIT)
 	if err != nil {
 		return fail(err)

@@ -142,6 +142,8 @@ type tokenClaims struct {
 	// absent in the original's tokens and in single-approval requests.
 	Required  int  `json:"approvalsRequired,omitempty"`
 	Dedicated bool `json:"dedicatedApprovers,omitempty"`
+	// Ancestry is a hint (see jit.ActivationRequest.Ancestry).
+	Ancestry []string `json:"ancestry,omitempty"`
 }
 
 // Sign signs req through signJwt and returns the token in its URL form
@@ -163,7 +165,7 @@ func (s *Signer) Sign(ctx context.Context, req jit.ActivationRequest) (string, e
 		Start:         req.RequestedAt.Unix(), End: req.RequestedAt.Unix() + int64(req.Duration/time.Second),
 		Duration: int64(req.Duration / time.Second),
 		IssuedAt: req.RequestedAt.Unix(), Expiry: req.ApproveBy.Unix(),
-		Dedicated: req.Dedicated,
+		Dedicated: req.Dedicated, Ancestry: req.Ancestry,
 	}
 	if req.Required > 1 {
 		claims.Required = req.Required
@@ -188,6 +190,10 @@ func (s *Signer) Sign(ctx context.Context, req jit.ActivationRequest) (string, e
 	return Obfuscate(resp.SignedJwt), nil
 }
 
+// maxAncestry bounds the ancestry hint: folders nest ten deep, under one
+// organization.
+const maxAncestry = 11
+
 // signable refuses requests whose token Verify would refuse or signJwt
 // would not sign, so that the mistake surfaces where it is made.
 func (s *Signer) signable(req jit.ActivationRequest) error {
@@ -206,6 +212,8 @@ func (s *Signer) signable(req jit.ActivationRequest) error {
 		return bad("duration %v", req.Duration)
 	case req.Required < 0 || req.Required > jit.MaxQuorum || req.Required > len(req.Reviewers):
 		return bad("%d approvals required of %d reviewers", req.Required, len(req.Reviewers))
+	case len(req.Ancestry) > maxAncestry:
+		return bad("an ancestry of %d nodes", len(req.Ancestry))
 	case !req.ApproveBy.After(req.RequestedAt):
 		return bad("approve-by %v is not after %v", req.ApproveBy, req.RequestedAt)
 	case req.ApproveBy.Sub(s.opts.Clock()) > MaxLifetime:
@@ -336,6 +344,15 @@ func (s *Signer) request(c tokenClaims, denied func(string, ...any) error, unexp
 		Duration: time.Duration(secs) * time.Second, RequestedAt: iat.UTC(), ApproveBy: exp.UTC(),
 		Required: c.Required, Dedicated: c.Dedicated,
 	}
+	if len(c.Ancestry) > maxAncestry {
+		return jit.ActivationRequest{}, denied("an ancestry of %d nodes", len(c.Ancestry))
+	}
+	for _, a := range c.Ancestry {
+		if !jit.ValidNode(a) {
+			return jit.ActivationRequest{}, denied("the ancestry names %q", a)
+		}
+	}
+	req.Ancestry = c.Ancestry
 	if c.StartAt != 0 {
 		if c.StartAt < c.IssuedAt {
 			return jit.ActivationRequest{}, denied("the scheduled start %d is before the request was issued", c.StartAt)

@@ -33,9 +33,12 @@ func confirmIn(resource string, own *cloudresourcemanager.Policy, h hierarchy, c
 	if conf.Empty() {
 		return 0, nil
 	}
-	up, err := h()
-	if err != nil {
-		return 0, err
+	var up []ancestor
+	if needsAncestors(resource, conf) {
+		var err error
+		if up, err = h(); err != nil {
+			return 0, err
+		}
 	}
 	lv := livePolicies{resource: resource, own: own, up: up}
 	for _, r := range conf.Eligible {
@@ -47,6 +50,26 @@ func confirmIn(resource string, own *cloudresourcemanager.Policy, h hierarchy, c
 		return 0, nil
 	}
 	return lv.decider(*conf.Decider, conf.DefaultQuorum)
+}
+
+// needsAncestors reports whether confirming conf needs the policies above
+// resource: a decision does (approver declarations are inherited), and so
+// does an eligibility the catalog saw anywhere but on resource itself.
+func needsAncestors(resource string, conf jit.Confirmation) bool {
+	if conf.Decider != nil {
+		return true
+	}
+	for _, r := range conf.Eligible {
+		if len(r.Grounds) == 0 {
+			return true
+		}
+		for _, g := range r.Grounds {
+			if g.Resource != resource {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func notAllowed(r jit.Requirement) error {

@@ -192,7 +192,7 @@ func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activati
 	}
 	defer c.written(act.Beneficiary)
 	var up hierarchy
-	if !conf.Empty() {
+	if needsAncestors(ref.Resource, conf) {
 		up = c.readHierarchy(ctx, ref.Resource)
 	}
 	replacement := jit.GrantRef{Resource: ref.Resource, Role: ref.Role, Member: ref.Member,

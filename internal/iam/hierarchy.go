@@ -3,26 +3,33 @@ package iam
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/api/cloudresourcemanager/v3"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
 
-// A write confirms what it rests on in the policies of the resource and of
-// every folder and organization above it, up to RESOURCE_SCOPE: eligible
-// bindings and approver declarations are inherited downwards, so a
-// declaration on any ancestor counts. Which nodes those are is structure,
-// not a grant, but a project can move: a write that trusted a remembered
-// parent could confirm an eligibility on a folder the project has left.
-// So the Client remembers each resource's ancestry and, on every write,
-// reads each link (projects.get, folders.get) beside the ancestors'
-// policies and the resource's own — one parallel round, no sequential
-// round trip — and only uses the policies if every link still holds.
-// Where it does not, or the first time, it walks the hierarchy up.
+// A decision, and a grant whose eligibility is inherited, confirm what
+// they rest on in the policies of the folders and organization above the
+// resource, up to RESOURCE_SCOPE: eligible bindings and approver
+// declarations are inherited downwards. Which nodes those are is
+// structure, not a grant, but a project can move, and a write that
+// trusted a remembered parent could confirm an eligibility on a folder the
+// project has left. So the Client remembers each link (child → parent)
+// with the time it was observed, and a write follows the remembered links
+// at once — reading every ancestor's policy in the same parallel round as
+// the resource's own — while it reads each link that was not observed in
+// the last linkFresh again, live (projects.get, folders.get), beside them.
+// Only an unknown link costs a sequential round trip, and Prepare learns
+// the links while a user looks at a scope, before the write.
+
+// linkFresh is how long a link observed live counts as live. IAM itself
+// takes up to seven minutes to propagate a policy change; a parent
+// observed seconds ago is as current as the policies the write reads.
+const linkFresh = 5 * time.Second
 
 // ancestor is a node above the resource and its live policy.
 type ancestor struct {
@@ -37,14 +44,19 @@ type hierarchy func() ([]ancestor, error)
 // maxDepth bounds a walk: Google allows folders ten levels deep.
 const maxDepth = 12
 
-// maxRemembered bounds the remembered ancestries; a full memory starts
-// again empty (walks in flight finish for their callers).
+// maxRemembered bounds the remembered links; a full memory starts again
+// empty.
 const maxRemembered = 10000
 
+// link is a remembered parent and when it was observed live.
+type link struct {
+	parent string
+	at     time.Time
+}
+
 // readHierarchy starts reading resource's ancestors and their policies
-// and returns a function that waits for them. It is called once per batch
-// attempt, before the resource's own policy is read, so that both rounds
-// overlap.
+// and returns a function that waits for them. It is called before the
+// resource's own policy is read, so that both overlap.
 func (c *Client) readHierarchy(ctx context.Context, resource string) hierarchy {
 	type answer struct {
 		up  []ancestor
@@ -63,104 +75,112 @@ func (c *Client) readHierarchy(ctx context.Context, resource string) hierarchy {
 	}
 }
 
-// ancestors returns resource's ancestors with their live policies.
+// ancestors returns resource's ancestors with their live policies. If a
+// remembered link turns out to have changed, it walks once more on what it
+// has just observed.
 func (c *Client) ancestors(ctx context.Context, resource string) ([]ancestor, error) {
-	if c.atTop(resource) {
-		return nil, nil
-	}
-	chain, err := c.chain(ctx, resource)
-	if err != nil {
-		return nil, err
-	}
-	up, ok, err := c.verified(ctx, resource, chain)
-	if err != nil || ok {
-		return up, err
-	}
-	// The resource moved: learn its ancestry again.
-	c.forgetChain(resource, chain)
-	if chain, err = c.chain(ctx, resource); err != nil {
-		return nil, err
-	}
-	up, ok, err = c.verified(ctx, resource, chain)
-	if err == nil && !ok {
-		err = jit.E("iam.ancestors", jit.KindConflict, "The resource hierarchy changed while the access was being checked; try again", nil)
+	up, moved, err := c.followLinks(ctx, resource, true)
+	if err == nil && moved {
+		up, moved, err = c.followLinks(ctx, resource, true)
+		if err == nil && moved {
+			err = jit.E("iam.ancestors", jit.KindConflict, "The resource hierarchy changed while the access was being checked; try again", nil)
+		}
 	}
 	return up, err
 }
 
-// learning is an ancestry being walked, or walked; done is closed when
-// chain and err are set.
-type learning struct {
-	done  chan struct{}
-	chain []string
-	err   error
-}
-
-// chain is resource's remembered ancestry, walked first if unknown; one
-// walk per resource at a time, shared by every write and Prepare that
-// needs it.
-func (c *Client) chain(ctx context.Context, resource string) ([]string, error) {
-	c.hmu.Lock()
-	l, ok := c.chains[resource]
-	if !ok {
-		if len(c.chains) >= maxRemembered {
-			clear(c.chains)
+// followLinks walks up from resource: remembered links at once, the
+// policy of each ancestor read as soon as it is known (withPolicies),
+// stale links checked live alongside, unknown ones read live. moved
+// reports a remembered link that no longer holds (the answer is then not
+// to be used).
+func (c *Client) followLinks(ctx context.Context, resource string, withPolicies bool) (up []ancestor, moved bool, err error) {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		policies = map[string]*cloudresourcemanager.Policy{}
+		readErrs = map[string]error{}
+	)
+	fail := func(e error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = e
 		}
-		l = &learning{done: make(chan struct{})}
-		c.chains[resource] = l
 	}
-	c.hmu.Unlock()
-	if !ok {
-		// Detached: the walk is shared, and a caller that gives up must
-		// not fail the others.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxDepth*c.opts.ReadTimeout)
-		l.chain, l.err = c.walk(wctx, resource)
-		cancel()
-		close(l.done)
-		if l.err != nil {
-			c.hmu.Lock()
-			if c.chains[resource] == l {
-				delete(c.chains, resource) // the next write tries again
+	readPolicy := func(name string) {
+		if !withPolicies {
+			return
+		}
+		wg.Go(func() {
+			p, err := c.getPolicy(ctx, name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				readErrs[name] = translateResource("iam.ancestors", name, err)
+				return
 			}
-			c.hmu.Unlock()
+			policies[name] = p
+		})
+	}
+	// The scope is above every resource in it: its policy is read at once.
+	if s := c.opts.Scope; s != "" && s != resource && !strings.HasPrefix(s, "projects/") {
+		readPolicy(s)
+	}
+	var chain []string
+	for cur := resource; !c.atTop(cur); {
+		if len(chain) >= maxDepth {
+			return nil, false, jit.E("iam.ancestors", jit.KindInternal, "", fmt.Errorf("%s is more than %d levels deep", resource, maxDepth))
+		}
+		l, known := c.link(cur)
+		switch {
+		case known && c.opts.Clock().Sub(l.at) < linkFresh:
+		case known:
+			child, want := cur, l.parent
+			wg.Go(func() {
+				got, err := c.observeParent(ctx, child)
+				if err != nil {
+					fail(err)
+					return
+				}
+				if got != want {
+					mu.Lock()
+					moved = true
+					mu.Unlock()
+				}
+			})
+		default:
+			parent, err := c.observeParent(ctx, cur)
+			if err != nil {
+				wg.Wait()
+				return nil, false, err
+			}
+			l.parent = parent
+		}
+		if l.parent == "" {
+			break
+		}
+		chain = append(chain, l.parent)
+		if l.parent != c.opts.Scope {
+			readPolicy(l.parent)
+		}
+		cur = l.parent
+	}
+	wg.Wait()
+	for _, name := range chain {
+		if err := readErrs[name]; err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
-	select {
-	case <-l.done:
-		return l.chain, l.err
-	case <-ctx.Done():
-		return nil, jit.E("iam.chain", jit.KindUnavailable, msgTimedOut, ctx.Err())
+	if firstErr != nil || moved {
+		return nil, moved, firstErr
 	}
-}
-
-// forgetChain forgets resource's ancestry if it is still the one given.
-func (c *Client) forgetChain(resource string, chain []string) {
-	c.hmu.Lock()
-	defer c.hmu.Unlock()
-	if l, ok := c.chains[resource]; ok && isDone(l) && slices.Equal(l.chain, chain) {
-		delete(c.chains, resource)
+	up = make([]ancestor, len(chain))
+	for i, name := range chain {
+		up[i] = ancestor{name: name, policy: policies[name]}
 	}
-}
-
-func isDone(l *learning) bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Prepare starts learning the ancestry of scope, for a write that may
-// follow (a user looking at a scope's roles, a reviewer at a request), so
-// that the write only verifies it, in the same round as its other reads.
-// It returns at once.
-func (c *Client) Prepare(ctx context.Context, scope jit.Scope) {
-	resource := string(scope)
-	if c.atTop(resource) {
-		return
-	}
-	go func() { _, _ = c.chain(context.WithoutCancel(ctx), resource) }()
+	return up, false, nil
 }
 
 // atTop reports whether nothing above name is read: it is the scope, or
@@ -169,63 +189,64 @@ func (c *Client) atTop(name string) bool {
 	return name == c.opts.Scope || strings.HasPrefix(name, "organizations/")
 }
 
-// verified reads, all at once, the policies of chain and the parent of
-// resource and of every node of chain but the last, and reports whether
-// every link still holds.
-func (c *Client) verified(ctx context.Context, resource string, chain []string) ([]ancestor, bool, error) {
-	up := make([]ancestor, len(chain))
-	parents := make([]string, len(chain))
-	errs := make([]error, 2*len(chain))
-	var wg sync.WaitGroup
-	for i, name := range chain {
-		up[i].name = name
-		wg.Go(func() {
-			p, err := c.getPolicy(ctx, name)
-			if err != nil {
-				errs[2*i] = translateResource("iam.ancestors", name, err)
-				return
-			}
-			up[i].policy = p
-		})
-		child := resource
-		if i > 0 {
-			child = chain[i-1]
-		}
-		wg.Go(func() { parents[i], errs[2*i+1] = c.parentOf(ctx, child) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, false, err
-		}
-	}
-	for i := range chain {
-		if parents[i] != chain[i] {
-			return nil, false, nil
-		}
-	}
-	return up, true, nil
+// link is the remembered parent of name.
+func (c *Client) link(name string) (link, bool) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	l, ok := c.links[name]
+	return l, ok
 }
 
-// walk follows the parents of resource up to the scope or the
-// organization.
-func (c *Client) walk(ctx context.Context, resource string) ([]string, error) {
-	var chain []string
-	for name := resource; !c.atTop(name); {
-		if len(chain) >= maxDepth {
-			return nil, jit.E("iam.walk", jit.KindInternal, "", fmt.Errorf("%s is more than %d levels deep", resource, maxDepth))
+// observeParent reads name's parent live and remembers it.
+func (c *Client) observeParent(ctx context.Context, name string) (string, error) {
+	parent, err := c.parentOf(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if len(c.links) >= maxRemembered {
+		clear(c.links)
+	}
+	c.links[name] = link{parent: parent, at: c.opts.Clock()}
+	return parent, nil
+}
+
+// Prepare starts learning the ancestry of scope, for a write that may
+// follow (a user looking at a scope's roles, a reviewer at a request), so
+// that the write follows remembered links in one parallel round, and
+// returns the ancestry known now. hint, nearest first, is another
+// instance's knowledge (carried by a request's token): its links are
+// remembered as unobserved, so that they are checked live, all at once,
+// instead of walked one after the other. It returns at once.
+func (c *Client) Prepare(ctx context.Context, scope jit.Scope, hint []string) []string {
+	resource := string(scope)
+	c.hmu.Lock()
+	child := resource
+	for _, parent := range hint {
+		if _, known := c.links[child]; !known && len(c.links) < maxRemembered {
+			c.links[child] = link{parent: parent} // observed never: checked live
 		}
-		parent, err := c.parentOf(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if parent == "" {
+		child = parent
+	}
+	var known []string
+	for cur := resource; !c.atTop(cur) && len(known) < maxDepth; {
+		l, ok := c.links[cur]
+		if !ok || l.parent == "" {
 			break
 		}
-		chain = append(chain, parent)
-		name = parent
+		known = append(known, l.parent)
+		cur = l.parent
 	}
-	return chain, nil
+	c.hmu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxDepth*c.opts.ReadTimeout)
+		defer cancel()
+		if _, moved, err := c.followLinks(ctx, resource, false); err == nil && moved {
+			_, _, _ = c.followLinks(ctx, resource, false)
+		}
+	}()
+	return known
 }
 
 // parentOf is the live parent of a project or folder ("folders/F",

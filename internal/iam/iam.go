@@ -125,8 +125,8 @@ type Client struct {
 
 	conds *conds
 
-	hmu    sync.Mutex
-	chains map[string]*learning // remembered ancestries, see hierarchy.go
+	hmu   sync.Mutex
+	links map[string]link // remembered parents, see hierarchy.go
 
 	writes, conflicts, retries, batched, batchedDecisions, mixed atomic.Int64
 }
@@ -154,7 +154,7 @@ func New(crm *cloudresourcemanager.Service, opts Options) *Client {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Client{crm: crm, opts: opts, queues: map[string]*queue{}, conds: newConds(), chains: map[string]*learning{}}
+	return &Client{crm: crm, opts: opts, queues: map[string]*queue{}, conds: newConds(), links: map[string]link{}}
 }
 
 // Stats returns the counters since the Client was created.

@@ -154,7 +154,7 @@ func (c *Client) writeBatch(resource string, batch []*item, budgetEnd time.Time)
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(batch[0].ctx), deadline)
 	// The ancestors' policies are read, once for the batch, while the
 	// resource's is.
-	if slices.ContainsFunc(batch, func(it *item) bool { return !it.conf.Empty() }) {
+	if slices.ContainsFunc(batch, func(it *item) bool { return needsAncestors(resource, it.conf) }) {
 		up := c.readHierarchy(ctx, resource)
 		for _, it := range batch {
 			it.up = up

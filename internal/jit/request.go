@@ -23,6 +23,11 @@ type ActivationRequest struct {
 	// Dedicated is set when the reviewers are the role's dedicated
 	// approvers rather than peers holding the same eligible role.
 	Dedicated bool
+	// Ancestry is the scope's folders and organization, nearest first, as
+	// the requester's instance knew them: a hint that spares the
+	// reviewer's instance a walk up the hierarchy. The decision verifies
+	// every link live; nothing rests on it.
+	Ancestry []string
 }
 
 // Quorum is how many distinct approvals the request needs, at least one.
