@@ -71,7 +71,7 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 	for i, r := range n.Roles {
 		roles[i] = "`" + clean(r) + "`"
 	}
-	what := strings.Join(roles, ", ") + " on project `" + clean(string(n.Project)) + "`"
+	what := strings.Join(roles, ", ") + " on " + n.ScopeNoun() + " `" + clean(string(n.Project)) + "`"
 	if n.ResourceCondition != "" {
 		what += " (with a resource condition)"
 	}
@@ -83,6 +83,9 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 		fmt.Fprintf(&b, "*%s* asks for %s", clean(string(n.Beneficiary)), what)
 		if !n.Start.IsZero() && !n.End.IsZero() {
 			fmt.Fprintf(&b, " for %s", n.End.Sub(n.Start).Round(time.Minute))
+			if n.Scheduled {
+				fmt.Fprintf(&b, " from %s", n.Start.In(loc).Format("2006-01-02 15:04 MST"))
+			}
 		}
 		fmt.Fprintf(&b, ".\nJustification: %s\nReviewers: %s", inert(n.Justification), people(n.Reviewers))
 		if !n.RequestExpiry.IsZero() {
@@ -93,7 +96,10 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 		}
 	case notify.ActivationApproved:
 		fmt.Fprintf(&b, "*%s* approved the request of *%s* for %s", clean(string(n.Approver)), clean(string(n.Beneficiary)), what)
-		if !n.End.IsZero() {
+		switch {
+		case n.Scheduled && !n.Start.IsZero():
+			fmt.Fprintf(&b, ", active from %s until %s", n.Start.In(loc).Format("2006-01-02 15:04 MST"), n.End.In(loc).Format("2006-01-02 15:04 MST"))
+		case !n.End.IsZero():
 			fmt.Fprintf(&b, ", active until %s", n.End.In(loc).Format("2006-01-02 15:04 MST"))
 		}
 		fmt.Fprintf(&b, ".\nJustification: %s", inert(n.Justification))

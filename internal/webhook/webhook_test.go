@@ -411,3 +411,52 @@ func TestChatShowsNoLinkFromPeopleInput(t *testing.T) {
 		}
 	}
 }
+
+// TestChatAndCloudEventsOfScheduledAndFolderRequests: a scheduled
+// approval says when the access starts, a folder is called a folder in
+// Chat, and a folder event's CloudEvents subject is the folder's name,
+// not "projects/folders/…", in what the receivers get.
+func TestChatAndCloudEventsOfScheduledAndFolderRequests(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	done := make(results, 10)
+	chat := NewChat(rcv.srv.URL+"/v1/spaces/AAA/messages?key=k&token=t", time.UTC, testOptions(done))
+	t.Cleanup(chat.Close)
+	ce := NewCloudEvents(rcv.srv.URL+"/hook", testKey, "https://jit.example.com/", testOptions(done))
+	t.Cleanup(ce.Close)
+	asked := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	req := jit.ActivationRequest{ID: "mpa-1", Beneficiary: "alice@example.com", Reviewers: []jit.UserID{"bob@example.com"},
+		Entitlement: jit.Entitlement{Node: "folders/1001", Role: "roles/browser"}, Justification: "CHG-1", Duration: time.Hour,
+		RequestedAt: asked, StartAt: asked.Add(6 * time.Hour)}
+	n, ok := notify.FromEvent(jit.Event{Kind: jit.EventApproved, Actor: jit.Principal{Email: "bob@example.com"}, Request: &req,
+		Activations: []jit.Activation{{ID: "mpa-1", Beneficiary: "alice@example.com", Entitlement: req.Entitlement, Start: req.StartAt, End: req.StartAt.Add(time.Hour)}}})
+	if !ok {
+		t.Fatal("no notification")
+	}
+	for _, c := range []notify.Channel{chat, ce} {
+		if err := c.Send(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+		if o := done.next(t); o != "sent" {
+			t.Fatalf("outcome %q", o)
+		}
+	}
+	var text map[string]string
+	var ev Event
+	for _, r := range rcv.received() {
+		if strings.HasPrefix(r.header.Get("Content-Type"), "application/cloudevents+json") {
+			if err := json.Unmarshal(r.body, &ev); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := json.Unmarshal(r.body, &text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "*bob@example.com* approved the request of *alice@example.com* for `roles/browser` on folder `folders/1001`, active from 2026-01-01 15:00 UTC until 2026-01-01 16:00 UTC."
+	if !strings.HasPrefix(text["text"], want) {
+		t.Errorf("Chat text = %q, want it to start %q", text["text"], want)
+	}
+	if ev.Subject != "folders/1001" {
+		t.Errorf("CloudEvents subject = %q, want folders/1001", ev.Subject)
+	}
+}
