@@ -239,7 +239,7 @@ func (h *History) filter(q jit.HistoryQuery, until time.Time) string {
 		}
 		fmt.Fprintf(&b, `logName = "projects/%s/logs/%s"`, h.project, id)
 	}
-	b.WriteString(`) AND labels.event:"api."`)
+	b.WriteString(") AND " + h.logFilter())
 	if q.User != "" {
 		// What the user did, and what was done for them (a peer's
 		// approval of their request, an administrator's revocation).
