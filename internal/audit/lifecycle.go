@@ -186,8 +186,11 @@ func parsePageToken(s string) (pageToken, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var p pageToken
-	if err := dec.Decode(&p); err != nil || dec.More() {
-		return pageToken{}, fmt.Errorf("page token: not our JSON (%v)", err)
+	if err := dec.Decode(&p); err != nil {
+		return pageToken{}, fmt.Errorf("page token: not our JSON: %w", err)
+	}
+	if dec.More() {
+		return pageToken{}, errors.New("page token: data after the JSON object")
 	}
 	switch {
 	case p.Until.IsZero(), p.Until.Year() < 2000, p.Until.Year() > 9999:

@@ -230,8 +230,9 @@ func TestFailuresQuotingAURLAreRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, postErr := http.DefaultClient.Do(req) // port 1 on loopback refuses
+	resp, postErr := http.DefaultClient.Do(req) // port 1 on loopback refuses
 	if postErr == nil {
+		_ = resp.Body.Close()
 		t.Fatal("posting to a closed port succeeded")
 	}
 	u, _ := url.Parse(hook)
