@@ -204,3 +204,68 @@ func writeFakeServiceAccountKey(t *testing.T) string {
 	}
 	return path
 }
+
+// TestStartupAndConfigErrorsRedactURLCredentials: the start-up log prints
+// the configuration, and a bad value is quoted in the error; neither may
+// carry a webhook's token, a Chat webhook's key and token or a password in
+// a URL (anyone with roles/logging.viewer reads them).
+func TestStartupAndConfigErrorsRedactURLCredentials(t *testing.T) {
+	// Not parallel: the Google client libraries read their credentials
+	// from the process environment.
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", writeFakeServiceAccountKey(t))
+	secrets := []string{"wh-s3cr3t-token", "AIzaSyChatKey0123", "chat-t0ken-value", "hunter2", "basic-pw"}
+	env := map[string]string{
+		"GOOGLE_CLOUD_PROJECT": "test-project", "PROJECT_NUMBER": "123", "SERVICE_ACCOUNT": "jit@test-project.iam.gserviceaccount.com",
+		"PORT": strconv.Itoa(freePort(t)), "SMTP_PASSWORD": "hunter2",
+		"EXTERNAL_URL":        "https://jit.example.com",
+		"WEBHOOK_URL":         "https://hooks.example.com/in?token=wh-s3cr3t-token",
+		"WEBHOOK_SIGNING_KEY": "0123456789abcdef0123",
+		"CHAT_WEBHOOK_URL":    "https://chat.googleapis.com/v1/spaces/AAAAb3xkZ1E/messages?key=AIzaSyChatKey0123&token=chat-t0ken-value",
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"jitaccess"}, lookupFrom(env), &stdout, &stderr) }()
+	for !strings.Contains(stdout.String(), `"message":"Listening on`) {
+		select {
+		case err := <-done:
+			t.Fatalf("run() returned early: %v\nstdout: %s", err, stdout.String())
+		case <-time.After(20 * time.Millisecond): // polling the log, not an assertion
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run() after cancel = %v", err)
+	}
+	out := stdout.String() + stderr.String()
+	for _, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("the start-up log holds %q:\n%s", s, out)
+		}
+	}
+	for _, want := range []string{`"webhook_url":"https://hooks.example.com/in?token=REDACTED"`, `"external_url":"https://jit.example.com"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the start-up log lacks %s:\n%s", want, out)
+		}
+	}
+
+	// A refused value is quoted without its credentials.
+	bad := map[string]string{
+		"GOOGLE_CLOUD_PROJECT": "test-project",
+		"WEBHOOK_URL":          "http://hooks.example.com/in?token=wh-s3cr3t-token", "WEBHOOK_SIGNING_KEY": "0123456789abcdef0123",
+		"EXTERNAL_URL": "https://admin:basic-pw@jit.example.com",
+	}
+	err := run(t.Context(), []string{"jitaccess"}, lookupFrom(bad), &stdout, &stderr)
+	if err == nil {
+		t.Fatal("run() with an http webhook succeeded")
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("the configuration error holds %q: %v", s, err)
+		}
+	}
+	if !strings.Contains(err.Error(), `WEBHOOK_URL="http://hooks.example.com/in?token=REDACTED"`) {
+		t.Errorf("the configuration error does not name the URL: %v", err)
+	}
+}

@@ -32,7 +32,7 @@ const maxPageToken = 4096
 // of the app is unaffected.
 func (l *Lifecycle) History(ctx context.Context, caller jit.Principal, in HistoryInput) ([]jit.HistoryEntry, string, error) {
 	const op = "activation.History"
-	q := jit.HistoryQuery{Role: in.Role, PageSize: in.PageSize, PageToken: in.PageToken}
+	q := jit.HistoryQuery{Role: in.Role, PageSize: in.PageSize, PageToken: in.PageToken, Now: l.svc.opts.Clock().UTC()}
 	if in.PageSize < 0 || in.PageSize > 200 {
 		return nil, "", jit.Invalid(op, "pageSize must be between 1 and 200")
 	}

@@ -402,7 +402,7 @@ func (a *App) auditTrail(ctx context.Context, cfg *config.Config, env Environmen
 		// Bounded like every read: approvals wait for the log (the
 		// client library alone would retry an unavailable Cloud Logging
 		// for a minute).
-		history = audit.NewHistory(admin, id.ProjectID, audit.FromLogs(AuditLogs(cfg)...)).WithTimeout(cfg.BackendReadTimeout)
+		history = audit.NewHistory(admin, id.ProjectID, append(historyOfService(cfg), audit.FromLogs(AuditLogs(cfg)...))...).WithTimeout(cfg.BackendReadTimeout)
 	}
 	if cfg.AuditLog != config.AuditLogCloudLogging {
 		return audit.NewTrail(audit.NewStdoutLogger(cmpWriter(env.Stdout)), clock, opts...), history, nil
@@ -429,6 +429,22 @@ func AuditLogs(cfg *config.Config) []string {
 	// Locally nothing ingests stdout but the emulated environment, which
 	// does it as App Engine does.
 	return []string{audit.LogID, audit.AppEngineStdoutLog}
+}
+
+// historyOfService restricts reading the trail back to this deployment's
+// own entries (audit.OfService): on App Engine its service (GAE_SERVICE,
+// resource gae_app), on Cloud Run its service (K_SERVICE, resource
+// cloud_run_revision), the resources the platform attributes the app's
+// stdout to and monitoredResource writes with. Locally nothing identifies
+// a service, and everything is read.
+func historyOfService(cfg *config.Config) []audit.HistoryOption {
+	switch cfg.Platform {
+	case config.PlatformAppEngine:
+		return []audit.HistoryOption{audit.OfService("gae_app", "module_id", cfg.Service)}
+	case config.PlatformCloudRun:
+		return []audit.HistoryOption{audit.OfService("cloud_run_revision", "service_name", cfg.Service)}
+	}
+	return nil
 }
 
 func monitoredResource(cfg *config.Config, id Identity) *mrpb.MonitoredResource {

@@ -40,7 +40,7 @@ func (a *App) lifecycle(ctx context.Context, cfg *config.Config, env Environment
 			return nil, fmt.Errorf("cloud logging admin client: %w", err)
 		}
 		a.closers = append(a.closers, admin.Close)
-		history = audit.NewHistory(admin, id.ProjectID).WithTimeout(cfg.BackendReadTimeout)
+		history = audit.NewHistory(admin, id.ProjectID, historyOfService(cfg)...).WithTimeout(cfg.BackendReadTimeout)
 	}
 	return activation.NewLifecycle(uc, catalog.NewGrantFinder(assetClient, crm, catOpts), policies, groups, history,
 		activation.LifecycleOptions{

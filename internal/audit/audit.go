@@ -187,6 +187,10 @@ func FromEvent(e jit.Event) Entry {
 		if cause == "" {
 			cause = "see the application log"
 		}
+		// The message ends with the cause, but a cause (and the
+		// entitlement before it) may contain ": " itself: the history
+		// reads the cause from its own label.
+		l["error_message"] = cause
 	}
 	acts := e.Activations
 	var quoted []string

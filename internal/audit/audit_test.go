@@ -46,7 +46,7 @@ type original struct {
 // replace one of the original's.
 var additions = map[string]bool{
 	"role": true, "project_id": true, "resource": true, "resource_condition": true,
-	"beneficiary": true, "approver": true, "project": true, "error": true,
+	"beneficiary": true, "approver": true, "project": true, "error": true, "error_message": true,
 }
 
 // base are the labels LogEntry adds for the signed-in user.

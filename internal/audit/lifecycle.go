@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,24 +87,45 @@ const crmPrefix = "//cloudresourcemanager.googleapis.com/"
 const maxHistoryPage = 200
 
 // History implements the history view's reader: one page of entries,
-// newest first, filtered in Cloud Logging. The page token is Cloud
-// Logging's own, so paging costs nothing here and survives restarts.
+// newest first, filtered in Cloud Logging.
 //
-// Errors: KindInvalid for a page token Cloud Logging refuses,
-// KindUnavailable while Cloud Logging is unreachable, KindTooMany when
-// its read quota is exhausted.
+// The first page pins the upper time bound of the query (q.Now, or q.To
+// when earlier), and the page token carries it with Cloud Logging's own
+// token, so every page runs the same filter (Cloud Logging requires it)
+// and an entry written while someone pages cannot push one already shown
+// onto the next page. The token comes back from the client: it is read as
+// hostile input (see pageToken), and what it can change is only the time
+// bound, within what the caller may read anyway (user and resource
+// filters come from the caller, not from the token).
+//
+// Errors: KindInvalid for a page token that is not one of ours or that
+// Cloud Logging refuses, KindUnavailable while Cloud Logging is
+// unreachable, KindTooMany when its read quota is exhausted.
 func (h *History) History(ctx context.Context, q jit.HistoryQuery) ([]jit.HistoryEntry, string, error) {
 	const op = "audit.History.History"
 	ctx, cancel := context.WithTimeout(ctx, h.readTimeout())
 	defer cancel()
-	filter := h.filter(q)
+	tok := pageToken{Until: q.Now}
+	if tok.Until.IsZero() {
+		tok.Until = time.Now()
+	}
+	if !q.To.IsZero() && q.To.Before(tok.Until) {
+		tok.Until = q.To.Add(-time.Nanosecond) // To is exclusive
+	}
+	if q.PageToken != "" {
+		var err error
+		if tok, err = parsePageToken(q.PageToken); err != nil {
+			return nil, "", jit.E(op, jit.KindInvalid, msgBadPageToken, err)
+		}
+	}
+	filter := h.filter(q, tok.Until)
 	size := q.PageSize
 	if size <= 0 || size > maxHistoryPage {
 		size = 50
 	}
 	it := h.admin.Entries(ctx, logadmin.Filter(filter), logadmin.NewestFirst())
 	var page []*logging.Entry
-	next, err := iterator.NewPager(it, size, q.PageToken).NextPage(&page)
+	next, err := iterator.NewPager(it, size, tok.Page).NextPage(&page)
 	if errors.Is(err, iterator.Done) {
 		// logadmin reports a page without entries and without a next
 		// page as Done: a user with no history yet, or the last page.
@@ -109,7 +133,7 @@ func (h *History) History(ctx context.Context, q jit.HistoryQuery) ([]jit.Histor
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "page token") || strings.Contains(strings.ToLower(err.Error()), "invalid argument") {
-			return nil, "", jit.E(op, jit.KindInvalid, "The page token is not valid; start again from the first page", err)
+			return nil, "", jit.E(op, jit.KindInvalid, msgBadPageToken, err)
 		}
 		return nil, "", readError(op, err)
 	}
@@ -120,7 +144,66 @@ func (h *History) History(ctx context.Context, q jit.HistoryQuery) ([]jit.Histor
 		}
 		out = append(out, historyEntry(e))
 	}
-	return out, next, nil
+	if next == "" {
+		return out, "", nil
+	}
+	return out, pageToken{Until: tok.Until, Page: next}.String(), nil
+}
+
+const msgBadPageToken = "The page token is not valid; start again from the first page"
+
+// maxLoggingPageToken bounds Cloud Logging's token inside ours; its tokens
+// are a few hundred characters.
+const maxLoggingPageToken = 2048
+
+// pageToken is the history's page token: the pinned upper time bound and
+// Cloud Logging's token for the next page of the query with that bound.
+type pageToken struct {
+	Until time.Time `json:"until"`
+	Page  string    `json:"page"`
+}
+
+const pageTokenPrefix = "h1."
+
+func (p pageToken) String() string {
+	b, _ := json.Marshal(p) // a time and a string: cannot fail
+	return pageTokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// parsePageToken reads a token a client sent back: our prefix, base64url,
+// a JSON object with exactly our two fields, a time, and a Cloud Logging
+// token of printable ASCII of bounded length (it is passed on to Cloud
+// Logging, which refuses one that is not its own).
+func parsePageToken(s string) (pageToken, error) {
+	rest, ok := strings.CutPrefix(s, pageTokenPrefix)
+	if !ok {
+		return pageToken{}, errors.New("not a history page token")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return pageToken{}, fmt.Errorf("page token: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var p pageToken
+	if err := dec.Decode(&p); err != nil {
+		return pageToken{}, fmt.Errorf("page token: not our JSON: %w", err)
+	}
+	if dec.More() {
+		return pageToken{}, errors.New("page token: data after the JSON object")
+	}
+	switch {
+	case p.Until.IsZero(), p.Until.Year() < 2000, p.Until.Year() > 9999:
+		return pageToken{}, errors.New("page token: no valid time bound")
+	case p.Page == "", len(p.Page) > maxLoggingPageToken:
+		return pageToken{}, errors.New("page token: no valid Cloud Logging token")
+	}
+	for i := 0; i < len(p.Page); i++ {
+		if c := p.Page[i]; c < 0x21 || c > 0x7e {
+			return pageToken{}, errors.New("page token: Cloud Logging token is not printable ASCII")
+		}
+	}
+	return p, nil
 }
 
 // WithTimeout bounds each read (BACKEND_READ_TIMEOUT): a page of
@@ -143,7 +226,7 @@ func (h *History) readTimeout() time.Duration {
 
 // filter is the Cloud Logging filter of q. Values are quoted with %q,
 // which escapes quotes and backslashes the way the filter language does.
-func (h *History) filter(q jit.HistoryQuery) string {
+func (h *History) filter(q jit.HistoryQuery, until time.Time) string {
 	var b strings.Builder
 	// Every log History reads (the Logging API writer's and the
 	// platforms' stdout logs), in one query so that Cloud Logging's page
@@ -159,7 +242,7 @@ func (h *History) filter(q jit.HistoryQuery) string {
 		}
 		fmt.Fprintf(&b, `logName = "projects/%s/logs/%s"`, h.project, id)
 	}
-	b.WriteString(`) AND labels.event:"api."`)
+	b.WriteString(") AND " + h.logFilter())
 	if q.User != "" {
 		// What the user did, and what was done for them (a peer's
 		// approval of their request, an administrator's revocation).
@@ -174,9 +257,8 @@ func (h *History) filter(q jit.HistoryQuery) string {
 	if !q.From.IsZero() {
 		fmt.Fprintf(&b, ` AND timestamp >= %q`, q.From.UTC().Format(time.RFC3339))
 	}
-	if !q.To.IsZero() {
-		fmt.Fprintf(&b, ` AND timestamp < %q`, q.To.UTC().Format(time.RFC3339))
-	}
+	// The pinned bound; it includes To (exclusive) when To is earlier.
+	fmt.Fprintf(&b, ` AND timestamp <= %q`, until.UTC().Format(time.RFC3339Nano))
 	return b.String()
 }
 
@@ -191,7 +273,14 @@ func historyEntry(e *logging.Entry) jit.HistoryEntry {
 	if r, ok := strings.CutPrefix(l["resource"], crmPrefix); ok {
 		he.Resource = r
 	}
-	if l["error"] != "" {
+	switch {
+	case l["error_message"] != "":
+		// The cause as the user saw it, whole.
+		he.Reason = l["error_message"]
+	case l["reason"] != "":
+		// A rejection's reason.
+		he.Reason = l["reason"]
+	case l["error"] != "":
 		he.Reason = l["error"]
 	}
 	he.Start, _ = ParseTime(l["activation_start"])
@@ -204,8 +293,10 @@ func historyEntry(e *logging.Entry) jit.HistoryEntry {
 	case string:
 		he.Message = p
 	}
-	if he.Reason != "" && he.Message != "" {
-		// The message ends with the user-facing cause after ": ".
+	if l["error_message"] == "" && l["error"] != "" && he.Message != "" {
+		// Entries written before the cause had a label of its own: the
+		// message ends with it after ": ", which the cause itself may
+		// contain, so this may be its tail only.
 		if i := strings.LastIndex(he.Message, ": "); i >= 0 {
 			he.Reason = he.Message[i+2:]
 		}

@@ -55,3 +55,27 @@ func TestRequestEventsRoundTrip(t *testing.T) {
 		t.Error("a self-activation reads as an approval")
 	}
 }
+
+// FuzzParsePageToken: a history page token comes back from the client.
+// Whatever it is, parsing does not panic, and what it accepts has a time
+// bound and a printable Cloud Logging token of bounded length, and
+// survives a round trip.
+func FuzzParsePageToken(f *testing.F) {
+	f.Add(pageToken{Until: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Page: "MTA"}.String())
+	f.Add("h1.")
+	f.Add("h1.e30")
+	f.Add("not-a-token")
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := parsePageToken(s)
+		if err != nil {
+			return
+		}
+		if p.Until.IsZero() || p.Page == "" || len(p.Page) > maxLoggingPageToken {
+			t.Fatalf("accepted %q as %+v", s, p)
+		}
+		back, err := parsePageToken(p.String())
+		if err != nil || !back.Until.Equal(p.Until) || back.Page != p.Page {
+			t.Fatalf("round trip of %+v: %+v, %v", p, back, err)
+		}
+	})
+}

@@ -142,6 +142,9 @@ type History struct {
 	project string
 	logs    []string
 	timeout time.Duration // bounds one read (a page, a request's events); 0 means 20 seconds
+	// resource restricts every read to the entries of one monitored
+	// resource (this deployment's service); "" reads every entry.
+	resource string
 }
 
 // HistoryOption configures a History.
@@ -151,6 +154,21 @@ type HistoryOption func(*History)
 // the default reads LogID, AppEngineStdoutLog and CloudRunStdoutLog.
 func FromLogs(ids ...string) HistoryOption {
 	return func(h *History) { h.logs = slices.Clone(ids) }
+}
+
+// OfService reads only the entries attributed to one service: resource
+// type ("gae_app", "cloud_run_revision") and the label that names the
+// service there ("module_id", "service_name"). Every service of a
+// project prints into the same stdout log, so without it a line another
+// service prints in the shape of an audit entry is read as one: a forged
+// approval would block the real reviewer's decision, a forged activation
+// would appear in someone's history. The platform attributes stdout lines
+// to the service that printed them, and CloudLogger writes with the same
+// resource.
+func OfService(resourceType, label, service string) HistoryOption {
+	return func(h *History) {
+		h.resource = fmt.Sprintf(`resource.type = %q AND resource.labels.%s = %q`, resourceType, label, service)
+	}
 }
 
 // NewHistory reads the audit logs of project through admin.
@@ -205,6 +223,9 @@ func (h *History) Entries(ctx context.Context, q Query) ([]Entry, error) {
 // stdout logs also hold the app's own lines, and only entries whose event
 // is an API event are the audit trail's. list adds the log's name.
 func (h *History) logFilter() string {
+	if h.resource != "" {
+		return h.resource + ` AND labels.event:"api."`
+	}
 	return `labels.event:"api."`
 }
 

@@ -21,7 +21,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/url"
 	"slices"
+	"strings"
+
+	"github.com/jitaccess/jitaccess/internal/redact"
 )
 
 // Field names of Cloud Logging's structured-logging contract.
@@ -71,6 +75,7 @@ func Severity(l slog.Level) string {
 }
 
 func replaceAttr(groups []string, a slog.Attr) slog.Attr {
+	a = redacted(a)
 	if len(groups) == 0 {
 		switch a.Key {
 		case slog.TimeKey:
@@ -89,6 +94,28 @@ func replaceAttr(groups []string, a slog.Attr) slog.Attr {
 	if len(groups) == 1 && groups[0] == KeyLabels {
 		// Cloud Logging labels are a map of strings.
 		return slog.String(a.Key, a.Value.String())
+	}
+	return a
+}
+
+// redacted takes credentials out of the URLs in a value: whatever logs a
+// URL, or an error quoting one (net/http's "Post \"https://…?token=…\""),
+// the line that reaches Cloud Logging holds no key, token or password.
+func redacted(a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); strings.Contains(s, "://") {
+			a.Value = slog.StringValue(redact.Text(s))
+		}
+	case slog.KindAny:
+		switch v := a.Value.Any().(type) {
+		case *url.URL:
+			a.Value = slog.StringValue(redact.Parsed(v))
+		case error:
+			if s := v.Error(); strings.Contains(s, "://") {
+				a.Value = slog.StringValue(redact.Text(s))
+			}
+		}
 	}
 	return a
 }

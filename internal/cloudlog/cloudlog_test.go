@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +217,37 @@ func FuzzParseTraceContext(f *testing.F) {
 			t.Errorf("span %q malformed", got.spanID)
 		}
 	})
+}
+
+// TestFailuresQuotingAURLAreRedacted: an HTTP client's error quotes the
+// URL it failed on ("Post \"https://…?token=…\": …"); logged as an error,
+// a string, a *url.URL, in the message or inside a group, the line keeps
+// the host and the parameter names and loses the credentials.
+func TestFailuresQuotingAURLAreRedacted(t *testing.T) {
+	t.Parallel()
+	const hook = "http://admin:pw-1@127.0.0.1:1/in?token=tok-s3cr3t&key=AIzaKey99"
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, hook, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, postErr := http.DefaultClient.Do(req) // port 1 on loopback refuses
+	if postErr == nil {
+		_ = resp.Body.Close()
+		t.Fatal("posting to a closed port succeeded")
+	}
+	u, _ := url.Parse(hook)
+	l, lines := newTestLogger(t, slog.LevelInfo)
+	ctx := WithLabels(t.Context(), slog.String("target", hook))
+	l.ErrorContext(ctx, "Delivering to "+hook+" failed", slog.Any("error", postErr), slog.String("url", hook),
+		slog.Any("parsed", u), slog.Group("webhook", slog.String("url", hook)))
+	got := lines()
+	b, _ := json.Marshal(got)
+	for _, secret := range []string{"tok-s3cr3t", "AIzaKey99", "pw-1"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the log line holds %q: %s", secret, b)
+		}
+	}
+	if want := "http://REDACTED@127.0.0.1:1/in?token=REDACTED&key=REDACTED"; !strings.Contains(got[0]["error"].(string), want) || got[0]["url"] != want {
+		t.Errorf("line = %s, want the URL as %s", b, want)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
+	"github.com/jitaccess/jitaccess/internal/redact"
 )
 
 // Config is the validated configuration. Zero values never reach the rest of
@@ -240,7 +241,7 @@ func (c *Config) loadPlatform(r *reader) {
 	if v, ok := r.value("EXTERNAL_URL"); ok {
 		u, msg := parseExternalURL(v)
 		if msg != "" {
-			r.fail("EXTERNAL_URL", v, "%s", msg)
+			r.fail("EXTERNAL_URL", redact.URL(v), "%s", msg)
 		} else {
 			c.ExternalURL = u
 		}

@@ -310,7 +310,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"external_url_http", withEnv(env{"EXTERNAL_URL": "http://jit.example.com"}),
 			`EXTERNAL_URL="http://jit.example.com": must use https (http is allowed only for localhost and loopback addresses)`},
 		{"external_url_query", withEnv(env{"EXTERNAL_URL": "https://jit.example.com/?a=b"}),
-			`EXTERNAL_URL="https://jit.example.com/?a=b": must not contain user information, a query or a fragment`},
+			`EXTERNAL_URL="https://jit.example.com/?a=REDACTED": must not contain user information, a query or a fragment`},
 		{"log_level", withEnv(env{"LOG_LEVEL": "verbose"}), `LOG_LEVEL="verbose": must be debug, info, warning or error`},
 		{"scope_no_slash", withEnv(env{"RESOURCE_SCOPE": "my-project"}), `RESOURCE_SCOPE="my-project": must be organizations/ID, folders/ID or projects/ID`},
 		{"scope_bad_type", withEnv(env{"RESOURCE_SCOPE": "billingAccounts/1"}), `RESOURCE_SCOPE="billingAccounts/1": must be organizations/ID, folders/ID or projects/ID`},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
+	"github.com/jitaccess/jitaccess/internal/redact"
 )
 
 // Policy returns the activation rules for the domain.
@@ -100,9 +101,11 @@ func (c *Config) Redacted() *Config {
 	if cp.Ops.WebhookSigningKey != "" {
 		cp.Ops.WebhookSigningKey = redacted
 	}
-	if cp.Ops.ChatWebhookURL != nil {
-		cp.Ops.ChatWebhookURL = &url.URL{Scheme: cp.Ops.ChatWebhookURL.Scheme, Host: cp.Ops.ChatWebhookURL.Host, Path: cp.Ops.ChatWebhookURL.Path, RawQuery: "REDACTED"}
-	}
+	// Every URL loses its credentials: a Chat webhook's key and token, a
+	// webhook receiver's token in the query or the path, any userinfo.
+	cp.Ops.ChatWebhookURL = redactedURL(cp.Ops.ChatWebhookURL)
+	cp.Ops.WebhookURL = redactedURL(cp.Ops.WebhookURL)
+	cp.ExternalURL = redactedURL(cp.ExternalURL)
 	if cp.SMTP.Options != nil {
 		cp.SMTP.Options = maps.Clone(cp.SMTP.Options)
 		for k := range cp.SMTP.Options {
@@ -112,6 +115,18 @@ func (c *Config) Redacted() *Config {
 		}
 	}
 	return &cp
+}
+
+// redactedURL is u with its credentials replaced (internal/redact).
+func redactedURL(u *url.URL) *url.URL {
+	if u == nil {
+		return nil
+	}
+	r, err := url.Parse(redact.Parsed(u))
+	if err != nil {
+		return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/" + redact.Mark}
+	}
+	return r
 }
 
 func isSecretKey(k string) bool {

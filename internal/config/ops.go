@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+
+	"github.com/jitaccess/jitaccess/internal/redact"
 )
 
 // Ops holds the settings of metrics, chat and webhook notifications
@@ -65,7 +67,7 @@ func (c *Config) loadOps(r *reader) {
 	o.ChatWebhookSecret = r.secretVersion("CHAT_WEBHOOK_SECRET")
 	if v, ok := r.value("WEBHOOK_URL"); ok {
 		if u, msg := parseWebhookURL(v); msg != "" {
-			r.fail("WEBHOOK_URL", v, "%s", msg)
+			r.fail("WEBHOOK_URL", redact.URL(v), "%s", msg)
 		} else {
 			o.WebhookURL = u
 		}
@@ -121,7 +123,7 @@ func parseWebhookURL(v string) (*url.URL, string) {
 func (o Ops) logAttrs() []slog.Attr {
 	webhook := ""
 	if o.WebhookURL != nil {
-		webhook = o.WebhookURL.String()
+		webhook = redact.Parsed(o.WebhookURL)
 	}
 	return []slog.Attr{
 		slog.String("metrics_addr", o.MetricsAddr),

@@ -191,7 +191,7 @@ func (l *Logging) DeleteLog(ctx context.Context, req *loggingpb.DeleteLogRequest
 	return &emptypb.Empty{}, nil
 }
 
-var filterTerm = regexp.MustCompile(`^\s*(logName|severity|timestamp|labels\.[A-Za-z0-9_./-]+|jsonPayload\.[A-Za-z0-9_.]+)\s*(=|>=|<=|>|<|:)\s*("(?:[^"\\]|\\.)*"|[A-Za-z0-9_:.+-]+)\s*$`)
+var filterTerm = regexp.MustCompile(`^\s*(logName|severity|timestamp|resource\.type|resource\.labels\.[A-Za-z0-9_]+|labels\.[A-Za-z0-9_./-]+|jsonPayload\.[A-Za-z0-9_.]+)\s*(=|>=|<=|>|<|:)\s*("(?:[^"\\]|\\.)*"|[A-Za-z0-9_:.+-]+)\s*$`)
 
 // parseLogFilter compiles the supported subset of the logging query
 // language into a predicate: comparisons joined by AND, where a term may
@@ -216,7 +216,7 @@ func parseLogFilter(filter string) (func(*loggingpb.LogEntry) bool, error) {
 		}
 		m := filterTerm.FindStringSubmatch(term)
 		if m == nil {
-			return nil, newAPIError(http.StatusBadRequest, fmt.Sprintf("Unsupported filter term %q: the emulator supports logName, labels.KEY, jsonPayload.FIELD, timestamp and severity comparisons joined by AND, and parenthesised groups of them joined by OR.", term))
+			return nil, newAPIError(http.StatusBadRequest, fmt.Sprintf("Unsupported filter term %q: the emulator supports logName, resource.type, resource.labels.KEY, labels.KEY, jsonPayload.FIELD, timestamp and severity comparisons joined by AND, and parenthesised groups of them joined by OR.", term))
 		}
 		field, op, raw := m[1], m[2], m[3]
 		value := raw
@@ -337,6 +337,11 @@ func termPredicate(field, op, value string) (func(*loggingpb.LogEntry) bool, err
 		return func(e *loggingpb.LogEntry) bool {
 			return compareInts(e.GetTimestamp().AsTime().UnixNano(), t.UnixNano(), op)
 		}, nil
+	case field == "resource.type":
+		return func(e *loggingpb.LogEntry) bool { return compareStrings(e.GetResource().GetType(), value, op) }, nil
+	case strings.HasPrefix(field, "resource.labels."):
+		key := strings.TrimPrefix(field, "resource.labels.")
+		return func(e *loggingpb.LogEntry) bool { return compareStrings(e.GetResource().GetLabels()[key], value, op) }, nil
 	case strings.HasPrefix(field, "labels."):
 		key := strings.TrimPrefix(field, "labels.")
 		return func(e *loggingpb.LogEntry) bool { return compareStrings(e.GetLabels()[key], value, op) }, nil

@@ -249,3 +249,32 @@ func TestGrantRetriesTransientFailuresAndMapsPermanentOnes(t *testing.T) {
 		})
 	}
 }
+
+// TestAPolicyThatCannotBeReadIsNotReportedAsAFailedUpdate: when
+// getIamPolicy fails, nothing was written, and the message (which the
+// user, the audit log and the history show) says the policy could not be
+// read, not that updating it failed.
+func TestAPolicyThatCannotBeReadIsNotReportedAsAFailedUpdate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		fault emulator.Fault
+		want  string
+	}{
+		{"always_unavailable", emulator.Fault{Code: http.StatusServiceUnavailable}, "Google Cloud failed to read the IAM policy"},
+		{"bad_request", emulator.Fault{Code: http.StatusBadRequest}, "Google Cloud refused to read the IAM policy"},
+		{"slow", emulator.Fault{Latency: 3 * time.Second}, "Reading the IAM policy timed out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := emutest.Start(t)
+			c := newTestClient(t, e, iam.Options{RetryBudget: time.Second, ReadTimeout: 300 * time.Millisecond, BaseBackoff: 10 * time.Millisecond})
+			e.World.Faults.Set("cloudresourcemanager.projects.getIamPolicy", tc.fault)
+			err := c.Grant(t.Context(), []jit.Activation{activationFor("dave@example.com", "shared-ci-cd", "roles/cloudbuild.builds.editor", time.Now(), time.Hour)})
+			msg := jit.MessageOf(err)
+			if err == nil || !strings.Contains(msg, tc.want) || strings.Contains(strings.ToLower(msg), "update") {
+				t.Errorf("Grant = %v (message %q), want a message saying %q", err, msg, tc.want)
+			}
+		})
+	}
+}

@@ -173,9 +173,25 @@ func (c *Client) getPolicy(ctx context.Context, resource string) (*cloudresource
 		return nil, jit.E("iam.getPolicy", jit.KindInternal, "", fmt.Errorf("unsupported resource %q", resource))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get IAM policy of %s: %w", resource, err)
+		return nil, &policyReadError{fmt.Errorf("get IAM policy of %s: %w", resource, err)}
 	}
 	return p, nil
+}
+
+// policyReadError marks a failure to read a policy, so that the message
+// says so: nothing was written, and "failed to update" sends people
+// looking for a change that was never attempted.
+type policyReadError struct{ err error }
+
+func (e *policyReadError) Error() string { return e.err.Error() }
+func (e *policyReadError) Unwrap() error { return e.err }
+
+// readMessages are translate's messages for a policy that could not be
+// read, by the message they replace.
+var readMessages = map[string]string{
+	msgTimedOut:                      "Reading the IAM policy timed out, please try again",
+	"Updating the IAM policy failed": "Reading the IAM policy failed",
+	"Google Cloud failed to update the IAM policy, please try again": "Google Cloud failed to read the IAM policy, please try again",
 }
 
 // setPolicy writes p with the etag it carries. An answer that does not
@@ -243,8 +259,23 @@ func isConflict(err error) bool {
 	return errors.As(err, &g) && (g.Code == http.StatusConflict || g.Code == http.StatusPreconditionFailed)
 }
 
-// translate turns a Resource Manager failure on a project into a *jit.Error.
+// translate turns a Resource Manager failure on a project into a *jit.Error,
+// worded for a read when getIamPolicy failed.
 func translate(op string, project jit.ProjectID, err error) error {
+	e := translateWrite(op, project, err)
+	var read *policyReadError
+	var je *jit.Error
+	if errors.As(err, &read) && errors.As(e, &je) {
+		if m, ok := readMessages[je.Msg]; ok {
+			je.Msg = m
+		} else if rest, ok := strings.CutPrefix(je.Msg, "Google Cloud refused the IAM policy update: "); ok {
+			je.Msg = "Google Cloud refused to read the IAM policy: " + rest
+		}
+	}
+	return e
+}
+
+func translateWrite(op string, project jit.ProjectID, err error) error {
 	var g *googleapi.Error
 	if !errors.As(err, &g) {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {

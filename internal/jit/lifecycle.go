@@ -48,6 +48,12 @@ type HistoryQuery struct {
 	From, To  time.Time
 	PageSize  int
 	PageToken string
+	// Now is when the query is made. The first page pins it as the upper
+	// time bound of every page that follows (the page token carries it),
+	// so that entries written while someone pages do not push entries
+	// already shown onto the next page again. Zero means the reader's
+	// clock.
+	Now time.Time
 }
 
 // HistoryEntry is one audit entry as the history view shows it.

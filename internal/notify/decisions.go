@@ -50,11 +50,11 @@ func NewActivationApprovalAdded(r jit.ActivationRequest, approver jit.UserID, ap
 
 func requestReply(r jit.ActivationRequest, baseURL string) Notification {
 	return Notification{
-		Subject:           requestSubject(r.Beneficiary, r.Entitlement.Project),
+		Subject:           requestSubject(r.Beneficiary, scopeOf(r.Entitlement)),
 		IsReply:           true,
 		Beneficiary:       r.Beneficiary,
 		Reviewers:         slices.Clone(r.Reviewers),
-		Project:           r.Entitlement.Project,
+		Project:           scopeOf(r.Entitlement),
 		Roles:             []string{r.Entitlement.Role},
 		ResourceCondition: r.Entitlement.ResourceCondition,
 		RequestExpiry:     r.ApproveBy,

@@ -61,6 +61,21 @@ type Notification struct {
 	// Dedicated is set when the reviewers are the role's dedicated
 	// approvers rather than peers.
 	Dedicated bool
+	// Scheduled is set when the window starts at a time the requester
+	// chose, later than the decision: the access is not active yet.
+	Scheduled bool
+}
+
+// ScopeNoun is what Project names: "project", or "folder" and
+// "organization" for the resource names of those ("folders/F").
+func (n Notification) ScopeNoun() string {
+	switch {
+	case strings.HasPrefix(string(n.Project), "folders/"):
+		return "folder"
+	case strings.HasPrefix(string(n.Project), "organizations/"):
+		return "organization"
+	}
+	return "project"
 }
 
 // MailSubject is the subject line of the email: "Re: " before replies,
@@ -119,6 +134,7 @@ func NewRequestActivation(r jit.ActivationRequest, start, end time.Time, baseURL
 		Justification:     r.Justification,
 		BaseURL:           baseURL,
 		ActionURL:         actionURL,
+		Scheduled:         !r.StartAt.IsZero() && r.StartAt.After(r.RequestedAt),
 	}
 }
 
@@ -206,6 +222,9 @@ func FromEvent(e jit.Event) (Notification, bool) {
 			base = baseURL(e.ActionURL)
 		}
 		n := NewActivationApproved(e.Activations[0], e.Actor.Email, reviewers, base)
+		// A window that begins at the request's scheduled start rather
+		// than at the approval has not begun yet.
+		n.Scheduled = e.Request != nil && !e.Request.StartAt.IsZero() && e.Activations[0].Start.Equal(e.Request.StartAt)
 		for _, a := range e.Approvals {
 			n.Approvals = append(n.Approvals, a.By)
 		}

@@ -98,19 +98,19 @@ func (e *email) requestActivation() (string, string) {
 	}
 	var t strings.Builder
 	t.WriteString("Access request\n\n")
-	t.WriteString(who + " requests your approval to access the Google Cloud project " + string(n.Project) + ".\n")
+	t.WriteString(who + " requests your approval to access the Google Cloud " + n.ScopeNoun() + " " + string(n.Project) + ".\n")
 	t.WriteString(e.textDetails())
 	if n.ActionURL != "" {
 		t.WriteString("\nView request: " + n.ActionURL + "\n")
 	}
-	t.WriteString("\nThis request automatically expires on " + e.m.formatTime(n.RequestExpiry) + ". If you approve it, access starts when you approve and lasts for the requested time.\n\n")
+	t.WriteString("\nThis request automatically expires on " + e.m.formatTime(n.RequestExpiry) + ". " + e.startsIfApproved() + "\n\n")
 	t.WriteString("Why am I seeing this?\n")
 	t.WriteString(who + " selected you as a reviewer because you " + why + ". " + quorum + " If you don't know why " + who + " needs this access, don't approve it.\n")
 	t.WriteString(e.textFooter())
 
 	var h strings.Builder
 	h.WriteString(htmlHeader("Access request"))
-	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(who) + "</b> requests your approval to access the Google Cloud project <b>" + esc(string(n.Project)) + "</b>.</p>\n")
+	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(who) + "</b> requests your approval to access the Google Cloud " + n.ScopeNoun() + " <b>" + esc(string(n.Project)) + "</b>.</p>\n")
 	h.WriteString(e.htmlDetails())
 	h.WriteString("\n")
 	if n.ActionURL != "" {
@@ -118,7 +118,7 @@ func (e *email) requestActivation() (string, string) {
 		h.WriteString(`<p style="margin: 24px 0"><a href="` + link + `" style="display: inline-block; background: #1a73e8; color: #ffffff; padding: 10px 24px; border-radius: 4px; text-decoration: none; font-weight: 500">View request</a></p>` + "\n")
 		h.WriteString(`<p style="margin: 0 0 16px; font-size: 12px; color: #5f6368">Or open this link: <a href="` + link + `" style="color: #1a73e8; word-break: break-all">` + esc(n.ActionURL) + "</a></p>")
 	}
-	h.WriteString("\n<p style=\"margin: 0 0 16px\">This request automatically expires on " + esc(e.m.formatTime(n.RequestExpiry)) + ". If you approve it, access starts when you approve and lasts for the requested time.</p>\n")
+	h.WriteString("\n<p style=\"margin: 0 0 16px\">This request automatically expires on " + esc(e.m.formatTime(n.RequestExpiry)) + ". " + esc(e.startsIfApproved()) + "</p>\n")
 	h.WriteString(htmlWhy(esc(who) + " selected you as a reviewer because you " + why + ". " + quorum + " If you don't know why " + esc(who) + " needs this access, don't approve it."))
 	h.WriteString(e.htmlFooter())
 	return t.String(), h.String()
@@ -129,14 +129,14 @@ func (e *email) activationApproved() (string, string) {
 	const why = "You requested this access, or you were one of its reviewers."
 	var t strings.Builder
 	t.WriteString("Your request was approved\n\n")
-	t.WriteString(string(n.Approver) + " approved the request of " + string(n.Beneficiary) + " to access the Google Cloud project " + string(n.Project) + ". The access is active now.\n")
+	t.WriteString(string(n.Approver) + " approved the request of " + string(n.Beneficiary) + " to access the Google Cloud " + n.ScopeNoun() + " " + string(n.Project) + ". " + e.activeWhen() + "\n")
 	t.WriteString(e.textDetails())
 	t.WriteString("\nWhy am I seeing this?\n" + why + "\n")
 	t.WriteString(e.textFooter())
 
 	var h strings.Builder
 	h.WriteString(htmlHeader("Your request was approved"))
-	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Approver)) + "</b> approved the request of " + esc(string(n.Beneficiary)) + " to access the Google Cloud project <b>" + esc(string(n.Project)) + "</b>. The access is active now.</p>\n")
+	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Approver)) + "</b> approved the request of " + esc(string(n.Beneficiary)) + " to access the Google Cloud " + n.ScopeNoun() + " <b>" + esc(string(n.Project)) + "</b>. " + esc(e.activeWhen()) + "</p>\n")
 	h.WriteString(e.htmlDetails())
 	h.WriteString("\n")
 	h.WriteString(htmlWhy(why))
@@ -149,7 +149,7 @@ func (e *email) activationRejected() (string, string) {
 	const why = "You requested this access, or you were one of its reviewers. A rejection by any one reviewer ends the request; to ask again, make a new request."
 	var t strings.Builder
 	t.WriteString("Your request was rejected\n\n")
-	t.WriteString(string(n.Approver) + " rejected the request of " + string(n.Beneficiary) + " to access the Google Cloud project " + string(n.Project) + ". No access was granted.")
+	t.WriteString(string(n.Approver) + " rejected the request of " + string(n.Beneficiary) + " to access the Google Cloud " + n.ScopeNoun() + " " + string(n.Project) + ". No access was granted.")
 	if n.Reason != "" {
 		t.WriteString("\n\nReason: " + n.Reason)
 	}
@@ -159,7 +159,7 @@ func (e *email) activationRejected() (string, string) {
 
 	var h strings.Builder
 	h.WriteString(htmlHeader("Your request was rejected"))
-	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Approver)) + "</b> rejected the request of " + esc(string(n.Beneficiary)) + " to access the Google Cloud project <b>" + esc(string(n.Project)) + "</b>. No access was granted.</p>\n")
+	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Approver)) + "</b> rejected the request of " + esc(string(n.Beneficiary)) + " to access the Google Cloud " + n.ScopeNoun() + " <b>" + esc(string(n.Project)) + "</b>. No access was granted.</p>\n")
 	if n.Reason != "" {
 		h.WriteString(`<p style="margin: 16px 0 0"><b>Reason:</b> ` + esc(n.Reason) + "</p>")
 	}
@@ -176,7 +176,7 @@ func (e *email) activationApprovalAdded() (string, string) {
 	progress, by := n.Progress(), joinUsers(n.Approvals)
 	var t strings.Builder
 	t.WriteString("Approval added: " + progress + "\n\n")
-	t.WriteString(string(n.Approver) + " approved the request of " + string(n.Beneficiary) + " to access the Google Cloud project " + string(n.Project) + ". It has " + progress + " (by " + by + "); access is granted when the last one needed arrives.\n")
+	t.WriteString(string(n.Approver) + " approved the request of " + string(n.Beneficiary) + " to access the Google Cloud " + n.ScopeNoun() + " " + string(n.Project) + ". It has " + progress + " (by " + by + "); access is granted when the last one needed arrives.\n")
 	t.WriteString(e.textDetails())
 	if n.ActionURL != "" {
 		t.WriteString("\nView request: " + n.ActionURL + "\n")
@@ -187,7 +187,7 @@ func (e *email) activationApprovalAdded() (string, string) {
 
 	var h strings.Builder
 	h.WriteString(htmlHeader("Approval added: " + progress))
-	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Approver)) + "</b> approved the request of " + esc(string(n.Beneficiary)) + " to access the Google Cloud project <b>" + esc(string(n.Project)) + "</b>. It has <b>" + esc(progress) + "</b> (by " + esc(by) + "); access is granted when the last one needed arrives.</p>\n")
+	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Approver)) + "</b> approved the request of " + esc(string(n.Beneficiary)) + " to access the Google Cloud " + n.ScopeNoun() + " <b>" + esc(string(n.Project)) + "</b>. It has <b>" + esc(progress) + "</b> (by " + esc(by) + "); access is granted when the last one needed arrives.</p>\n")
 	h.WriteString(e.htmlDetails())
 	h.WriteString("\n")
 	if n.ActionURL != "" {
@@ -199,6 +199,28 @@ func (e *email) activationApprovalAdded() (string, string) {
 	return t.String(), h.String()
 }
 
+// startsIfApproved says when a requested window would begin.
+func (e *email) startsIfApproved() string {
+	if e.n.Scheduled {
+		return "If you approve it, access starts on " + e.m.formatTime(e.n.Start) + " (or when you approve, if that is later) and lasts for the requested time."
+	}
+	return "If you approve it, access starts when you approve and lasts for the requested time."
+}
+
+// activeWhen says whether an approved window has begun.
+func (e *email) activeWhen() string {
+	if e.n.Scheduled {
+		return "The access starts on " + e.m.formatTime(e.n.Start) + "; it is not active before then."
+	}
+	return "The access is active now."
+}
+
+// scopeLabel names the Project row: "Project", "Folder" or "Organization".
+func scopeLabel(n Notification) string {
+	noun := n.ScopeNoun()
+	return strings.ToUpper(noun[:1]) + noun[1:]
+}
+
 // textDetails is the table of facts every email carries.
 func (e *email) textDetails() string {
 	n := e.n
@@ -208,7 +230,7 @@ func (e *email) textDetails() string {
 	}
 	var b strings.Builder
 	b.WriteString("\nUser:               " + string(n.Beneficiary))
-	b.WriteString("\nProject:            " + string(n.Project))
+	b.WriteString(fmt.Sprintf("\n%-20s", scopeLabel(n)+":") + string(n.Project))
 	b.WriteString("\nRole:               " + strings.Join(n.Roles, ", "))
 	b.WriteString("\nResource condition: " + cond)
 	b.WriteString("\nStart:              " + e.m.formatTime(n.Start))
@@ -263,7 +285,7 @@ func (e *email) htmlDetails() string {
 	b.WriteString(`<table role="presentation" style="border-collapse: collapse; margin: 16px 0; width: 100%">` + "\n")
 	row(&b, "User", esc(string(n.Beneficiary)))
 	b.WriteString("\n")
-	row(&b, "Project", esc(string(n.Project)))
+	row(&b, scopeLabel(n), esc(string(n.Project)))
 	b.WriteString("\n")
 	row(&b, "Role", strings.Join(roles, ", "))
 	b.WriteString("\n")

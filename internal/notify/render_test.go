@@ -111,3 +111,75 @@ func FuzzEscapingMatchesHTMLTemplate(f *testing.F) {
 		}
 	})
 }
+
+// TestScheduledAndFolderRequestsAreWordedAsTheyAre: the approval of a
+// request scheduled hours ahead does not say the access is active now,
+// nor does the request say access starts at approval; a folder or
+// organization request is not called a project, in the emails, and in
+// the rejection and progress notifications built from events.
+func TestScheduledAndFolderRequestsAreWordedAsTheyAre(t *testing.T) {
+	t.Parallel()
+	m, err := NewMailer(MailOptions{Host: "smtp.example.com", Port: 587, SenderAddress: "jit@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := time.Date(2026, 3, 4, 9, 0, 0, 0, time.UTC)
+	startAt := asked.Add(6 * time.Hour)
+	req := jit.ActivationRequest{ID: "mpa-1", Beneficiary: "alice@example.com", Reviewers: []jit.UserID{"bob@example.com"},
+		Entitlement: jit.Entitlement{Project: "project-1", Role: "roles/browser"}, Justification: "CHG-1", Duration: time.Hour,
+		RequestedAt: asked, ApproveBy: asked.Add(8 * time.Hour), StartAt: startAt}
+	planned := jit.Activation{ID: "mpa-1", Beneficiary: "alice@example.com", Entitlement: req.Entitlement, Start: startAt, End: startAt.Add(time.Hour)}
+	approver := jit.Principal{Email: "bob@example.com"}
+	render := func(e jit.Event) string {
+		t.Helper()
+		n, ok := FromEvent(e)
+		if !ok {
+			t.Fatalf("no notification for %v", e.Kind)
+		}
+		text, html, err := m.render(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return text + html
+	}
+	approved := render(jit.Event{Kind: jit.EventApproved, Actor: approver, Request: &req, Activations: []jit.Activation{planned}})
+	if strings.Contains(approved, "active now") || !strings.Contains(approved, "The access starts on Wed, 04 Mar 2026 15:00:00 UTC") {
+		t.Errorf("the approval of a scheduled request:\n%s", approved)
+	}
+	requested := render(jit.Event{Kind: jit.EventRequested, Actor: jit.Principal{Email: "alice@example.com"}, Request: &req, Activations: []jit.Activation{planned}})
+	if strings.Contains(requested, "access starts when you approve") || !strings.Contains(requested, "access starts on Wed, 04 Mar 2026 15:00:00 UTC") {
+		t.Errorf("a scheduled request:\n%s", requested)
+	}
+	now := req
+	now.StartAt = time.Time{}
+	started := planned
+	started.Start, started.End = asked.Add(time.Hour), asked.Add(2*time.Hour)
+	if got := render(jit.Event{Kind: jit.EventApproved, Actor: approver, Request: &now, Activations: []jit.Activation{started}}); !strings.Contains(got, "The access is active now") {
+		t.Errorf("the approval of a request for now:\n%s", got)
+	}
+
+	for node, noun := range map[string]string{"folders/1001": "folder", "organizations/123": "organization"} {
+		r := req
+		r.StartAt = time.Time{}
+		r.Entitlement = jit.Entitlement{Node: node, Role: "roles/browser"}
+		a := started
+		a.Entitlement = r.Entitlement
+		for _, e := range []jit.Event{
+			{Kind: jit.EventRequested, Actor: jit.Principal{Email: "alice@example.com"}, Request: &r, Activations: []jit.Activation{a}},
+			{Kind: jit.EventApproved, Actor: approver, Request: &r, Activations: []jit.Activation{a}},
+			{Kind: jit.EventRejected, Actor: approver, Request: &r, Reason: "no"},
+			{Kind: jit.EventApprovalRecorded, Actor: approver, Request: &r, Required: 2, Approvals: []jit.Approval{{By: "bob@example.com"}}},
+		} {
+			if e.Kind == jit.EventApprovalRecorded {
+				r2 := r
+				r2.Reviewers = []jit.UserID{"bob@example.com", "carol@example.com"}
+				e.Request = &r2
+			}
+			got := render(e)
+			if strings.Contains(got, "project "+node) || strings.Contains(got, "project <b>"+node) || !strings.Contains(got, "Google Cloud "+noun) ||
+				!strings.Contains(got, strings.ToUpper(noun[:1])+noun[1:]+":") {
+				t.Errorf("%v on %s:\n%s", e.Kind, node, got)
+			}
+		}
+	}
+}

@@ -143,7 +143,10 @@ func (c *CloudEvents) Send(ctx context.Context, n notify.Notification) error {
 		SpecVersion: "1.0", ID: id, Source: c.source, Type: EventTypePrefix + string(n.Kind),
 		Time: c.clock().UTC().Format(time.RFC3339Nano), DataContentType: "application/json", Data: data,
 	}
-	if n.Project != "" {
+	switch {
+	case n.ScopeNoun() != "project":
+		ev.Subject = string(n.Project) // already "folders/F" or "organizations/O"
+	case n.Project != "":
 		ev.Subject = "projects/" + string(n.Project)
 	}
 	body, err := json.Marshal(ev)

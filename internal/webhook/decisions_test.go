@@ -17,7 +17,7 @@ func TestChatMessagesOfDecisions(t *testing.T) {
 		ApproveBy: time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)}
 	rejected, ok := ChatText(notify.NewActivationRejected(r, "bob@example.com", "not <https://evil.example|now>", ""), time.UTC)
 	want := "*bob@example.com* rejected the request of *alice@example.com* for `roles/cloudsql.admin` on project `prod-db`.\n" +
-		"Reason: not  https://evil.example now \nJustification: INC-1"
+		"Reason: not  https[:]//evil[.]example now \nJustification: INC-1"
 	if diff := cmp.Diff(want, rejected); !ok || diff != "" {
 		t.Errorf("rejected (-want +got):\n%s", diff)
 	}

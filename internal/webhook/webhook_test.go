@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -263,7 +264,7 @@ func TestChatMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "*alice@example.com* asks for `roles/cloudsql.admin` on project `prod-db` for 1h0m0s.\n" +
-		"Justification: INC-1  https://evil.example click   now \n" +
+		"Justification: INC-1  https[:]//evil[.]example click   now \n" +
 		"Reviewers: bob@example.com\nOpen until 2026-01-01 11:00 UTC\n" +
 		"<https://jit.example.com/?activation=tok|Review the request>"
 	if diff := cmp.Diff(want, msg["text"]); diff != "" {
@@ -354,4 +355,108 @@ func FuzzVerify(f *testing.F) {
 			t.Errorf("Verify accepted %q without a v1", header)
 		}
 	})
+}
+
+// TestChatShowsNoLinkFromPeopleInput: Google Chat turns a plain URL, and
+// text that looks like a domain name, into a live link by itself. A
+// justification or a rejection reason must not put a link in the app's
+// message, which readers trust: what the receiver gets has no scheme
+// separator and no dotted name from those values, whatever separators
+// they use; the app's own links are still links.
+func TestChatShowsNoLinkFromPeopleInput(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	done := make(results, 10)
+	chat := NewChat(rcv.srv.URL+"/v1/spaces/AAA/messages?key=k&token=t", time.UTC, testOptions(done))
+	t.Cleanup(chat.Close)
+	hostile := "INC-1 see https://evil.example/login and www.evil.example, ftp://1.2.3.4/x, evil。example．com｡org or mail a@evil.example"
+	req := jit.ActivationRequest{Beneficiary: "alice@example.com", Reviewers: []jit.UserID{"bob@example.com"},
+		Entitlement: jit.Entitlement{Project: "prod-db", Role: "roles/cloudsql.admin"}, Justification: hostile}
+	for _, n := range []notify.Notification{
+		notify.NewRequestActivation(req, time.Time{}, time.Time{}, "https://jit.example.com/", "https://jit.example.com/?activation=tok"),
+		notify.NewActivationRejected(req, "bob@example.com", "no: use https://staging.example/ instead", "https://jit.example.com/"),
+	} {
+		if err := chat.Send(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+		if o := done.next(t); o != "sent" {
+			t.Fatalf("outcome %q", o)
+		}
+	}
+	got := rcv.received()
+	if len(got) != 2 {
+		t.Fatalf("%d messages, want 2", len(got))
+	}
+	linkish := regexp.MustCompile(`(?i)[a-z0-9-]+[.。．｡][a-z0-9-]+|://`)
+	for i, r := range got {
+		var msg map[string]string
+		if err := json.Unmarshal(r.body, &msg); err != nil {
+			t.Fatal(err)
+		}
+		text := msg["text"]
+		for line := range strings.Lines(text) {
+			value, ok := strings.CutPrefix(line, "Justification: ")
+			if !ok {
+				value, ok = strings.CutPrefix(line, "Reason: ")
+			}
+			if ok && linkish.MatchString(value) {
+				t.Errorf("message %d: %q could become a link: %q", i, strings.TrimSpace(line), linkish.FindString(value))
+			}
+		}
+		if !strings.Contains(text, "https[:]//evil[.]example/login") {
+			t.Errorf("message %d does not show the URL as text:\n%s", i, text)
+		}
+		if !strings.Contains(text, "|Open JIT Access>") && !strings.Contains(text, "<https://jit.example.com/?activation=tok|Review the request>") {
+			t.Errorf("message %d lost the app's own link:\n%s", i, text)
+		}
+	}
+}
+
+// TestChatAndCloudEventsOfScheduledAndFolderRequests: a scheduled
+// approval says when the access starts, a folder is called a folder in
+// Chat, and a folder event's CloudEvents subject is the folder's name,
+// not "projects/folders/…", in what the receivers get.
+func TestChatAndCloudEventsOfScheduledAndFolderRequests(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	done := make(results, 10)
+	chat := NewChat(rcv.srv.URL+"/v1/spaces/AAA/messages?key=k&token=t", time.UTC, testOptions(done))
+	t.Cleanup(chat.Close)
+	ce := NewCloudEvents(rcv.srv.URL+"/hook", testKey, "https://jit.example.com/", testOptions(done))
+	t.Cleanup(ce.Close)
+	asked := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	req := jit.ActivationRequest{ID: "mpa-1", Beneficiary: "alice@example.com", Reviewers: []jit.UserID{"bob@example.com"},
+		Entitlement: jit.Entitlement{Node: "folders/1001", Role: "roles/browser"}, Justification: "CHG-1", Duration: time.Hour,
+		RequestedAt: asked, StartAt: asked.Add(6 * time.Hour)}
+	n, ok := notify.FromEvent(jit.Event{Kind: jit.EventApproved, Actor: jit.Principal{Email: "bob@example.com"}, Request: &req,
+		Activations: []jit.Activation{{ID: "mpa-1", Beneficiary: "alice@example.com", Entitlement: req.Entitlement, Start: req.StartAt, End: req.StartAt.Add(time.Hour)}}})
+	if !ok {
+		t.Fatal("no notification")
+	}
+	for _, c := range []notify.Channel{chat, ce} {
+		if err := c.Send(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+		if o := done.next(t); o != "sent" {
+			t.Fatalf("outcome %q", o)
+		}
+	}
+	var text map[string]string
+	var ev Event
+	for _, r := range rcv.received() {
+		if strings.HasPrefix(r.header.Get("Content-Type"), "application/cloudevents+json") {
+			if err := json.Unmarshal(r.body, &ev); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := json.Unmarshal(r.body, &text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "*bob@example.com* approved the request of *alice@example.com* for `roles/browser` on folder `folders/1001`, active from 2026-01-01 15:00 UTC until 2026-01-01 16:00 UTC."
+	if !strings.HasPrefix(text["text"], want) {
+		t.Errorf("Chat text = %q, want it to start %q", text["text"], want)
+	}
+	if ev.Subject != "folders/1001" {
+		t.Errorf("CloudEvents subject = %q, want folders/1001", ev.Subject)
+	}
 }
