@@ -270,7 +270,7 @@ func TestAPolicyThatCannotBeReadIsNotReportedAsAFailedUpdate(t *testing.T) {
 			e := emutest.Start(t)
 			c := newTestClient(t, e, iam.Options{RetryBudget: time.Second, ReadTimeout: 300 * time.Millisecond, BaseBackoff: 10 * time.Millisecond})
 			e.World.Faults.Set("cloudresourcemanager.projects.getIamPolicy", tc.fault)
-			err := c.Grant(t.Context(), []jit.Activation{activationFor("dave@example.com", "shared-ci-cd", "roles/cloudbuild.builds.editor", time.Now(), time.Hour)})
+			err := c.Grant(t.Context(), []jit.Activation{activationFor("dave@example.com", "shared-ci-cd", "roles/cloudbuild.builds.editor", time.Now(), time.Hour)}, jit.Confirmation{})
 			msg := jit.MessageOf(err)
 			if err == nil || !strings.Contains(msg, tc.want) || strings.Contains(strings.ToLower(msg), "update") {
 				t.Errorf("Grant = %v (message %q), want a message saying %q", err, msg, tc.want)
