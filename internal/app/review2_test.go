@@ -232,7 +232,8 @@ func TestOneScheduledWindowPerRoleAndMember(t *testing.T) {
 		t.Fatalf("approving the first = %d %s", r.Status, r.Body)
 	}
 	r := h.Do(t, "dave@example.com", http.MethodPost, requestPath(second), nil)
-	if r.Status != 409 || !strings.Contains(r.Message(t), "erin@example.com already has a scheduled activation of roles/run.developer") {
+	if r.Status != 409 || !strings.Contains(r.Message(t), "erin@example.com already has a scheduled activation of roles/run.developer") ||
+		!strings.HasSuffix(r.Message(t), "end (cancel) it in My access first.") {
 		t.Errorf("approving the second = %d %s", r.Status, r.Body)
 	}
 	if s := scheduledOf(t, h.Emulator.World, "projects/prod-payments-api", "user:erin@example.com", "roles/run.developer"); len(s) != 1 {

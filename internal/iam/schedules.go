@@ -70,10 +70,14 @@ func checkOneScheduled(m *conds, p *cloudresourcemanager.Policy, acts []jit.Acti
 				(w.Start.Equal(a.Start) && w.End.Equal(a.End) && w.ResourceCondition == a.Entitlement.ResourceCondition) {
 				continue
 			}
+			hint := ", or choose a window that overlaps it to replace it"
+			if jit.RequestIDOf(b.Condition.Description) != "" {
+				hint = "" // an approved request's window is never replaced (requests.go)
+			}
 			return jit.E(op, jit.KindConflict, fmt.Sprintf(
-				"%s already has a scheduled activation of %s on %s, from %s to %s. Only one scheduled activation per role is allowed: end (cancel) it in My access first, or choose a window that overlaps it to replace it.",
+				"%s already has a scheduled activation of %s on %s, from %s to %s. Only one scheduled activation per role is allowed: end (cancel) it in My access first%s.",
 				a.Beneficiary, a.Entitlement.Role, a.Entitlement.Resource(),
-				w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339)), nil)
+				w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339), hint), nil)
 		}
 	}
 	return nil
