@@ -14,6 +14,17 @@ import (
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 )
 
+// startSchedules is startLifecycle with the default backend timeouts:
+// nothing here is about a slow Google, and a busy machine signs slowly.
+func startSchedules(t *testing.T, clock *emutest.Clock) *apptest.Harness {
+	t.Helper()
+	h := apptest.Start(t, apptest.Options{Config: maps.Clone(lifecycleConfig), Clock: clock.Now})
+	// The Asset index lags by far more than the test takes: eligibility
+	// and My access come from the live policies.
+	h.Emulator.World.SetIndexDelay(time.Hour)
+	return h
+}
+
 // scheduledOf returns the scheduled (not yet started) activation bindings
 // of member for role on resource.
 func scheduledOf(t *testing.T, w *emulator.World, resource, member, role string) []emulator.Binding {
@@ -43,7 +54,7 @@ func scheduledOf(t *testing.T, w *emulator.World, resource, member, role string)
 func TestOneScheduledWindowPerRoleAndMember(t *testing.T) {
 	t.Parallel()
 	clock := emutest.NewClock(time.Now().UTC().Truncate(time.Second))
-	h := startLifecycle(t, clock)
+	h := startSchedules(t, clock)
 	const resource, member, role = "projects/prod-payments-db", "user:dave@example.com", "roles/cloudsql.client"
 	at := func(d time.Duration) map[string]any {
 		return map[string]any{"startTime": clock.Now().Add(d).Format(time.RFC3339)}
@@ -133,7 +144,7 @@ func removeEligibility(t *testing.T, w *emulator.World, resource, role, member s
 func TestScheduledWindowsEndWhenTheEligibilityIsRemoved(t *testing.T) {
 	t.Parallel()
 	clock := emutest.NewClock(time.Now().UTC().Truncate(time.Second))
-	h := startLifecycle(t, clock)
+	h := startSchedules(t, clock)
 	w := h.Emulator.World
 	tomorrow := map[string]any{"startTime": clock.Now().Add(24 * time.Hour).Format(time.RFC3339)}
 	for _, s := range []struct{ user, project, role string }{
