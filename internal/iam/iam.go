@@ -251,6 +251,9 @@ func applyActivations(m *conds, policy *cloudresourcemanager.Policy, acts []jit.
 			},
 		})
 	}
+	if err := checkOneScheduled(m, policy, acts, now); err != nil {
+		return err
+	}
 	return checkLimits(op, policy)
 }
 

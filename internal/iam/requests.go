@@ -150,13 +150,20 @@ func validApprover(a string) bool {
 	return err == nil && string(u) == a
 }
 
-// requestRecord finds what policy says about request id, and the index of
-// its record binding (-1 when there is none).
-func requestRecord(m *conds, policy *cloudresourcemanager.Policy, id string) (jit.RequestRecord, int) {
+// requestRecord finds what policy says about req, and the index of its
+// record binding (-1 when there is none). Only bindings the app wrote for
+// the request count (DESIGN §10): the request's role and beneficiary as
+// the only member, the app's title and a condition that parses as its
+// window or record, and the request's id where the app puts it. Text a
+// user supplied (a justification that names another request's id) never
+// makes a binding a request's decision.
+func requestRecord(m *conds, policy *cloudresourcemanager.Policy, req jit.ActivationRequest) (jit.RequestRecord, int) {
 	var out jit.RequestRecord
+	id := req.ID
 	at := -1
 	for i, b := range policy.Bindings {
-		if b == nil || b.Condition == nil || len(b.Members) != 1 {
+		if b == nil || b.Condition == nil || len(b.Members) != 1 ||
+			b.Role != req.Entitlement.Role || !strings.EqualFold(b.Members[0], req.Beneficiary.Member()) {
 			continue
 		}
 		if m.isRecord(b.Condition.Title, b.Condition.Expression) {
@@ -208,7 +215,7 @@ func (c *Client) RequestRecord(ctx context.Context, req jit.ActivationRequest) (
 	if err != nil {
 		return jit.RequestRecord{}, translateResource(op, req.Entitlement.Resource(), err)
 	}
-	rec, _ := requestRecord(c.conds, policy, req.ID)
+	rec, _ := requestRecord(c.conds, policy, req)
 	return fill(rec, req), nil
 }
 
@@ -268,7 +275,7 @@ func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, conf jit
 // caller recognised its own earlier decision, whose answer was lost, in
 // the record (item.maybe).
 func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, it *item, now time.Time) (jit.RequestRecord, error) {
-	rec, at := requestRecord(c.conds, policy, it.req.ID)
+	rec, at := requestRecord(c.conds, policy, it.req)
 	rec = fill(rec, it.req)
 	rec.Unconfirmed = it.maybe
 	required, confirmErr := confirmIn(resource, policy, it.up, it.conf)

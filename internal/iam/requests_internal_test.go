@@ -101,17 +101,28 @@ func TestRequestRecordReadsTheBindings(t *testing.T) {
 		binding("roles/x", "user:erin@example.com", condition.RecordTitle, record{id: "mpa-b", until: until, approvers: []string{"alice@example.com"}}.description(), condition.RecordExpression),
 		// Carries an id, but is no activation of ours: ignored.
 		binding("roles/x", "user:erin@example.com", "Something", "(request mpa-c)", window),
+		// The id in a user's text: in a self-approval's justification, or
+		// on another member's or role's binding. None decides mpa-d.
+		binding("roles/x", "user:erin@example.com", condition.ActivationTitle, "Self-approved, justification: J (request mpa-d)", window),
+		binding("roles/x", "user:dave@example.com", condition.ActivationTitle, "Approved by alice@example.com, justification: J (request mpa-d)", window),
+		binding("roles/y", "user:erin@example.com", condition.ActivationTitle, "Approved by alice@example.com, justification: J (request mpa-d)", window),
+		binding("roles/y", "user:erin@example.com", condition.RecordTitle, record{id: "mpa-d", until: until, rejectedBy: "alice@example.com"}.description(), condition.RecordExpression),
 	}}
-	a, at := requestRecord(nil, policy, "mpa-a")
+	reqOf := func(id string) jit.ActivationRequest {
+		return jit.ActivationRequest{ID: id, Beneficiary: "erin@example.com", Entitlement: jit.Entitlement{Project: "p-123456", Role: "roles/x"}}
+	}
+	a, at := requestRecord(nil, policy, reqOf("mpa-a"))
 	if at != -1 || a.Granted == nil || a.Granted.Approver != "carol@example.com" || !a.Granted.Start.Equal(until) || a.Granted.Beneficiary != "erin@example.com" {
 		t.Errorf("mpa-a = %+v at %d", a.Granted, at)
 	}
-	b, at := requestRecord(nil, policy, "mpa-b")
+	b, at := requestRecord(nil, policy, reqOf("mpa-b"))
 	if at != 1 || b.Granted != nil || !cmp.Equal(b.Approvers, []string{"alice@example.com"}) {
 		t.Errorf("mpa-b = %+v at %d", b, at)
 	}
-	if c, _ := requestRecord(nil, policy, "mpa-c"); c.Decided() || len(c.Approvers) > 0 {
-		t.Errorf("mpa-c = %+v", c)
+	for _, id := range []string{"mpa-c", "mpa-d"} {
+		if c, at := requestRecord(nil, policy, reqOf(id)); c.Decided() || len(c.Approvers) > 0 || at != -1 {
+			t.Errorf("%s = %+v at %d", id, c, at)
+		}
 	}
 }
 

@@ -106,12 +106,18 @@ func (c *Client) tryOnce(ctx context.Context, resource string, modify func(*clou
 	}
 	// Conditions need version 3 on write, whatever version came back.
 	policy.Version = 3
+	sweep := c.scheduleSweep(ctx, resource, policy)
 	reason, err := modify(policy)
 	if errors.Is(err, errNothingToWrite) {
 		return err
 	}
 	if err != nil {
 		return &permanentError{err: err}
+	}
+	if sweep != nil {
+		// Scheduled windows whose eligibility is gone end with this write
+		// (schedules.go).
+		sweep(policy)
 	}
 	return c.setPolicy(ctx, resource, policy, reason)
 }

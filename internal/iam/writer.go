@@ -394,7 +394,7 @@ func (c *Client) isIn(policy *cloudresourcemanager.Policy, it *item) bool {
 	if !it.isDecision() {
 		return grantsIn(policy, it)
 	}
-	rec, _ := requestRecord(c.conds, policy, it.req.ID)
+	rec, _ := requestRecord(c.conds, policy, it.req)
 	rec = fill(rec, it.req)
 	rec.Unconfirmed = true
 	dec, err := it.decide(rec)

@@ -73,7 +73,7 @@ func (a Activation) Description() string {
 		}
 		by = strings.Join(names, ", ")
 	}
-	head := fmt.Sprintf("Approved by %s, justification: %s", by, a.Justification)
+	head := fmt.Sprintf(approvedPrefix+"%s, justification: %s", by, a.Justification)
 	if !ValidRequestID(a.ID) {
 		return head
 	}

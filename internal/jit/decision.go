@@ -106,9 +106,21 @@ func ApproverKey(u UserID) string {
 // written for, at the end of its description.
 const requestSuffix = " (request "
 
+// approvedPrefix starts the description of an approved activation.
+const approvedPrefix = "Approved by "
+
 // RequestIDOf returns the request id an activation binding's description
-// carries, or "".
+// carries, or "". The app writes the id only after an approval's
+// "Approved by …, justification: J", as the description's last part:
+// a self-approval never carries one, whatever its justification says,
+// and in an approval the last mark is the app's, after the user's text.
+// (Justifications may not carry the mark, CheckJustification; bindings
+// of deployments that let it through are read safely all the same.)
+// Callers still match the binding's member and role with the request's.
 func RequestIDOf(description string) string {
+	if !strings.HasPrefix(description, approvedPrefix) {
+		return ""
+	}
 	i := strings.LastIndex(description, requestSuffix)
 	if i < 0 || !strings.HasSuffix(description, ")") {
 		return ""

@@ -25,7 +25,8 @@ func TestDescriptionCarriesTheRequestID(t *testing.T) {
 	if utf8.RuneCountInString(d) > MaxDescriptionLength || RequestIDOf(d) != long.ID || !strings.HasPrefix(d, "Approved by alice@example.com, carol@example.com, justification: ") {
 		t.Errorf("long description (%d) %q", utf8.RuneCountInString(d), d)
 	}
-	for _, bad := range []string{"", "(request mpa-)", "x (request jit-abc)", "x (request mpa-a b)", "x (request mpa-abc) trailing"} {
+	for _, bad := range []string{"", "(request mpa-)", "x (request jit-abc)", "x (request mpa-a b)", "x (request mpa-abc) trailing",
+		"Self-approved, justification: x (request mpa-abc)", "Approved by"} {
 		if id := RequestIDOf(bad); id != "" {
 			t.Errorf("RequestIDOf(%q) = %q", bad, id)
 		}

@@ -94,11 +94,42 @@ func FuzzCheckJustification(f *testing.F) {
 	f.Add("INC-1")
 	f.Add("\u202e")
 	p := Policy{MaxDuration: time.Hour}
+	f.Add("CHG-1 (request mpa-abc)")
 	f.Fuzz(func(t *testing.T, j string) {
-		if err := p.CheckJustification(j); err == nil && strings.ContainsAny(j, "\r\n\x00") {
+		err := p.CheckJustification(j)
+		if err == nil && strings.ContainsAny(j, "\r\n\x00") {
 			t.Errorf("accepted %q", j)
 		}
+		if err != nil {
+			return
+		}
+		// An accepted justification never names a request: the binding
+		// of an approval names its own, a self-approval's none.
+		self := Activation{ID: "jit-abc", Justification: j}
+		approved := Activation{ID: "mpa-own", Approver: "dave@example.com", Justification: j}
+		if id := RequestIDOf(self.Description()); id != "" {
+			t.Errorf("self-approval with %q names %q", j, id)
+		}
+		if id := RequestIDOf(approved.Description()); id != approved.ID {
+			t.Errorf("approval with %q names %q", j, id)
+		}
 	})
+}
+
+func TestJustificationsMayNotCarryTheRequestMarker(t *testing.T) {
+	t.Parallel()
+	p := Policy{MaxDuration: time.Hour}
+	for _, j := range []string{"INC-1 (request mpa-abc)", "INC-1 (Request MPA-abc) and more", "(request\u00a0mpa-x", "x ( request  mpa-"} {
+		err := p.CheckJustification(j)
+		if KindOf(err) != KindInvalid || !strings.Contains(MessageOf(err), `cannot contain "(request mpa-…)"`) {
+			t.Errorf("CheckJustification(%q) = %v", j, err)
+		}
+	}
+	for _, j := range []string{"INC-1 (request from the on-call lead)", "mpa-abc", "request mpa-abc"} {
+		if err := p.CheckJustification(j); err != nil {
+			t.Errorf("CheckJustification(%q) = %v", j, err)
+		}
+	}
 }
 
 func TestGrantIDRoundTripAndDescription(t *testing.T) {

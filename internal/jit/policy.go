@@ -60,7 +60,27 @@ func (p Policy) CheckJustification(j string) error {
 			return Invalid(op, "The justification contains characters that are not allowed")
 		}
 	}
+	if HasRequestMarker(j) {
+		return Invalid(op, msgRequestMarker)
+	}
 	return nil
+}
+
+const msgRequestMarker = `The justification cannot contain "(request mpa-…)": the app writes it to mark the request an approval was granted for`
+
+// HasRequestMarker reports whether text carries the mark the app appends to
+// an approved request's binding (" (request mpa-…)"), in any case and
+// spacing. A justification that carried it could make a binding read as
+// the decision of someone else's request (RequestIDOf); nobody needs it to
+// justify access.
+func HasRequestMarker(text string) bool {
+	var b strings.Builder
+	for _, r := range strings.ToLower(text) {
+		if !unicode.IsSpace(r) {
+			b.WriteRune(r)
+		}
+	}
+	return strings.Contains(b.String(), "(requestmpa-")
 }
 
 // CheckJustificationPattern checks a justification against

@@ -118,7 +118,9 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) error {
 	for _, it := range items {
 		j := requestJSON{
 			Token: it.Token, Beneficiary: string(it.Beneficiary),
-			Resource: "projects/" + string(it.Entitlement.Project), ProjectID: string(it.Entitlement.Project),
+			// A folder's or the organization's request has no project:
+			// its resource name is the scope, as in the activation answers.
+			Resource: it.Entitlement.Resource(), ProjectID: scopeName(it.Entitlement),
 			Role: it.Entitlement.Role, EntitlementID: it.Entitlement.ID(), Justification: it.Justification,
 			Reviewers: []string{}, Duration: int64(it.Duration / time.Minute),
 			requestStateJSON: newRequestStateJSON(it.ID, it.RequestedAt, it.ApproveBy, it.State),
