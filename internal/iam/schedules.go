@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/api/cloudresourcemanager/v3"
@@ -35,10 +34,6 @@ import (
 // an eligible binding, or the binding removed, ends the window; a member
 // removed from a *group* that an eligible binding names does not, because
 // the write path cannot see group membership. docs/security.md says so.
-
-// maxAncestors bounds the walk up the resource hierarchy (Google allows
-// folders ten levels deep, under one organization).
-const maxAncestors = 12
 
 // scheduledWindow reads b as a scheduled window of ours: an activation
 // binding of one member whose window starts after now.
@@ -108,7 +103,18 @@ func (c *Client) scheduleSweep(ctx context.Context, resource string, p *cloudres
 	)
 	go func() {
 		defer close(done)
-		ancestors, complete = c.ancestorPolicies(ctx, resource)
+		// The same remembered, live-checked ancestry as a confirmation's
+		// (hierarchy.go).
+		up, err := c.ancestors(ctx, resource)
+		if err != nil {
+			c.opts.Logger.WarnContext(ctx, "reading a resource's ancestors failed; scheduled activations are judged at a later write",
+				slog.String("resource", resource), slog.Any("error", err))
+			return
+		}
+		ancestors, complete = map[string]*cloudresourcemanager.Policy{}, true
+		for _, a := range up {
+			ancestors[a.name] = a.policy
+		}
 	}()
 	return func(p *cloudresourcemanager.Policy) {
 		<-done
@@ -182,69 +188,4 @@ func grounded(role, resourceCondition string, user jit.UserID, own *cloudresourc
 		}
 	}
 	return false
-}
-
-// ancestorPolicies reads the live policies of resource's folders and
-// organization: the parents one after the other, then their policies at
-// once. complete is false when a parent or a policy could not be read.
-func (c *Client) ancestorPolicies(ctx context.Context, resource string) (map[string]*cloudresourcemanager.Policy, bool) {
-	var names []string
-	complete := true
-	for name := resource; len(names) < maxAncestors; {
-		parent, err := c.parentOf(ctx, name)
-		if err != nil {
-			c.opts.Logger.WarnContext(ctx, "reading a resource's parent failed; scheduled activations are judged at a later write",
-				slog.String("resource", name), slog.Any("error", err))
-			complete = false
-			break
-		}
-		if parent == "" {
-			break
-		}
-		names = append(names, parent)
-		name = parent
-	}
-	var (
-		mu       sync.Mutex
-		policies = map[string]*cloudresourcemanager.Policy{}
-		wg       sync.WaitGroup
-	)
-	for _, name := range names {
-		wg.Go(func() {
-			p, err := c.getPolicy(ctx, name)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				c.opts.Logger.WarnContext(ctx, "reading an ancestor's IAM policy failed; scheduled activations are judged at a later write",
-					slog.String("resource", name), slog.Any("error", err))
-				complete = false
-				return
-			}
-			policies[name] = p
-		})
-	}
-	wg.Wait()
-	return policies, complete
-}
-
-// parentOf returns the parent of "projects/P" or "folders/F" ("folders/…"
-// or "organizations/…"), or "" for an organization.
-func (c *Client) parentOf(ctx context.Context, name string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.ReadTimeout)
-	defer cancel()
-	switch {
-	case strings.HasPrefix(name, "projects/"):
-		p, err := c.crm.Projects.Get(name).Context(ctx).Do()
-		if err != nil {
-			return "", fmt.Errorf("get %s: %w", name, err)
-		}
-		return p.Parent, nil
-	case strings.HasPrefix(name, "folders/"):
-		f, err := c.crm.Folders.Get(name).Context(ctx).Do()
-		if err != nil {
-			return "", fmt.Errorf("get %s: %w", name, err)
-		}
-		return f.Parent, nil
-	}
-	return "", nil
 }
