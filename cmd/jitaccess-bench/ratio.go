@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -87,6 +88,36 @@ func requestApproval(ctx context.Context, a *appInstance) (string, error) {
 	return u.Query().Get("activation"), nil
 }
 
+// activateAndFind activates the reviewer's JIT role, as on the roles
+// page, and returns the activation's id from My access.
+func activateAndFind(ctx context.Context, a *appInstance) (string, error) {
+	if _, err := a.do(ctx, reviewer, http.MethodPost, "/api/projects/"+jitProject+"/roles/self-activate", map[string]any{
+		"entitlementIds": []string{jitEntitlement}, "justification": "INC-1 bench", "activationTimeout": 30,
+	}); err != nil {
+		return "", err
+	}
+	body, err := a.do(ctx, reviewer, http.MethodGet, "/api/activations", nil)
+	if err != nil {
+		return "", err
+	}
+	var access struct {
+		Activations []struct {
+			ID       string `json:"id"`
+			Resource string `json:"resource"`
+			Role     string `json:"role"`
+		} `json:"activations"`
+	}
+	if err := json.Unmarshal(body, &access); err != nil {
+		return "", err
+	}
+	for _, g := range access.Activations {
+		if g.Resource == "projects/"+jitProject && g.Role == "roles/cloudsql.client" {
+			return g.ID, nil
+		}
+	}
+	return "", errors.New("My access does not list the activation")
+}
+
 var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+\?activation=[^\s"<>]+`)
 
 func requestPath(token string) string {
@@ -139,6 +170,55 @@ func operations() []operation {
 				_, err := a.do(ctx, reviewer, http.MethodGet, requestPath(token), nil)
 				return err
 			},
+		},
+		{
+			// Candidates: the catalog's projects (1: Policy Analyzer or
+			// projects.search), read live (1) while Asset's index is
+			// searched; then the audit record (1).
+			name: "my access", floor: both(3), prepare: none, act: get("/api/activations", reviewer),
+		},
+		{
+			name: "my access, warm", floor: both(2), act: get("/api/activations", reviewer),
+			prepare: func(ctx context.Context, a *appInstance) (string, error) {
+				_, err := a.do(ctx, reviewer, http.MethodGet, "/api/activations", nil)
+				return "", err
+			},
+		},
+		{
+			name: "end", floor: both(3), prepare: activateAndFind,
+			act: func(ctx context.Context, a *appInstance, id string) error {
+				_, err := a.do(ctx, reviewer, http.MethodPost, "/api/activations/end", map[string]any{"id": id})
+				return err
+			},
+		},
+		{
+			name: "extend", floor: both(3), prepare: activateAndFind,
+			act: func(ctx context.Context, a *appInstance, id string) error {
+				_, err := a.do(ctx, reviewer, http.MethodPost, "/api/activations/extend", map[string]any{"id": id, "activationTimeout": 60})
+				return err
+			},
+		},
+		{
+			// The log is read (1), then the audit record of the read (1).
+			name: "history", floor: both(2), prepare: none, act: get("/api/history", reviewer),
+		},
+		{
+			name: "reject", floor: both(3), elsewhere: true,
+			prepare: requestApproval,
+			warm: func(ctx context.Context, a *appInstance, token string) error {
+				_, err := a.do(ctx, reviewer, http.MethodGet, requestPath(token), nil)
+				return err
+			},
+			act: func(ctx context.Context, a *appInstance, token string) error {
+				_, err := a.do(ctx, reviewer, http.MethodPost, strings.Replace(requestPath(token), "?", "/reject?", 1), map[string]any{"reason": "bench"})
+				return err
+			},
+		},
+		{
+			// The requests in the log (1), each token's keys (1), then each
+			// request's record and events (1).
+			name: "requests to review", floor: both(3), elsewhere: true, prepare: requestApproval,
+			act: get("/api/requests?view=review", reviewer),
 		},
 		{
 			name: "approve", floor: both(3), elsewhere: true,

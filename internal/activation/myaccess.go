@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/jitaccess/jitaccess/internal/jit"
 )
@@ -53,41 +54,9 @@ func (l *Lifecycle) MyAccess(ctx context.Context, caller jit.Principal, q Access
 		}
 	}
 
-	var warnings []string
-	resources, err := l.finder.Resources(ctx, target)
+	grants, warnings, err := l.readAccess(ctx, target)
 	if err != nil {
-		// The index is only a hint; the catalog's projects still cover
-		// every project where the user is eligible.
-		l.svc.opts.Logger.WarnContext(ctx, "searching the Asset index for activations failed", slog.Any("error", err))
-		warnings = append(warnings, "The Cloud Asset index could not be searched; only projects where you are eligible are listed: "+messageOr(err, "see the logs"))
-	}
-	if target != "" {
-		projects, perr := l.svc.catalog.Projects(ctx, target)
-		if perr != nil && err != nil {
-			return Access{}, wrapUpstream(op, "Listing your activations failed", perr)
-		}
-		for _, p := range projects {
-			resources = append(resources, p.ResourceName())
-		}
-		if l.svc.opts.FoldersAndOrganizations {
-			nodes, err := l.svc.catalog.Nodes(ctx, target)
-			if err != nil {
-				warnings = append(warnings, "Folders and organizations could not be listed: "+messageOr(err, "see the logs"))
-			}
-			resources = append(resources, nodes...)
-		}
-	} else if err != nil {
-		return Access{}, wrapUpstream(op, "Listing activations failed", err)
-	}
-	slices.Sort(resources)
-	resources = slices.Compact(resources)
-
-	grants, failed, err := l.bindings.Grants(ctx, resources, target, l.now())
-	if err != nil {
-		return Access{}, wrapUpstream(op, "Reading the IAM policies failed", err)
-	}
-	for _, r := range sortedKeys(failed) {
-		warnings = append(warnings, fmt.Sprintf("The IAM policy of %s could not be read: %s", r, messageOr(failed[r], "see the logs")))
+		return Access{}, wrapUpstream(op, "Listing your activations failed", err)
 	}
 	slices.SortFunc(grants, func(a, b jit.Grant) int {
 		if c := a.Start.Compare(b.Start); c != 0 {
@@ -110,4 +79,104 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// readAccess reads target's activations (everyone's when target is empty)
+// from the live policies, in as few rounds as the sources allow: the
+// catalog's scopes (usually cached) are read live at once, while the Asset
+// index is searched for activations elsewhere; only a resource the index
+// alone names is read in a second round.
+func (l *Lifecycle) readAccess(ctx context.Context, target jit.UserID) ([]jit.Grant, []string, error) {
+	type found struct {
+		resources []string
+		err       error
+	}
+	indexed := make(chan found, 1)
+	go func() {
+		r, err := l.finder.Resources(ctx, target)
+		indexed <- found{r, err}
+	}()
+	var (
+		warnings []string
+		grants   []jit.Grant
+		read     = map[string]bool{}
+		catErr   error
+		mu       sync.Mutex
+	)
+	collect := func(resources []string) error {
+		g, failed, err := l.bindings.Grants(ctx, resources, target, l.now())
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		grants = append(grants, g...)
+		for _, r := range sortedKeys(failed) {
+			warnings = append(warnings, fmt.Sprintf("The IAM policy of %s could not be read: %s", r, messageOr(failed[r], "see the logs")))
+		}
+		return nil
+	}
+	var first []string
+	if target != "" {
+		first, catErr = l.scopesOf(ctx, target, &warnings)
+		slices.Sort(first)
+		first = slices.Compact(first)
+		for _, r := range first {
+			read[r] = true
+		}
+	}
+	// The first round runs while the index is searched.
+	var (
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	if len(first) > 0 {
+		wg.Go(func() { firstErr = collect(first) })
+	}
+	ix := <-indexed
+	wg.Wait()
+	if firstErr != nil {
+		return nil, nil, firstErr
+	}
+	if ix.err != nil {
+		if target == "" || catErr != nil {
+			return nil, nil, ix.err
+		}
+		// The index is only a hint; the catalog's scopes still cover
+		// every resource where the user is eligible.
+		l.svc.opts.Logger.WarnContext(ctx, "searching the Asset index for activations failed", slog.Any("error", ix.err))
+		warnings = append(warnings, "The Cloud Asset index could not be searched; only projects where you are eligible are listed: "+messageOr(ix.err, "see the logs"))
+	}
+	var second []string
+	for _, r := range ix.resources {
+		if !read[r] {
+			read[r] = true
+			second = append(second, r)
+		}
+	}
+	if len(second) > 0 {
+		slices.Sort(second)
+		if err := collect(second); err != nil {
+			return nil, nil, err
+		}
+	}
+	return grants, warnings, nil
+}
+
+// scopesOf lists the projects (and folders and organizations, where they
+// can be activated) where target is eligible, from the catalog.
+func (l *Lifecycle) scopesOf(ctx context.Context, target jit.UserID, warnings *[]string) ([]string, error) {
+	projects, err := l.svc.catalog.Projects(ctx, target)
+	var out []string
+	for _, p := range projects {
+		out = append(out, p.ResourceName())
+	}
+	if l.svc.opts.FoldersAndOrganizations {
+		nodes, nerr := l.svc.catalog.Nodes(ctx, target)
+		if nerr != nil {
+			*warnings = append(*warnings, "Folders and organizations could not be listed: "+messageOr(nerr, "see the logs"))
+		}
+		out = append(out, nodes...)
+	}
+	return out, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -59,10 +60,9 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 	if err != nil {
 		return fail(err)
 	}
-	events := s.decidedInLog(ctx, req)
-	if err := decidedError(op, events); err != nil {
-		return fail(err)
-	}
+	// As for an approval, the log is read while the policy is, and waited
+	// for only briefly inside the write (Approve).
+	logEvents := s.awaitLog(ctx, req)
 	attempted := false
 	rec, err := s.policies.Decide(ctx, req, conf, func(rec jit.RequestRecord) (jit.Decision, error) {
 		if attempted && rec.Unconfirmed && rec.Granted == nil && rec.RejectedBy == caller.Email {
@@ -70,7 +70,7 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 			return jit.Decision{Landed: true}, nil
 		}
 		attempted = true
-		if err := alreadyDecided(op, rec, events); err != nil {
+		if err := alreadyDecided(op, rec, logEvents(logWaitInWrite)); err != nil {
 			return jit.Decision{}, err
 		}
 		return jit.Decision{Reject: caller.Email}, nil
@@ -81,7 +81,7 @@ func (s *Service) Reject(ctx context.Context, caller jit.Principal, token, reaso
 		}
 		return fail(wrapUpstream(op, "Rejecting the activation request failed", err))
 	}
-	state := stateOf(req, rec, events, s.now())
+	state := stateOf(req, rec, logEvents(logWaitInWrite), s.now())
 	state.DecidedAt, state.RejectReason = s.now(), reason
 	e := jit.Event{Kind: jit.EventRejected, Actor: caller, Request: &req,
 		Activations: []jit.Activation{plannedActivation(req, req.RequestedAt)}, Reason: reason}
@@ -154,38 +154,69 @@ func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view R
 	if err != nil {
 		return nil, wrapUpstream(op, "Listing requests failed", err)
 	}
-	out := []RequestItem{}
+	// Each request is verified and its state read on its own: they do
+	// not wait for each other (a bounded number at a time).
+	var picked []jit.RequestEvent
 	seen := map[string]bool{}
 	for _, e := range events {
-		if len(out) >= maxListed || e.Token == "" || seen[e.RequestID] {
+		if len(picked) >= maxListed || e.Token == "" || seen[e.RequestID] {
 			continue
 		}
 		seen[e.RequestID] = true
-		// The token, not the log entry, says what the request is: a
-		// forged entry cannot carry a valid signature, and an expired
-		// token is no longer open.
-		verify := s.tokens.Verify
-		if view == ViewMine {
-			verify = s.tokens.Inspect
+		picked = append(picked, e)
+	}
+	items := make([]*RequestItem, len(picked))
+	errs := make([]error, len(picked))
+	sem := make(chan struct{}, maxListedAtOnce)
+	var wg sync.WaitGroup
+	for i, e := range picked {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			items[i], errs[i] = s.listedRequest(ctx, caller, view, e)
+		})
+	}
+	wg.Wait()
+	out := []RequestItem{}
+	for i, it := range items {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		req, err := verify(ctx, e.Token)
-		if err != nil || req.ID != e.RequestID {
-			continue
+		if it != nil {
+			out = append(out, *it)
 		}
-		if (view == ViewMine && req.Beneficiary != caller.Email) || (view == ViewReview && !req.IsReviewer(caller.Email)) {
-			continue
-		}
-		state, err := s.requestState(ctx, req, nil, false)
-		if err != nil {
-			return nil, err
-		}
-		if view == ViewReview && (state.Status != jit.RequestPending ||
-			slices.ContainsFunc(state.Approvals, func(a jit.Approval) bool { return a.By == caller.Email })) {
-			continue
-		}
-		out = append(out, RequestItem{Token: e.Token, ActivationRequest: req, State: state})
 	}
 	return out, nil
+}
+
+// maxListedAtOnce bounds the requests of a list read at the same time.
+const maxListedAtOnce = 16
+
+// listedRequest is one request of a list, or nil when it is not to be
+// listed: the token, not the log entry, says what the request is (a forged
+// entry cannot carry a valid signature, and an expired token is no longer
+// open).
+func (s *Service) listedRequest(ctx context.Context, caller jit.Principal, view RequestView, e jit.RequestEvent) (*RequestItem, error) {
+	verify := s.tokens.Verify
+	if view == ViewMine {
+		verify = s.tokens.Inspect
+	}
+	req, err := verify(ctx, e.Token)
+	if err != nil || req.ID != e.RequestID {
+		return nil, nil
+	}
+	if (view == ViewMine && req.Beneficiary != caller.Email) || (view == ViewReview && !req.IsReviewer(caller.Email)) {
+		return nil, nil
+	}
+	state, err := s.requestState(ctx, req, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if view == ViewReview && (state.Status != jit.RequestPending ||
+		slices.ContainsFunc(state.Approvals, func(a jit.Approval) bool { return a.By == caller.Email })) {
+		return nil, nil
+	}
+	return &RequestItem{Token: e.Token, ActivationRequest: req, State: state}, nil
 }
 
 // link is the request page's link, or "" without Options.Link.

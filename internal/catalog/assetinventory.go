@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,9 +56,15 @@ func NewAssetInventory(assetClient *asset.Client, crm *cloudresourcemanager.Serv
 	return &AssetInventory{asset: assetClient, crm: crm, identity: identity, opts: opts}
 }
 
-// Projects lists the projects matching AVAILABLE_PROJECTS_QUERY.
+// Projects lists the projects matching AVAILABLE_PROJECTS_QUERY. The list
+// is the same for every user, so it is cached once for all of them: the
+// project picker and My access no longer search Resource Manager on every
+// page.
 func (c *AssetInventory) Projects(ctx context.Context, _ jit.UserID) ([]jit.ProjectID, error) {
-	return searchProjects(ctx, c.crm, c.opts, "catalog.AssetInventory.Projects")
+	ps, err := get(ctx, c.opts.Cache, cacheKey{kind: "projects", arg: c.opts.ProjectsQuery}, func(ctx context.Context) ([]jit.ProjectID, error) {
+		return searchProjects(ctx, c.crm, c.opts, "catalog.AssetInventory.Projects")
+	})
+	return slices.Clone(ps), err
 }
 
 // effectiveBindings returns the bindings that apply to project: its own

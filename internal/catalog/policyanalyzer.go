@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,7 +76,11 @@ func conditional(r *assetpb.IamPolicyAnalysisResult) bool {
 func (c *PolicyAnalyzer) Projects(ctx context.Context, user jit.UserID) ([]jit.ProjectID, error) {
 	const op = "catalog.PolicyAnalyzer.Projects"
 	if c.opts.ProjectsQuery != "" {
-		return searchProjects(ctx, c.crm, c.opts, op)
+		// The same for every user: cached once for all (see AssetInventory).
+		ps, err := get(ctx, c.opts.Cache, cacheKey{kind: "projects", arg: c.opts.ProjectsQuery}, func(ctx context.Context) ([]jit.ProjectID, error) {
+			return searchProjects(ctx, c.crm, c.opts, op)
+		})
+		return slices.Clone(ps), err
 	}
 	ix, err := c.index(ctx, user)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -93,13 +94,21 @@ func (s *Server) listActivations(w http.ResponseWriter, r *http.Request) error {
 		q.All = all
 	}
 	lc := s.opts.Lifecycle
+	// Whether the caller may see the administrator's controls does not
+	// wait for their activations, nor they for it.
+	var (
+		admin    bool
+		adminErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { admin, adminErr = lc.IsAdministrator(r.Context(), p) })
 	access, err := lc.MyAccess(r.Context(), p, q)
+	wg.Wait()
 	if err != nil {
 		return err
 	}
-	admin, err := lc.IsAdministrator(r.Context(), p)
-	if err != nil {
-		return err
+	if adminErr != nil {
+		return adminErr
 	}
 	now := s.now()
 	out := activationsResponse{Activations: []activationJSON{}, Warnings: append([]string{}, access.Warnings...),
