@@ -39,12 +39,15 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 		return jit.Grant{}, err
 	}
 	l.svc.policies.Prepare(ctx, scope, nil)
-	old, err := l.bindings.Find(ctx, ref)
-	if err != nil {
-		return jit.Grant{}, wrapUpstream(op, "Extending the activation failed", err)
+	// The id names the binding, window and all: everything but the
+	// justification is known before anything is read, and the
+	// justification is carried over inside the write.
+	old, ok := condition.ParseActivation(condition.ActivationTitle, ref.Expression)
+	if !ok {
+		return jit.Grant{}, jit.Invalid(op, "The activation id is not valid")
 	}
 	now := l.now()
-	if old.Status(now) == jit.GrantExpired {
+	if !now.Before(old.End) {
 		return jit.Grant{}, jit.E(op, jit.KindNotFound, "The activation has already expired; activate the role again instead", nil)
 	}
 	base := now
@@ -52,11 +55,8 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 		base = old.Start
 	}
 	end := base.Add(duration)
-	ent := scope.Entitlement(old.Role, old.ResourceCondition)
-	act := jit.Activation{
-		Type: jit.JIT, Beneficiary: caller.Email, Entitlement: ent,
-		Justification: old.Justification, Start: old.Start, End: end,
-	}
+	ent := scope.Entitlement(ref.Role, old.ResourceCondition)
+	act := jit.Activation{Type: jit.JIT, Beneficiary: caller.Email, Entitlement: ent, Start: old.Start, End: end}
 	act.ID, err = jit.NewActivationID(jit.JIT, l.svc.opts.Random)
 	if err != nil {
 		return jit.Grant{}, err
@@ -76,17 +76,24 @@ func (l *Lifecycle) Extend(ctx context.Context, caller jit.Principal, id string,
 		return fail(jit.Invalid(op, fmt.Sprintf("The activation already lasts until %s; choose a longer duration to extend it",
 			old.End.UTC().Format(timeFormat))))
 	}
-	if err := pol.CheckJustification(old.Justification); err != nil {
-		return fail(jit.Invalid(op, "The activation has no justification the app can carry over; activate the role again instead"))
-	}
-	if err := pol.CheckJustificationPattern(old.Justification); err != nil {
-		return fail(err)
-	}
 	conf, err := l.eligibility(ctx, caller.Email, scope, ent)
 	if err != nil {
 		return fail(err)
 	}
-	if err := l.bindings.Replace(ctx, ref, act, conf); err != nil {
+	err = l.bindings.Replace(ctx, ref, conf, func(g jit.Grant) (jit.Activation, error) {
+		act.Justification = g.Justification
+		if err := pol.CheckJustification(g.Justification); err != nil {
+			return jit.Activation{}, jit.Invalid(op, "The activation has no justification the app can carry over; activate the role again instead")
+		}
+		if err := pol.CheckJustificationPattern(g.Justification); err != nil {
+			return jit.Activation{}, err
+		}
+		return act, nil
+	})
+	if err != nil {
+		if k := jit.KindOf(err); k == jit.KindInvalid {
+			return fail(err)
+		}
 		return fail(wrapUpstream(op, "Extending the activation failed", err))
 	}
 	l.svc.record(ctx, jit.Event{Kind: jit.EventExtended, Actor: caller, Activations: []jit.Activation{act}, Detail: detail})

@@ -34,9 +34,10 @@ type Bindings interface {
 	// Revoke removes the binding ref names and returns it; KindNotFound
 	// when there is none (any more).
 	Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error)
-	// Replace swaps the binding ref names for act's in one write, once
-	// conf holds in the live policies (see Policies).
-	Replace(ctx context.Context, ref jit.GrantRef, act jit.Activation, conf jit.Confirmation) error
+	// Replace swaps the binding ref names for the activation build makes
+	// of it, as read in the same write, once conf holds in the live
+	// policies (see Policies); an error of build is returned as it is.
+	Replace(ctx context.Context, ref jit.GrantRef, conf jit.Confirmation, build func(old jit.Grant) (jit.Activation, error)) error
 }
 
 // Groups answers group membership, nested groups included.

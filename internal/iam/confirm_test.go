@@ -158,7 +158,7 @@ func TestAWriteThatNothingConfirmsIsRefused(t *testing.T) {
 	}); jit.KindOf(err) != jit.KindInternal {
 		t.Errorf("Decide without a confirmation: %v, want an internal error", err)
 	}
-	if err := c.Replace(t.Context(), jit.GrantRef{Resource: resource, Role: act.Entitlement.Role, Member: act.Beneficiary.Member()}, act, jit.Confirmation{}); jit.KindOf(err) != jit.KindInternal {
+	if err := c.Replace(t.Context(), jit.GrantRef{Resource: resource, Role: act.Entitlement.Role, Member: act.Beneficiary.Member()}, jit.Confirmation{}, func(jit.Grant) (jit.Activation, error) { return act, nil }); jit.KindOf(err) != jit.KindInternal {
 		t.Errorf("Replace without a confirmation: %v, want an internal error", err)
 	}
 	if after, _ := e.World.Policy(resource); after.Etag != before.Etag {

@@ -177,47 +177,55 @@ func (c *Client) Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error
 	return removed, err
 }
 
-// Replace swaps the binding ref names for the binding of act in one
-// read-modify-write: at no moment does the member hold neither or both.
-// conf (the beneficiary's eligibility) is confirmed in the live policies
-// inside the same read-modify-write, as for Grant. Errors: as Revoke, and
-// KindDenied when conf no longer holds.
-func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, act jit.Activation, conf jit.Confirmation) error {
+// Replace swaps the binding ref names for the binding of the activation
+// build makes of it (as read in the same read-modify-write), in one
+// write: at no moment does the member hold neither or both. conf (the
+// beneficiary's eligibility) is confirmed in the live policies inside the
+// same read-modify-write, as for Grant. An error of build ends the write
+// and is returned as it is. Errors: as Revoke, and KindDenied when conf no
+// longer holds.
+func (c *Client) Replace(ctx context.Context, ref jit.GrantRef, conf jit.Confirmation, build func(old jit.Grant) (jit.Activation, error)) error {
 	const op = "iam.Replace"
-	if !act.End.After(act.Start) || act.Entitlement.Role != ref.Role || !strings.EqualFold(act.Beneficiary.Member(), ref.Member) {
-		return jit.E(op, jit.KindInternal, "", errors.New("the replacement is not for the same role and member"))
-	}
 	if conf.Empty() && !c.opts.Unconfirmed {
 		return errUnconfirmed(op)
 	}
-	defer c.written(act.Beneficiary)
+	if u, ok := jit.UserOfMember(ref.Member); ok {
+		defer c.written(u)
+	}
 	var up hierarchy
 	if needsAncestors(ref.Resource, conf) {
 		up = c.readHierarchy(ctx, ref.Resource)
 	}
-	replacement := jit.GrantRef{Resource: ref.Resource, Role: ref.Role, Member: ref.Member,
-		Expression: condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition)}
-	return c.modifyResource(ctx, ref.Resource, act.Description(), func(p *cloudresourcemanager.Policy, unsure bool) error {
+	var replacement *jit.GrantRef // what an earlier attempt wrote
+	return c.modifyResource(ctx, ref.Resource, "Extending a just-in-time activation", func(p *cloudresourcemanager.Policy, unsure bool) error {
 		i := indexOf(c.conds, p, ref)
-		if i < 0 && unsure && indexOf(c.conds, p, replacement) >= 0 {
+		if i < 0 && unsure && replacement != nil && indexOf(c.conds, p, *replacement) >= 0 {
 			return errNothingToWrite // our earlier attempt replaced it
 		}
 		if i < 0 {
 			return errNoSuchGrant(op)
 		}
-		if old, _ := grantOf(c.conds, ref.Resource, p.Bindings[i]); old.Status(c.opts.Clock()) == jit.GrantExpired {
+		old, _ := grantOf(c.conds, ref.Resource, p.Bindings[i])
+		if old.Status(c.opts.Clock()) == jit.GrantExpired {
 			return errNoSuchGrant(op)
 		}
 		if _, err := confirmIn(ref.Resource, p, up, conf); err != nil {
 			return err
 		}
+		act, err := build(old)
+		if err != nil {
+			return err
+		}
+		if !act.End.After(act.Start) || act.Entitlement.Role != ref.Role || !strings.EqualFold(act.Beneficiary.Member(), ref.Member) {
+			return jit.E(op, jit.KindInternal, "", errors.New("the replacement is not for the same role and member"))
+		}
+		expr := condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition)
+		replacement = &jit.GrantRef{Resource: ref.Resource, Role: ref.Role, Member: ref.Member, Expression: expr}
 		p.Bindings[i] = &cloudresourcemanager.Binding{
 			Role:    ref.Role,
 			Members: []string{p.Bindings[i].Members[0]},
 			Condition: &cloudresourcemanager.Expr{
-				Title:       condition.ActivationTitle,
-				Description: truncate(act.Description(), maxDescription),
-				Expression:  condition.ActivationExpression(act.Start, act.End, act.Entitlement.ResourceCondition),
+				Title: condition.ActivationTitle, Description: truncate(act.Description(), maxDescription), Expression: expr,
 			},
 		}
 		sweepExpired(c.conds, p, c.opts.Clock())

@@ -154,7 +154,7 @@ func TestReplaceSwapsTheWindowInOneWriteOnFoldersToo(t *testing.T) {
 	act := jit.Activation{Type: jit.JIT, Beneficiary: "alice@example.com", Justification: "INC-3",
 		Entitlement: jit.Entitlement{Role: "roles/logging.viewer"}, Start: grants[0].Start, End: now.Add(time.Hour)}
 	writes := e.World.PolicyWrites(resource)
-	if err := c.Replace(t.Context(), grants[0].Ref(), act, jit.Confirmation{}); err != nil {
+	if err := c.Replace(t.Context(), grants[0].Ref(), jit.Confirmation{}, func(jit.Grant) (jit.Activation, error) { return act, nil }); err != nil {
 		t.Fatal(err)
 	}
 	acts := emutest.Activations(t, e.World, resource)
@@ -162,7 +162,7 @@ func TestReplaceSwapsTheWindowInOneWriteOnFoldersToo(t *testing.T) {
 		acts[0].Condition.Expression != condition.ActivationExpression(grants[0].Start, now.Add(time.Hour), "") {
 		t.Errorf("after Replace: %d writes, bindings %+v (bob's expired one should be swept)", e.World.PolicyWrites(resource)-writes, acts)
 	}
-	if err := c.Replace(t.Context(), grants[0].Ref(), act, jit.Confirmation{}); jit.KindOf(err) != jit.KindNotFound {
+	if err := c.Replace(t.Context(), grants[0].Ref(), jit.Confirmation{}, func(jit.Grant) (jit.Activation, error) { return act, nil }); jit.KindOf(err) != jit.KindNotFound {
 		t.Errorf("replacing the replaced binding: %v", err)
 	}
 }
@@ -303,7 +303,7 @@ func TestALostAnswerIsResolvedByReadingThePolicy(t *testing.T) {
 	lossy.n = 1
 	lossy.mu.Unlock()
 	act := activationFor(grants[1].Beneficiary, "prod-payments-db", "roles/cloudsql.client", grants[1].Start, 2*time.Hour)
-	if err := c.Replace(t.Context(), grants[1].Ref(), act, jit.Confirmation{}); err != nil {
+	if err := c.Replace(t.Context(), grants[1].Ref(), jit.Confirmation{}, func(jit.Grant) (jit.Activation, error) { return act, nil }); err != nil {
 		t.Errorf("Replace with a lost answer: %v", err)
 	}
 	acts := emutest.Activations(t, e.World, "projects/prod-payments-db")
