@@ -29,8 +29,6 @@ type Bindings interface {
 	// activation bindings of user (everyone's when user is empty);
 	// failed holds the resources that could not be read.
 	Grants(ctx context.Context, resources []string, user jit.UserID, now time.Time) (grants []jit.Grant, failed map[string]error, err error)
-	// Find returns the binding ref names, or KindNotFound.
-	Find(ctx context.Context, ref jit.GrantRef) (jit.Grant, error)
 	// Revoke removes the binding ref names and returns it; KindNotFound
 	// when there is none (any more).
 	Revoke(ctx context.Context, ref jit.GrantRef) (jit.Grant, error)

@@ -98,22 +98,6 @@ func (c *Client) Grants(ctx context.Context, resources []string, user jit.UserID
 	return grants, failed, nil
 }
 
-// Find returns the live grant ref names, or a KindNotFound error when
-// the policy holds no such binding (it ended, expired and was swept, or
-// was extended, which changes its id).
-func (c *Client) Find(ctx context.Context, ref jit.GrantRef) (jit.Grant, error) {
-	const op = "iam.Find"
-	p, err := c.getPolicy(ctx, ref.Resource)
-	if err != nil {
-		return jit.Grant{}, translateResource(op, ref.Resource, err)
-	}
-	if i := indexOf(c.conds, p, ref); i >= 0 {
-		g, _ := grantOf(c.conds, ref.Resource, p.Bindings[i])
-		return g, nil
-	}
-	return jit.Grant{}, errNoSuchGrant(op)
-}
-
 func errNoSuchGrant(op string) error {
 	return jit.E(op, jit.KindNotFound,
 		"There is no such activation: it has already ended, or it expired, or it was extended (which gives it a new id). Reload the list.", nil)
