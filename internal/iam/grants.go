@@ -25,7 +25,7 @@ import (
 // maxParallelReads bounds the getIamPolicy calls one listing runs at
 // once: enough to list a few hundred projects in a few seconds, few
 // enough to stay well inside Resource Manager's per-minute read quota.
-const maxParallelReads = 8
+const maxParallelReads = 16
 
 // grantOf reads a binding as an activation grant of resource; ok is false
 // for every binding the app did not write.
