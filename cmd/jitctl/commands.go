@@ -69,7 +69,8 @@ type (
 		ApprovalsRequired                                     int
 	}
 	historyEntry struct {
-		Time, Event, User, Resource, Role, Justification, ApprovedBy, Reason string
+		Time, Event, Title, User, Resource, Role, Justification, ApprovedBy, Reason string
+		Failed                                                                      bool
 	}
 )
 
@@ -474,7 +475,10 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 	status.Flags().BoolVar(&all, "all", false, "everybody's access (administrators)")
 
 	var hf struct{ user, resource, role, from, to, pageToken string }
-	var pageSize int
+	var (
+		pageSize int
+		kinds    []string
+	)
 	history := &cobra.Command{
 		Use: "history", Short: "Show what happened: requests, approvals, activations, ends", Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -492,6 +496,9 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			if pageSize > 0 {
 				q.Set("pageSize", strconv.Itoa(pageSize))
 			}
+			for _, k := range kinds {
+				q.Add("kind", k)
+			}
 			var out struct {
 				Entries       []historyEntry
 				NextPageToken string
@@ -507,10 +514,18 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 					if e.ApprovedBy != "" {
 						details += " (approved by " + e.ApprovedBy + ")"
 					}
-					if e.Reason != "" {
-						details += " (" + e.Reason + ")"
+					switch {
+					case e.Failed && e.Reason != "":
+						details += " (failed: " + e.Reason + ")"
+					case e.Reason != "":
+						details += " (reason: " + e.Reason + ")"
 					}
-					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time, e.Event, e.User, e.Resource, e.Role, strings.TrimSpace(details))
+					// The app names each entry (title); an older one sends only the id.
+					name := e.Title
+					if name == "" {
+						name = e.Event
+					}
+					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time, name, e.User, e.Resource, e.Role, strings.TrimSpace(details))
 				}
 				if out.NextPageToken != "" {
 					_, _ = fmt.Fprintf(w, "More: --page-token %s\n", out.NextPageToken)
@@ -526,6 +541,7 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 	hflags.StringVar(&hf.to, "to", "", "up to this RFC 3339 time")
 	hflags.IntVar(&pageSize, "page-size", 0, "entries per page")
 	hflags.StringVar(&hf.pageToken, "page-token", "", "the page to show, from the previous one")
+	hflags.StringSliceVar(&kinds, "kind", nil, "only these kinds: activation, request, decision, end, extension, read, all (default: all but reads)")
 
 	var review bool
 	requests := &cobra.Command{

@@ -134,6 +134,13 @@ func TestEndToEndAgainstTheDemo(t *testing.T) {
 	jitctl(t, dave, "end", id).want(t, exitInvalid, "", "jitctl: ")
 	jitctl(t, dave, "status").want(t, exitOK, "No active or scheduled access.", "")
 	jitctl(t, dave, "history", "--resource", "projects/prod-payments-db").want(t, exitOK, "INC-42 db failover", "")
+	// Entries have names, reads only on request.
+	r = jitctl(t, dave, "history")
+	if !strings.Contains(r.stdout, "Activated") || !strings.Contains(r.stdout, "Ended") || strings.Contains(r.stdout, "Listed") || strings.Contains(r.stdout, "api.") {
+		t.Errorf("history:\n%s", r.stdout)
+	}
+	jitctl(t, dave, "history", "--kind", "read").want(t, exitOK, "Listed projects", "")
+	jitctl(t, dave, "history", "--kind", "reads").want(t, exitInvalid, "", `kind "reads" is not one of`)
 
 	// The app's rules, with its messages.
 	jitctl(t, dave, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "no ticket", "-d", "30m").

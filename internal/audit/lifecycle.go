@@ -171,6 +171,12 @@ func (h *History) filter(q jit.HistoryQuery) string {
 	if q.Role != "" {
 		fmt.Fprintf(&b, ` AND labels.role = %q`, q.Role)
 	}
+	if len(q.Events) > 0 {
+		fmt.Fprintf(&b, ` AND %s`, eventsFilter(q.Events))
+	}
+	if len(q.ExcludeEvents) > 0 {
+		fmt.Fprintf(&b, ` AND NOT %s`, eventsFilter(q.ExcludeEvents))
+	}
 	if !q.From.IsZero() {
 		fmt.Fprintf(&b, ` AND timestamp >= %q`, q.From.UTC().Format(time.RFC3339))
 	}
@@ -178,6 +184,15 @@ func (h *History) filter(q jit.HistoryQuery) string {
 		fmt.Fprintf(&b, ` AND timestamp < %q`, q.To.UTC().Format(time.RFC3339))
 	}
 	return b.String()
+}
+
+// eventsFilter matches entries of any of the event ids.
+func eventsFilter(events []string) string {
+	terms := make([]string, len(events))
+	for i, ev := range events {
+		terms[i] = fmt.Sprintf(`labels.event = %q`, ev)
+	}
+	return "(" + strings.Join(terms, " OR ") + ")"
 }
 
 func historyEntry(e *logging.Entry) jit.HistoryEntry {

@@ -48,6 +48,9 @@ type HistoryQuery struct {
 	From, To  time.Time
 	PageSize  int
 	PageToken string
+	// Events, when not empty, keeps only entries of these audit event ids
+	// ("api.activateRole", …); ExcludeEvents drops entries of these.
+	Events, ExcludeEvents []string
 }
 
 // HistoryEntry is one audit entry as the history view shows it.
