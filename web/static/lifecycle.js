@@ -246,8 +246,11 @@ function historyDetails(e) {
   if (e.comment) details.push(`Comment: ${e.comment}`);
   if (e.approvedBy) details.push(`approved by ${e.approvedBy}`);
   if (e.beneficiary && e.beneficiary !== e.user) details.push(`for ${e.beneficiary}`);
-  // A failure granted nothing: the window it asked for would mislead.
-  if (e.start && !e.failed) details.push(`${localTime(e.start)} – ${localTime(e.end)}`);
+  // Only a grant's window is shown: a failure, a request, an approval
+  // short of its quorum or a rejection granted nothing, and the window
+  // it names would mislead.
+  const granted = ['activation', 'end', 'extension'].includes(e.kind);
+  if (e.start && !e.failed && granted) details.push(`${localTime(e.start)} – ${localTime(e.end)}`);
   if (details.length === 0 && e.kind === 'other') details.push(e.message);
   return details.join('; ') || '-';
 }
