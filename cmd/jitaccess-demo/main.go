@@ -88,9 +88,12 @@ jitaccess demo is running. Open %[1]s in a browser.
   For jitctl:  curl -s '%[1]s/_demo/credentials?user=dave@example.com' > /tmp/dave.json
                JITCTL_URL=%[1]s JITCTL_AUDIENCE=%[2]s \
                JITCTL_CREDENTIALS=/tmp/dave.json go run ./cmd/jitctl roles -p prod-payments-db
+  Emulated Google Cloud:   %[3]s
+  Compatibility report:    GOOGLE_CLOUD_PROJECT=%[4]s RESOURCE_SCOPE=%[5]s \
+                           go run ./cmd/jitaccess compat-report -emulator %[3]s
 
 Press Ctrl-C to stop.
-`, d.URL, emulated.IAPClientID)
+`, d.URL, emulated.IAPClientID, strings.TrimSuffix(d.Emulator.Endpoints().ResourceManager, "/"), emulated.ProjectID, emulated.Scope)
 	<-ctx.Done()
 	if err := d.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		return err

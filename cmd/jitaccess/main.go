@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +18,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -41,8 +42,18 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "jitaccess: %v\n", err)
+		var exit exitCoder
+		if errors.As(err, &exit) {
+			os.Exit(exit.ExitCode())
+		}
 		os.Exit(1)
 	}
+}
+
+// exitCoder is an error that ends the process with a code other than 1.
+type exitCoder interface {
+	error
+	ExitCode() int
 }
 
 // run is main without the process: it serves until ctx is cancelled.
@@ -51,9 +62,17 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if len(args) > 1 {
 		rest = args[1:]
 	}
-	report := slices.Equal(rest, []string{"compat-report"})
+	report := len(rest) > 0 && rest[0] == "compat-report"
 	if len(rest) > 0 && !report {
 		return fmt.Errorf("unexpected arguments %q: jitaccess is configured through environment variables, see docs/configuration.md (the one command is compat-report)", rest)
+	}
+	var reportFlags compatFlags
+	if report {
+		if err := reportFlags.parse(rest[1:], stderr); errors.Is(err, flag.ErrHelp) {
+			return nil // the usage is all that was asked for
+		} else if err != nil {
+			return err
+		}
 	}
 	cfg, err := config.Load(lookup)
 	if err != nil {
@@ -62,7 +81,7 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	if report {
 		// Before switching from 1.8.1: which bindings become eligible; and
 		// at any time, which approver bindings have no effect.
-		return app.CompatReport(ctx, cfg, app.Environment{}, stdout)
+		return compatReport(ctx, cfg, reportFlags, stdout)
 	}
 	logger := slog.New(cloudlog.NewHandler(stdout, &cloudlog.HandlerOptions{Level: cfg.LogLevel}))
 	logger.InfoContext(ctx, "Starting jitaccess "+version(),

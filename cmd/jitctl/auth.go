@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -81,6 +82,9 @@ func newTokenSource(s settings, env func(string) string, httpClient *http.Client
 	if err := json.Unmarshal(data, &file); err != nil {
 		return nil, &authError{fmt.Sprintf("credentials %s are not JSON: %v", path, err)}
 	}
+	if err := checkCredentialEndpoints(path, data); err != nil {
+		return nil, err
+	}
 	switch file.Type {
 	case "authorized_user":
 		tokenURL := file.TokenURI
@@ -107,6 +111,68 @@ func newTokenSource(s settings, env func(string) string, httpClient *http.Client
 		}, nil
 	}
 	return nil, &authError{fmt.Sprintf("credentials %s have type %q; jitctl needs authorized_user or a service account", path, file.Type)}
+}
+
+// checkCredentialEndpoints refuses a credentials file that would have
+// jitctl send its secrets in clear text: every endpoint it names, its
+// source credentials' too, must be https, or http on loopback (make run,
+// the emulator). Whoever wrote the file, or can change it, could
+// otherwise read the refresh token off the network.
+func checkCredentialEndpoints(path string, data []byte) error {
+	var file map[string]json.RawMessage
+	if err := json.Unmarshal(data, &file); err != nil {
+		return &authError{fmt.Sprintf("credentials %s are not a JSON object: %v", path, err)}
+	}
+	check := func(prefix string, fields map[string]json.RawMessage) error {
+		// The fields naming where the file's secrets are sent: the refresh
+		// token and client secret, a service account's signed assertion, a
+		// federated subject token, or the access token to impersonate with.
+		for _, name := range []string{"token_uri", "token_url", "service_account_impersonation_url"} {
+			raw, ok := fields[name]
+			if !ok {
+				continue
+			}
+			var endpoint string
+			if err := json.Unmarshal(raw, &endpoint); err != nil {
+				return &authError{fmt.Sprintf("credentials %s: %s%s is not a string", path, prefix, name)}
+			}
+			if endpoint != "" && !secureEndpoint(endpoint) {
+				return &authError{fmt.Sprintf("credentials %s: %s%s %q is not https; jitctl sends credentials (refresh token, client secret, signed assertions) over plain http only to localhost", path, prefix, name, endpoint)}
+			}
+		}
+		return nil
+	}
+	if err := check("", file); err != nil {
+		return err
+	}
+	if raw, ok := file["source_credentials"]; ok {
+		var source map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &source); err != nil {
+			return &authError{fmt.Sprintf("credentials %s: source_credentials is not a JSON object", path)}
+		}
+		return check("source_credentials.", source)
+	}
+	return nil
+}
+
+// secureEndpoint reports whether secrets may be sent to the absolute URL
+// raw: https, or http to a loopback host.
+func secureEndpoint(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Scheme == "https" || (u.Scheme == "http" && loopbackHost(u.Hostname()))
+}
+
+// loopbackHost reports whether host is this machine only: "localhost" or
+// a loopback IP address (not a name that merely starts like one).
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // idToken unwraps idtoken's token: the ID token is its AccessToken.

@@ -55,6 +55,10 @@ type (
 		Reviewers     []user
 		Justification string
 		Entitlements  []activationEntitlement
+		// The state of an approval request; absent for self-activations.
+		Status            string
+		Approvals         []struct{ By, At string }
+		ApprovalsRequired int
 	}
 	activation struct {
 		ID, Resource, Role, ResourceCondition, Beneficiary, Start, End, Status, ApprovedBy, Justification string
@@ -65,15 +69,19 @@ type (
 		ApprovalsRequired                                     int
 	}
 	historyEntry struct {
-		Time, Event, User, Resource, Role, Justification, ApprovedBy, Reason string
+		Time, Event, Title, User, Resource, Role, Justification, ApprovedBy, Reason string
+		Failed                                                                      bool
 	}
 )
 
 func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
-	var project string
-	projectFlag := func(c *cobra.Command) {
-		c.Flags().StringVarP(&project, "project", "p", "", "the project ID (required)")
-		_ = c.MarkFlagRequired("project")
+	var sf scopeFlags
+	// scopeFlag adds --project, --folder and --organization, of which a
+	// command takes one: where the role is.
+	scopeFlag := func(c *cobra.Command) {
+		c.Flags().StringVarP(&sf.project, "project", "p", "", "the project ID")
+		c.Flags().StringVar(&sf.folder, "folder", "", "a folder's number (folders/F also works), instead of a project")
+		c.Flags().StringVar(&sf.organization, "organization", "", "the organization's number (organizations/O also works), instead of a project")
 	}
 	// show writes the raw JSON with --json, else calls human.
 	show := func(c *cobra.Command, raw []byte, human func(w *tabwriter.Writer)) error {
@@ -112,16 +120,49 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 		},
 	}
 
+	// folders and organizations list the other levels where roles can be
+	// activated (ACTIVATION_ON_FOLDERS_AND_ORGANIZATIONS).
+	var levels []*cobra.Command
+	for _, level := range []struct{ use, short string }{
+		{"folders", "List the folders where I have eligible roles (when the app activates on folders)"},
+		{"organizations", "List the organization, if I have eligible roles on it (when the app activates on it)"},
+	} {
+		levels = append(levels, &cobra.Command{
+			Use: level.use, Short: level.short, Args: exactArgs(0, "no arguments"),
+			RunE: func(c *cobra.Command, _ []string) error {
+				cl, ctx, cancel, err := connect(c)
+				if err != nil {
+					return err
+				}
+				defer cancel()
+				var out map[string][]string
+				raw, err := cl.call(ctx, http.MethodGet, "/api/"+level.use, nil, nil, &out)
+				if err != nil {
+					return err
+				}
+				return show(c, raw, func(w *tabwriter.Writer) {
+					for _, r := range out[level.use] {
+						_, _ = fmt.Fprintln(w, r)
+					}
+				})
+			},
+		})
+	}
+
 	roles := &cobra.Command{
-		Use: "roles", Short: "List my eligible roles on a project", Args: exactArgs(0, "no arguments; the project goes in --project"),
-		Example: "  jitctl roles --project prod-db",
+		Use: "roles", Short: "List my eligible roles on a project, folder or the organization", Args: exactArgs(0, "no arguments; the project goes in --project"),
+		Example: "  jitctl roles --project prod-db\n  jitctl roles --folder 1001",
 		RunE: func(c *cobra.Command, _ []string) error {
+			resource, err := sf.resource(true)
+			if err != nil {
+				return err
+			}
 			cl, ctx, cancel, err := connect(c)
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			ents, raw, err := listRoles(ctx, cl, project)
+			ents, raw, err := listRoles(ctx, cl, resource)
 			if err != nil {
 				return err
 			}
@@ -141,7 +182,7 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			})
 		},
 	}
-	projectFlag(roles)
+	scopeFlag(roles)
 
 	var (
 		roleNames     []string
@@ -157,12 +198,16 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			if err := checkTiming(duration, start); err != nil {
 				return err
 			}
+			resource, err := sf.resource(true)
+			if err != nil {
+				return err
+			}
 			cl, ctx, cancel, err := connect(c)
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			ids, err := resolveRoles(ctx, cl, project, roleNames, "JIT")
+			ids, err := resolveRoles(ctx, cl, resource, roleNames, "JIT")
 			if err != nil {
 				return err
 			}
@@ -171,18 +216,18 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 				return err
 			}
 			var out activationResponse
-			raw, err := cl.call(ctx, http.MethodPost, "/api/projects/"+url.PathEscape(project)+"/roles/self-activate", nil, body, &out)
+			raw, err := cl.call(ctx, http.MethodPost, apiPath(resource)+"/roles/self-activate", nil, body, &out)
 			if err != nil {
 				return err
 			}
 			return show(c, raw, func(w *tabwriter.Writer) {
 				for _, e := range out.Entitlements {
-					_, _ = fmt.Fprintf(w, "Activated %s on project %s: %s, %s to %s\n", e.Name, e.ProjectID, e.Status, unixTime(e.StartTime), unixTime(e.EndTime))
+					_, _ = fmt.Fprintf(w, "Activated %s on %s: %s, %s to %s\n", e.Name, describe(e.ProjectID), e.Status, unixTime(e.StartTime), unixTime(e.EndTime))
 				}
 			})
 		},
 	}
-	projectFlag(activate)
+	scopeFlag(activate)
 	activate.Flags().StringSliceVarP(&roleNames, "role", "r", nil, "a role to activate, e.g. roles/cloudsql.client (repeat for several; required)")
 	_ = activate.MarkFlagRequired("role")
 
@@ -196,12 +241,16 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			if err := checkTiming(duration, start); err != nil {
 				return err
 			}
+			resource, err := sf.resource(true)
+			if err != nil {
+				return err
+			}
 			cl, ctx, cancel, err := connect(c)
 			if err != nil {
 				return err
 			}
 			defer cancel()
-			ids, err := resolveRoles(ctx, cl, project, roleNames, "MPA")
+			ids, err := resolveRoles(ctx, cl, resource, roleNames, "MPA")
 			if err != nil {
 				return err
 			}
@@ -210,7 +259,7 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 				return err
 			}
 			var out activationResponse
-			raw, err := cl.call(ctx, http.MethodPost, "/api/projects/"+url.PathEscape(project)+"/roles/request", nil, body, &out)
+			raw, err := cl.call(ctx, http.MethodPost, apiPath(resource)+"/roles/request", nil, body, &out)
 			if err != nil {
 				return err
 			}
@@ -220,12 +269,12 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 					reviewers[i] = r.Email
 				}
 				for _, e := range out.Entitlements {
-					_, _ = fmt.Fprintf(w, "Requested %s on project %s; asked %s to approve.\n", e.Name, e.ProjectID, strings.Join(reviewers, ", "))
+					_, _ = fmt.Fprintf(w, "Requested %s on %s; asked %s to approve%s.\n", e.Name, describe(e.ProjectID), strings.Join(reviewers, ", "), needs(out.ApprovalsRequired))
 				}
 			})
 		},
 	}
-	projectFlag(request)
+	scopeFlag(request)
 	request.Flags().StringSliceVarP(&roleNames, "role", "r", nil, "the role to request (required)")
 	request.Flags().StringSliceVar(&peers, "peer", nil, "a reviewer's email (repeat for several; required)")
 	_ = request.MarkFlagRequired("role")
@@ -255,10 +304,10 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 				for _, e := range out.Entitlements {
 					if e.Status != "ACTIVE" {
 						// A request that needs several approvals: ours is recorded.
-						_, _ = fmt.Fprintf(w, "Recorded your approval of %s on project %s for %s; it needs more approvals (%s).\n", e.Name, e.ProjectID, out.Beneficiary.Email, e.Status)
+						_, _ = fmt.Fprintf(w, "Recorded your approval of %s on %s for %s: %s; it needs %s.\n", e.Name, describe(e.ProjectID), out.Beneficiary.Email, progress(out), more(out))
 						continue
 					}
-					_, _ = fmt.Fprintf(w, "Approved %s on project %s for %s: %s, %s to %s\n", e.Name, e.ProjectID, out.Beneficiary.Email, e.Status, unixTime(e.StartTime), unixTime(e.EndTime))
+					_, _ = fmt.Fprintf(w, "Approved %s on %s for %s: %s, %s to %s; %s\n", e.Name, describe(e.ProjectID), out.Beneficiary.Email, e.Status, unixTime(e.StartTime), unixTime(e.EndTime), progress(out))
 				}
 			})
 		},
@@ -287,23 +336,60 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 					_, _ = fmt.Fprintln(w, "Rejected the request.")
 				}
 				for _, e := range out.Entitlements {
-					_, _ = fmt.Fprintf(w, "Rejected the request of %s for %s on project %s.\n", out.Beneficiary.Email, e.Name, e.ProjectID)
+					_, _ = fmt.Fprintf(w, "Rejected the request of %s for %s on %s.\n", out.Beneficiary.Email, e.Name, describe(e.ProjectID))
 				}
 			})
 		},
 	}
 	reject.Flags().StringVar(&reason, "reason", "", "why, for the requester")
 
+	// end and extend name an activation by its ID, or by where and which
+	// role: the caller's one activation of that role there.
+	var (
+		target     scopeFlags
+		targetRole string
+		targetUser string
+	)
+	findActivation := func(ctx context.Context, cl *client, args []string) (string, error) {
+		byName := target.set() || targetRole != ""
+		switch {
+		case len(args) == 1 && byName:
+			return "", usageError{errors.New("give the activation's ID, or its --project (--folder, --organization) and --role, not both")}
+		case len(args) == 1:
+			return args[0], nil
+		case !byName:
+			return "", usageError{errors.New("expected the activation's ID from 'jitctl status', or --project (--folder, --organization) and --role")}
+		case targetRole == "":
+			return "", usageError{errors.New("--role is required with --project, --folder or --organization")}
+		}
+		resource, err := target.resource(true)
+		if err != nil {
+			return "", err
+		}
+		return resolveActivation(ctx, cl, resource, targetRole, targetUser)
+	}
+	targetFlags := func(c *cobra.Command, verb string) {
+		c.Flags().StringVarP(&target.project, "project", "p", "", "the project of the activation to "+verb+" (with --role, instead of an ID)")
+		c.Flags().StringVar(&target.folder, "folder", "", "its folder, instead of a project")
+		c.Flags().StringVar(&target.organization, "organization", "", "the organization, instead of a project")
+		c.Flags().StringVarP(&targetRole, "role", "r", "", "its role, e.g. roles/cloudsql.client")
+	}
+
 	end := &cobra.Command{
-		Use: "end ID", Short: "End an active or scheduled activation (see status for IDs)", Args: exactArgs(1, "the activation's ID from 'jitctl status'"),
+		Use: "end [ID]", Short: "End an active or scheduled activation, by ID (see status) or by project and role", Args: cobra.MaximumNArgs(1),
+		Example: "  jitctl end -p prod-db -r roles/cloudsql.client\n  jitctl end --folder 1001 -r roles/logging.viewer\n  jitctl end ID",
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, ctx, cancel, err := connect(c)
 			if err != nil {
 				return err
 			}
 			defer cancel()
+			id, err := findActivation(ctx, cl, args)
+			if err != nil {
+				return err
+			}
 			var out activation
-			raw, err := cl.call(ctx, http.MethodPost, "/api/activations/end", nil, map[string]any{"id": args[0]}, &out)
+			raw, err := cl.call(ctx, http.MethodPost, "/api/activations/end", nil, map[string]any{"id": id}, &out)
 			if err != nil {
 				return err
 			}
@@ -312,6 +398,42 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			})
 		},
 	}
+	targetFlags(end, "end")
+	end.Flags().StringVar(&targetUser, "user", "", "with --role: someone else's activation (administrators)")
+
+	var extendBy time.Duration
+	extend := &cobra.Command{
+		Use: "extend [ID]", Short: "Extend my activation of a self-approval role, by ID or by project and role", Args: cobra.MaximumNArgs(1),
+		Example: "  jitctl extend -p prod-db -r roles/cloudsql.client -d 1h\n  jitctl extend ID -d 30m",
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := checkTiming(extendBy, ""); err != nil {
+				return err
+			}
+			cl, ctx, cancel, err := connect(c)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			id, err := findActivation(ctx, cl, args)
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"id": id}
+			if err := addTiming(ctx, cl, body, extendBy, ""); err != nil {
+				return err
+			}
+			var out activation
+			raw, err := cl.call(ctx, http.MethodPost, "/api/activations/extend", nil, body, &out)
+			if err != nil {
+				return err
+			}
+			return show(c, raw, func(w *tabwriter.Writer) {
+				_, _ = fmt.Fprintf(w, "Extended %s on %s for %s until %s.\n", out.Role, out.Resource, out.Beneficiary, out.End)
+			})
+		},
+	}
+	targetFlags(extend, "extend")
+	extend.Flags().DurationVarP(&extendBy, "duration", "d", 0, "how long from now, e.g. 1h (default: the app's default)")
 
 	var (
 		forUser string
@@ -353,7 +475,10 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 	status.Flags().BoolVar(&all, "all", false, "everybody's access (administrators)")
 
 	var hf struct{ user, resource, role, from, to, pageToken string }
-	var pageSize int
+	var (
+		pageSize int
+		kinds    []string
+	)
 	history := &cobra.Command{
 		Use: "history", Short: "Show what happened: requests, approvals, activations, ends", Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -371,6 +496,9 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 			if pageSize > 0 {
 				q.Set("pageSize", strconv.Itoa(pageSize))
 			}
+			for _, k := range kinds {
+				q.Add("kind", k)
+			}
 			var out struct {
 				Entries       []historyEntry
 				NextPageToken string
@@ -386,10 +514,18 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 					if e.ApprovedBy != "" {
 						details += " (approved by " + e.ApprovedBy + ")"
 					}
-					if e.Reason != "" {
-						details += " (" + e.Reason + ")"
+					switch {
+					case e.Failed && e.Reason != "":
+						details += " (failed: " + e.Reason + ")"
+					case e.Reason != "":
+						details += " (reason: " + e.Reason + ")"
 					}
-					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time, e.Event, e.User, e.Resource, e.Role, strings.TrimSpace(details))
+					// The app names each entry (title); an older one sends only the id.
+					name := e.Title
+					if name == "" {
+						name = e.Event
+					}
+					_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Time, name, e.User, e.Resource, e.Role, strings.TrimSpace(details))
 				}
 				if out.NextPageToken != "" {
 					_, _ = fmt.Fprintf(w, "More: --page-token %s\n", out.NextPageToken)
@@ -405,6 +541,7 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 	hflags.StringVar(&hf.to, "to", "", "up to this RFC 3339 time")
 	hflags.IntVar(&pageSize, "page-size", 0, "entries per page")
 	hflags.StringVar(&hf.pageToken, "page-token", "", "the page to show, from the previous one")
+	hflags.StringSliceVar(&kinds, "kind", nil, "only these kinds: activation, request, decision, end, extension, read, all (default: all but reads)")
 
 	var review bool
 	requests := &cobra.Command{
@@ -438,21 +575,22 @@ func addCommands(root *cobra.Command, s *settings, connect connectFunc) {
 	}
 	requests.Flags().BoolVar(&review, "review", false, "the requests waiting for my approval")
 
-	root.AddCommand(projects, roles, activate, request, approve, reject, requests, end, status, history)
+	root.AddCommand(projects, roles, activate, request, approve, reject, requests, end, extend, status, history)
+	root.AddCommand(levels...)
 }
 
-// listRoles lists the caller's eligible roles on project.
-func listRoles(ctx context.Context, cl *client, project string) ([]entitlement, []byte, error) {
+// listRoles lists the caller's eligible roles on resource.
+func listRoles(ctx context.Context, cl *client, resource string) ([]entitlement, []byte, error) {
 	var out struct{ Entitlements []entitlement }
-	raw, err := cl.call(ctx, http.MethodGet, "/api/projects/"+url.PathEscape(project)+"/roles", nil, nil, &out)
+	raw, err := cl.call(ctx, http.MethodGet, apiPath(resource)+"/roles", nil, nil, &out)
 	return out.Entitlements, raw, err
 }
 
 // resolveRoles turns role names (or entitlement IDs) into the IDs the API
 // takes, from the caller's eligible roles of type typ, so that a typo says
 // which roles there are rather than "invalid entitlement".
-func resolveRoles(ctx context.Context, cl *client, project string, names []string, typ string) ([]string, error) {
-	ents, _, err := listRoles(ctx, cl, project)
+func resolveRoles(ctx context.Context, cl *client, resource string, names []string, typ string) ([]string, error) {
+	ents, _, err := listRoles(ctx, cl, resource)
 	if err != nil {
 		return nil, err
 	}
@@ -467,9 +605,9 @@ func resolveRoles(ctx context.Context, cl *client, project string, names []strin
 			}
 			kind := map[string]string{"JIT": "that you can activate yourself", "MPA": "that need approval"}[typ]
 			if len(eligible) == 0 {
-				return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s: you have no roles on project %s %s", n, project, kind)}
+				return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s: you have no roles on %s %s", n, describe(resource), kind)}
 			}
-			return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s is not among your roles on project %s %s: %s", n, project, kind, strings.Join(eligible, ", "))}
+			return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s is not among your roles on %s %s: %s", n, describe(resource), kind, strings.Join(eligible, ", "))}
 		}
 		ids = append(ids, ents[i].ID)
 	}

@@ -134,6 +134,13 @@ func TestEndToEndAgainstTheDemo(t *testing.T) {
 	jitctl(t, dave, "end", id).want(t, exitInvalid, "", "jitctl: ")
 	jitctl(t, dave, "status").want(t, exitOK, "No active or scheduled access.", "")
 	jitctl(t, dave, "history", "--resource", "projects/prod-payments-db").want(t, exitOK, "INC-42 db failover", "")
+	// Entries have names, reads only on request.
+	r = jitctl(t, dave, "history")
+	if !strings.Contains(r.stdout, "Activated") || !strings.Contains(r.stdout, "Ended") || strings.Contains(r.stdout, "Listed") || strings.Contains(r.stdout, "api.") {
+		t.Errorf("history:\n%s", r.stdout)
+	}
+	jitctl(t, dave, "history", "--kind", "read").want(t, exitOK, "Listed projects", "")
+	jitctl(t, dave, "history", "--kind", "reads").want(t, exitInvalid, "", `kind "reads" is not one of`)
 
 	// The app's rules, with its messages.
 	jitctl(t, dave, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "no ticket", "-d", "30m").
@@ -245,7 +252,13 @@ func TestBadInput(t *testing.T) {
 		{"http_outside_loopback", e.env(), []string{"--url", "http://jit.example.com", "--token", "x", "projects"}, exitUsage, "use https"},
 		{"unknown_command", e.env(), []string{"grant"}, exitUsage, `unknown command "grant"`},
 		{"unknown_flag", e.env(), []string{"projects", "--nope"}, exitUsage, "unknown flag"},
-		{"missing_project", e.env(), []string{"--token", "x", "roles"}, exitUsage, `required flag(s) "project" not set`},
+		{"missing_project", e.env(), []string{"--token", "x", "roles"}, exitUsage, "one of --project, --folder or --organization is required"},
+		{"project_and_folder", e.env(), []string{"--token", "x", "roles", "-p", "p", "--folder", "1001"}, exitUsage, "give one of --project, --folder or --organization"},
+		{"folder_not_a_number", e.env(), []string{"--token", "x", "roles", "--folder", "prod"}, exitUsage, `--folder "prod": use the folder's number`},
+		{"end_id_and_role", e.env(), []string{"--token", "x", "end", "ID", "-p", "p", "-r", "roles/viewer"}, exitUsage, "not both"},
+		{"end_nothing", e.env(), []string{"--token", "x", "end"}, exitUsage, "expected the activation's ID"},
+		{"end_without_role", e.env(), []string{"--token", "x", "end", "-p", "p"}, exitUsage, "--role is required"},
+		{"extend_odd_duration", e.env(), []string{"--token", "x", "extend", "ID", "-d", "90s"}, exitUsage, "use a positive whole number of minutes"},
 		{"missing_token_argument", e.env(), []string{"--token", "x", "approve"}, exitUsage, "expected the request's token or link"},
 		{"odd_duration", e.env(), []string{"--token", "x", "activate", "-p", "p", "-r", "r", "-j", "j", "-d", "90s"}, exitUsage, "use a positive whole number of minutes"},
 		{"bad_start", e.env(), []string{"--token", "x", "activate", "-p", "p", "-r", "r", "-j", "j", "--start", "tomorrow"}, exitUsage, "is not an RFC 3339 time"},
@@ -256,4 +269,86 @@ func TestBadInput(t *testing.T) {
 			jitctl(t, tt.env, tt.args...).want(t, tt.code, "", tt.stderr)
 		})
 	}
+}
+
+// TestByRoleFoldersAndQuorumAgainstTheDemo: end and extend name an
+// activation by where and which role; folders and the organization are
+// activated like projects; request and approve say how far the quorum is.
+func TestByRoleFoldersAndQuorumAgainstTheDemo(t *testing.T) {
+	t.Parallel()
+	e := startDemo(t)
+	dave := e.env("JITCTL_CREDENTIALS", e.credentials(t, "dave@example.com"))
+	alice := e.env("JITCTL_CREDENTIALS", e.credentials(t, "alice@example.com"))
+	carol := e.env("JITCTL_CREDENTIALS", e.credentials(t, "carol@example.com"))
+	frank := e.env("JITCTL_CREDENTIALS", e.credentials(t, "frank@example.com"))
+
+	// A project, by project and role.
+	jitctl(t, dave, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "INC-42 db failover", "-d", "30m").
+		want(t, exitOK, "Activated roles/cloudsql.client on project prod-payments-db: ACTIVE", "")
+	jitctl(t, dave, "extend", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-d", "1h").
+		want(t, exitOK, "Extended roles/cloudsql.client on projects/prod-payments-db for dave@example.com until ", "")
+	jitctl(t, dave, "end", "-p", "prod-payments-db", "-r", "roles/cloudsql.client").
+		want(t, exitOK, "Ended roles/cloudsql.client on projects/prod-payments-db for dave@example.com.", "")
+	jitctl(t, dave, "end", "-p", "prod-payments-db", "-r", "roles/cloudsql.client").
+		want(t, exitInvalid, "", "you have no active or scheduled activation of roles/cloudsql.client on project prod-payments-db")
+
+	// Now and tomorrow: two activations of the role, so the ID decides.
+	tomorrow := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	jitctl(t, dave, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "INC-43", "-d", "30m").want(t, exitOK, "ACTIVE", "")
+	jitctl(t, dave, "activate", "-p", "prod-payments-db", "-r", "roles/cloudsql.client", "-j", "CHG-44", "-d", "30m", "--start", tomorrow).want(t, exitOK, "Activated", "")
+	jitctl(t, dave, "end", "-p", "prod-payments-db", "-r", "roles/cloudsql.client").
+		want(t, exitInvalid, "", "you have 2 activations of roles/cloudsql.client on project prod-payments-db; pass the ID of one:")
+	if n := len(activationsOf(t, e, "projects/prod-payments-db", "user:dave@example.com")); n != 2 {
+		t.Errorf("%d activations after an ambiguous end, want both kept", n)
+	}
+
+	// A folder and the organization.
+	jitctl(t, alice, "folders").want(t, exitOK, "folders/1001", "")
+	jitctl(t, alice, "roles", "--folder", "1001").want(t, exitOK, "roles/logging.viewer", "")
+	jitctl(t, alice, "activate", "--folder", "1001", "-r", "roles/logging.viewer", "-j", "INC-21 log dive", "-d", "30m").
+		want(t, exitOK, "Activated roles/logging.viewer on folder 1001: ACTIVE", "")
+	jitctl(t, alice, "status").want(t, exitOK, "folders/1001", "")
+	jitctl(t, alice, "extend", "--folder", "folders/1001", "-r", "roles/logging.viewer", "-d", "1h").
+		want(t, exitOK, "Extended roles/logging.viewer on folders/1001", "")
+	jitctl(t, alice, "end", "--folder", "1001", "-r", "roles/logging.viewer").
+		want(t, exitOK, "Ended roles/logging.viewer on folders/1001 for alice@example.com.", "")
+	jitctl(t, frank, "organizations").want(t, exitOK, "organizations/123456789012", "")
+	jitctl(t, frank, "activate", "--organization", "123456789012", "-r", "roles/iam.securityReviewer", "-j", "INC-5 review", "-d", "30m").
+		want(t, exitOK, "Activated roles/iam.securityReviewer on organization 123456789012: ACTIVE", "")
+	jitctl(t, frank, "end", "--organization", "123456789012", "-r", "roles/iam.securityReviewer").
+		want(t, exitOK, "Ended roles/iam.securityReviewer on organizations/123456789012 for frank@example.com.", "")
+	if n := len(activationsOf(t, e, "organizations/123456789012", "user:frank@example.com")); n != 0 {
+		t.Errorf("%d activations on the organization after ending", n)
+	}
+
+	// Two of the dedicated approvers: the progress at each step.
+	jitctl(t, frank, "request", "-p", "security-tools", "-r", "roles/securitycenter.admin", "--peer", "alice@example.com", "--peer", "carol@example.com", "-j", "INC-9 alert triage", "-d", "30m").
+		want(t, exitOK, "Requested roles/securitycenter.admin on project security-tools; asked alice@example.com, carol@example.com to approve; it needs 2 approvals.", "")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	mail, err := e.d.Outbox.WaitFor(ctx, func(m outbox.Message) bool { return slices.Contains(m.To, "alice@example.com") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := linkPattern.FindString(mail.Text)
+	jitctl(t, alice, "approve", link).
+		want(t, exitOK, "Recorded your approval of roles/securitycenter.admin on project security-tools for frank@example.com: 1 of 2 approvals (by alice@example.com); it needs 1 more approval.", "")
+	jitctl(t, carol, "approve", link).
+		want(t, exitOK, "; 2 of 2 approvals (by alice@example.com, carol@example.com)\n", "")
+}
+
+// activationsOf lists member's activation bindings on resource.
+func activationsOf(t *testing.T, e *demoEnv, resource, member string) []string {
+	t.Helper()
+	p, _ := e.d.Emulator.World.Policy(resource)
+	var out []string
+	for _, b := range p.Bindings {
+		if b.Condition == nil || !slices.Contains(b.Members, member) {
+			continue
+		}
+		if _, ok := condition.ParseActivation(b.Condition.Title, b.Condition.Expression); ok {
+			out = append(out, b.Role)
+		}
+	}
+	return out
 }

@@ -15,6 +15,9 @@ type HistoryInput struct {
 	From, To             string // RFC 3339, optional
 	PageSize             int
 	PageToken            string
+	// Events and ExcludeEvents select entries by audit event id
+	// (jit.HistoryQuery); the caller builds them from kinds it offers.
+	Events, ExcludeEvents []string
 }
 
 // maxPageToken bounds a page token from a client; Cloud Logging's are far
@@ -32,7 +35,8 @@ const maxPageToken = 4096
 // of the app is unaffected.
 func (l *Lifecycle) History(ctx context.Context, caller jit.Principal, in HistoryInput) ([]jit.HistoryEntry, string, error) {
 	const op = "activation.History"
-	q := jit.HistoryQuery{Role: in.Role, PageSize: in.PageSize, PageToken: in.PageToken, Now: l.svc.opts.Clock().UTC()}
+	q := jit.HistoryQuery{Role: in.Role, PageSize: in.PageSize, PageToken: in.PageToken, Now: l.svc.opts.Clock().UTC(),
+		Events: in.Events, ExcludeEvents: in.ExcludeEvents}
 	if in.PageSize < 0 || in.PageSize > 200 {
 		return nil, "", jit.Invalid(op, "pageSize must be between 1 and 200")
 	}

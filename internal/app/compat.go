@@ -23,26 +23,27 @@ import (
 // no effect, or not the intended one (docs/approval-policy.md). Both come
 // from one kind of scan (SearchAllIamPolicies), need the same permission,
 // and matter at the same moments — before the switch and after every
-// change to the policies — so they are one command.
-func CompatReport(ctx context.Context, cfg *config.Config, env Environment, w io.Writer) error {
+// change to the policies — so they are one command. It returns how many
+// bindings the report lists, both sections together.
+func CompatReport(ctx context.Context, cfg *config.Config, env Environment, w io.Writer) (int, error) {
 	client, err := asset.NewClient(ctx, env.Asset...)
 	if err != nil {
-		return fmt.Errorf("cloud asset client: %w", err)
+		return 0, fmt.Errorf("cloud asset client: %w", err)
 	}
 	defer func() { _ = client.Close() }() // read-only
 	ctx, cancel := context.WithTimeout(ctx, 10*cfg.BackendReadTimeout)
 	defer cancel()
 	found, err := catalog.CompatReport(ctx, client, cfg.Scope.String(), cfg.Catalog == config.CatalogPolicyAnalyzer)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	reporter, err := approverReporter(ctx, cfg, env, client)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	issues, err := reporter.ApproverReport(ctx, cfg.DefaultQuorum())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	// tabwriter keeps the first write error and Flush returns it.
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -54,7 +55,7 @@ func CompatReport(ctx context.Context, cfg *config.Config, env Environment, w io
 		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Resource, b.Role, strings.Join(b.Members, ","), oneLine(b.Condition), b.Reason)
 	}
 	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
+		return 0, fmt.Errorf("writing the report: %w", err)
 	}
 	// A table of its own: its columns would stretch the first one's.
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -66,9 +67,9 @@ func CompatReport(ctx context.Context, cfg *config.Config, env Environment, w io
 		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", i.Resource, i.Role, strings.Join(i.Members, ","), oneLine(i.Condition), i.Problem, i.Fix)
 	}
 	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
+		return 0, fmt.Errorf("writing the report: %w", err)
 	}
-	return nil
+	return len(found) + len(issues), nil
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

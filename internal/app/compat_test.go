@@ -23,7 +23,7 @@ func TestCompatReportListsBindingsThatBecomeEligible(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := app.CompatReport(t.Context(), cfg, emulated.Environment(e, nil, nil, nil), &out); err != nil {
+	if _, err := app.CompatReport(t.Context(), cfg, emulated.Environment(e, nil, nil, nil), &out); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()
@@ -55,7 +55,7 @@ func TestCompatReportListsApproversWithoutEffect(t *testing.T) {
 			report := func() string {
 				t.Helper()
 				var out bytes.Buffer
-				if err := app.CompatReport(t.Context(), cfg, emulated.Environment(e, nil, nil, nil), &out); err != nil {
+				if _, err := app.CompatReport(t.Context(), cfg, emulated.Environment(e, nil, nil, nil), &out); err != nil {
 					t.Fatal(err)
 				}
 				return out.String()

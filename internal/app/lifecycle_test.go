@@ -427,12 +427,13 @@ func TestHistoryOwnForUsersEveryoneForAuditors(t *testing.T) {
 	if r.Status != 200 || len(entries) != 1 || entries[0].(map[string]any)["user"] != "erin@example.com" || body["isAuditor"] != true {
 		t.Errorf("auditor's filtered history = %d %s", r.Status, r.Body)
 	}
-	all := h.Do(t, "heidi@example.com", http.MethodGet, "/api/history?pageSize=2", nil).JSON(t)
+	// Two activations and the reads (kind=all): more than a page.
+	all := h.Do(t, "heidi@example.com", http.MethodGet, "/api/history?pageSize=2&kind=all", nil).JSON(t)
 	next, _ := all["nextPageToken"].(string)
 	if next == "" {
 		t.Fatalf("no next page: %v", all)
 	}
-	page2 := h.Do(t, "heidi@example.com", http.MethodGet, "/api/history?pageSize=2&pageToken="+url.QueryEscape(next), nil)
+	page2 := h.Do(t, "heidi@example.com", http.MethodGet, "/api/history?pageSize=2&kind=all&pageToken="+url.QueryEscape(next), nil)
 	if page2.Status != 200 || len(page2.JSON(t)["entries"].([]any)) == 0 {
 		t.Errorf("page 2 = %d %s", page2.Status, page2.Body)
 	}

@@ -254,12 +254,27 @@ func (h *History) filter(q jit.HistoryQuery, until time.Time) string {
 	if q.Role != "" {
 		fmt.Fprintf(&b, ` AND labels.role = %q`, q.Role)
 	}
+	if len(q.Events) > 0 {
+		fmt.Fprintf(&b, ` AND %s`, eventsFilter(q.Events))
+	}
+	if len(q.ExcludeEvents) > 0 {
+		fmt.Fprintf(&b, ` AND NOT %s`, eventsFilter(q.ExcludeEvents))
+	}
 	if !q.From.IsZero() {
 		fmt.Fprintf(&b, ` AND timestamp >= %q`, q.From.UTC().Format(time.RFC3339))
 	}
 	// The pinned bound; it includes To (exclusive) when To is earlier.
 	fmt.Fprintf(&b, ` AND timestamp <= %q`, until.UTC().Format(time.RFC3339Nano))
 	return b.String()
+}
+
+// eventsFilter matches entries of any of the event ids.
+func eventsFilter(events []string) string {
+	terms := make([]string, len(events))
+	for i, ev := range events {
+		terms[i] = fmt.Sprintf(`labels.event = %q`, ev)
+	}
+	return "(" + strings.Join(terms, " OR ") + ")"
 }
 
 func historyEntry(e *logging.Entry) jit.HistoryEntry {

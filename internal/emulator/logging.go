@@ -196,10 +196,20 @@ var filterTerm = regexp.MustCompile(`^\s*(logName|severity|timestamp|resource\.t
 // parseLogFilter compiles the supported subset of the logging query
 // language into a predicate: comparisons joined by AND, where a term may
 // also be a parenthesised group of comparisons joined by OR, such as
-// (labels.user = "a" OR labels.beneficiary = "a").
+// (labels.user = "a" OR labels.beneficiary = "a"), and NOT before a term
+// or a group.
 func parseLogFilter(filter string) (func(*loggingpb.LogEntry) bool, error) {
 	var preds []func(*loggingpb.LogEntry) bool
 	for _, term := range splitFilter(filter) {
+		if negated, ok := strings.CutPrefix(term, "NOT "); ok {
+			// NOT applies to the one term or group that follows it.
+			p, err := parseLogFilter(negated)
+			if err != nil {
+				return nil, err
+			}
+			preds = append(preds, func(e *loggingpb.LogEntry) bool { return !p(e) })
+			continue
+		}
 		if inner, ok := strings.CutPrefix(term, "("); ok && strings.HasSuffix(inner, ")") {
 			var alts []func(*loggingpb.LogEntry) bool
 			for _, alt := range splitOr(strings.TrimSuffix(inner, ")")) {
@@ -216,7 +226,7 @@ func parseLogFilter(filter string) (func(*loggingpb.LogEntry) bool, error) {
 		}
 		m := filterTerm.FindStringSubmatch(term)
 		if m == nil {
-			return nil, newAPIError(http.StatusBadRequest, fmt.Sprintf("Unsupported filter term %q: the emulator supports logName, resource.type, resource.labels.KEY, labels.KEY, jsonPayload.FIELD, timestamp and severity comparisons joined by AND, and parenthesised groups of them joined by OR.", term))
+			return nil, newAPIError(http.StatusBadRequest, fmt.Sprintf("Unsupported filter term %q: the emulator supports logName, resource.type, resource.labels.KEY, labels.KEY, jsonPayload.FIELD, timestamp and severity comparisons joined by AND, and parenthesised groups of them joined by OR, and NOT before a term or group.", term))
 		}
 		field, op, raw := m[1], m[2], m[3]
 		value := raw
@@ -303,7 +313,7 @@ func splitFilter(filter string) []string {
 				cur.Reset()
 				continue
 			}
-			if s != "" && (filterTerm.MatchString(s) || (strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")"))) {
+			if s != "" && completeTerm(s) {
 				flush()
 				continue
 			}
@@ -312,6 +322,13 @@ func splitFilter(filter string) []string {
 	}
 	flush()
 	return terms
+}
+
+// completeTerm reports whether s is a whole term of a filter: a
+// comparison, a parenthesised group, or NOT before one of them.
+func completeTerm(s string) bool {
+	s = strings.TrimPrefix(s, "NOT ")
+	return filterTerm.MatchString(s) || (strings.HasPrefix(s, "(") && strings.HasSuffix(s, ")"))
 }
 
 func termPredicate(field, op, value string) (func(*loggingpb.LogEntry) bool, error) {

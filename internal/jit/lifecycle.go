@@ -54,6 +54,9 @@ type HistoryQuery struct {
 	// already shown onto the next page again. Zero means the reader's
 	// clock.
 	Now time.Time
+	// Events, when not empty, keeps only entries of these audit event ids
+	// ("api.activateRole", …); ExcludeEvents drops entries of these.
+	Events, ExcludeEvents []string
 }
 
 // HistoryEntry is one audit entry as the history view shows it.

@@ -43,7 +43,7 @@ func TestCompatReportWithCloudAssetFailing(t *testing.T) {
 				const method = searchIamPolicies
 				e.World.Faults.Set(method, k.fault)
 				var out bytes.Buffer
-				err = app.CompatReport(t.Context(), cfg, env, &out)
+				_, err = app.CompatReport(t.Context(), cfg, env, &out)
 				for e.World.Faults.Held(method) > 0 {
 					time.Sleep(5 * time.Millisecond)
 				}
@@ -58,7 +58,7 @@ func TestCompatReportWithCloudAssetFailing(t *testing.T) {
 				}
 				e.World.Faults.Clear()
 				out.Reset()
-				if err := app.CompatReport(t.Context(), cfg, env, &out); err != nil || !bytes.HasPrefix(out.Bytes(), []byte("# Bindings in ")) {
+				if _, err := app.CompatReport(t.Context(), cfg, env, &out); err != nil || !bytes.HasPrefix(out.Bytes(), []byte("# Bindings in ")) {
 					t.Errorf("after the fault cleared: %v\n%s", err, out.String())
 				}
 				t.Logf("%s: %v", k.name, err)

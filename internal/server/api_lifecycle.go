@@ -177,8 +177,14 @@ func (s *Server) extendActivation(w http.ResponseWriter, r *http.Request) error 
 }
 
 type historyEntryJSON struct {
-	Time          string `json:"time"`
-	Event         string `json:"event"`
+	Time  string `json:"time"`
+	Event string `json:"event"`
+	// Kind and Title are how clients group and name the entry: one
+	// vocabulary for the web UI and jitctl. Failed says the action
+	// failed (Reason says why).
+	Kind          string `json:"kind"`
+	Title         string `json:"title"`
+	Failed        bool   `json:"failed,omitempty"`
 	Severity      string `json:"severity"`
 	Message       string `json:"message"`
 	User          string `json:"user"`
@@ -216,6 +222,9 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 		}
 		in.PageSize = n
 	}
+	if in.Events, in.ExcludeEvents, err = historyEvents(q["kind"]); err != nil {
+		return err
+	}
 	lc := s.opts.Lifecycle
 	entries, next, err := lc.History(r.Context(), p, in)
 	if err != nil {
@@ -227,8 +236,11 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := historyResponse{Entries: []historyEntryJSON{}, NextPageToken: next, IsAuditor: auditor}
 	for _, e := range entries {
+		// Cloud Logging's severity names are "Error", "ERROR" in its API.
+		failed := strings.EqualFold(e.Severity, "error")
 		j := historyEntryJSON{
-			Time: rfc3339(e.Time), Event: e.Event, Severity: e.Severity, Message: e.Message, User: string(e.User),
+			Time: rfc3339(e.Time), Event: e.Event, Kind: historyKind(e.Event), Title: historyTitle(e, failed), Failed: failed,
+			Severity: e.Severity, Message: e.Message, User: string(e.User),
 			Beneficiary: string(e.Beneficiary), Resource: e.Resource, Role: e.Role, Justification: e.Justification,
 			ApprovedBy: string(e.Approver), Reason: e.Reason, ActivationID: e.ActivationID,
 		}

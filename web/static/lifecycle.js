@@ -14,7 +14,7 @@
 //   button.extend-button, select.extend-minutes), #myaccess-notice,
 //   #end-dialog, #end-confirm, #myaccess-user, #myaccess-all,
 //   #myaccess-show, #history-table (tr[data-testid=history-row]
-//   [data-event]), #history-more, #history-user.
+//   [data-event][data-kind]), #history-more, #history-user, #history-kind.
 
 const $ = (sel) => document.querySelector(sel);
 const el = (tag, props = {}, ...children) => {
@@ -232,14 +232,28 @@ function historyQuery() {
   add('role', $('#history-role').value.trim());
   add('from', toRFC3339($('#history-from').value));
   add('to', toRFC3339($('#history-to').value));
+  add('kind', $('#history-kind').value);
   return q;
 }
 
-const eventNames = {
-  'api.activateRole': 'Activated', 'api.requestRole': 'Requested', 'api.endActivation': 'Ended',
-  'api.revokeActivation': 'Revoked', 'api.extendActivation': 'Extended', 'api.listActivations': 'Listed activations',
-  'api.viewHistory': 'Viewed history', 'api.getActivationRequest': 'Opened a request',
-};
+// historyDetails says what the row's columns do not: why it failed, the
+// reviewer's reason or comment, who approved, the window. Entries are
+// named by the server (title), the same in jitctl.
+function historyDetails(e) {
+  const details = [];
+  if (e.failed) details.push(`Failed: ${e.reason || e.message}`);
+  else if (e.reason) details.push(`Reason: ${e.reason}`);
+  if (e.comment) details.push(`Comment: ${e.comment}`);
+  if (e.approvedBy) details.push(`approved by ${e.approvedBy}`);
+  if (e.beneficiary && e.beneficiary !== e.user) details.push(`for ${e.beneficiary}`);
+  // Only a grant's window is shown: a failure, a request, an approval
+  // short of its quorum or a rejection granted nothing, and the window
+  // it names would mislead.
+  const granted = ['activation', 'end', 'extension'].includes(e.kind);
+  if (e.start && !e.failed && granted) details.push(`${localTime(e.start)} – ${localTime(e.end)}`);
+  if (details.length === 0 && e.kind === 'other') details.push(e.message);
+  return details.join('; ') || '-';
+}
 
 async function loadHistory(first) {
   const tbody = $('#history-table tbody');
@@ -257,17 +271,14 @@ async function loadHistory(first) {
       ? 'As an auditor you see everyone\'s entries; filter by user, resource, role and time.'
       : 'Your own activations, requests and decisions, newest first, as far back as the audit log is kept.';
     for (const e of data.entries || []) {
-      const details = [e.severity === 'ERROR' ? `Failed: ${e.reason || e.message}` : e.message];
-      if (e.approvedBy) details.push(`approved by ${e.approvedBy}`);
-      if (e.start) details.push(`${localTime(e.start)} – ${localTime(e.end)}`);
-      tbody.append(el('tr', { dataset: { testid: 'history-row', event: e.event } },
+      tbody.append(el('tr', { dataset: { testid: 'history-row', event: e.event, kind: e.kind || '' } },
         el('td', {}, localTime(e.time)),
-        el('td', {}, eventNames[e.event] || e.event),
+        el('td', {}, e.title || e.event),
         el('td', {}, e.user),
         el('td', { class: 'mono' }, e.resource || '-'),
         el('td', { class: 'mono' }, e.role || '-'),
         el('td', {}, e.justification || '-'),
-        el('td', {}, details.join('; '))));
+        el('td', {}, historyDetails(e))));
     }
     ls.historyToken = data.nextPageToken || '';
     $('#history-more').hidden = !ls.historyToken;
