@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/cloudidentity/v1"
@@ -220,4 +222,18 @@ func TestIAPKeysCanFail(t *testing.T) {
 	if n := e.World.Faults.Calls("iap.publicKeys"); n != 2 {
 		t.Errorf("Calls = %d, want 2", n)
 	}
+}
+
+// fakeClock is a settable clock for index-delay tests.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
