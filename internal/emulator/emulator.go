@@ -19,6 +19,7 @@ import (
 
 	"github.com/jitaccess/jitaccess/internal/emulator/cloudasset"
 	"github.com/jitaccess/jitaccess/internal/emulator/cloudidentity"
+	"github.com/jitaccess/jitaccess/internal/emulator/conformance"
 	"github.com/jitaccess/jitaccess/internal/emulator/control"
 	"github.com/jitaccess/jitaccess/internal/emulator/directory"
 	"github.com/jitaccess/jitaccess/internal/emulator/fault"
@@ -48,6 +49,11 @@ type Options struct {
 	// Logger receives an access log at debug level and serving errors;
 	// nil discards them.
 	Logger *slog.Logger
+	// Conformance, when not nil, checks every REST exchange and gRPC
+	// answer against Google's published schemas and records what departs
+	// from them (see package conformance). The tests' harness
+	// (emutest.Start) switches it on; the demo leaves it off.
+	Conformance *conformance.Checker
 }
 
 // Endpoints are where the emulator's services listen, in the form each
@@ -181,13 +187,19 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		_ = e.httpLis.Close()
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", grpcAddr, err)
 	}
+	var serve http.Handler = http.HandlerFunc(e.route)
+	interceptors := []grpc.UnaryServerInterceptor{fault.HeldGRPC}
+	if opts.Conformance != nil {
+		serve = opts.Conformance.Wrap(serve)
+		interceptors = append(interceptors, opts.Conformance.UnaryInterceptor())
+	}
 	e.httpSrv = &http.Server{
-		Handler:           e.accessLog(fault.HeldHTTP(http.HandlerFunc(e.route))),
+		Handler:           e.accessLog(fault.HeldHTTP(serve)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ConnState:         e.trackConn,
 	}
-	e.grpcSrv = grpc.NewServer(grpc.UnaryInterceptor(fault.HeldGRPC))
+	e.grpcSrv = grpc.NewServer(grpc.ChainUnaryInterceptor(interceptors...))
 	e.registerGRPC(e.grpcSrv)
 	go func() {
 		if err := e.httpSrv.Serve(e.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/api/cloudidentity/v1"
 	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/googleapi"
+
+	"github.com/jitaccess/jitaccess/internal/emulator/conformance"
 )
 
 func mustDemoSeed(t testing.TB) *Seed {
@@ -35,10 +37,21 @@ func mustDemoSeed(t testing.TB) *Seed {
 // on loopback and stops it when the test ends.
 func newTestEmulator(t *testing.T, mutate ...func(*Options)) *Emulator {
 	t.Helper()
-	opts := Options{Seed: mustDemoSeed(t)}
+	checker, err := conformance.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Seed: mustDemoSeed(t), Conformance: checker}
 	for _, m := range mutate {
 		m(&opts)
 	}
+	t.Cleanup(func() {
+		for i, v := range checker.Violations() {
+			if i < 5 {
+				t.Errorf("the emulator departed from Google's schema: %v", v)
+			}
+		}
+	})
 	e, err := Start(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("Start: %v", err)

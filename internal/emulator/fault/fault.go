@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -179,6 +180,7 @@ func (f *Faults) Apply(ctx context.Context, method string) *wire.Error {
 			msg = http.StatusText(fault.Code)
 		}
 		injected = wire.New(fault.Code, msg)
+		injected.Info = errorInfo(method, fault.Code)
 	}
 	f.mu.Unlock()
 	if slot, ok := ctx.Value(answerKey{}).(*answerSlot); ok && roundTrip && latency > 0 {
@@ -290,4 +292,25 @@ func HeldGRPC(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grp
 	resp, err := handler(ctx, req)
 	slot.wait(ctx)
 	return resp, err
+}
+
+// errorInfo is the google.rpc.ErrorInfo Google sends with an error of
+// this code from this method, or nil: IAM's reason for a permission
+// denied, the quota system's for a rate limit.
+func errorInfo(method string, code int) *wire.ErrorInfo {
+	service, rest, _ := strings.Cut(method, ".")
+	switch code {
+	case http.StatusForbidden:
+		permission := method
+		switch service {
+		case "cloudresourcemanager":
+			permission = "resourcemanager." + rest
+		case "iamcredentials":
+			permission = "iam.serviceAccounts." + rest
+		}
+		return &wire.ErrorInfo{Reason: "IAM_PERMISSION_DENIED", Domain: "iam.googleapis.com", Metadata: map[string]string{"permission": permission}}
+	case http.StatusTooManyRequests:
+		return &wire.ErrorInfo{Reason: "RATE_LIMIT_EXCEEDED", Domain: "googleapis.com", Metadata: map[string]string{"service": service + ".googleapis.com"}}
+	}
+	return nil
 }

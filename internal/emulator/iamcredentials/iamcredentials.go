@@ -261,7 +261,7 @@ func (c *Service) accountOf(name string) (string, *wire.Error) {
 		return "", wire.InvalidArgument("Invalid resource name %q: the - wildcard character is required; replacing it with a project ID is invalid.", name)
 	}
 	if !c.w.ServiceAccountExists(parts[3]) {
-		return "", wire.New(http.StatusForbidden, "Permission 'iam.serviceAccounts.signJwt' denied on resource (or it may not exist).")
+		return "", wire.PermissionDenied("iam.serviceAccounts.signJwt", "")
 	}
 	return strings.ToLower(parts[3]), nil
 }

@@ -180,7 +180,7 @@ func (rm *Service) get(collection, name string) (any, *wire.Error) {
 	}
 	// Google does not reveal whether a resource exists to a caller who may
 	// not see it.
-	return nil, wire.PermissionDenied(collection+".get", name)
+	return nil, wire.PermissionDenied("resourcemanager."+collection+".get", name)
 }
 
 // list serves folders.list and projects.list: the direct children of the
@@ -192,7 +192,7 @@ func (rm *Service) list(collection string, r *http.Request) (any, *wire.Error) {
 		return nil, wire.InvalidArgument("Request contains an invalid argument: parent is required, e.g. folders/123 or organizations/456.")
 	}
 	if !rm.parentExists(parent) {
-		return nil, wire.PermissionDenied(collection+".list", parent)
+		return nil, wire.PermissionDenied("resourcemanager."+collection+".list", parent)
 	}
 	showDeleted := q.Get("showDeleted") == "true"
 	size, token, err := wire.PageParams(q.Get("pageSize"), q.Get("pageToken"))

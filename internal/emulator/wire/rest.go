@@ -21,11 +21,20 @@ func InvalidArgument(format string, args ...any) *Error {
 	return New(http.StatusBadRequest, fmt.Sprintf(format, args...))
 }
 
-// PermissionDenied is Google's 403 for a resource the caller may not see,
-// which does not reveal whether it exists.
-func PermissionDenied(method, resource string) *Error {
-	return New(http.StatusForbidden, fmt.Sprintf(
-		"The caller does not have permission (%s on %q, or the resource does not exist).", method, resource))
+// PermissionDenied is IAM's 403 for a permission the caller lacks on a
+// resource, or a resource that does not exist: Google does not tell the
+// two apart. Like Google, it carries an ErrorInfo with the reason
+// IAM_PERMISSION_DENIED naming the permission and the resource.
+func PermissionDenied(permission, resource string) *Error {
+	on := "resource"
+	md := map[string]string{"permission": permission}
+	if resource != "" {
+		on = "resource '" + resource + "'"
+		md["resource"] = resource
+	}
+	e := New(http.StatusForbidden, fmt.Sprintf("Permission '%s' denied on %s (or it may not exist).", permission, on))
+	e.Info = &ErrorInfo{Reason: "IAM_PERMISSION_DENIED", Domain: "iam.googleapis.com", Metadata: md}
+	return e
 }
 
 // NotFoundPath is the 404 for a path no emulated method serves.

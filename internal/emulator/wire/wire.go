@@ -20,6 +20,17 @@ type Error struct {
 	HTTPCode int    // e.g. 409
 	Status   string // canonical code name, e.g. "ABORTED"
 	Message  string
+	// Info is the google.rpc.ErrorInfo detail, for the errors Google
+	// gives one with; nil for the others.
+	Info *ErrorInfo
+}
+
+// ErrorInfo is google.rpc.ErrorInfo: why an error happened, as a
+// machine-readable reason in a domain, with metadata.
+type ErrorInfo struct {
+	Reason   string            `json:"reason"`
+	Domain   string            `json:"domain"`
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Status + ": " + e.Message }
@@ -115,11 +126,18 @@ func New(httpCode int, msg string) *Error {
 // {"error":{"code":N,"message":"…","status":"…"}}, which the REST client
 // libraries decode into *googleapi.Error.
 func WriteError(w http.ResponseWriter, err *Error) {
-	body := map[string]any{"error": map[string]any{
+	e := map[string]any{
 		"code":    err.HTTPCode,
 		"message": err.Message,
 		"status":  err.Status,
-	}}
+	}
+	if err.Info != nil {
+		e["details"] = []any{struct {
+			Type string `json:"@type"`
+			ErrorInfo
+		}{"type.googleapis.com/google.rpc.ErrorInfo", *err.Info}}
+	}
+	body := map[string]any{"error": e}
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(err.HTTPCode)
 	_ = json.NewEncoder(w).Encode(body)

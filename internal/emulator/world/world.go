@@ -545,7 +545,7 @@ func (w *World) GetIamPolicy(resource string, requestedVersion int) (Policy, *wi
 	defer w.mu.RUnlock()
 	name, ok := w.canonicalResource(resource)
 	if !ok {
-		return Policy{}, wire.PermissionDenied("getIamPolicy", resource)
+		return Policy{}, wire.PermissionDenied(iamPermission(resource, "getIamPolicy"), resource)
 	}
 	p := w.currentPolicy(name)
 	if !p.HasConditions() {
@@ -587,7 +587,7 @@ func (w *World) SetIamPolicyMask(resource string, p Policy, mask []string) (Poli
 	defer w.mu.Unlock()
 	name, ok := w.canonicalResource(resource)
 	if !ok {
-		return Policy{}, wire.PermissionDenied("setIamPolicy", resource)
+		return Policy{}, wire.PermissionDenied(iamPermission(resource, "setIamPolicy"), resource)
 	}
 	cur := w.currentPolicy(name)
 	merged := Policy{Version: p.Version, Etag: p.Etag, Bindings: cur.Bindings, AuditConfigs: cur.AuditConfigs}
@@ -680,4 +680,11 @@ func (w *World) MarkSeeded(resource string) {
 		h[len(h)-1].at = time.Time{}
 	}
 	delete(w.writes, name)
+}
+
+// iamPermission is the permission a verb needs on a resource of the
+// hierarchy, e.g. resourcemanager.projects.getIamPolicy.
+func iamPermission(resource, verb string) string {
+	collection, _, _ := strings.Cut(resource, "/")
+	return "resourcemanager." + collection + "." + verb
 }
