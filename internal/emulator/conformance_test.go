@@ -3,6 +3,7 @@ package emulator
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,6 +151,8 @@ func TestEveryRESTMethodConformsToGoogle(t *testing.T) {
 	must("SearchAllResources", err)
 	_, err = ac.SearchAllIamPolicies(ctx, &assetpb.SearchAllIamPoliciesRequest{Scope: demoOrg}).Next()
 	must("SearchAllIamPolicies", err)
+	_, err = ac.SearchAllIamPolicies(ctx, &assetpb.SearchAllIamPoliciesRequest{Scope: "organizations/999"}).Next()
+	fails("SearchAllIamPolicies in a scope that does not exist", err)
 
 	for _, v := range checker.Violations() {
 		t.Errorf("departs from Google's schema: %v", v)
@@ -192,4 +195,35 @@ func newTestAssetClientOf(t *testing.T, e *Emulator) *asset.Client {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// TestGroupsHaveAParentWithoutACustomerID: Google's schema requires a
+// group's parent (its customer); a world whose organization has no
+// customer id still answers one.
+func TestGroupsHaveAParentWithoutACustomerID(t *testing.T) {
+	t.Parallel()
+	seed, err := LoadSeed(strings.NewReader(`
+organization: {id: "1", domain: example.com}
+users: [{email: a@example.com}]
+groups: [{email: g@example.com, members: ["user:a@example.com"]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := conformance.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEmulator(t, func(o *Options) { o.Seed, o.Conformance = seed, checker })
+	id := newTestIdentity(t, e)
+	g, err := id.Groups.Get(mustLookupGroup(t, id, "g@example.com")).Context(t.Context()).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(g.Parent, "customers/") {
+		t.Errorf("parent = %q, want customers/…", g.Parent)
+	}
+	for _, v := range checker.Violations() {
+		t.Errorf("departs from Google's schema: %v", v)
+	}
 }

@@ -62,13 +62,15 @@ func (a *Service) parseFullName(name string) (string, bool) {
 	return a.w.CanonicalResource(strings.TrimPrefix(name, crmPrefix))
 }
 
-func (a *Service) scope(s string) (string, error) {
+// scope resolves a request's scope; permission is what the method needs
+// on it, named in the denial as Google names it.
+func (a *Service) scope(s, permission string) (string, error) {
 	if s == "" {
 		return "", wire.New(http.StatusBadRequest, "scope is required")
 	}
 	name, ok := a.parseFullName(s)
 	if !ok {
-		return "", wire.New(http.StatusForbidden, fmt.Sprintf("The caller does not have permission on scope %q, or it does not exist.", s))
+		return "", wire.PermissionDenied(permission, s)
 	}
 	return name, nil
 }
@@ -102,7 +104,7 @@ func (a *Service) AnalyzeIamPolicy(ctx context.Context, req *assetpb.AnalyzeIamP
 	if q == nil {
 		return nil, wire.New(http.StatusBadRequest, "analysis_query is required")
 	}
-	scope, err := a.scope(q.GetScope())
+	scope, err := a.scope(q.GetScope(), "cloudasset.assets.analyzeIamPolicy")
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +302,7 @@ func (a *Service) BatchGetEffectiveIamPolicies(ctx context.Context, req *assetpb
 	if err := a.w.Faults.Apply(ctx, "cloudasset.BatchGetEffectiveIamPolicies"); err != nil {
 		return nil, err
 	}
-	scope, err := a.scope(req.GetScope())
+	scope, err := a.scope(req.GetScope(), "cloudasset.assets.analyzeIamPolicy")
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +345,7 @@ func (a *Service) SearchAllResources(ctx context.Context, req *assetpb.SearchAll
 	if err := a.w.Faults.Apply(ctx, "cloudasset.SearchAllResources"); err != nil {
 		return nil, err
 	}
-	scope, err := a.scope(req.GetScope())
+	scope, err := a.scope(req.GetScope(), "cloudasset.assets.searchAllResources")
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +438,7 @@ func (a *Service) SearchAllIamPolicies(ctx context.Context, req *assetpb.SearchA
 	if err := a.w.Faults.Apply(ctx, "cloudasset.SearchAllIamPolicies"); err != nil {
 		return nil, err
 	}
-	scope, err := a.scope(req.GetScope())
+	scope, err := a.scope(req.GetScope(), "cloudasset.assets.searchAllIamPolicies")
 	if err != nil {
 		return nil, err
 	}

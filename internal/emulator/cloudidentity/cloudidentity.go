@@ -145,13 +145,21 @@ func groupDenied(name string) *wire.Error {
 		"Error(4003): Permission denied for group resource '%s', or it may not exist.", name))
 }
 
+// customer is the parent of every group: the organization's Cloud
+// Identity customer. Google's schema requires it, so a world whose
+// organization has no customer id gets a stable one of its own.
 func (ci *Service) customer() string {
-	for _, o := range ci.w.Organizations() {
+	orgs := ci.w.Organizations()
+	for _, o := range orgs {
 		if o.CustomerID != "" {
 			return "customers/" + o.CustomerID
 		}
 	}
-	return ""
+	seed := "emulator"
+	if len(orgs) > 0 {
+		seed = orgs[0].Name
+	}
+	return "customers/C" + idHash(seed)
 }
 
 func (ci *Service) toGroup(g world.Group) ciGroup {

@@ -7,7 +7,10 @@ import (
 
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	"cloud.google.com/go/logging/apiv2/loggingpb"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // The resource name formats Google documents for what the app reads in
@@ -28,12 +31,15 @@ var (
 
 // UnaryInterceptor checks the resource names of every successful gRPC
 // answer the app reads (Cloud Asset, Cloud Logging) and records those
-// outside Google's formats.
+// outside Google's formats; of an error, it checks that a permission
+// denial carries Google's ErrorInfo.
 func (c *Checker) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		resp, err := handler(ctx, req)
 		if err == nil {
 			c.record(info.FullMethod, checkNames(resp))
+		} else {
+			c.record(info.FullMethod, checkGRPCError(err))
 		}
 		return resp, err
 	}
@@ -136,4 +142,19 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkGRPCError holds a gRPC error to Google's error model: a permission
+// denial carries an ErrorInfo with IAM's reason, as Google's does.
+func checkGRPCError(err error) *Violation {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.PermissionDenied {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == "IAM_PERMISSION_DENIED" {
+			return nil
+		}
+	}
+	return &Violation{Side: "error", Field: "details", Problem: "has no ErrorInfo with reason IAM_PERMISSION_DENIED; Google gives one with every permission error"}
 }

@@ -307,6 +307,13 @@ func errorInfo(method string, code int) *wire.ErrorInfo {
 			permission = "resourcemanager." + rest
 		case "iamcredentials":
 			permission = "iam.serviceAccounts." + rest
+		case "cloudasset":
+			permission = "cloudasset.assets." + strings.ToLower(rest[:1]) + rest[1:]
+		case "logging":
+			permission = map[string]string{"WriteLogEntries": "logging.logEntries.create", "ListLogEntries": "logging.logEntries.list"}[rest]
+		}
+		if permission == "" {
+			permission = method
 		}
 		return &wire.ErrorInfo{Reason: "IAM_PERMISSION_DENIED", Domain: "iam.googleapis.com", Metadata: map[string]string{"permission": permission}}
 	case http.StatusTooManyRequests:

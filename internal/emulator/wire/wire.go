@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -36,8 +37,17 @@ type ErrorInfo struct {
 func (e *Error) Error() string { return e.Status + ": " + e.Message }
 
 // GRPCStatus lets status.FromError and the gRPC server map the error.
+// An ErrorInfo travels as a status detail, as Google sends it over gRPC.
 func (e *Error) GRPCStatus() *status.Status {
-	return status.New(grpcCode(e.Status), e.Message)
+	st := status.New(grpcCode(e.Status), e.Message)
+	if e.Info == nil {
+		return st
+	}
+	withInfo, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.Info.Reason, Domain: e.Info.Domain, Metadata: e.Info.Metadata})
+	if err != nil {
+		return st
+	}
+	return withInfo
 }
 
 func grpcCode(name string) codes.Code {
