@@ -308,7 +308,9 @@ func errorInfo(method string, code int) *wire.ErrorInfo {
 		case "iamcredentials":
 			permission = "iam.serviceAccounts." + rest
 		case "cloudasset":
-			permission = "cloudasset.assets." + strings.ToLower(rest[:1]) + rest[1:]
+			if rest != "" {
+				permission = "cloudasset.assets." + strings.ToLower(rest[:1]) + rest[1:]
+			}
 		case "logging":
 			permission = map[string]string{"WriteLogEntries": "logging.logEntries.create", "ListLogEntries": "logging.logEntries.list"}[rest]
 		}
