@@ -46,9 +46,17 @@ type Checker struct {
 	checked    map[string]int
 }
 
+// parsed holds the embedded documents, parsed once per process: they are
+// immutable, and every emulator a test suite starts (hundreds) checks
+// against the same ones; parsing takes tens of milliseconds.
+var parsed = sync.OnceValues(func() ([]*method, error) {
+	_, methods, err := loadDocuments()
+	return methods, err
+})
+
 // New returns a Checker over the embedded discovery documents.
 func New() (*Checker, error) {
-	_, methods, err := loadDocuments()
+	methods, err := parsed()
 	if err != nil {
 		return nil, err
 	}
