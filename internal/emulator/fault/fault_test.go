@@ -58,3 +58,31 @@ func TestFaultsCountCallsTheirCallerAbandoned(t *testing.T) {
 		t.Errorf("Abandoned(svc.*) = %d, want 1", n)
 	}
 }
+
+// TestInjectedErrorsCarryGooglesErrorInfo: a 403 names the permission as
+// IAM does and a 429 the rate limit, as Google's answers do.
+func TestInjectedErrorsCarryGooglesErrorInfo(t *testing.T) {
+	t.Parallel()
+	var f Faults
+	f.Set("*", Fault{Code: 403})
+	for method, want := range map[string]string{
+		"cloudresourcemanager.projects.getIamPolicy": "resourcemanager.projects.getIamPolicy",
+		"iamcredentials.signJwt":                     "iam.serviceAccounts.signJwt",
+		"cloudasset.AnalyzeIamPolicy":                "cloudasset.assets.analyzeIamPolicy",
+		"logging.WriteLogEntries":                    "logging.logEntries.create",
+		"iap.publicKeys":                             "iap.publicKeys",
+	} {
+		err := f.Apply(t.Context(), method)
+		if err == nil || err.Info == nil || err.Info.Reason != "IAM_PERMISSION_DENIED" || err.Info.Metadata["permission"] != want {
+			t.Errorf("%s: %+v, want IAM_PERMISSION_DENIED for %s", method, err, want)
+		}
+	}
+	f.Set("*", Fault{Code: 429})
+	if err := f.Apply(t.Context(), "cloudasset.SearchAllResources"); err == nil || err.Info == nil || err.Info.Reason != "RATE_LIMIT_EXCEEDED" {
+		t.Errorf("429: %+v, want RATE_LIMIT_EXCEEDED", err)
+	}
+	f.Set("*", Fault{Code: 503})
+	if err := f.Apply(t.Context(), "cloudasset.SearchAllResources"); err == nil || err.Info != nil {
+		t.Errorf("503: %+v, want no ErrorInfo", err)
+	}
+}
