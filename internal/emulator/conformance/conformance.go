@@ -97,7 +97,7 @@ func (c *Checker) record(method string, v *Violation) {
 // find returns the method a request calls, or nil.
 func (c *Checker) find(verb, urlPath string) *method {
 	for _, m := range c.methods {
-		if m.HTTPMethod == verb && m.pattern.MatchString(urlPath) {
+		if m.HTTPMethod == verb && strings.HasPrefix(urlPath, m.prefix) && m.pattern.MatchString(urlPath) {
 			return m
 		}
 	}

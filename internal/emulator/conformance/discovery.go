@@ -43,6 +43,7 @@ type method struct {
 	Response   *schema           `json:"response"`
 
 	doc     *document
+	prefix  string // the path before its first variable, to skip the regexp of most methods
 	pattern *regexp.Regexp
 	literal int // literal characters of the path, to prefer the most specific match
 }
@@ -114,6 +115,8 @@ func loadDocuments() ([]*document, []*method, error) {
 		walk = func(ms map[string]*method, rs map[string]*resource) {
 			for _, m := range ms {
 				m.doc = &d
+				tmpl := "/" + d.ServicePath + cmpOr(m.FlatPath, m.Path)
+				m.prefix, _, _ = strings.Cut(tmpl, "{")
 				m.pattern, m.literal = pathPattern(d.ServicePath, cmpOr(m.FlatPath, m.Path))
 				methods = append(methods, m)
 			}
