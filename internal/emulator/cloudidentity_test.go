@@ -207,12 +207,3 @@ func TestFaultsOnCloudIdentity(t *testing.T) {
 		t.Errorf("after the fault: %v", err)
 	}
 }
-
-func FuzzParseIdentityQuery(f *testing.F) {
-	for _, s := range []string{"member_key_id == 'a@b.c'" + forumQuery, "parent == 'customers/C1'", "'x' in labels", "==", "' in labels", "&&&&"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, q string) {
-		_, _ = parseIdentityQuery(q)
-	})
-}

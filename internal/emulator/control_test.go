@@ -40,7 +40,10 @@ func TestControlWorldAndPolicies(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("world = %d %s", code, raw)
 	}
-	var w worldView
+	// The control API's JSON, as a tool reads it.
+	var w struct {
+		Organizations, Folders, Projects, Users, Groups, ServiceAccounts []json.RawMessage
+	}
 	if err := json.Unmarshal(raw, &w); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,10 @@ func TestControlWorldAndPolicies(t *testing.T) {
 		t.Fatalf("policies = %d %s", code, raw)
 	}
 	var ps struct {
-		Policies []resourcePolicy `json:"policies"`
+		Policies []struct {
+			Resource string `json:"resource"`
+			Policy   Policy `json:"policy"`
+		} `json:"policies"`
 	}
 	if err := json.Unmarshal(raw, &ps); err != nil {
 		t.Fatal(err)
@@ -146,7 +152,7 @@ func TestControlCalls(t *testing.T) {
 	t.Parallel()
 	e := newTestEmulator(t)
 	for range 2 {
-		_ = e.World.fault(t.Context(), "cloudresourcemanager.projects.getIamPolicy")
+		_ = e.World.Faults.Apply(t.Context(), "cloudresourcemanager.projects.getIamPolicy")
 	}
 	code, raw := controlDo(t, e, http.MethodGet, "calls", "")
 	if code != http.StatusOK || !strings.Contains(string(raw), `"cloudresourcemanager.projects.getIamPolicy":2`) {

@@ -122,16 +122,3 @@ func TestDirectoryErrors(t *testing.T) {
 	_, err = s.Groups.List().Customer("C0example1").Context(ctx).Do()
 	_ = mustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
 }
-
-func FuzzParseDirectoryQuery(f *testing.F) {
-	for _, s := range []string{"memberKey=a@b", "email:sup* name='a \\' b'", "name='", "x", ":", "=", "email:*"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, q string) {
-		clauses, err := parseDirectoryQuery(q)
-		if err != nil {
-			return
-		}
-		matchesGroup(Group{Email: "a@b", DisplayName: "A", Members: []string{"user:c@d"}}, clauses)
-	})
-}

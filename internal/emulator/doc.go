@@ -10,6 +10,15 @@
 // written through Resource Manager shows up in Cloud Asset (after the
 // configured indexing delay), as it does at Google.
 //
+// Each Google API is its own package below this one (resourcemanager,
+// cloudasset, iamcredentials, cloudidentity, directory, logging,
+// secretmanager, oauth, iap), over one shared world.World (package world),
+// with the wire conventions of package wire, the faults of package fault,
+// the seed format of package seed and the control API of package control.
+// This package assembles them: Start serves them all on one HTTP and one
+// gRPC listener, and the types callers use are re-exported here under
+// their usual names. docs/emulator.md says how to add an API.
+//
 // It is never linked into the production binary (cmd/jitaccess); a test
 // guards that. See docs/emulator.md for what it models and what it does not.
 package emulator

@@ -10,16 +10,27 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
-	"cloud.google.com/go/asset/apiv1/assetpb"
-	"cloud.google.com/go/logging/apiv2/loggingpb"
-	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/jitaccess/jitaccess/internal/emulator/cloudasset"
+	"github.com/jitaccess/jitaccess/internal/emulator/cloudidentity"
+	"github.com/jitaccess/jitaccess/internal/emulator/conformance"
+	"github.com/jitaccess/jitaccess/internal/emulator/control"
+	"github.com/jitaccess/jitaccess/internal/emulator/directory"
+	"github.com/jitaccess/jitaccess/internal/emulator/fault"
+	"github.com/jitaccess/jitaccess/internal/emulator/iamcredentials"
+	"github.com/jitaccess/jitaccess/internal/emulator/iap"
+	"github.com/jitaccess/jitaccess/internal/emulator/logging"
+	"github.com/jitaccess/jitaccess/internal/emulator/oauth"
+	"github.com/jitaccess/jitaccess/internal/emulator/resourcemanager"
+	"github.com/jitaccess/jitaccess/internal/emulator/secretmanager"
+	"github.com/jitaccess/jitaccess/internal/emulator/wire"
+	"github.com/jitaccess/jitaccess/internal/emulator/world"
 )
 
 // Options configure Start. The zero value starts an empty world on
@@ -38,6 +49,11 @@ type Options struct {
 	// Logger receives an access log at debug level and serving errors;
 	// nil discards them.
 	Logger *slog.Logger
+	// Conformance, when not nil, checks every REST exchange and gRPC
+	// answer against Google's published schemas and records what departs
+	// from them (see package conformance). The tests' harness
+	// (emutest.Start) switches it on; the demo leaves it off.
+	Conformance *conformance.Checker
 }
 
 // Endpoints are where the emulator's services listen, in the form each
@@ -62,26 +78,28 @@ type Emulator struct {
 	// inspect and change it directly.
 	World *World
 
-	ResourceManager *ResourceManager
-	CloudIdentity   *CloudIdentity
+	ResourceManager *resourcemanager.Service
+	CloudIdentity   *cloudidentity.Service
 	// Directory is the Admin SDK Directory API (groups and members).
-	Directory *Directory
-	Control   *Control
-	Asset     *Asset
-
-	// Services written in their own files plug in here.
+	Directory *directory.Service
+	Control   *control.API
+	Asset     *cloudasset.Service
 	// IAP is the fake Identity-Aware Proxy (JWKS under /iap/): tests and the
 	// demo mint assertions with it.
 	IAP *IAP
 	// Credentials serves signJwt and the service accounts' public keys.
-	Credentials *IAMCredentials
+	Credentials *iamcredentials.Service
 	// Logging is Cloud Logging over gRPC.
-	Logging *Logging
+	Logging *logging.Service
 	// SecretManager serves secrets (SMTP_SECRET) over gRPC.
-	SecretManager *SecretManager
+	SecretManager *secretmanager.Service
 	// OAuth issues the ID tokens of IAP's programmatic authentication
 	// (/token, /oauth2/v3/certs), for jitctl.
-	OAuth *OAuth
+	OAuth *oauth.Service
+
+	// rest routes REST paths to the services that own them, first match
+	// wins; see route.
+	rest []restRoute
 
 	logger   *slog.Logger
 	httpLis  net.Listener
@@ -97,6 +115,12 @@ type Emulator struct {
 	closeErr  error
 }
 
+// restRoute is a REST service and the paths it owns.
+type restRoute struct {
+	owns func(path string) bool
+	h    http.Handler
+}
+
 const defaultAddr = "127.0.0.1:0"
 
 // Start builds the world (applying opts.Seed), starts listening and serves
@@ -106,34 +130,46 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	w := NewWorld(opts.Clock)
+	w := world.New(opts.Clock)
 	if opts.Seed != nil {
-		if err := w.Apply(opts.Seed); err != nil {
+		if err := opts.Seed.Apply(w); err != nil {
 			return nil, fmt.Errorf("apply seed: %w", err)
 		}
 	}
 	e := &Emulator{
 		World:           w,
-		ResourceManager: NewResourceManager(w),
-		CloudIdentity:   NewCloudIdentity(w),
-		Directory:       NewDirectory(w),
+		ResourceManager: resourcemanager.New(w),
+		CloudIdentity:   cloudidentity.New(w),
+		Directory:       directory.New(w),
+		Credentials:     iamcredentials.New(w),
+		Logging:         logging.New(w),
+		SecretManager:   secretmanager.New(w),
+		OAuth:           oauth.New(opts.Clock),
 		logger:          logger,
 		serveErr:        make(chan error, 2),
 		conns:           map[net.Conn]http.ConnState{},
 	}
-	e.Control = NewControl(w, e.Endpoints)
-	asset, err := newAsset(w)
-	if err != nil {
+	e.Control = control.New(w, func() any { return e.Endpoints() })
+	var err error
+	if e.Asset, err = cloudasset.New(w); err != nil {
 		return nil, fmt.Errorf("cloud asset: %w", err)
 	}
-	e.Asset = asset
-	if e.IAP, err = NewIAP(opts.Clock); err != nil {
+	if e.IAP, err = iap.New(opts.Clock); err != nil {
 		return nil, err
 	}
-	e.Credentials = NewIAMCredentials(w)
-	e.Logging = NewLogging(w)
-	e.SecretManager = NewSecretManager(w)
-	e.OAuth = NewOAuth(opts.Clock)
+	// A new REST API adds its line here (and its base URL to Endpoints);
+	// a gRPC API registers in registerGRPC.
+	e.rest = []restRoute{
+		{resourcemanager.Owns, e.ResourceManager},
+		{cloudidentity.Owns, e.CloudIdentity},
+		{directory.Owns, e.Directory},
+		{iamcredentials.Owns, e.Credentials},
+		// IAP's keys come from www.gstatic.com, not from an API, but the
+		// app depends on them like one, so they can fail like one.
+		{iap.Owns, withFault(w, "iap.publicKeys", e.IAP)},
+		{oauth.Owns, e.OAuth},
+		{control.Owns, e.Control},
+	}
 
 	var lc net.ListenConfig
 	httpAddr, grpcAddr := cmp.Or(opts.HTTPAddr, defaultAddr), cmp.Or(opts.GRPCAddr, defaultAddr)
@@ -151,13 +187,19 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		_ = e.httpLis.Close()
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", grpcAddr, err)
 	}
+	var serve http.Handler = http.HandlerFunc(e.route)
+	interceptors := []grpc.UnaryServerInterceptor{fault.HeldGRPC}
+	if opts.Conformance != nil {
+		serve = opts.Conformance.Wrap(serve)
+		interceptors = append(interceptors, opts.Conformance.UnaryInterceptor())
+	}
 	e.httpSrv = &http.Server{
-		Handler:           e.accessLog(heldHTTP(http.HandlerFunc(e.route))),
+		Handler:           e.accessLog(fault.HeldHTTP(serve)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		ConnState:         e.trackConn,
 	}
-	e.grpcSrv = grpc.NewServer(grpc.UnaryInterceptor(heldGRPC))
+	e.grpcSrv = grpc.NewServer(grpc.ChainUnaryInterceptor(interceptors...))
 	e.registerGRPC(e.grpcSrv)
 	go func() {
 		if err := e.httpSrv.Serve(e.httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -175,9 +217,9 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 
 // registerGRPC registers every gRPC service on s.
 func (e *Emulator) registerGRPC(s *grpc.Server) {
-	assetpb.RegisterAssetServiceServer(s, e.Asset)
-	loggingpb.RegisterLoggingServiceV2Server(s, e.Logging)
-	secretmanagerpb.RegisterSecretManagerServiceServer(s, e.SecretManager)
+	e.Asset.Register(s)
+	e.Logging.Register(s)
+	e.SecretManager.Register(s)
 }
 
 // route sends a request to the service that owns its path.
@@ -187,42 +229,31 @@ func (e *Emulator) route(rw http.ResponseWriter, r *http.Request) {
 	// first lets a call that an injected latency holds end when its
 	// caller gives up, as a call to Google does.
 	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		b, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxRequestBody+1))
 		if err != nil {
-			writeRESTError(rw, newAPIError(http.StatusBadRequest, "The request body could not be read."))
+			wire.WriteError(rw, wire.New(http.StatusBadRequest, "The request body could not be read."))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(b))
 	}
-	p := r.URL.Path
-	var h http.Handler
-	switch {
-	case strings.HasPrefix(p, "/v3/"):
-		h = e.ResourceManager
-	case p == "/v1/groups:lookup" || strings.HasPrefix(p, "/v1/groups/"):
-		h = e.CloudIdentity
-	case p == directoryPrefix || strings.HasPrefix(p, directoryPrefix+"/"):
-		h = e.Directory
-	case strings.HasPrefix(p, "/v1/projects/-/serviceAccounts/"), strings.HasPrefix(p, "/service_accounts/"):
-		h = e.Credentials
-	case strings.HasPrefix(p, "/iap/"):
-		// IAP's keys come from www.gstatic.com, not from an API, but the
-		// app depends on them like one, so they can fail like one.
-		if err := e.World.fault(r.Context(), "iap.publicKeys"); err != nil {
-			writeRESTError(rw, err)
+	for _, rt := range e.rest {
+		if rt.owns(r.URL.Path) {
+			rt.h.ServeHTTP(rw, r)
 			return
 		}
-		h = e.IAP
-	case p == "/token" || p == "/oauth2/v3/certs":
-		h = e.OAuth
-	case strings.HasPrefix(p, "/_emulator/"):
-		h = e.Control
 	}
-	if h == nil {
-		writeRESTError(rw, notFoundPath(r))
-		return
-	}
-	h.ServeHTTP(rw, r)
+	wire.WriteError(rw, wire.NotFoundPath(r))
+}
+
+// withFault applies the faults set for method before h serves.
+func withFault(w *World, method string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if err := w.Faults.Apply(r.Context(), method); err != nil {
+			wire.WriteError(rw, err)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	})
 }
 
 // statusRecorder remembers the status code for the access log.

@@ -7,12 +7,16 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/cloudidentity/v1"
 	"google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/googleapi"
+
+	"github.com/jitaccess/jitaccess/internal/emulator/conformance"
 )
 
 func mustDemoSeed(t testing.TB) *Seed {
@@ -33,10 +37,21 @@ func mustDemoSeed(t testing.TB) *Seed {
 // on loopback and stops it when the test ends.
 func newTestEmulator(t *testing.T, mutate ...func(*Options)) *Emulator {
 	t.Helper()
-	opts := Options{Seed: mustDemoSeed(t)}
+	checker, err := conformance.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Seed: mustDemoSeed(t), Conformance: checker}
 	for _, m := range mutate {
 		m(&opts)
 	}
+	t.Cleanup(func() {
+		for i, v := range checker.Violations() {
+			if i < 5 {
+				t.Errorf("the emulator departed from Google's schema: %v", v)
+			}
+		}
+	})
 	e, err := Start(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -220,4 +235,18 @@ func TestIAPKeysCanFail(t *testing.T) {
 	if n := e.World.Faults.Calls("iap.publicKeys"); n != 2 {
 		t.Errorf("Calls = %d, want 2", n)
 	}
+}
+
+// fakeClock is a settable clock for index-delay tests.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

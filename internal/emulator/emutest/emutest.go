@@ -4,12 +4,14 @@
 package emutest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jitaccess/jitaccess/internal/emulator"
+	"github.com/jitaccess/jitaccess/internal/emulator/conformance"
 )
 
 // Options change what Start starts.
@@ -40,12 +42,37 @@ func Start(t testing.TB, opts ...Options) *emulator.Emulator {
 	if err != nil {
 		t.Fatalf("load seed: %v", err)
 	}
-	e, err := emulator.Start(t.Context(), emulator.Options{Seed: seed, Clock: o.Clock})
+	checker, err := conformance.New()
+	if err != nil {
+		t.Fatalf("conformance checker: %v", err)
+	}
+	// Cleanups run last first: the emulator closes, then its answers are
+	// judged, so that none is missed.
+	t.Cleanup(func() { CheckConformance(t, checker) })
+	e, err := emulator.Start(t.Context(), emulator.Options{Seed: seed, Clock: o.Clock, Conformance: checker})
 	if err != nil {
 		t.Fatalf("start emulator: %v", err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	return e
+}
+
+// CheckConformance fails the test if the emulator gave an answer (or
+// accepted a request) outside Google's published schema, naming the first
+// such exchange's method and field: every test that starts the emulator
+// through Start is also a conformance test of what it made the emulator
+// answer.
+func CheckConformance(t testing.TB, c *conformance.Checker) {
+	t.Helper()
+	vs := c.Violations()
+	if len(vs) == 0 {
+		return
+	}
+	more := ""
+	if len(vs) > 1 {
+		more = fmt.Sprintf(" (and %d more)", len(vs)-1)
+	}
+	t.Errorf("the emulator departed from Google's schema: %v%s", vs[0], more)
 }
 
 // ModuleRoot returns the directory holding go.mod, found from the working
