@@ -115,7 +115,7 @@ func activateAndFind(ctx context.Context, a *appInstance) (string, error) {
 			return g.ID, nil
 		}
 	}
-	return "", errors.New("My access does not list the activation")
+	return "", errors.New("my access does not list the activation")
 }
 
 var linkPattern = regexp.MustCompile(`https?://[^\s"<>]+\?activation=[^\s"<>]+`)

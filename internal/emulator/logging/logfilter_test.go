@@ -3,8 +3,8 @@ package logging
 import (
 	"testing"
 
+	"cloud.google.com/go/logging/apiv2/loggingpb"
 	"google.golang.org/genproto/googleapis/api/monitoredres"
-	loggingpb "google.golang.org/genproto/googleapis/logging/v2"
 )
 
 // TestLogFilterNot: NOT before a comparison or a parenthesised group
