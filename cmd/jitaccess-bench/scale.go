@@ -28,7 +28,8 @@ type cost struct {
 }
 
 // scaleTable measures, as the synthetic world grows, the app's own cost of
-// list projects, list roles and self-activate with L = 0 and the cache
+// list projects, list roles, self-activate, My access and the request
+// list with L = 0 and the cache
 // off (every request does its work). The emulator runs in a child
 // process, so allocations and bytes are this process's: the app's
 // handler, called directly (no HTTP client in the measurement).
@@ -49,6 +50,9 @@ func (b *bench) scaleTable(ctx context.Context) error {
 			a, err := b.startApp(ctx, emu.ep, map[string]string{
 				"RESOURCE_CATALOG": c, "CATALOG_CACHE_TTL": "0",
 				"RESOURCE_SCOPE": "organizations/" + emulator.SyntheticOrganization,
+				// The synthetic world has no administrator or auditor
+				// group; the demo's would not exist there.
+				"ADMINISTRATOR_GROUP": "", "AUDITOR_GROUP": "",
 			})
 			if err != nil {
 				emu.stop()
@@ -64,6 +68,11 @@ func (b *bench) scaleTable(ctx context.Context) error {
 				{"self-activate", http.MethodPost, "/api/projects/" + project + "/roles/self-activate", map[string]any{
 					"entitlementIds": []string{project + ":roles/editor"}, "justification": "INC-1 scale", "activationTimeout": 30,
 				}, countField("entitlements")},
+				// The user's active activations (the one just made):
+				// the live reads follow the user's projects, not the
+				// organization's.
+				{"my access", http.MethodGet, "/api/activations", nil, countField("activations")},
+				{"my requests", http.MethodGet, "/api/requests?view=mine", nil, countField("requests")},
 			}
 			for _, op := range ops {
 				cst, err := a.cost(ctx, user, op.method, op.path, op.body, op.count)
