@@ -2,6 +2,7 @@ package activation
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +18,8 @@ import (
 type RequestLog interface {
 	// RequestEvents lists one request's events since a time, oldest first.
 	RequestEvents(ctx context.Context, id string, since time.Time) ([]jit.RequestEvent, error)
+	// EventsOf is RequestEvents for several requests, in one read.
+	EventsOf(ctx context.Context, ids []string, since time.Time) (map[string][]jit.RequestEvent, error)
 	// Requests lists Requested events matching q, newest first.
 	Requests(ctx context.Context, q jit.RequestQuery) ([]jit.RequestEvent, error)
 }
@@ -165,58 +168,92 @@ func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view R
 		seen[e.RequestID] = true
 		picked = append(picked, e)
 	}
-	items := make([]*RequestItem, len(picked))
-	errs := make([]error, len(picked))
-	sem := make(chan struct{}, maxListedAtOnce)
+	// The tokens are verified first (no Google call once the keys are
+	// known); then the requests' events are read from the log in one
+	// query while each request's record is read from IAM.
+	reqs := make([]*jit.ActivationRequest, len(picked))
 	var wg sync.WaitGroup
 	for i, e := range picked {
+		wg.Go(func() { reqs[i] = s.listedRequest(ctx, caller, view, e) })
+	}
+	wg.Wait()
+	var ids []string
+	since := s.now()
+	for _, r := range reqs {
+		if r != nil {
+			ids = append(ids, r.ID)
+			since = minTime(since, r.RequestedAt.Add(-time.Minute))
+		}
+	}
+	var (
+		logged map[string][]jit.RequestEvent
+		logErr error
+	)
+	wg.Go(func() { logged, logErr = s.opts.RequestLog.EventsOf(ctx, ids, since) })
+	recs := make([]jit.RequestRecord, len(reqs))
+	errs := make([]error, len(reqs))
+	sem := make(chan struct{}, maxListedAtOnce)
+	for i, r := range reqs {
+		if r == nil {
+			continue
+		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			items[i], errs[i] = s.listedRequest(ctx, caller, view, e)
+			recs[i], errs[i] = s.policies.RequestRecord(ctx, *r)
 		})
 	}
 	wg.Wait()
+	if logErr != nil {
+		// As for one request: IAM is the first source, the log the second.
+		s.opts.Logger.WarnContext(ctx, "reading the requests' audit events failed; their states rest on IAM alone", slog.Any("error", logErr))
+	}
 	out := []RequestItem{}
-	for i, it := range items {
+	for i, r := range reqs {
+		if r == nil {
+			continue
+		}
 		if errs[i] != nil {
-			return nil, errs[i]
+			return nil, wrapUpstream(op, "Reading the request's state failed", errs[i])
 		}
-		if it != nil {
-			out = append(out, *it)
+		state := stateOf(*r, recs[i], logged[r.ID], s.now())
+		if view == ViewReview && (state.Status != jit.RequestPending ||
+			slices.ContainsFunc(state.Approvals, func(a jit.Approval) bool { return a.By == caller.Email })) {
+			continue
 		}
+		out = append(out, RequestItem{Token: picked[i].Token, ActivationRequest: *r, State: state})
 	}
 	return out, nil
 }
 
-// maxListedAtOnce bounds the requests of a list read at the same time.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// maxListedAtOnce bounds the request records of a list read at the same
+// time.
 const maxListedAtOnce = 16
 
-// listedRequest is one request of a list, or nil when it is not to be
-// listed: the token, not the log entry, says what the request is (a forged
-// entry cannot carry a valid signature, and an expired token is no longer
-// open).
-func (s *Service) listedRequest(ctx context.Context, caller jit.Principal, view RequestView, e jit.RequestEvent) (*RequestItem, error) {
+// listedRequest is the request of a list's entry, or nil when it is not
+// to be listed: the token, not the log entry, says what the request is (a
+// forged entry cannot carry a valid signature, and an expired token is no
+// longer open).
+func (s *Service) listedRequest(ctx context.Context, caller jit.Principal, view RequestView, e jit.RequestEvent) *jit.ActivationRequest {
 	verify := s.tokens.Verify
 	if view == ViewMine {
 		verify = s.tokens.Inspect
 	}
 	req, err := verify(ctx, e.Token)
 	if err != nil || req.ID != e.RequestID {
-		return nil, nil
+		return nil
 	}
 	if (view == ViewMine && req.Beneficiary != caller.Email) || (view == ViewReview && !req.IsReviewer(caller.Email)) {
-		return nil, nil
+		return nil
 	}
-	state, err := s.requestState(ctx, req, nil, false)
-	if err != nil {
-		return nil, err
-	}
-	if view == ViewReview && (state.Status != jit.RequestPending ||
-		slices.ContainsFunc(state.Approvals, func(a jit.Approval) bool { return a.By == caller.Email })) {
-		return nil, nil
-	}
-	return &RequestItem{Token: e.Token, ActivationRequest: req, State: state}, nil
+	return &req
 }
 
 // link is the request page's link, or "" without Options.Link.
