@@ -68,6 +68,9 @@ type Policies interface {
 	Decide(ctx context.Context, req jit.ActivationRequest, conf jit.Confirmation, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error)
 	// RequestRecord reads what the live policy says about req.
 	RequestRecord(ctx context.Context, req jit.ActivationRequest) (jit.RequestRecord, error)
+	// RequestRecords is RequestRecord for several requests, each
+	// scope's policy read once; errs holds each request's read error.
+	RequestRecords(ctx context.Context, reqs []jit.ActivationRequest) (recs []jit.RequestRecord, errs []error)
 	// Prepare starts learning what a write to scope will confirm
 	// against (its ancestry, for which hint, nearest first, may be a
 	// guess), for a write that may follow, and returns at once with the

@@ -177,11 +177,14 @@ func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view R
 		wg.Go(func() { reqs[i] = s.listedRequest(ctx, caller, view, e) })
 	}
 	wg.Wait()
-	var ids []string
-	since := s.now()
+	var (
+		ids    []string
+		listed []jit.ActivationRequest
+		since  = s.now()
+	)
 	for _, r := range reqs {
 		if r != nil {
-			ids = append(ids, r.ID)
+			ids, listed = append(ids, r.ID), append(listed, *r)
 			since = minTime(since, r.RequestedAt.Add(-time.Minute))
 		}
 	}
@@ -190,33 +193,24 @@ func (s *Service) ListRequests(ctx context.Context, caller jit.Principal, view R
 		logErr error
 	)
 	wg.Go(func() { logged, logErr = s.opts.RequestLog.EventsOf(ctx, ids, since) })
-	recs := make([]jit.RequestRecord, len(reqs))
-	errs := make([]error, len(reqs))
-	sem := make(chan struct{}, maxListedAtOnce)
-	for i, r := range reqs {
-		if r == nil {
-			continue
-		}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			recs[i], errs[i] = s.policies.RequestRecord(ctx, *r)
-		})
-	}
+	recs, errs := s.policies.RequestRecords(ctx, listed)
 	wg.Wait()
 	if logErr != nil {
 		// As for one request: IAM is the first source, the log the second.
 		s.opts.Logger.WarnContext(ctx, "reading the requests' audit events failed; their states rest on IAM alone", slog.Any("error", logErr))
 	}
 	out := []RequestItem{}
+	n := 0
 	for i, r := range reqs {
 		if r == nil {
 			continue
 		}
-		if errs[i] != nil {
-			return nil, wrapUpstream(op, "Reading the request's state failed", errs[i])
+		rec, err := recs[n], errs[n]
+		n++
+		if err != nil {
+			return nil, wrapUpstream(op, "Reading the request's state failed", err)
 		}
-		state := stateOf(*r, recs[i], logged[r.ID], s.now())
+		state := stateOf(*r, rec, logged[r.ID], s.now())
 		if view == ViewReview && (state.Status != jit.RequestPending ||
 			slices.ContainsFunc(state.Approvals, func(a jit.Approval) bool { return a.By == caller.Email })) {
 			continue
@@ -232,10 +226,6 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return a
 }
-
-// maxListedAtOnce bounds the request records of a list read at the same
-// time.
-const maxListedAtOnce = 16
 
 // listedRequest is the request of a list's entry, or nil when it is not
 // to be listed: the token, not the log entry, says what the request is (a

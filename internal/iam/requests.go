@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/api/cloudresourcemanager/v3"
 
 	"github.com/jitaccess/jitaccess/internal/condition"
@@ -217,6 +218,45 @@ func (c *Client) RequestRecord(ctx context.Context, req jit.ActivationRequest) (
 	}
 	rec, _ := requestRecord(c.conds, policy, req)
 	return fill(rec, req), nil
+}
+
+// RequestRecords is RequestRecord for several requests, reading each
+// resource's policy once (a list of requests is mostly on a few
+// projects), a bounded number at a time; errs holds, per request, the
+// error of its resource's read.
+func (c *Client) RequestRecords(ctx context.Context, reqs []jit.ActivationRequest) ([]jit.RequestRecord, []error) {
+	const op = "iam.RequestRecords"
+	type read struct {
+		policy *cloudresourcemanager.Policy
+		err    error
+	}
+	reads := map[string]*read{}
+	for _, r := range reqs {
+		reads[r.Entitlement.Resource()] = &read{}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelReads)
+	for resource, rd := range reads {
+		g.Go(func() error {
+			p, err := c.getPolicy(gctx, resource)
+			if err != nil {
+				rd.err = translateResource(op, resource, err)
+			}
+			rd.policy = p
+			return nil
+		})
+	}
+	_ = g.Wait()
+	recs := make([]jit.RequestRecord, len(reqs))
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		rd := reads[r.Entitlement.Resource()]
+		if errs[i] = rd.err; rd.err == nil {
+			rec, _ := requestRecord(c.conds, rd.policy, r)
+			recs[i] = fill(rec, r)
+		}
+	}
+	return recs, errs
 }
 
 // fill completes a granted activation with what the request knows.
