@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/jitaccess/jitaccess/internal/app/apptest"
 	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/demo"
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
@@ -55,11 +56,16 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	d, err := demo.Run(t.Context(), demo.Options{Addr: "127.0.0.1:0", Seed: mustSeed(t, f)})
+	d, err := demo.Run(t.Context(), demo.Options{Addr: "127.0.0.1:0", Seed: mustSeed(t, f),
+		// The emulator's first signJwt makes a key, and an email's
+		// STARTTLS runs under the race detector: on a loaded machine
+		// either can outlast the production deadlines.
+		Config: apptest.PatientTimeouts()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
+	bound := hangBound(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox,
@@ -70,12 +76,15 @@ func start(t *testing.T) *env {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
+		// Chromium prints its DevTools address once it is up, which on a
+		// loaded machine can take longer than chromedp's 20 s default.
+		chromedp.WSURLReadTimeout(time.Until(bound)),
 	)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 45*time.Second)
+	ctx, cancel3 := context.WithDeadline(ctx, bound)
 	t.Cleanup(cancel3)
 	// Tall enough that each main screen, buttons included, fits a screenshot.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000)); err != nil {
@@ -113,7 +122,9 @@ func (e *env) tabTo(t *testing.T, cond string) {
 // waitFor waits until the JavaScript condition holds.
 func (e *env) waitFor(t *testing.T, cond string) {
 	t.Helper()
-	if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](cond)); err != nil {
+	// No polling timeout of its own (chromedp's default is 30 s): the
+	// condition holds when the page gets there, however loaded the machine.
+	if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(0))); err != nil {
 		t.Fatalf("browser: waiting for %s: %v", cond, err)
 	}
 }
@@ -227,9 +238,7 @@ func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
 	if title := e.text(t, "#result-title"); title != "Request submitted" {
 		t.Fatalf("result title = %q", title)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	mail, err := e.demo.Outbox.WaitFor(ctx, func(m outbox.Message) bool { return slices.Contains(m.To, "dave@example.com") })
+	mail, err := e.demo.Outbox.WaitFor(e.ctx, func(m outbox.Message) bool { return slices.Contains(m.To, "dave@example.com") })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,19 @@ type Options struct {
 	Setup func(*emulator.World)
 }
 
+// PatientTimeouts are the app's deadlines for Google calls and email in
+// the harness, where a test sets no others. The production defaults (5 s
+// to connect and to write, which also bound signJwt and an email) are
+// missed by healthy calls on a loaded machine under the race detector: the
+// emulator's first signJwt generates an RSA key, several seconds of CPU
+// there, and an email's STARTTLS takes as long. A test of a deadline sets
+// its own, short one; BACKEND_READ_TIMEOUT keeps its default (20 s), which
+// a read of the emulator does not miss, and which tests of retried reads
+// wait out.
+func PatientTimeouts() map[string]string {
+	return map[string]string{"BACKEND_CONNECT_TIMEOUT": "30", "BACKEND_WRITE_TIMEOUT": "30"}
+}
+
 // Start starts a harness that stops when t ends.
 func Start(t testing.TB, opts ...Options) *Harness {
 	t.Helper()
@@ -66,7 +79,11 @@ func Start(t testing.TB, opts ...Options) *Harness {
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.Server.Close)
 	h.URL = h.Server.URL
-	cfg, err := config.Load(emulated.Config(ob.Addr(), h.URL, o.Config))
+	vars := PatientTimeouts()
+	for k, v := range o.Config {
+		vars[k] = v
+	}
+	cfg, err := config.Load(emulated.Config(ob.Addr(), h.URL, vars))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
