@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -406,4 +408,53 @@ func TestPhoneWidth(t *testing.T) {
 	fits("the roles and the request form")
 	e.run(t, chromedp.Navigate(e.demo.URL+"/_demo/signin"), chromedp.WaitVisible(chromedp.CSS(".demo-users")))
 	fits("the sign-in page")
+}
+
+// holdProjects makes the page's requests for the project list wait until
+// the test calls window.releaseProjects(), as a slow network would: the
+// server answers as always, the browser hands the answer to the page later.
+const holdProjects = `(() => {
+  let release;
+  const held = new Promise((r) => { release = r; });
+  window.releaseProjects = () => release();
+  const fetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+    const response = await fetch(input, init);
+    if (url.pathname === '/api/projects') await held;
+    return response;
+  };
+})();`
+
+// TestTypingBeforeTheProjectsArrive: a person who types in the project
+// search before the page has the project list (a slow network, a loaded
+// server) sees the matching projects once it arrives, not "No matching
+// project" until they type again. The test found it: on a loaded machine
+// chromedp typed first and waited for the project forever.
+func TestTypingBeforeTheProjectsArrive(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.run(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: holdProjects})
+		return chromedp.Void{}, err
+	})
+	e.signIn(t, "dave@example.com", "/", "")
+	e.run(t,
+		chromedp.WaitVisible(chromedp.ID("project-input")),
+		chromedp.SendKeys(chromedp.ID("project-input"), "payments-db"),
+	)
+	if hint := e.text(t, "#project-hint"); hint != "" {
+		t.Fatalf("the projects arrived before the typing (%q): the test tests nothing", hint)
+	}
+	e.run(t, chromedp.Evaluate[chromedp.Void](`window.releaseProjects()`))
+	e.waitFor(t, `document.querySelector('#project-hint').textContent !== ''`)
+	// The page shows the list as it renders the hint, in the same task.
+	listed, err := chromedp.Run(e.ctx, chromedp.Evaluate[[]string](
+		`document.querySelector('#project-list').hidden ? [] : [...document.querySelectorAll('#project-list li[data-project]')].map((li) => li.dataset.project)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(listed, []string{"prod-payments-db"}) {
+		t.Errorf("after typing %q before the projects arrived, the list shows %v, want prod-payments-db", "payments-db", listed)
+	}
 }
