@@ -49,8 +49,9 @@ func startClusterEnv(t testing.TB, n int, overrides map[string]string, env func(
 	}
 	t.Cleanup(func() { _ = ob.Close() })
 	c := &cluster{Emulator: e, Outbox: ob}
-	// Every cluster test signs, most of them from many requests at once:
-	// each would make a key of its own (makeSigningKey).
+	// The service account's key, as apptest.Start makes it: every cluster
+	// test signs, most of them from many requests at once, and each first
+	// signJwt would make a key of its own.
 	if _, err := e.Credentials.RotateKey(emulated.ServiceAccount); err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,14 @@ type Options struct {
 	// Setup changes the emulated world before the app is built (secrets
 	// it reads at start-up, for one).
 	Setup func(*emulator.World)
+	// LazyKey leaves the service account without a signing key until the
+	// first signJwt or key fetch, as the emulator does by itself. Start
+	// otherwise makes it, as it exists at Google long before the app
+	// starts: made by the first signJwt, an RSA key generation under the
+	// race detector on a loaded machine outlasts a short deadline (the
+	// readiness probe's 5 s). For tests that start many harnesses that
+	// never sign, where the key would be most of their CPU.
+	LazyKey bool
 }
 
 // PatientTimeouts are the app's deadlines for Google calls and email in
@@ -67,6 +75,11 @@ func Start(t testing.TB, opts ...Options) *Harness {
 	e := emutest.Start(t, emutest.Options{Clock: o.Clock})
 	if o.Setup != nil {
 		o.Setup(e.World)
+	}
+	if !o.LazyKey {
+		if _, err := e.Credentials.RotateKey(emulated.ServiceAccount); err != nil {
+			t.Fatalf("signing key: %v", err)
+		}
 	}
 	ob, err := outbox.Start(t.Context(), "127.0.0.1:0", outbox.Options{Username: emulated.SMTPUser, Password: emulated.SMTPPassword})
 	if err != nil {
