@@ -458,3 +458,27 @@ func TestTypingBeforeTheProjectsArrive(t *testing.T) {
 		t.Errorf("after typing %q before the projects arrived, the list shows %v, want prod-payments-db", "payments-db", listed)
 	}
 }
+
+// TestAClosedProjectListStaysClosedWhenTheProjectsArrive: the list that a
+// person closed with Escape before the projects arrived does not open over
+// the page when they do (it covered the review list's links, where
+// TestTwoApprovalsInTheBrowser's click then went).
+func TestAClosedProjectListStaysClosedWhenTheProjectsArrive(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.run(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: holdProjects})
+		return chromedp.Void{}, err
+	})
+	e.signIn(t, "dave@example.com", "/", "")
+	e.run(t,
+		chromedp.WaitVisible(chromedp.ID("project-input")),
+		chromedp.Focus(chromedp.ID("project-input")),
+		chromedp.KeyEvent(kb.Escape),
+		chromedp.Evaluate[chromedp.Void](`window.releaseProjects()`),
+	)
+	e.waitFor(t, `document.querySelector('#project-hint').textContent !== ''`)
+	if hidden, err := chromedp.Run(e.ctx, chromedp.Evaluate[bool](`document.querySelector('#project-list').hidden`)); err != nil || !hidden {
+		t.Errorf("the project list closed with Escape is open again once the projects arrived (hidden = %v, %v)", hidden, err)
+	}
+}
