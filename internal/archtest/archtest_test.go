@@ -164,34 +164,23 @@ func goBuild(t *testing.T, root string, args []string) []byte {
 	return out
 }
 
-// TestUnusedMethodsAreDropped keeps the production binary free of calls
-// that look methods up by a name known only at run time (text/template's
-// field evaluation, reflect.Value.MethodByName with a variable): one such
-// reachable call makes the linker keep every exported method of every
-// type, a third of the binary and several MB of resident memory
-// (docs/performance.md). The linker's dependency dump marks them.
-func TestUnusedMethodsAreDropped(t *testing.T) {
-	t.Parallel()
-	root := moduleRoot(t)
-	args, _ := dockerBuildArgs(t, root, filepath.Join(t.TempDir(), "jitaccess"), "-dumpdep")
-	out := goBuild(t, root, args)
-	var marked []string
-	for line := range strings.Lines(string(out)) {
-		if strings.Contains(line, "<ReflectMethod>") {
-			marked = append(marked, strings.TrimSpace(line))
-		}
-	}
-	if len(marked) > 0 {
-		t.Errorf("cmd/jitaccess reaches methods looked up by run-time names, so the linker keeps every method (remove the caller, e.g. a template execution):\n%s", strings.Join(marked, "\n"))
-	}
-}
-
 // TestDockerfileBuilds runs the Dockerfile's build command (docker itself
-// is not available everywhere the tests run) and checks the image's shape.
+// is not available everywhere the tests run), checks the image's shape,
+// and reads the linker's dependency dump of that same build: one link of
+// the production binary serves both checks (two builds were most of this
+// package's time, minutes on a loaded machine).
+//
+// The dump keeps the production binary free of calls that look methods up
+// by a name known only at run time (text/template's field evaluation,
+// reflect.Value.MethodByName with a variable): one such reachable call
+// makes the linker keep every exported method of every type, a third of
+// the binary and several MB of resident memory (docs/performance.md). The
+// dump marks them <ReflectMethod>; -dumpdep only prints, so the binary is
+// the one the Dockerfile builds.
 func TestDockerfileBuilds(t *testing.T) {
 	t.Parallel()
 	root := moduleRoot(t)
-	buildArgs, lines := dockerBuildArgs(t, root, filepath.Join(t.TempDir(), "jitaccess"))
+	buildArgs, lines := dockerBuildArgs(t, root, filepath.Join(t.TempDir(), "jitaccess"), "-dumpdep")
 	for _, want := range []string{
 		"FROM golang:1.26 AS build",
 		"FROM gcr.io/distroless/static-debian12:nonroot",
@@ -202,7 +191,18 @@ func TestDockerfileBuilds(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
-	goBuild(t, root, buildArgs)
+	out := goBuild(t, root, buildArgs)
+	t.Run("unused_methods_are_dropped", func(t *testing.T) {
+		var marked []string
+		for line := range strings.Lines(string(out)) {
+			if strings.Contains(line, "<ReflectMethod>") {
+				marked = append(marked, strings.TrimSpace(line))
+			}
+		}
+		if len(marked) > 0 {
+			t.Errorf("cmd/jitaccess reaches methods looked up by run-time names, so the linker keeps every method (remove the caller, e.g. a template execution):\n%s", strings.Join(marked, "\n"))
+		}
+	})
 }
 
 func containsLine(lines []string, want string) bool {

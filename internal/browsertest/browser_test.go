@@ -14,9 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/jitaccess/jitaccess/internal/app/apptest"
 	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/demo"
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
@@ -55,11 +58,16 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	d, err := demo.Run(t.Context(), demo.Options{Addr: "127.0.0.1:0", Seed: mustSeed(t, f)})
+	d, err := demo.Run(t.Context(), demo.Options{Addr: "127.0.0.1:0", Seed: mustSeed(t, f),
+		// The emulator's first signJwt makes a key, and an email's
+		// STARTTLS runs under the race detector: on a loaded machine
+		// either can outlast the production deadlines.
+		Config: apptest.PatientTimeouts()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
+	bound := hangBound(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox,
@@ -70,12 +78,15 @@ func start(t *testing.T) *env {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
+		// Chromium prints its DevTools address once it is up, which on a
+		// loaded machine can take longer than chromedp's 20 s default.
+		chromedp.WSURLReadTimeout(time.Until(bound)),
 	)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 45*time.Second)
+	ctx, cancel3 := context.WithDeadline(ctx, bound)
 	t.Cleanup(cancel3)
 	// Tall enough that each main screen, buttons included, fits a screenshot.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 1000)); err != nil {
@@ -113,7 +124,9 @@ func (e *env) tabTo(t *testing.T, cond string) {
 // waitFor waits until the JavaScript condition holds.
 func (e *env) waitFor(t *testing.T, cond string) {
 	t.Helper()
-	if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](cond)); err != nil {
+	// No polling timeout of its own (chromedp's default is 30 s): the
+	// condition holds when the page gets there, however loaded the machine.
+	if _, err := chromedp.Run(e.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(0))); err != nil {
 		t.Fatalf("browser: waiting for %s: %v", cond, err)
 	}
 }
@@ -227,9 +240,7 @@ func TestMultiPartyApprovalInTheBrowser(t *testing.T) {
 	if title := e.text(t, "#result-title"); title != "Request submitted" {
 		t.Fatalf("result title = %q", title)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	mail, err := e.demo.Outbox.WaitFor(ctx, func(m outbox.Message) bool { return slices.Contains(m.To, "dave@example.com") })
+	mail, err := e.demo.Outbox.WaitFor(e.ctx, func(m outbox.Message) bool { return slices.Contains(m.To, "dave@example.com") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,4 +408,77 @@ func TestPhoneWidth(t *testing.T) {
 	fits("the roles and the request form")
 	e.run(t, chromedp.Navigate(e.demo.URL+"/_demo/signin"), chromedp.WaitVisible(chromedp.CSS(".demo-users")))
 	fits("the sign-in page")
+}
+
+// holdProjects makes the page's requests for the project list wait until
+// the test calls window.releaseProjects(), as a slow network would: the
+// server answers as always, the browser hands the answer to the page later.
+const holdProjects = `(() => {
+  let release;
+  const held = new Promise((r) => { release = r; });
+  window.releaseProjects = () => release();
+  const fetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+    const response = await fetch(input, init);
+    if (url.pathname === '/api/projects') await held;
+    return response;
+  };
+})();`
+
+// TestTypingBeforeTheProjectsArrive: a person who types in the project
+// search before the page has the project list (a slow network, a loaded
+// server) sees the matching projects once it arrives, not "No matching
+// project" until they type again. The test found it: on a loaded machine
+// chromedp typed first and waited for the project forever.
+func TestTypingBeforeTheProjectsArrive(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.run(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: holdProjects})
+		return chromedp.Void{}, err
+	})
+	e.signIn(t, "dave@example.com", "/", "")
+	e.run(t,
+		chromedp.WaitVisible(chromedp.ID("project-input")),
+		chromedp.SendKeys(chromedp.ID("project-input"), "payments-db"),
+	)
+	if hint := e.text(t, "#project-hint"); hint != "" {
+		t.Fatalf("the projects arrived before the typing (%q): the test tests nothing", hint)
+	}
+	e.run(t, chromedp.Evaluate[chromedp.Void](`window.releaseProjects()`))
+	e.waitFor(t, `document.querySelector('#project-hint').textContent !== ''`)
+	// The page shows the list as it renders the hint, in the same task.
+	listed, err := chromedp.Run(e.ctx, chromedp.Evaluate[[]string](
+		`document.querySelector('#project-list').hidden ? [] : [...document.querySelectorAll('#project-list li[data-project]')].map((li) => li.dataset.project)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(listed, []string{"prod-payments-db"}) {
+		t.Errorf("after typing %q before the projects arrived, the list shows %v, want prod-payments-db", "payments-db", listed)
+	}
+}
+
+// TestAClosedProjectListStaysClosedWhenTheProjectsArrive: the list that a
+// person closed with Escape before the projects arrived does not open over
+// the page when they do (it covered the review list's links, where
+// TestTwoApprovalsInTheBrowser's click then went).
+func TestAClosedProjectListStaysClosedWhenTheProjectsArrive(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	e.run(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: holdProjects})
+		return chromedp.Void{}, err
+	})
+	e.signIn(t, "dave@example.com", "/", "")
+	e.run(t,
+		chromedp.WaitVisible(chromedp.ID("project-input")),
+		chromedp.Focus(chromedp.ID("project-input")),
+		chromedp.KeyEvent(kb.Escape),
+		chromedp.Evaluate[chromedp.Void](`window.releaseProjects()`),
+	)
+	e.waitFor(t, `document.querySelector('#project-hint').textContent !== ''`)
+	if hidden, err := chromedp.Run(e.ctx, chromedp.Evaluate[bool](`document.querySelector('#project-list').hidden`)); err != nil || !hidden {
+		t.Errorf("the project list closed with Escape is open again once the projects arrived (hidden = %v, %v)", hidden, err)
+	}
 }

@@ -36,8 +36,11 @@ func (e *env) openFromReviewList(t *testing.T, reviewer, justification string) {
 	t.Helper()
 	e.signIn(t, reviewer, "/", "")
 	item := `//ul[@id="review-requests"]/li[contains(., "` + justification + `")]`
+	e.run(t, chromedp.WaitVisible(chromedp.Search(item)))
+	// Once the page has the projects, nothing opens the project list by
+	// itself any more.
+	e.waitFor(t, `document.querySelector('#project-hint').textContent !== ''`)
 	e.run(t,
-		chromedp.WaitVisible(chromedp.Search(item)),
 		// The project list opens on the focused picker and may cover the
 		// card; a person closes it first, as Escape does.
 		chromedp.WaitVisible(chromedp.ID("project-input")),

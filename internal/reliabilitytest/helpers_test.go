@@ -49,12 +49,24 @@ func startClusterEnv(t testing.TB, n int, overrides map[string]string, env func(
 	}
 	t.Cleanup(func() { _ = ob.Close() })
 	c := &cluster{Emulator: e, Outbox: ob}
+	// The service account's key, as apptest.Start makes it: every cluster
+	// test signs, most of them from many requests at once, and each first
+	// signJwt would make a key of its own.
+	if _, err := e.Credentials.RotateKey(emulated.ServiceAccount); err != nil {
+		t.Fatal(err)
+	}
+	// The harness's deadlines (apptest.PatientTimeouts) unless a test sets
+	// its own: under load, healthy calls outlast the production defaults.
+	vars := apptest.PatientTimeouts()
+	for k, v := range overrides {
+		vars[k] = v
+	}
 	for range n {
 		// The server's URL is needed for EXTERNAL_URL before the app exists.
 		var handler atomic.Pointer[http.Handler]
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 		t.Cleanup(srv.Close)
-		cfg, err := config.Load(emulated.Config(ob.Addr(), srv.URL, overrides))
+		cfg, err := config.Load(emulated.Config(ob.Addr(), srv.URL, vars))
 		if err != nil {
 			t.Fatalf("config: %v", err)
 		}

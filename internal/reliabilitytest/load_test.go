@@ -134,12 +134,12 @@ func TestConcurrentActivationsAndApprovalsAcrossInstances(t *testing.T) {
 
 	// Phase 1: the MPA requests, concurrently; their tokens from the emails.
 	var wg sync.WaitGroup
-	requestStatus := make([]int, mpaN)
+	requests := make([]apptest.Response, mpaN)
 	for i := range mpaN {
 		wg.Go(func() {
-			requestStatus[i] = c.pick(i).Do(t, fmt.Sprintf("mpa%03d@example.com", i), http.MethodPost, "/api/projects/"+project+"/roles/request", map[string]any{
+			requests[i] = c.pick(i).Do(t, fmt.Sprintf("mpa%03d@example.com", i), http.MethodPost, "/api/projects/"+project+"/roles/request", map[string]any{
 				"entitlementId": project + ":" + mpaRole, "justification": fmt.Sprintf("CHG-%d", i), "peers": reviewers, "activationTimeout": 60,
-			}).Status
+			})
 		})
 	}
 	wg.Wait()
@@ -155,9 +155,9 @@ func TestConcurrentActivationsAndApprovalsAcrossInstances(t *testing.T) {
 		}
 		tokens[requester] = u.Query().Get("activation")
 	}
-	for i, s := range requestStatus {
-		if s != 200 {
-			t.Fatalf("request %d answered %d", i, s)
+	for i, r := range requests {
+		if r.Status != 200 {
+			t.Fatalf("request %d answered %d %s", i, r.Status, r.Body)
 		}
 	}
 	if len(tokens) != mpaN {

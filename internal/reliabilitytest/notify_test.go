@@ -122,7 +122,6 @@ func TestMailServerFailing(t *testing.T) {
 				// A margin for a loaded machine, as in TestEveryDependencyFailing.
 				"BACKEND_WRITE_TIMEOUT": strconv.Itoa(backendTimeout), "BACKEND_CONNECT_TIMEOUT": strconv.Itoa(backendTimeout),
 			}})
-			makeSigningKey(t, h)
 			proxy.target.Store(h.Outbox.Addr())
 			proxy.fault.Store(int32(tc.fault))
 			began := time.Now()
@@ -135,7 +134,7 @@ func TestMailServerFailing(t *testing.T) {
 				t.Errorf("%d policy writes", n)
 			}
 			proxy.fault.Store(int32(smtpHealthy))
-			if r := requestApproval(t, h); r.Status != 200 {
+			if r := recovered(t, h, requestApproval); r.Status != 200 {
 				t.Errorf("after the mail server recovered: %d %s", r.Status, r.Body)
 			}
 			if n := len(h.Outbox.Messages()); n != 1 {
@@ -186,7 +185,6 @@ func TestPubSubFailing(t *testing.T) {
 					option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
 			})
 			h := c.Instances[0]
-			makeSigningKey(t, h)
 			err := status.Error(tc.code, "injected")
 			fault.err.Store(&err)
 			began := time.Now()
@@ -200,7 +198,7 @@ func TestPubSubFailing(t *testing.T) {
 				t.Errorf("%d policy writes", n)
 			}
 			fault.err.Store(nil)
-			if r := requestApproval(t, h); r.Status != 200 {
+			if r := recovered(t, h, requestApproval); r.Status != 200 {
 				t.Errorf("after Pub/Sub recovered: %d %s", r.Status, r.Body)
 			}
 			if n := len(srv.Messages()); n == 0 {

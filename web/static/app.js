@@ -583,6 +583,10 @@ async function main() {
     const data = await api.projects();
     state.projects = (data.projects || []).concat(await api.nodes());
     $('#project-hint').textContent = `${state.projects.length} projects available`;
+    // Whoever typed while the list was on its way sees what matches now,
+    // not the "No matching project" of the empty list they typed into; a
+    // list they closed (Escape) stays closed.
+    if (!$('#project-list').hidden) renderProjectList($('#project-input').value);
   } catch (err) {
     showError(err);
   }

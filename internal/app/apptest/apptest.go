@@ -42,6 +42,27 @@ type Options struct {
 	// Setup changes the emulated world before the app is built (secrets
 	// it reads at start-up, for one).
 	Setup func(*emulator.World)
+	// LazyKey leaves the service account without a signing key until the
+	// first signJwt or key fetch, as the emulator does by itself. Start
+	// otherwise makes it, as it exists at Google long before the app
+	// starts: made by the first signJwt, an RSA key generation under the
+	// race detector on a loaded machine outlasts a short deadline (the
+	// readiness probe's 5 s). For tests that start many harnesses that
+	// never sign, where the key would be most of their CPU.
+	LazyKey bool
+}
+
+// PatientTimeouts are the app's deadlines for Google calls and email in
+// the harness, where a test sets no others. The production defaults (5 s
+// to connect and to write, which also bound signJwt and an email) are
+// missed by healthy calls on a loaded machine under the race detector: the
+// emulator's first signJwt generates an RSA key, several seconds of CPU
+// there, and an email's STARTTLS takes as long. A test of a deadline sets
+// its own, short one; BACKEND_READ_TIMEOUT keeps its default (20 s), which
+// a read of the emulator does not miss, and which tests of retried reads
+// wait out.
+func PatientTimeouts() map[string]string {
+	return map[string]string{"BACKEND_CONNECT_TIMEOUT": "30", "BACKEND_WRITE_TIMEOUT": "30"}
 }
 
 // Start starts a harness that stops when t ends.
@@ -55,6 +76,11 @@ func Start(t testing.TB, opts ...Options) *Harness {
 	if o.Setup != nil {
 		o.Setup(e.World)
 	}
+	if !o.LazyKey {
+		if _, err := e.Credentials.RotateKey(emulated.ServiceAccount); err != nil {
+			t.Fatalf("signing key: %v", err)
+		}
+	}
 	ob, err := outbox.Start(t.Context(), "127.0.0.1:0", outbox.Options{Username: emulated.SMTPUser, Password: emulated.SMTPPassword})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +92,11 @@ func Start(t testing.TB, opts ...Options) *Harness {
 	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(h.Server.Close)
 	h.URL = h.Server.URL
-	cfg, err := config.Load(emulated.Config(ob.Addr(), h.URL, o.Config))
+	vars := PatientTimeouts()
+	for k, v := range o.Config {
+		vars[k] = v
+	}
+	cfg, err := config.Load(emulated.Config(ob.Addr(), h.URL, vars))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
