@@ -199,10 +199,10 @@ func operations() []operation {
 			},
 		},
 		{
-			// Whether the caller is an auditor (1: the group's name is
-			// looked up at start-up) decides what is read; the log (1),
-			// then the audit record of the read (1).
-			name: "history", floor: both(3), prepare: none, act: get("/api/history", reviewer),
+			// Whether the caller is an auditor decides what is read: the
+			// group's name (1, once per instance), the membership (1);
+			// then the log (1) and the audit record of the read (1).
+			name: "history", floor: both(4), prepare: none, act: get("/api/history", reviewer),
 		},
 		{
 			name: "reject", floor: both(3), elsewhere: true,

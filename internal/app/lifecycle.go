@@ -31,11 +31,7 @@ func (a *App) lifecycle(ctx context.Context, cfg *config.Config, env Environment
 		if err != nil {
 			return nil, fmt.Errorf("cloud identity client: %w", err)
 		}
-		g := catalog.NewGroups(identity, catOpts)
-		// The groups' names are looked up while the app starts, so that a
-		// membership check is one call.
-		go g.Resolve(context.WithoutCancel(ctx), cfg.Lifecycle.AdministratorGroup, cfg.Lifecycle.AuditorGroup)
-		groups = g
+		groups = catalog.NewGroups(identity, catOpts)
 	}
 	var history activation.HistoryReader
 	if cfg.Platform != config.PlatformLocal || env.Logging != nil {

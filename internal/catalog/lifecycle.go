@@ -121,31 +121,6 @@ func NewGroups(identity *cloudidentity.Service, opts Options) *Groups {
 	return &Groups{identity: identity, opts: opts, ttl: time.Minute, names: map[string]string{}, cache: map[string]cached{}}
 }
 
-// Resolve looks up the Cloud Identity names of groups ahead of the first
-// membership check, which then costs one call instead of two one after
-// the other (a group's name never changes). Failures are left for
-// IsMember to report.
-func (g *Groups) Resolve(ctx context.Context, groups ...string) {
-	var wg sync.WaitGroup
-	for _, group := range groups {
-		if group == "" {
-			continue
-		}
-		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(ctx, g.opts.ReadTimeout)
-			defer cancel()
-			resp, err := g.identity.Groups.Lookup().GroupKeyId(group).Context(ctx).Do()
-			if err != nil {
-				return
-			}
-			g.mu.Lock()
-			g.names[group] = resp.Name
-			g.mu.Unlock()
-		})
-	}
-	wg.Wait()
-}
-
 // IsMember reports whether user belongs to group, directly or through
 // nested groups. A group that does not exist (or the app may not read)
 // has no members for this purpose, and the failure is an error.
