@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -87,7 +88,13 @@ func Lint(ctx context.Context, cfg *config.Config, env Environment) (LintReport,
 	report := LintReport{Scope: cfg.Scope.String(), Roles: []LintRole{}}
 	for _, b := range bindings {
 		def, ok := defs[b.Role]
-		if !ok {
+		switch {
+		case ok:
+		case !lintableRole.MatchString(b.Role):
+			// The name goes into the request's path: a name of another
+			// shape is reported, never sent.
+			def.unreadable = "not a role name the IAM API serves (roles/ID, projects/P/roles/ID, organizations/O/roles/ID)"
+		default:
 			perms, err := rolePermissions(ctx, roles, b.Role)
 			var gerr *googleapi.Error
 			switch {
@@ -98,8 +105,8 @@ func Lint(ctx context.Context, cfg *config.Config, env Environment) (LintReport,
 			default:
 				def.perms = perms
 			}
-			defs[b.Role] = def
 		}
+		defs[b.Role] = def
 		r := escalation.Role{Name: b.Role, Permissions: def.perms}
 		report.Roles = append(report.Roles, LintRole{
 			Resource: b.Resource, Role: b.Role, Custom: r.Custom(), Members: b.Members,
@@ -116,6 +123,9 @@ func nonNil(f []escalation.Finding) []escalation.Finding {
 	}
 	return f
 }
+
+// lintableRole is the shape of the role names roles.get accepts.
+var lintableRole = regexp.MustCompile(`^(roles|projects/[a-z][a-z0-9.:-]{1,62}/roles|organizations/[0-9]{1,20}/roles)/[a-zA-Z0-9_][a-zA-Z0-9_.]{0,63}$`)
 
 // rolePermissions calls the roles.get of the role's name form.
 func rolePermissions(ctx context.Context, s *iam.Service, name string) ([]string, error) {
