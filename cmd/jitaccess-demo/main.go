@@ -91,6 +91,8 @@ jitaccess demo is running. Open %[1]s in a browser.
   Emulated Google Cloud:   %[3]s
   Compatibility report:    GOOGLE_CLOUD_PROJECT=%[4]s RESOURCE_SCOPE=%[5]s \
                            go run ./cmd/jitaccess compat-report -emulator %[3]s
+  Escalation lint:         GOOGLE_CLOUD_PROJECT=%[4]s RESOURCE_SCOPE=%[5]s \
+                           go run ./cmd/jitaccess lint -emulator %[3]s
 
 Press Ctrl-C to stop.
 `, d.URL, emulated.IAPClientID, strings.TrimSuffix(d.Emulator.Endpoints().ResourceManager, "/"), emulated.ProjectID, emulated.Scope)

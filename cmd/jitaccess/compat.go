@@ -44,22 +44,31 @@ func (f *compatFlags) parse(args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("compat-report: unexpected arguments %q", fs.Args())
 	}
-	if *emulator == "" {
-		return nil
+	u, err := parseEmulatorURL("compat-report", *emulator)
+	if err != nil {
+		return err
 	}
-	u, err := url.Parse(*emulator)
+	f.emulator = u
+	return nil
+}
+
+// parseEmulatorURL reads the -emulator flag of command cmd; "" is nil.
+func parseEmulatorURL(cmd, s string) (*url.URL, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		return fmt.Errorf("compat-report: -emulator %q is not a URL: %w", *emulator, err)
+		return nil, fmt.Errorf("%s: -emulator %q is not a URL: %w", cmd, s, err)
 	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-		return fmt.Errorf("compat-report: -emulator %q: want the emulator's http:// URL, such as http://127.0.0.1:41234", *emulator)
+		return nil, fmt.Errorf("%s: -emulator %q: want the emulator's http:// URL, such as http://127.0.0.1:41234", cmd, s)
 	case u.User != nil, u.RawQuery != "", u.Fragment != "":
-		return fmt.Errorf("compat-report: -emulator %q: want only scheme, host and port (the emulator takes no credentials)", *emulator)
+		return nil, fmt.Errorf("%s: -emulator %q: want only scheme, host and port (the emulator takes no credentials)", cmd, s)
 	}
 	// The control API's own URL, as the emulator prints it, works too.
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/_emulator")
-	f.emulator = u
-	return nil
+	return u, nil
 }
 
 // findingsError says the report found something to review: exit 2, so
@@ -76,7 +85,7 @@ func compatReport(ctx context.Context, cfg *config.Config, f compatFlags, stdout
 	env := app.Environment{}
 	if f.emulator != nil {
 		var err error
-		if env, err = emulatorEnvironment(ctx, f.emulator); err != nil {
+		if env, err = emulatorEnvironment(ctx, "compat-report", f.emulator); err != nil {
 			return err
 		}
 	}
@@ -94,36 +103,37 @@ func compatReport(ctx context.Context, cfg *config.Config, f compatFlags, stdout
 // HTTP port is base: its REST services there, its gRPC services where
 // its control API says (GET /_emulator/endpoints, docs/emulator.md).
 // Nothing is authenticated, so no credential leaves the machine.
-func emulatorEnvironment(ctx context.Context, base *url.URL) (app.Environment, error) {
+func emulatorEnvironment(ctx context.Context, cmd string, base *url.URL) (app.Environment, error) {
 	root := base.String() + "/"
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, root+"_emulator/endpoints", nil)
 	if err != nil {
-		return app.Environment{}, fmt.Errorf("compat-report: emulator: %w", err)
+		return app.Environment{}, fmt.Errorf("%s: emulator: %w", cmd, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return app.Environment{}, fmt.Errorf("compat-report: the emulator at %s does not answer: %w", base, err)
+		return app.Environment{}, fmt.Errorf("%s: the emulator at %s does not answer: %w", cmd, base, err)
 	}
 	defer func() { _ = resp.Body.Close() }() // read-only
 	var ep struct {
 		Asset string `json:"asset"`
 	}
 	if resp.StatusCode != http.StatusOK {
-		return app.Environment{}, fmt.Errorf("compat-report: %s_emulator/endpoints answered %s: is this a jitaccess emulator?", root, resp.Status)
+		return app.Environment{}, fmt.Errorf("%s: %s_emulator/endpoints answered %s: is this a jitaccess emulator?", cmd, root, resp.Status)
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&ep); err != nil {
-		return app.Environment{}, fmt.Errorf("compat-report: reading %s_emulator/endpoints: %w", root, err)
+		return app.Environment{}, fmt.Errorf("%s: reading %s_emulator/endpoints: %w", cmd, root, err)
 	}
 	if ep.Asset == "" {
-		return app.Environment{}, fmt.Errorf("compat-report: %s_emulator/endpoints does not name the emulator's gRPC address: is this a jitaccess emulator?", root)
+		return app.Environment{}, fmt.Errorf("%s: %s_emulator/endpoints does not name the emulator's gRPC address: is this a jitaccess emulator?", cmd, root)
 	}
 	rest := []option.ClientOption{option.WithEndpoint(root), option.WithoutAuthentication()}
 	return app.Environment{
 		ResourceManager: rest,
 		CloudIdentity:   rest,
 		Directory:       rest,
+		IAM:             rest,
 		Asset: []option.ClientOption{
 			option.WithEndpoint(ep.Asset), option.WithoutAuthentication(),
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),

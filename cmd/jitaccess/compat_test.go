@@ -10,6 +10,7 @@ import (
 
 	"github.com/jitaccess/jitaccess/internal/emulated"
 	"github.com/jitaccess/jitaccess/internal/emulator"
+	"github.com/jitaccess/jitaccess/internal/emulator/conformance"
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 )
 
@@ -63,7 +64,14 @@ func startEmulator(t *testing.T, seedFile, seedYAML string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := emulator.Start(t.Context(), emulator.Options{Seed: seed})
+	// Every answer the reports read is held to Google's schemas, judged
+	// once the emulator has closed (cleanups run last first).
+	checker, err := conformance.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emutest.CheckConformance(t, checker) })
+	e, err := emulator.Start(t.Context(), emulator.Options{Seed: seed, Conformance: checker})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,16 +63,25 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		rest = args[1:]
 	}
 	report := len(rest) > 0 && rest[0] == "compat-report"
-	if len(rest) > 0 && !report {
-		return fmt.Errorf("unexpected arguments %q: jitaccess is configured through environment variables, see docs/configuration.md (the one command is compat-report)", rest)
+	linting := len(rest) > 0 && rest[0] == "lint"
+	if len(rest) > 0 && !report && !linting {
+		return fmt.Errorf("unexpected arguments %q: jitaccess is configured through environment variables, see docs/configuration.md (the commands are compat-report and lint)", rest)
 	}
-	var reportFlags compatFlags
-	if report {
-		if err := reportFlags.parse(rest[1:], stderr); errors.Is(err, flag.ErrHelp) {
-			return nil // the usage is all that was asked for
-		} else if err != nil {
-			return err
-		}
+	var (
+		reportFlags compatFlags
+		lintFlags   lintFlags
+	)
+	var err error
+	switch {
+	case report:
+		err = reportFlags.parse(rest[1:], stderr)
+	case linting:
+		err = lintFlags.parse(rest[1:], stderr)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the usage is all that was asked for
+	} else if err != nil {
+		return err
 	}
 	cfg, err := config.Load(lookup)
 	if err != nil {
@@ -82,6 +91,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		// Before switching from 1.8.1: which bindings become eligible; and
 		// at any time, which approver bindings have no effect.
 		return compatReport(ctx, cfg, reportFlags, stdout)
+	}
+	if linting {
+		// Which eligible roles can make access outlive their window.
+		return lint(ctx, cfg, lintFlags, stdout)
 	}
 	logger := slog.New(cloudlog.NewHandler(stdout, &cloudlog.HandlerOptions{Level: cfg.LogLevel}))
 	logger.InfoContext(ctx, "Starting jitaccess "+version(),

@@ -60,6 +60,8 @@ type Environment struct {
 	// Client options per Google API; nil means production defaults
 	// (Application Default Credentials, Google's endpoints).
 	ResourceManager, CloudIdentity, IAMCredentials, Asset, Logging, PubSub, SecretManager []option.ClientOption
+	// IAM reaches the IAM API (roles.get, for `jitaccess lint`).
+	IAM []option.ClientOption
 	// Directory reaches the Admin SDK Directory API (GROUP_MEMBERSHIP=direct);
 	// nil means Google's, with a token for its scope obtained by
 	// impersonating the app's own service account, as the original did.

@@ -34,6 +34,8 @@ type (
 	Binding = world.Binding
 	// Policy is an IAM allow policy.
 	Policy = world.Policy
+	// Role is a custom IAM role (the seed's roles: section).
+	Role = world.Role
 
 	// Fault describes how calls to a method misbehave.
 	Fault = fault.Fault

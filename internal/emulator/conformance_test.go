@@ -10,6 +10,7 @@ import (
 	asset "cloud.google.com/go/asset/apiv1"
 	"cloud.google.com/go/asset/apiv1/assetpb"
 	crm "google.golang.org/api/cloudresourcemanager/v3"
+	iamv1 "google.golang.org/api/iam/v1"
 	"google.golang.org/api/iamcredentials/v1"
 
 	"github.com/jitaccess/jitaccess/internal/emulator/conformance"
@@ -135,6 +136,22 @@ func TestEveryRESTMethodConformsToGoogle(t *testing.T) {
 	_, err = creds.Projects.ServiceAccounts.SignJwt("projects/-/serviceAccounts/nobody@example.iam.gserviceaccount.com", &iamcredentials.SignJwtRequest{Payload: payload}).Context(ctx).Do()
 	fails("signJwt as a missing account", err)
 
+	// IAM: roles.get in its three name forms.
+	iamSvc, err := iamv1.NewService(ctx, e.HTTPClientOptions()...)
+	must("iam client", err)
+	_, err = iamSvc.Roles.Get("roles/editor").Context(ctx).Do()
+	must("roles.get", err)
+	_, err = iamSvc.Roles.Get("roles/no.such.role").Context(ctx).Do()
+	fails("roles.get of a missing role", err)
+	e.World.AddRole(Role{Name: "projects/" + strings.TrimPrefix(condProject, "projects/") + "/roles/deployer", Title: "Deployer", Permissions: []string{"run.services.create"}})
+	e.World.AddRole(Role{Name: demoOrg + "/roles/auditor", Title: "Auditor", Stage: "BETA", Permissions: []string{"logging.logEntries.list"}})
+	_, err = iamSvc.Projects.Roles.Get("projects/" + strings.TrimPrefix(condProject, "projects/") + "/roles/deployer").Context(ctx).Do()
+	must("projects.roles.get", err)
+	_, err = iamSvc.Organizations.Roles.Get(demoOrg + "/roles/auditor").Context(ctx).Do()
+	must("organizations.roles.get", err)
+	_, err = iamSvc.Organizations.Roles.Get(demoOrg + "/roles/nothing").Context(ctx).Do()
+	fails("organizations.roles.get of a missing role", err)
+
 	// Faults answer in Google's error model too.
 	e.World.Faults.Set("cloudresourcemanager.projects.get", Fault{Code: http.StatusTooManyRequests, Count: 1})
 	_, err = s.Projects.Get(condProject).Context(ctx).Do()
@@ -183,6 +200,7 @@ var restMethods = []string{
 	"cloudidentity.groups.memberships.checkTransitiveMembership",
 	"directory.groups.list", "directory.groups.get", "directory.members.list",
 	"iamcredentials.projects.serviceAccounts.signJwt",
+	"iam.roles.get", "iam.projects.roles.get", "iam.organizations.roles.get",
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

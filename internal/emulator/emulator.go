@@ -23,6 +23,7 @@ import (
 	"github.com/jitaccess/jitaccess/internal/emulator/control"
 	"github.com/jitaccess/jitaccess/internal/emulator/directory"
 	"github.com/jitaccess/jitaccess/internal/emulator/fault"
+	"github.com/jitaccess/jitaccess/internal/emulator/iamapi"
 	"github.com/jitaccess/jitaccess/internal/emulator/iamcredentials"
 	"github.com/jitaccess/jitaccess/internal/emulator/iap"
 	"github.com/jitaccess/jitaccess/internal/emulator/logging"
@@ -64,6 +65,7 @@ type Endpoints struct {
 	ResourceManager string `json:"resourceManager"`
 	CloudIdentity   string `json:"cloudIdentity"`
 	IAMCredentials  string `json:"iamCredentials"`
+	IAM             string `json:"iam"`
 	Asset           string `json:"asset"`
 	Logging         string `json:"logging"`
 	IAPJWKS         string `json:"iapJwks"`
@@ -89,6 +91,8 @@ type Emulator struct {
 	IAP *IAP
 	// Credentials serves signJwt and the service accounts' public keys.
 	Credentials *iamcredentials.Service
+	// IAM is the IAM API's roles.get (predefined and custom roles).
+	IAM *iamapi.Service
 	// Logging is Cloud Logging over gRPC.
 	Logging *logging.Service
 	// SecretManager serves secrets (SMTP_SECRET) over gRPC.
@@ -142,6 +146,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		CloudIdentity:   cloudidentity.New(w),
 		Directory:       directory.New(w),
 		Credentials:     iamcredentials.New(w),
+		IAM:             iamapi.New(w),
 		Logging:         logging.New(w),
 		SecretManager:   secretmanager.New(w),
 		OAuth:           oauth.New(opts.Clock),
@@ -164,6 +169,7 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 		{cloudidentity.Owns, e.CloudIdentity},
 		{directory.Owns, e.Directory},
 		{iamcredentials.Owns, e.Credentials},
+		{iamapi.Owns, e.IAM},
 		// IAP's keys come from www.gstatic.com, not from an API, but the
 		// app depends on them like one, so they can fail like one.
 		{iap.Owns, withFault(w, "iap.publicKeys", e.IAP)},
@@ -317,6 +323,7 @@ func (e *Emulator) Endpoints() Endpoints {
 		ResourceManager: base,
 		CloudIdentity:   base,
 		IAMCredentials:  base,
+		IAM:             base,
 		Asset:           grpcAddr,
 		Logging:         grpcAddr,
 		IAPJWKS:         base + "iap/verify/public_key-jwk",
@@ -325,7 +332,7 @@ func (e *Emulator) Endpoints() Endpoints {
 }
 
 // HTTPClientOptions connect a REST client library (cloudresourcemanager,
-// cloudidentity, iamcredentials) to the emulator.
+// cloudidentity, iamcredentials, iam) to the emulator.
 func (e *Emulator) HTTPClientOptions() []option.ClientOption {
 	return []option.ClientOption{
 		option.WithEndpoint("http://" + e.httpLis.Addr().String() + "/"),

@@ -38,6 +38,7 @@ type method struct {
 	Path       string            `json:"path"`
 	FlatPath   string            `json:"flatPath"`
 	HTTPMethod string            `json:"httpMethod"`
+	Deprecated bool              `json:"deprecated"`
 	Parameters map[string]*param `json:"parameters"`
 	Request    *schema           `json:"request"`
 	Response   *schema           `json:"response"`
@@ -127,7 +128,16 @@ func loadDocuments() ([]*document, []*method, error) {
 		walk(d.Methods, d.Resources)
 	}
 	// The most specific path first: "v1/groups:lookup" before "v1/groups/{id}".
-	sort.SliceStable(methods, func(i, j int) bool { return methods[i].literal > methods[j].literal })
+	// Between equally specific paths, a method Google deprecated comes
+	// last: IAM v1's projects.serviceAccounts.signJwt has the path of IAM
+	// Credentials' signJwt, which replaces it and which the emulator serves
+	// (at Google the two differ by host, which the emulator shares).
+	sort.SliceStable(methods, func(i, j int) bool {
+		if methods[i].literal != methods[j].literal {
+			return methods[i].literal > methods[j].literal
+		}
+		return !methods[i].Deprecated && methods[j].Deprecated
+	})
 	return out, methods, nil
 }
 

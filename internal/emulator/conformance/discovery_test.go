@@ -23,6 +23,7 @@ func TestDiscoveryDocumentsMatchTheClientLibrary(t *testing.T) {
 	for name, dir := range map[string]string{
 		"cloudresourcemanager-api.json": "cloudresourcemanager/v3",
 		"iamcredentials-api.json":       "iamcredentials/v1",
+		"iam-api.json":                  "iam/v1",
 		"cloudidentity-api.json":        "cloudidentity/v1",
 		"admin-api.json":                "admin/directory/v1",
 	} {

@@ -30,9 +30,12 @@ type Seed struct {
 	Groups          []SeedGroup            `yaml:"groups"`
 	ServiceAccounts []world.ServiceAccount `yaml:"serviceAccounts"`
 	Secrets         []SeedSecret           `yaml:"secrets"`
-	Faults          map[string]SeedFault   `yaml:"faults"`
-	IndexDelay      string                 `yaml:"indexDelay"`
-	Extra           map[string]yaml.Node   `yaml:",inline"`
+	// Roles are custom roles (organizations/O/roles/R, projects/P/roles/R)
+	// that the IAM API's roles.get serves; predefined roles need no entry.
+	Roles      []world.Role         `yaml:"roles"`
+	Faults     map[string]SeedFault `yaml:"faults"`
+	IndexDelay string               `yaml:"indexDelay"`
+	Extra      map[string]yaml.Node `yaml:",inline"`
 }
 
 // SeedOrganization is the organization of a seed.
@@ -98,6 +101,9 @@ var (
 	projectID  = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	emailLike  = regexp.MustCompile(`^[a-zA-Z0-9._%+'-]{1,64}@[a-zA-Z0-9.-]{1,253}\.[a-zA-Z]{2,63}$`)
 	customerID = regexp.MustCompile(`^C[0-9a-zA-Z]{1,20}$`)
+	// roleID is a custom role's id, as roles.create documents it.
+	roleID         = regexp.MustCompile(`^[a-zA-Z0-9_.]{3,64}$`)
+	permissionName = regexp.MustCompile(`^[a-z][a-zA-Z0-9-]*(\.[a-zA-Z0-9]+){2,}$`)
 )
 
 // LoadSeed parses and validates a YAML seed. Unknown fields are errors, so
@@ -211,6 +217,24 @@ func (s *Seed) validate() error {
 	for _, sec := range s.Secrets {
 		if !secretNamePattern.MatchString(sec.Name) || len(sec.Versions) == 0 {
 			bad("secret %q must be named projects/P/secrets/S and have at least one version", sec.Name)
+		}
+	}
+	roles := map[string]bool{}
+	for _, r := range s.Roles {
+		parent, ok := world.CustomRoleParent(r.Name)
+		switch {
+		case !ok || !roleID.MatchString(r.Name[strings.LastIndex(r.Name, "/")+1:]):
+			bad("role %q must be named organizations/O/roles/ID or projects/P/roles/ID (ID: 3 to 64 letters, digits, _ or .)", r.Name)
+		case parent != orgName && !projects[strings.TrimPrefix(parent, "projects/")]:
+			bad("role %s belongs to %s, which the seed does not define", r.Name, parent)
+		case roles[r.Name]:
+			bad("role %s is defined twice", r.Name)
+		}
+		roles[r.Name] = true
+		for _, perm := range r.Permissions {
+			if !permissionName.MatchString(perm) {
+				bad("role %s: %q is not a permission name (service.resource.verb)", r.Name, perm)
+			}
 		}
 	}
 	for pattern, f := range s.Faults {
@@ -357,6 +381,9 @@ func (s *Seed) Apply(w *world.World) error {
 		if err := set("projects/"+p.ID, p.IAM); err != nil {
 			return err
 		}
+	}
+	for _, r := range s.Roles {
+		w.AddRole(r)
 	}
 	for _, sec := range s.Secrets {
 		for _, v := range sec.Versions {

@@ -156,6 +156,7 @@ type World struct {
 	writes          map[string]int      // setIamPolicy successes by resource
 	reasons         map[string][]string // x-goog-request-reason of each successful setIamPolicy, by resource
 	secrets         map[string][][]byte // Secret Manager versions by secret name
+	roles           map[string]*Role    // custom roles by full name
 }
 
 // New returns an empty world. A nil clock means time.Now.
