@@ -17,7 +17,7 @@ import (
 type UseCases interface {
 	ListProjects(ctx context.Context, caller jit.Principal) ([]jit.ProjectID, error)
 	ListEntitlements(ctx context.Context, caller jit.Principal, project string) ([]jit.EligibleEntitlement, []string, error)
-	ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, error)
+	ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, jit.ApprovalRequirement, error)
 	SelfActivate(ctx context.Context, caller jit.Principal, in activation.SelfActivateInput) (activation.Result, error)
 	RequestApproval(ctx context.Context, caller jit.Principal, in activation.RequestInput) (activation.Result, error)
 	GetRequest(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
@@ -55,6 +55,25 @@ type entitlementJSON struct {
 	ActivationType    string  `json:"activationType"`
 	Status            string  `json:"status"`
 	ValidUntil        *int64  `json:"validUntil"`
+	approvalRuleJSON
+}
+
+// approvalRuleJSON says, for an MPA entitlement, what its approval takes
+// (jitaccess additions, absent for JIT entitlements, which the original's
+// UI ignores): how many distinct approvals a request needs, and whether
+// the reviewers are the role's dedicated approvers (DEDICATED) or the
+// other holders of the same eligible role (PEER).
+type approvalRuleJSON struct {
+	ApprovalsRequired int    `json:"approvalsRequired,omitempty"`
+	ApproverType      string `json:"approverType,omitempty"`
+}
+
+func newApprovalRuleJSON(a jit.ApprovalRequirement) approvalRuleJSON {
+	t := "PEER"
+	if a.Dedicated {
+		t = "DEDICATED"
+	}
+	return approvalRuleJSON{ApprovalsRequired: max(a.Required, 1), ApproverType: t}
 }
 
 type entitlementsResponse struct {
@@ -84,6 +103,9 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
 			ID: e.ID(), Name: e.Role, ResourceCondition: optional(e.ResourceCondition),
 			ActivationType: string(e.Type), Status: string(e.Status),
 		}
+		if e.Approval != nil {
+			item.approvalRuleJSON = newApprovalRuleJSON(*e.Approval)
+		}
 		if e.Status == jit.StatusActive && !e.ValidUntil.IsZero() {
 			v := e.ValidUntil.Unix()
 			item.ValidUntil = &v
@@ -95,6 +117,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
 
 type peersResponse struct {
 	Peers []jsonUser `json:"peers"`
+	approvalRuleJSON
 }
 
 func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
@@ -102,11 +125,11 @@ func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	peers, err := s.opts.UseCases.ListPeers(r.Context(), p, scopeParam(r), r.URL.Query().Get("id"))
+	peers, approval, err := s.opts.UseCases.ListPeers(r.Context(), p, scopeParam(r), r.URL.Query().Get("id"))
 	if err != nil {
 		return err
 	}
-	out := peersResponse{Peers: []jsonUser{}}
+	out := peersResponse{Peers: []jsonUser{}, approvalRuleJSON: newApprovalRuleJSON(approval)}
 	for _, u := range peers {
 		out.Peers = append(out.Peers, newJSONUser(u))
 	}

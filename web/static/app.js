@@ -9,7 +9,8 @@
 //   (input.peer-check[value]), #submit, #result-title, #result-table,
 //   #approve, #open-console; approval requests: #request-state, #reject,
 //   #reject-form, #reject-reason, #reject-confirm, #requests-card,
-//   #review-requests and #my-requests (li[data-testid=request-item]).
+//   #review-requests and #my-requests (li[data-testid=request-item]);
+//   approval policy: #peers-intro, #peers-when, .chip-mpa[data-required].
 
 const api = {
   async call(method, path, body) {
@@ -231,7 +232,8 @@ function renderRoles() {
       ? el('span', { class: 'mono', title: role.resourceCondition },
         role.resourceCondition.length > 40 ? `${role.resourceCondition.slice(0, 40)}…` : role.resourceCondition)
       : '-';
-    const requirement = role.activationType === 'MPA' ? el('span', { class: 'chip chip-mpa' }, 'Peer approval required') : '-';
+    const requirement = role.activationType === 'MPA'
+      ? el('span', { class: 'chip chip-mpa', dataset: { required: String(role.approvalsRequired || 1) } }, approvalChipText(role)) : '-';
     const status = el('span', { class: role.status === 'ACTIVE' ? 'chip chip-active' : 'chip' }, statusText(role));
     const row = el('tr', { dataset: { testid: 'role-row', id: role.id } },
       el('td', {}, check), el('td', { class: 'mono' }, role.name), el('td', {}, condition),
@@ -272,12 +274,16 @@ async function loadPeers(role) {
   $('#peers-section').hidden = false;
   $('#peers-empty').hidden = true;
   state.peers = [];
+  state.approval = { required: role.approvalsRequired || 1, type: role.approverType };
   try {
     const data = await api.peers(state.project, role.id);
     state.peers = (data.peers || []).map((p) => p.email);
+    // The peers answer is read after the roles one: it wins.
+    if (data.approvalsRequired) state.approval = { required: data.approvalsRequired, type: data.approverType };
   } catch (err) {
     showError(err);
   }
+  showApprovalPolicy(state.approval);
   $('#peers-empty').hidden = state.peers.length > 0;
   $('#peer-filter').hidden = state.peers.length < 8;
   for (const email of state.peers) {
@@ -295,8 +301,37 @@ function updateSubmit() {
   const mpa = roles.some((r) => r.activationType === 'MPA');
   const justification = $('#justification').value.trim();
   let ok = roles.length > 0 && justification.length > 0 && $('#selection-warning').hidden;
-  if (mpa) ok = ok && selectedPeers().length >= Math.max(1, state.policy.minReviewers || 1);
+  if (mpa) ok = ok && selectedPeers().length >= Math.max(1, state.policy.minReviewers || 1, (state.approval && state.approval.required) || 1);
   $('#submit').disabled = !ok;
+}
+
+// ---- Approval policy -------------------------------------------------------
+// What a request's approval takes (the roles and peers answers'
+// approvalsRequired and approverType), said before the requester asks. An
+// answer without them (an older server) reads as the original's rule: one
+// peer.
+
+function approvalChipText(role) {
+  const n = role.approvalsRequired || 1;
+  if (role.approverType === 'DEDICATED') return n > 1 ? `${n} approvers must approve` : 'Approver must approve';
+  return n > 1 ? `${n} peers must approve` : 'Peer approval required';
+}
+
+function showApprovalPolicy(approval) {
+  const n = approval.required || 1;
+  const dedicated = approval.type === 'DEDICATED';
+  let intro;
+  if (dedicated) {
+    intro = n > 1 ? `This role has dedicated approvers: ${n} of these approvers must approve.`
+      : 'This role has dedicated approvers: one of these approvers must approve.';
+  } else {
+    intro = n > 1 ? `This role needs the approval of ${n} peers who hold it too: ${n} of these peers must approve.`
+      : 'This role needs the approval of a peer who holds it too.';
+  }
+  $('#peers-intro').textContent = `${intro} Select who should review your request${n > 1 ? ` (at least ${n})` : ''}:`;
+  $('#peers-when').textContent = n > 1
+    ? `Access starts when the last of the ${n} approvals arrives, and lasts for the duration you choose. Any one of them can reject the request.`
+    : `Access starts when ${dedicated ? 'an approver' : 'a reviewer'} approves, and lasts for the duration you choose.`;
 }
 
 // ---- Submit ---------------------------------------------------------------
