@@ -77,12 +77,16 @@ func (s *Service) requestResult(caller jit.UserID, req jit.ActivationRequest, st
 // the grant). Beneficiary and approver eligibility and the justification
 // are re-checked against the current rules.
 //
+// comment is the approver's optional comment (required where the policy
+// says so, jit.Policy.CheckComment): it goes into the audit record, the
+// notifications and the request's page, never into the binding.
+//
 // A request is decided at most once: the decision is one read-modify-write
 // of the project's policy that finds this request's binding or record (by
 // its id) in the same read as the write, so a second approval, one after
 // the window ended, or two at once through different instances answer
 // "already approved" and write nothing.
-func (s *Service) Approve(ctx context.Context, caller jit.Principal, token string) (Result, error) {
+func (s *Service) Approve(ctx context.Context, caller jit.Principal, token, comment string) (Result, error) {
 	const op = "activation.Approve"
 	req, err := s.openRequest(ctx, caller, token, jit.EventApproveFailed)
 	if err != nil {
@@ -90,15 +94,21 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	}
 	act := plannedActivation(req, s.now())
 	act.Approver = caller.Email
+	comment = strings.TrimSpace(comment)
+	audited := "" // the comment, once checked: a refused one is not logged
 	fail := func(err error) (Result, error) {
-		s.record(ctx, jit.Event{Kind: jit.EventApproveFailed, Actor: caller, Request: &req, Activations: []jit.Activation{act}, Err: err})
+		s.record(ctx, jit.Event{Kind: jit.EventApproveFailed, Actor: caller, Request: &req, Activations: []jit.Activation{act}, Comment: audited, Err: err})
 		return Result{}, err
 	}
+	pol := s.opts.Policy
+	if err := pol.CheckComment(comment); err != nil {
+		return fail(err)
+	}
+	audited = comment
 	conf, required, err := s.decision(ctx, caller, req, "approve")
 	if err != nil {
 		return fail(err)
 	}
-	pol := s.opts.Policy
 	if err := pol.CheckJustification(req.Justification); err != nil {
 		return fail(err)
 	}
@@ -161,9 +171,10 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	state := stateOf(req, rec, logEvents(logWaitInWrite), s.now())
 	// The approval that was just recorded is not in the log yet.
 	state = withApproval(state, caller.Email, s.now())
+	state = withComment(state, caller.Email, comment)
 	state.Required = required
 	e := jit.Event{Kind: jit.EventApprovalRecorded, Actor: caller, Request: &req, Activations: []jit.Activation{act},
-		Approvals: state.Approvals, Required: required}
+		Approvals: state.Approvals, Required: required, Comment: comment}
 	e.ActionURL, e.BaseURL = s.link(token, req), BaseURLFrom(ctx)
 	if granted {
 		e.Kind = jit.EventApproved
@@ -307,7 +318,7 @@ func stateOf(req jit.ActivationRequest, rec jit.RequestRecord, events []jit.Requ
 		case jit.EventApprovalRecorded, jit.EventApproved:
 			if _, seen := times[e.Actor]; !seen {
 				times[e.Actor] = e.Time
-				st.Approvals = append(st.Approvals, jit.Approval{By: e.Actor, At: e.Time})
+				st.Approvals = append(st.Approvals, jit.Approval{By: e.Actor, At: e.Time, Comment: e.Comment})
 			}
 			if e.Kind == jit.EventApproved {
 				st.Status, st.DecidedBy, st.DecidedAt = jit.RequestApproved, e.Actor, e.Time
@@ -362,6 +373,19 @@ func withApproval(st jit.RequestState, u jit.UserID, t time.Time) jit.RequestSta
 		}
 	}
 	st.Approvals = append(st.Approvals, jit.Approval{By: u, At: t})
+	return st
+}
+
+// withComment sets u's approval's comment, unless it is "".
+func withComment(st jit.RequestState, u jit.UserID, comment string) jit.RequestState {
+	if comment == "" {
+		return st
+	}
+	for i, a := range st.Approvals {
+		if a.By == u {
+			st.Approvals[i].Comment = comment
+		}
+	}
 	return st
 }
 

@@ -173,6 +173,11 @@ func FromEvent(e jit.Event) Entry {
 	if e.Reason != "" {
 		l["reason"] = e.Reason
 	}
+	if e.Comment != "" {
+		// An approver's comment (jitaccess addition), checked to be one
+		// short printable line (jit.Policy.CheckComment).
+		l["comment"] = e.Comment
+	}
 	if e.Required > 1 {
 		l["approvals_required"] = fmt.Sprint(e.Required)
 		var by []string

@@ -90,12 +90,12 @@ func requestEvent(e Entry) (jit.RequestEvent, bool) {
 	case "api.requestRole":
 		ev.Kind, ev.Token = jit.EventRequested, e.Token
 	case "api.approveRequest":
-		ev.Kind = jit.EventApprovalRecorded
+		ev.Kind, ev.Comment = jit.EventApprovalRecorded, e.Labels["comment"]
 	case "api.activateRole":
 		if e.Labels["approver"] == "" {
 			return jit.RequestEvent{}, false
 		}
-		ev.Kind = jit.EventApproved
+		ev.Kind, ev.Comment = jit.EventApproved, e.Labels["comment"]
 	case "api.rejectRequest":
 		ev.Kind, ev.Reason = jit.EventRejected, e.Labels["reason"]
 	default:

@@ -34,6 +34,10 @@ const MaxReasonLength = 200
 type Approval struct {
 	By UserID
 	At time.Time // zero when only the IAM record is known (no time there)
+	// Comment is the approver's comment, read from the audit log (IAM
+	// does not keep it); "" when there was none or the log has not
+	// ingested it yet.
+	Comment string
 }
 
 // RequestRecord is what a project's IAM policy says about one request: the
@@ -167,6 +171,7 @@ type RequestEvent struct {
 	Actor     UserID
 	RequestID string
 	Reason    string // Rejected
+	Comment   string // ApprovalRecorded, Approved
 	Token     string // Requested, when the entry kept it
 }
 

@@ -38,6 +38,9 @@ type Event struct {
 	Token string
 	// Reason is a rejection's reason, for Rejected.
 	Reason string
+	// Comment is an approver's comment, for ApprovalRecorded and Approved
+	// (and their failures).
+	Comment string
 	// Approvals are the approvals so far, for ApprovalRecorded and Approved
 	// of a request that needs several; Required is how many it needs.
 	Approvals []Approval

@@ -84,6 +84,7 @@ func decisionFromEvent(e jit.Event) (Notification, bool) {
 		return NewActivationRejected(*e.Request, e.Actor.Email, e.Reason, base), true
 	case jit.EventApprovalRecorded:
 		n := NewActivationApprovalAdded(*e.Request, e.Actor.Email, e.Approvals, e.Required, base, e.ActionURL)
+		n.Comment = e.Comment
 		return n, len(n.To) > 0
 	}
 	return Notification{}, false

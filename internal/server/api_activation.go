@@ -21,7 +21,7 @@ type UseCases interface {
 	SelfActivate(ctx context.Context, caller jit.Principal, in activation.SelfActivateInput) (activation.Result, error)
 	RequestApproval(ctx context.Context, caller jit.Principal, in activation.RequestInput) (activation.Result, error)
 	GetRequest(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
-	Approve(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
+	Approve(ctx context.Context, caller jit.Principal, token, comment string) (activation.Result, error)
 	Reject(ctx context.Context, caller jit.Principal, token, reason string) (activation.Result, error)
 	ListRequests(ctx context.Context, caller jit.Principal, view activation.RequestView) ([]activation.RequestItem, error)
 }
@@ -242,12 +242,24 @@ func (s *Server) getActivationRequest(w http.ResponseWriter, r *http.Request) er
 	return writeJSON(w, http.StatusOK, newActivationResponse(res))
 }
 
+// approveRequest is POST /api/activation-request's optional body (the
+// original's UI sends none).
+type approveRequest struct {
+	Comment string `json:"comment"`
+}
+
 func (s *Server) approveActivationRequest(w http.ResponseWriter, r *http.Request) error {
 	p, err := principal(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.opts.UseCases.Approve(s.withBaseURL(r), p, r.URL.Query().Get("activation"))
+	var body approveRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(r, &body); err != nil {
+			return err
+		}
+	}
+	res, err := s.opts.UseCases.Approve(s.withBaseURL(r), p, r.URL.Query().Get("activation"), body.Comment)
 	if err != nil {
 		return err
 	}

@@ -56,8 +56,9 @@ type requestStateJSON struct {
 }
 
 type approvalJSON struct {
-	By string `json:"by"`
-	At string `json:"at,omitempty"`
+	By      string `json:"by"`
+	At      string `json:"at,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
 func rfc3339(t time.Time) string {
@@ -74,7 +75,7 @@ func newRequestStateJSON(id string, requestedAt, expiresAt time.Time, st jit.Req
 		DecidedBy: string(st.DecidedBy), DecidedAt: rfc3339(st.DecidedAt),
 	}
 	for _, a := range st.Approvals {
-		out.Approvals = append(out.Approvals, approvalJSON{By: string(a.By), At: rfc3339(a.At)})
+		out.Approvals = append(out.Approvals, approvalJSON{By: string(a.By), At: rfc3339(a.At), Comment: a.Comment})
 	}
 	if st.Status == jit.RequestRejected {
 		out.RejectedBy, out.RejectReason = string(st.DecidedBy), st.RejectReason

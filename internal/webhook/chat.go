@@ -103,6 +103,9 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 			fmt.Fprintf(&b, ", active until %s", n.End.In(loc).Format("2006-01-02 15:04 MST"))
 		}
 		fmt.Fprintf(&b, ".\nJustification: %s", inert(n.Justification))
+		if n.Comment != "" {
+			fmt.Fprintf(&b, "\nComment: %s", inert(n.Comment))
+		}
 		if n.BaseURL != "" {
 			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
 		}
@@ -123,6 +126,9 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 			fmt.Fprintf(&b, " (by %s)", people(n.Approvals))
 		}
 		b.WriteString(".")
+		if n.Comment != "" {
+			fmt.Fprintf(&b, "\nComment: %s", inert(n.Comment))
+		}
 		if len(n.To) > 0 {
 			fmt.Fprintf(&b, "\nStill to approve: %s", people(n.To))
 		}

@@ -10,7 +10,8 @@
 //   #approve, #open-console; approval requests: #request-state, #reject,
 //   #reject-form, #reject-reason, #reject-confirm, #requests-card,
 //   #review-requests and #my-requests (li[data-testid=request-item]);
-//   approval policy: #peers-intro, #peers-when, .chip-mpa[data-required].
+//   approval policy: #peers-intro, #peers-when, .chip-mpa[data-required];
+//   approval comments: #approve-comment, #request-comments.
 
 const api = {
   async call(method, path, body) {
@@ -50,7 +51,10 @@ const api = {
     return out;
   },
   getRequest(t) { return this.call('GET', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
-  approve(t) { return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
+  // An approval without a comment sends no body, as the original's UI did.
+  approve(t, comment) {
+    return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`, comment ? { comment } : undefined);
+  },
   reject(t, reason) { return this.call('POST', `/api/activation-request/reject?activation=${encodeURIComponent(t)}`, { reason }); },
   requests(view) { return this.call('GET', `/api/requests?view=${encodeURIComponent(view)}`); },
 };
@@ -424,11 +428,13 @@ function showResult(result, mode, token) {
 
   const approve = $('#approve');
   approve.hidden = mode !== 'review';
+  setupApproveComment(mode);
   approve.onclick = async () => {
     showError(null);
     approve.disabled = true;
     try {
-      const approved = await busy(() => api.approve(token));
+      const approved = await busy(() => api.approve(token, $('#approve-comment').value.trim()));
+      $('#approve-comment').value = '';
       showResult(approved, approved.status === 'PENDING' ? 'approval-added' : 'approved', token);
     } catch (err) {
       showError(err);
@@ -513,7 +519,28 @@ function addRequestState(add, request) {
   add('State', dd);
   if ((request.approvalsRequired || 1) > 1 && request.status === 'APPROVED') add('Approvals', progressText(request));
   if (request.status === 'REJECTED' && request.rejectReason) add('Reason', request.rejectReason);
+  const comments = (request.approvals || []).filter((a) => a.comment);
+  if (comments.length) {
+    add(comments.length === 1 ? 'Comment' : 'Comments', el('span', { id: 'request-comments' },
+      comments.map((a) => `${a.by}: ${a.comment}`).join(' · ')));
+  }
   if (request.status === 'PENDING' && request.expiresAt) add('Open until', formatIso(request.expiresAt));
+}
+
+// setupApproveComment shows the approval's comment field to a reviewer;
+// required when the deployment says so (ACTIVATION_APPROVAL_COMMENT).
+function setupApproveComment(mode) {
+  const field = $('#approve-comment-field');
+  const input = $('#approve-comment');
+  const approve = $('#approve');
+  const required = state.policy && state.policy.approvalComment === 'required';
+  field.hidden = mode !== 'review';
+  input.required = required;
+  $('#approve-comment-label').textContent = required
+    ? 'Comment (required, the requester sees it)' : 'Comment (optional, the requester sees it)';
+  const update = () => { approve.disabled = required && input.value.trim() === ''; };
+  input.oninput = update;
+  update();
 }
 
 function setupReject(request, mode, token) {
