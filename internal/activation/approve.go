@@ -59,7 +59,7 @@ func (s *Service) requestResult(caller jit.UserID, req jit.ActivationRequest, st
 		if !s.now().Before(act.End) {
 			status = jit.StatusInactive
 		}
-	case jit.RequestRejected, jit.RequestExpired:
+	case jit.RequestRejected, jit.RequestExpired, jit.RequestWithdrawn:
 		status = jit.StatusInactive
 	}
 	r := resultOf(caller, &req, []jit.Activation{act}, status)
@@ -225,7 +225,7 @@ func landed(rec jit.RequestRecord, approver jit.UserID, granted bool) bool {
 	if granted {
 		return rec.Granted != nil && rec.Granted.Approver == approver
 	}
-	return rec.Granted == nil && rec.RejectedBy == "" && rec.HasApproved(approver)
+	return rec.Granted == nil && rec.RejectedBy == "" && !rec.Withdrawn && rec.HasApproved(approver)
 }
 
 // alreadyDecided refuses a decision on a request whose record, or the
@@ -241,9 +241,13 @@ func alreadyDecided(op string, rec jit.RequestRecord, events []jit.RequestEvent)
 		return jit.E(op, jit.KindConflict, msg+" at "+rec.Granted.Start.UTC().Format(time.RFC3339), nil)
 	case rec.RejectedBy != "":
 		return jit.E(op, jit.KindConflict, "This request has already been rejected by "+string(rec.RejectedBy), nil)
+	case rec.Withdrawn:
+		return jit.E(op, jit.KindConflict, msgWithdrawn, nil)
 	}
 	return decidedError(op, events)
 }
+
+const msgWithdrawn = "This request has been withdrawn by its requester"
 
 // decidedError refuses a decision on a request the audit log shows
 // decided. It matters once the request's bindings are gone (an
@@ -255,6 +259,8 @@ func decidedError(op string, events []jit.RequestEvent) error {
 			return jit.E(op, jit.KindConflict, fmt.Sprintf("This request has already been approved by %s at %s", e.Actor, e.Time.UTC().Format(time.RFC3339)), nil)
 		case jit.EventRejected:
 			return jit.E(op, jit.KindConflict, fmt.Sprintf("This request has already been rejected by %s", e.Actor), nil)
+		case jit.EventWithdrawn:
+			return jit.E(op, jit.KindConflict, msgWithdrawn, nil)
 		}
 	}
 	return nil
@@ -325,6 +331,10 @@ func stateOf(req jit.ActivationRequest, rec jit.RequestRecord, events []jit.Requ
 			}
 		case jit.EventRejected:
 			st.Status, st.DecidedBy, st.DecidedAt, st.RejectReason = jit.RequestRejected, e.Actor, e.Time, e.Reason
+		case jit.EventWithdrawn:
+			if e.Actor == req.Beneficiary {
+				st.Status, st.DecidedBy, st.DecidedAt = jit.RequestWithdrawn, e.Actor, e.Time
+			}
 		}
 	}
 	// IAM is ahead of the log: approvals it holds that the log does not
@@ -346,6 +356,8 @@ func stateOf(req jit.ActivationRequest, rec jit.RequestRecord, events []jit.Requ
 		}
 	case rec.RejectedBy != "":
 		st.Status, st.DecidedBy = jit.RequestRejected, rec.RejectedBy
+	case rec.Withdrawn:
+		st.Status, st.DecidedBy = jit.RequestWithdrawn, req.Beneficiary
 	}
 	if st.Status == jit.RequestApproved && st.Granted == nil {
 		// Approved per the log, but the binding is gone (swept, ended or

@@ -18,7 +18,8 @@ const maxRequestEvents = 200
 const maxRequests = 200
 
 // RequestEvents reads the events of approval request id since a time,
-// oldest first: requested, each approval, the grant, a rejection.
+// oldest first: requested, each approval, the grant, a rejection or a
+// withdrawal.
 // Refusals (ERROR entries) are left out. An entry written a moment ago
 // may not be readable yet (Cloud Logging ingests within seconds, rarely
 // longer); callers treat the log as a second source next to IAM.
@@ -98,6 +99,8 @@ func requestEvent(e Entry) (jit.RequestEvent, bool) {
 		ev.Kind, ev.Comment = jit.EventApproved, e.Labels["comment"]
 	case "api.rejectRequest":
 		ev.Kind, ev.Reason = jit.EventRejected, e.Labels["reason"]
+	case EventWithdrawRequest:
+		ev.Kind = jit.EventWithdrawn
 	default:
 		return jit.RequestEvent{}, false
 	}

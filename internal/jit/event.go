@@ -23,6 +23,9 @@ const (
 	EventApprovalRecorded EventKind = "ApprovalRecorded" // api.approveRequest, ActivationApprovalRecorded
 	EventRejected         EventKind = "Rejected"         // api.rejectRequest, ActivationRejected
 	EventRejectFailed     EventKind = "RejectFailed"     // api.rejectRequest (error)
+	// The requester withdrew a pending request.
+	EventWithdrawn      EventKind = "Withdrawn"      // api.withdrawRequest, ActivationWithdrawn
+	EventWithdrawFailed EventKind = "WithdrawFailed" // api.withdrawRequest (error)
 )
 
 // Event is something that happened to an activation or a request.

@@ -234,7 +234,7 @@ func FromEvent(e jit.Event) (Notification, bool) {
 		n.Required = e.Required
 		n.Comment = e.Comment
 		return n, true
-	case jit.EventRejected, jit.EventApprovalRecorded:
+	case jit.EventRejected, jit.EventApprovalRecorded, jit.EventWithdrawn:
 		return decisionFromEvent(e)
 	case jit.EventSelfActivated:
 		if len(e.Activations) == 0 {

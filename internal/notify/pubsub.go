@@ -92,6 +92,12 @@ func Payload(n Notification) ([]byte, error) {
 		attrs["resource_condition"] = n.ResourceCondition
 		attrs["reason"] = n.Reason
 		attrs["base_url"] = n.BaseURL
+	case ActivationWithdrawn:
+		attrs["reviewers"] = emails(n.Reviewers)
+		attrs["resource_condition"] = n.ResourceCondition
+		attrs["request_expiry_time"] = isoTime(n.RequestExpiry)
+		attrs["base_url"] = n.BaseURL
+		attrs["action_url"] = n.ActionURL
 	case ActivationApprovalAdded:
 		attrs["approver"] = string(n.Approver)
 		attrs["reviewers"] = emails(n.Reviewers)

@@ -73,6 +73,8 @@ func (m *Mailer) render(n Notification) (string, string, error) {
 		text, html = e.activationRejected()
 	case ActivationApprovalAdded:
 		text, html = e.activationApprovalAdded()
+	case ActivationWithdrawn:
+		text, html = e.activationWithdrawn()
 	default:
 		return "", "", fmt.Errorf("no email for notifications of kind %q", n.Kind)
 	}
@@ -198,6 +200,32 @@ func (e *email) activationApprovalAdded() (string, string) {
 		h.WriteString(`<p style="margin: 24px 0"><a href="` + href(n.ActionURL) + `" style="display: inline-block; background: #1a73e8; color: #ffffff; padding: 10px 24px; border-radius: 4px; text-decoration: none; font-weight: 500">View request</a></p>`)
 	}
 	h.WriteString("\n<p style=\"margin: 0 0 16px\">This request automatically expires on " + esc(e.m.formatTime(n.RequestExpiry)) + ".</p>\n")
+	h.WriteString(htmlWhy(why))
+	h.WriteString(e.htmlFooter())
+	return t.String(), h.String()
+}
+
+func (e *email) activationWithdrawn() (string, string) {
+	n := e.n
+	const why = "You were one of the request's reviewers, or you requested it."
+	var t strings.Builder
+	t.WriteString("Request withdrawn\n\n")
+	t.WriteString(string(n.Beneficiary) + " withdrew their request to access the Google Cloud " + n.ScopeNoun() + " " + string(n.Project) + ". It can no longer be approved, and no access was granted.\n")
+	t.WriteString(e.textDetails())
+	if n.ActionURL != "" {
+		t.WriteString("\nView request: " + n.ActionURL + "\n")
+	}
+	t.WriteString("\nWhy am I seeing this?\n" + why + "\n")
+	t.WriteString(e.textFooter())
+
+	var h strings.Builder
+	h.WriteString(htmlHeader("Request withdrawn"))
+	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Beneficiary)) + "</b> withdrew their request to access the Google Cloud " + n.ScopeNoun() + " <b>" + esc(string(n.Project)) + "</b>. It can no longer be approved, and no access was granted.</p>\n")
+	h.WriteString(e.htmlDetails())
+	h.WriteString("\n")
+	if n.ActionURL != "" {
+		h.WriteString(`<p style="margin: 24px 0"><a href="` + href(n.ActionURL) + `" style="color: #1a73e8">View request</a></p>` + "\n")
+	}
 	h.WriteString(htmlWhy(why))
 	h.WriteString(e.htmlFooter())
 	return t.String(), h.String()

@@ -43,7 +43,7 @@ func goldenNotifications() map[string]Notification {
 	hostile.ResourceCondition = `a < b && c > "d"`
 	hostile.Roles = []string{"roles/<b>"}
 	out := map[string]Notification{}
-	for _, k := range []Kind{RequestActivation, ActivationApproved, ActivationRejected, ActivationApprovalAdded} {
+	for _, k := range []Kind{RequestActivation, ActivationApproved, ActivationRejected, ActivationApprovalAdded, ActivationWithdrawn} {
 		for name, n := range map[string]Notification{"full": full, "bare": bare, "hostile": hostile} {
 			n.Kind = k
 			out[string(k)+"-"+name] = n

@@ -23,6 +23,7 @@ type UseCases interface {
 	GetRequest(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
 	Approve(ctx context.Context, caller jit.Principal, token, comment string) (activation.Result, error)
 	Reject(ctx context.Context, caller jit.Principal, token, reason string) (activation.Result, error)
+	Withdraw(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
 	ListRequests(ctx context.Context, caller jit.Principal, view activation.RequestView) ([]activation.RequestItem, error)
 }
 

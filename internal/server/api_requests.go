@@ -13,6 +13,7 @@ import (
 // requestRoutes registers the approval request routes (relative to /api).
 func (s *Server) requestRoutes(r chi.Router) {
 	r.Post("/activation-request/reject", s.handle(s.rejectActivationRequest))
+	r.Post("/activation-request/withdraw", s.handle(s.withdrawActivationRequest))
 	r.Get("/requests", s.handle(s.listRequests))
 }
 
@@ -34,6 +35,28 @@ func (s *Server) rejectActivationRequest(w http.ResponseWriter, r *http.Request)
 		}
 	}
 	res, err := uc.Reject(s.withBaseURL(r), p, r.URL.Query().Get("activation"), body.Reason)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newActivationResponse(res))
+}
+
+// withdrawRequest is POST /api/activation-request/withdraw's body: none,
+// or an empty object.
+type withdrawRequest struct{}
+
+func (s *Server) withdrawActivationRequest(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	if r.ContentLength != 0 {
+		var body withdrawRequest
+		if err := decodeJSON(r, &body); err != nil {
+			return err
+		}
+	}
+	res, err := s.opts.UseCases.Withdraw(s.withBaseURL(r), p, r.URL.Query().Get("activation"))
 	if err != nil {
 		return err
 	}

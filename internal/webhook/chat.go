@@ -120,6 +120,17 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 		if n.BaseURL != "" {
 			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
 		}
+	case notify.ActivationWithdrawn:
+		fmt.Fprintf(&b, "*%s* withdrew their request for %s: it can no longer be approved.", clean(string(n.Beneficiary)), what)
+		if n.Justification != "" {
+			fmt.Fprintf(&b, "\nJustification: %s", inert(n.Justification))
+		}
+		if len(n.Reviewers) > 0 {
+			fmt.Fprintf(&b, "\nReviewers: %s", people(n.Reviewers))
+		}
+		if n.BaseURL != "" {
+			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
+		}
 	case notify.ActivationApprovalAdded:
 		fmt.Fprintf(&b, "*%s* approved the request of *%s* for %s: %s", clean(string(n.Approver)), clean(string(n.Beneficiary)), what, n.Progress())
 		if len(n.Approvals) > 0 {

@@ -51,3 +51,17 @@ func TestChatMessagesCarryTheApprovalComment(t *testing.T) {
 		t.Errorf("approved = %q", got)
 	}
 }
+
+// TestChatMessageOfAWithdrawal: the reviewers' space hears that the
+// request was withdrawn.
+func TestChatMessageOfAWithdrawal(t *testing.T) {
+	t.Parallel()
+	r := jit.ActivationRequest{ID: "mpa-1", Beneficiary: "alice@example.com", Reviewers: []jit.UserID{"bob@example.com"},
+		Entitlement: jit.Entitlement{Project: "prod-db", Role: "roles/cloudsql.admin"}, Justification: "INC-1 see evil.example"}
+	got, ok := ChatText(notify.NewActivationWithdrawn(r, "https://jit.example.com/", ""), time.UTC)
+	want := "*alice@example.com* withdrew their request for `roles/cloudsql.admin` on project `prod-db`: it can no longer be approved.\n" +
+		"Justification: INC-1 see evil[.]example\nReviewers: bob@example.com\n<https://jit.example.com/|Open JIT Access>"
+	if diff := cmp.Diff(want, got); !ok || diff != "" {
+		t.Errorf("withdrawn (-want +got):\n%s", diff)
+	}
+}

@@ -11,7 +11,8 @@
 //   #reject-form, #reject-reason, #reject-confirm, #requests-card,
 //   #review-requests and #my-requests (li[data-testid=request-item]);
 //   approval policy: #peers-intro, #peers-when, .chip-mpa[data-required];
-//   approval comments: #approve-comment, #request-comments.
+//   approval comments: #approve-comment, #request-comments; withdrawal:
+//   #withdraw, button.withdraw-button in #my-requests.
 
 const api = {
   async call(method, path, body) {
@@ -56,6 +57,7 @@ const api = {
     return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`, comment ? { comment } : undefined);
   },
   reject(t, reason) { return this.call('POST', `/api/activation-request/reject?activation=${encodeURIComponent(t)}`, { reason }); },
+  withdraw(t) { return this.call('POST', `/api/activation-request/withdraw?activation=${encodeURIComponent(t)}`); },
   requests(view) { return this.call('GET', `/api/requests?view=${encodeURIComponent(view)}`); },
 };
 
@@ -442,6 +444,7 @@ function showResult(result, mode, token) {
     }
   };
   setupReject(result, mode, token);
+  setupWithdraw(result, mode, token);
   $('#result-title').focus();
 }
 
@@ -468,6 +471,7 @@ const REQUEST_TITLES = {
   ended: ['Request approved', 'This request was approved; its access window has ended.'],
   rejected: ['Request rejected', 'The following access request was rejected. No access was granted.'],
   expired: ['Request expired', 'Nobody approved the following access request in time. No access was granted.'],
+  withdrawn: ['Request withdrawn', 'The requester withdrew the following access request. It can no longer be approved, and no access was granted.'],
 };
 
 function approvedByMe(request) {
@@ -488,6 +492,7 @@ function requestMode(request) {
     }
     case 'REJECTED': return 'rejected';
     case 'EXPIRED': return 'expired';
+    case 'WITHDRAWN': return 'withdrawn';
     default: {
       const approved = (request.entitlements || []).some((e) => e.status === 'ACTIVE');
       if (approved) return request.isBeneficiary ? 'activated' : 'approved';
@@ -513,6 +518,7 @@ function addRequestState(add, request) {
     case 'APPROVED': text = `Approved by ${request.decidedBy || 'a reviewer'}${request.decidedAt ? ` at ${formatIso(request.decidedAt)}` : ''}`; break;
     case 'REJECTED': text = `Rejected by ${request.rejectedBy || request.decidedBy}`; break;
     case 'EXPIRED': text = 'Expired without approval'; break;
+    case 'WITHDRAWN': text = `Withdrawn by ${request.decidedBy || 'the requester'}`; break;
     default: text = request.status;
   }
   const dd = el('span', { id: 'request-state' }, text);
@@ -577,10 +583,48 @@ function requestItem(r, view) {
   const who = view === 'review' ? `${r.beneficiary} requests ` : '';
   const chipClass = r.status === 'APPROVED' ? 'chip chip-active' : r.status === 'REJECTED' ? 'chip chip-rejected' : 'chip chip-mpa';
   const chipText = r.status === 'PENDING' ? progressText(r) : r.status === 'APPROVED' ? `Approved by ${r.decidedBy}`
-    : r.status === 'REJECTED' ? `Rejected by ${r.rejectedBy}` : r.status;
-  return el('li', { dataset: { testid: 'request-item', status: r.status, id: r.id } },
+    : r.status === 'REJECTED' ? `Rejected by ${r.rejectedBy}` : r.status === 'WITHDRAWN' ? 'Withdrawn' : r.status;
+  const item = el('li', { dataset: { testid: 'request-item', status: r.status, id: r.id } },
     el('span', { class: 'request-what' }, `${who}`, el('span', { class: 'mono' }, r.role), ` on ${r.projectId}: ${r.justification}`),
     el('span', { class: chipClass }, chipText), link);
+  if (view === 'mine' && r.status === 'PENDING') item.append(withdrawButton(r));
+  return item;
+}
+
+// ---- Withdrawal: the requester takes back a pending request ---------------
+
+function setupWithdraw(request, mode, token) {
+  const button = $('#withdraw');
+  button.hidden = !(token && mode === 'pending' && request.isBeneficiary && request.status === 'PENDING');
+  button.disabled = false;
+  button.onclick = async () => {
+    showError(null);
+    button.disabled = true;
+    try {
+      const withdrawn = await busy(() => api.withdraw(token));
+      showResult(withdrawn, 'withdrawn', token);
+    } catch (err) {
+      showError(err);
+      button.disabled = false;
+    }
+  };
+}
+
+function withdrawButton(r) {
+  const button = el('button', { type: 'button', class: 'button withdraw-button', 'aria-label': `Withdraw the request for ${r.role} on ${r.projectId}` }, 'Withdraw');
+  button.addEventListener('click', async () => {
+    showError(null);
+    button.disabled = true;
+    try {
+      await busy(() => api.withdraw(r.token));
+      announce('Request withdrawn');
+      await loadRequestLists();
+    } catch (err) {
+      showError(err);
+      button.disabled = false;
+    }
+  });
+  return button;
 }
 
 async function loadRequestLists() {
