@@ -59,7 +59,7 @@ func (s *Service) requestResult(caller jit.UserID, req jit.ActivationRequest, st
 		if !s.now().Before(act.End) {
 			status = jit.StatusInactive
 		}
-	case jit.RequestRejected, jit.RequestExpired:
+	case jit.RequestRejected, jit.RequestExpired, jit.RequestWithdrawn:
 		status = jit.StatusInactive
 	}
 	r := resultOf(caller, &req, []jit.Activation{act}, status)
@@ -77,12 +77,16 @@ func (s *Service) requestResult(caller jit.UserID, req jit.ActivationRequest, st
 // the grant). Beneficiary and approver eligibility and the justification
 // are re-checked against the current rules.
 //
+// comment is the approver's optional comment (required where the policy
+// says so, jit.Policy.CheckComment): it goes into the audit record, the
+// notifications and the request's page, never into the binding.
+//
 // A request is decided at most once: the decision is one read-modify-write
 // of the project's policy that finds this request's binding or record (by
 // its id) in the same read as the write, so a second approval, one after
 // the window ended, or two at once through different instances answer
 // "already approved" and write nothing.
-func (s *Service) Approve(ctx context.Context, caller jit.Principal, token string) (Result, error) {
+func (s *Service) Approve(ctx context.Context, caller jit.Principal, token, comment string) (Result, error) {
 	const op = "activation.Approve"
 	req, err := s.openRequest(ctx, caller, token, jit.EventApproveFailed)
 	if err != nil {
@@ -90,15 +94,21 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	}
 	act := plannedActivation(req, s.now())
 	act.Approver = caller.Email
+	comment = strings.TrimSpace(comment)
+	audited := "" // the comment, once checked: a refused one is not logged
 	fail := func(err error) (Result, error) {
-		s.record(ctx, jit.Event{Kind: jit.EventApproveFailed, Actor: caller, Request: &req, Activations: []jit.Activation{act}, Err: err})
+		s.record(ctx, jit.Event{Kind: jit.EventApproveFailed, Actor: caller, Request: &req, Activations: []jit.Activation{act}, Comment: audited, Err: err})
 		return Result{}, err
 	}
+	pol := s.opts.Policy
+	if err := pol.CheckComment(comment); err != nil {
+		return fail(err)
+	}
+	audited = comment
 	conf, required, err := s.decision(ctx, caller, req, "approve")
 	if err != nil {
 		return fail(err)
 	}
-	pol := s.opts.Policy
 	if err := pol.CheckJustification(req.Justification); err != nil {
 		return fail(err)
 	}
@@ -161,9 +171,10 @@ func (s *Service) Approve(ctx context.Context, caller jit.Principal, token strin
 	state := stateOf(req, rec, logEvents(logWaitInWrite), s.now())
 	// The approval that was just recorded is not in the log yet.
 	state = withApproval(state, caller.Email, s.now())
+	state = withComment(state, caller.Email, comment)
 	state.Required = required
 	e := jit.Event{Kind: jit.EventApprovalRecorded, Actor: caller, Request: &req, Activations: []jit.Activation{act},
-		Approvals: state.Approvals, Required: required}
+		Approvals: state.Approvals, Required: required, Comment: comment}
 	e.ActionURL, e.BaseURL = s.link(token, req), BaseURLFrom(ctx)
 	if granted {
 		e.Kind = jit.EventApproved
@@ -214,7 +225,7 @@ func landed(rec jit.RequestRecord, approver jit.UserID, granted bool) bool {
 	if granted {
 		return rec.Granted != nil && rec.Granted.Approver == approver
 	}
-	return rec.Granted == nil && rec.RejectedBy == "" && rec.HasApproved(approver)
+	return rec.Granted == nil && rec.RejectedBy == "" && !rec.Withdrawn && rec.HasApproved(approver)
 }
 
 // alreadyDecided refuses a decision on a request whose record, or the
@@ -230,9 +241,13 @@ func alreadyDecided(op string, rec jit.RequestRecord, events []jit.RequestEvent)
 		return jit.E(op, jit.KindConflict, msg+" at "+rec.Granted.Start.UTC().Format(time.RFC3339), nil)
 	case rec.RejectedBy != "":
 		return jit.E(op, jit.KindConflict, "This request has already been rejected by "+string(rec.RejectedBy), nil)
+	case rec.Withdrawn:
+		return jit.E(op, jit.KindConflict, msgWithdrawn, nil)
 	}
 	return decidedError(op, events)
 }
+
+const msgWithdrawn = "This request has been withdrawn by its requester"
 
 // decidedError refuses a decision on a request the audit log shows
 // decided. It matters once the request's bindings are gone (an
@@ -244,6 +259,8 @@ func decidedError(op string, events []jit.RequestEvent) error {
 			return jit.E(op, jit.KindConflict, fmt.Sprintf("This request has already been approved by %s at %s", e.Actor, e.Time.UTC().Format(time.RFC3339)), nil)
 		case jit.EventRejected:
 			return jit.E(op, jit.KindConflict, fmt.Sprintf("This request has already been rejected by %s", e.Actor), nil)
+		case jit.EventWithdrawn:
+			return jit.E(op, jit.KindConflict, msgWithdrawn, nil)
 		}
 	}
 	return nil
@@ -307,13 +324,17 @@ func stateOf(req jit.ActivationRequest, rec jit.RequestRecord, events []jit.Requ
 		case jit.EventApprovalRecorded, jit.EventApproved:
 			if _, seen := times[e.Actor]; !seen {
 				times[e.Actor] = e.Time
-				st.Approvals = append(st.Approvals, jit.Approval{By: e.Actor, At: e.Time})
+				st.Approvals = append(st.Approvals, jit.Approval{By: e.Actor, At: e.Time, Comment: e.Comment})
 			}
 			if e.Kind == jit.EventApproved {
 				st.Status, st.DecidedBy, st.DecidedAt = jit.RequestApproved, e.Actor, e.Time
 			}
 		case jit.EventRejected:
 			st.Status, st.DecidedBy, st.DecidedAt, st.RejectReason = jit.RequestRejected, e.Actor, e.Time, e.Reason
+		case jit.EventWithdrawn:
+			if e.Actor == req.Beneficiary {
+				st.Status, st.DecidedBy, st.DecidedAt = jit.RequestWithdrawn, e.Actor, e.Time
+			}
 		}
 	}
 	// IAM is ahead of the log: approvals it holds that the log does not
@@ -335,6 +356,8 @@ func stateOf(req jit.ActivationRequest, rec jit.RequestRecord, events []jit.Requ
 		}
 	case rec.RejectedBy != "":
 		st.Status, st.DecidedBy = jit.RequestRejected, rec.RejectedBy
+	case rec.Withdrawn:
+		st.Status, st.DecidedBy = jit.RequestWithdrawn, req.Beneficiary
 	}
 	if st.Status == jit.RequestApproved && st.Granted == nil {
 		// Approved per the log, but the binding is gone (swept, ended or
@@ -362,6 +385,19 @@ func withApproval(st jit.RequestState, u jit.UserID, t time.Time) jit.RequestSta
 		}
 	}
 	st.Approvals = append(st.Approvals, jit.Approval{By: u, At: t})
+	return st
+}
+
+// withComment sets u's approval's comment, unless it is "".
+func withComment(st jit.RequestState, u jit.UserID, comment string) jit.RequestState {
+	if comment == "" {
+		return st
+	}
+	for i, a := range st.Approvals {
+		if a.By == u {
+			st.Approvals[i].Comment = comment
+		}
+	}
 	return st
 }
 

@@ -2,6 +2,7 @@ package activation
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -40,37 +41,98 @@ func (s *Service) ListEntitlements(ctx context.Context, caller jit.Principal, pr
 		s.record(ctx, jit.Event{Kind: jit.EventListRolesFailed, Actor: caller, Project: p.Project(), Err: err})
 		return nil, nil, err
 	}
+	// The catalog's answer may be its cache's: sorted and annotated here
+	// on a copy.
+	ents = slices.Clone(ents)
 	slices.SortFunc(ents, func(a, b jit.EligibleEntitlement) int {
 		if c := compareStrings(a.Role, b.Role); c != 0 {
 			return c
 		}
 		return compareStrings(a.ResourceCondition, b.ResourceCondition)
 	})
+	if w := s.withApprovalRequirements(ctx, ents); w != "" {
+		warnings = append(warnings, w)
+	}
 	return ents, warnings, nil
 }
 
+// maxRuleReads bounds the approval rules read at once for one list.
+const maxRuleReads = 8
+
+// withApprovalRequirements says, for each MPA entitlement, what its
+// approval takes (dedicated approvers or peers, how many), so that a
+// requester sees it before asking. A rule that cannot be read leaves its
+// entitlement without one and returns a warning: the list is still
+// useful, and the request form asks again.
+func (s *Service) withApprovalRequirements(ctx context.Context, ents []jit.EligibleEntitlement) string {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed bool
+	)
+	sem := make(chan struct{}, maxRuleReads)
+	for i := range ents {
+		if ents[i].Type != jit.MPA {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rule, err := s.approvalRule(ctx, ents[i].Entitlement)
+			if err != nil {
+				mu.Lock()
+				failed = true
+				mu.Unlock()
+				s.opts.Logger.WarnContext(ctx, "reading an approval rule failed",
+					slog.String("entitlement", ents[i].ID()), slog.Any("error", err))
+				return
+			}
+			req := s.requirementOf(rule)
+			ents[i].Approval = &req
+		})
+	}
+	wg.Wait()
+	if failed {
+		return "Some roles do not show how many approvals they need: reading the approval policy failed."
+	}
+	return ""
+}
+
+// requirementOf is what a rule asks of a request, the deployment's default
+// quorum applied where no approver binding declares one (as a request
+// does, approverPolicy).
+func (s *Service) requirementOf(rule jit.ApproverPolicy) jit.ApprovalRequirement {
+	q := rule.Quorum
+	if q <= 0 {
+		q = max(s.opts.DefaultQuorum, 1)
+	}
+	return jit.ApprovalRequirement{Dedicated: rule.Dedicated, Required: q}
+}
+
 // ListPeers lists who could approve the caller's request for an
-// entitlement: the other holders of the same MPA-eligible entitlement. The
+// entitlement: the other holders of the same MPA-eligible entitlement, or
+// its dedicated approvers where approver bindings declare them; and what
+// the approval takes (which of the two, how many must approve). The
 // caller must hold it too, so that nobody can enumerate other teams.
-func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, error) {
+func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, jit.ApprovalRequirement, error) {
 	const op = "activation.ListPeers"
 	p, err := s.parseScope(project)
 	if err != nil {
-		return nil, err
+		return nil, jit.ApprovalRequirement{}, err
 	}
 	if entitlementID == "" {
-		return nil, jit.Invalid(op, "A role is required")
+		return nil, jit.ApprovalRequirement{}, jit.Invalid(op, "A role is required")
 	}
 	ent, err := jit.ParseEntitlementID(entitlementID)
 	if err != nil {
-		return nil, err
+		return nil, jit.ApprovalRequirement{}, err
 	}
 	if jit.ScopeOf(ent) != p {
-		return nil, jit.Invalid(op, "The project ID does not match the current project")
+		return nil, jit.ApprovalRequirement{}, jit.Invalid(op, "The project ID does not match the current project")
 	}
-	fail := func(err error) ([]jit.UserID, error) {
+	fail := func(err error) ([]jit.UserID, jit.ApprovalRequirement, error) {
 		s.record(ctx, jit.Event{Kind: jit.EventListPeersFailed, Actor: caller, Project: p.Project(), Entitlement: ent, Err: err})
-		return nil, err
+		return nil, jit.ApprovalRequirement{}, err
 	}
 	// The caller's eligibility and the approvers do not depend on each
 	// other: ask for both at once, and show the approvers only if the
@@ -96,7 +158,8 @@ func (s *Service) ListPeers(ctx context.Context, caller jit.Principal, project, 
 	}
 	peers := slices.DeleteFunc(slices.Clone(holders), func(u jit.UserID) bool { return u == caller.Email })
 	slices.Sort(peers)
-	return slices.Compact(peers), nil
+	// ap's quorum has the default applied already (approverPolicy).
+	return slices.Compact(peers), jit.ApprovalRequirement{Dedicated: ap.Dedicated, Required: max(ap.Quorum, 1)}, nil
 }
 
 // requireEligible checks, as far as the catalog knows, that user may

@@ -109,7 +109,7 @@ func TestTokenRequired(t *testing.T) {
 	s := newValidatingService(true)
 	for _, f := range []func() error{
 		func() error { _, err := s.GetRequest(t.Context(), alice, " "); return err },
-		func() error { _, err := s.Approve(t.Context(), alice, ""); return err },
+		func() error { _, err := s.Approve(t.Context(), alice, "", ""); return err },
 	} {
 		if err := f(); jit.KindOf(err) != jit.KindInvalid || jit.MessageOf(err) != "An activation token is required" {
 			t.Errorf("got %v", err)

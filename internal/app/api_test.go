@@ -96,7 +96,7 @@ func TestEveryEndpointAnswersAsDocumented(t *testing.T) {
 	}
 
 	r = get("erin@example.com", "/api/projects/prod-payments-api/peers?id="+url.QueryEscape("prod-payments-api:roles/run.developer"))
-	if r.Status != 200 || string(r.Body) != `{"peers":[{"email":"dave@example.com"}]}`+"\n" {
+	if r.Status != 200 || string(r.Body) != `{"peers":[{"email":"dave@example.com"}],"approvalsRequired":1,"approverType":"PEER"}`+"\n" {
 		t.Errorf("peers = %d %s", r.Status, r.Body)
 	}
 

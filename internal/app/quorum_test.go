@@ -48,7 +48,7 @@ func TestTwoOfThreeApprovers(t *testing.T) {
 
 	peersPath := "/api/projects/" + scProject + "/peers?id=" + url.QueryEscape(scProject+":"+scRole)
 	r := h.Do(t, "frank@example.com", http.MethodGet, peersPath, nil)
-	if r.Status != 200 || string(r.Body) != `{"peers":[{"email":"alice@example.com"},{"email":"carol@example.com"},{"email":"heidi@example.com"}]}`+"\n" {
+	if r.Status != 200 || string(r.Body) != `{"peers":[{"email":"alice@example.com"},{"email":"carol@example.com"},{"email":"heidi@example.com"}],"approvalsRequired":2,"approverType":"DEDICATED"}`+"\n" {
 		t.Fatalf("peers = %d %s", r.Status, r.Body)
 	}
 	// Fewer reviewers than the quorum cannot ever be approved.

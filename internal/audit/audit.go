@@ -47,9 +47,11 @@ const (
 	EventListEligibleRoles    = "api.listEligibleRoles"
 	EventListPeers            = "api.listPeers"
 	EventAuthenticate         = "iap.authenticate"
-	// Events 1.8.1 did not have: approvals short of a quorum, rejections.
-	EventApproveRequest = "api.approveRequest"
-	EventRejectRequest  = "api.rejectRequest"
+	// Events 1.8.1 did not have: approvals short of a quorum, rejections,
+	// withdrawals.
+	EventApproveRequest  = "api.approveRequest"
+	EventRejectRequest   = "api.rejectRequest"
+	EventWithdrawRequest = "api.withdrawRequest"
 )
 
 // maxLabel bounds a label value; Cloud Logging allows 64 KiB but a
@@ -173,6 +175,11 @@ func FromEvent(e jit.Event) Entry {
 	if e.Reason != "" {
 		l["reason"] = e.Reason
 	}
+	if e.Comment != "" {
+		// An approver's comment (jitaccess addition), checked to be one
+		// short printable line (jit.Policy.CheckComment).
+		l["comment"] = e.Comment
+	}
 	if e.Required > 1 {
 		l["approvals_required"] = fmt.Sprint(e.Required)
 		var by []string
@@ -272,6 +279,19 @@ func FromEvent(e jit.Event) Entry {
 		entry.Event, entry.Severity = EventRejectRequest, SeverityError
 		entry.Message = fmt.Sprintf("User %s failed to reject '%s' for %s: %s", p.Email, ent, beneficiaryOf(e), cause)
 		l.request(e)
+		l.failure(e.Err)
+	case jit.EventWithdrawn:
+		entry.Event = EventWithdrawRequest
+		entry.Message = fmt.Sprintf("User %s withdrew their request for '%s'", p.Email, ent)
+		l.request(e)
+	case jit.EventWithdrawFailed:
+		entry.Event, entry.Severity = EventWithdrawRequest, SeverityError
+		if e.Request == nil {
+			entry.Message = "Accessing the activation request failed: " + detail(e.Err)
+		} else {
+			entry.Message = fmt.Sprintf("User %s failed to withdraw the request for '%s' of %s: %s", p.Email, ent, beneficiaryOf(e), cause)
+			l.request(e)
+		}
 		l.failure(e.Err)
 	case jit.EventProjectsListed:
 		entry.Event = EventListProjects

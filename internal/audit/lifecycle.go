@@ -283,7 +283,7 @@ func historyEntry(e *logging.Entry) jit.HistoryEntry {
 		Time: e.Timestamp.UTC(), Event: l["event"], Severity: e.Severity.String(),
 		User: jit.UserID(l["user"]), Beneficiary: jit.UserID(l["beneficiary"]),
 		Role: l["role"], Justification: l["justification"], Approver: jit.UserID(l["approver"]),
-		ActivationID: l["activation_id"],
+		ActivationID: l["activation_id"], Comment: l["comment"],
 	}
 	if r, ok := strings.CutPrefix(l["resource"], crmPrefix); ok {
 		he.Resource = r

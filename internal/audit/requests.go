@@ -18,7 +18,8 @@ const maxRequestEvents = 200
 const maxRequests = 200
 
 // RequestEvents reads the events of approval request id since a time,
-// oldest first: requested, each approval, the grant, a rejection.
+// oldest first: requested, each approval, the grant, a rejection or a
+// withdrawal.
 // Refusals (ERROR entries) are left out. An entry written a moment ago
 // may not be readable yet (Cloud Logging ingests within seconds, rarely
 // longer); callers treat the log as a second source next to IAM.
@@ -124,14 +125,16 @@ func requestEvent(e Entry) (jit.RequestEvent, bool) {
 	case "api.requestRole":
 		ev.Kind, ev.Token = jit.EventRequested, e.Token
 	case "api.approveRequest":
-		ev.Kind = jit.EventApprovalRecorded
+		ev.Kind, ev.Comment = jit.EventApprovalRecorded, e.Labels["comment"]
 	case "api.activateRole":
 		if e.Labels["approver"] == "" {
 			return jit.RequestEvent{}, false
 		}
-		ev.Kind = jit.EventApproved
+		ev.Kind, ev.Comment = jit.EventApproved, e.Labels["comment"]
 	case "api.rejectRequest":
 		ev.Kind, ev.Reason = jit.EventRejected, e.Labels["reason"]
+	case EventWithdrawRequest:
+		ev.Kind = jit.EventWithdrawn
 	default:
 		return jit.RequestEvent{}, false
 	}

@@ -28,7 +28,8 @@ func cachedApprovers(ctx context.Context, cache *Cache, ent jit.Entitlement, fet
 }
 
 // ApprovalRule says whether approver bindings declare dedicated
-// approvers for ent and the quorum they ask for (1 otherwise), from the
+// approvers for ent and the quorum they ask for (0 where none declares
+// one, as Approvers: the deployment's default then applies), from the
 // project's effective policies alone: unlike Approvers it expands no
 // group, so a request's page and an approval know the rule in one round
 // trip. The returned policy lists no one.
@@ -37,7 +38,7 @@ func (c *AssetInventory) ApprovalRule(ctx context.Context, ent jit.Entitlement) 
 	if err != nil {
 		return jit.ApproverPolicy{}, translate("catalog.AssetInventory.ApprovalRule", c.opts.Scope, err)
 	}
-	rule := jit.ApproverPolicy{Quorum: 1}
+	var rule jit.ApproverPolicy
 	for _, b := range bindings {
 		if a, ok := approverOf(ent, b.role, b.expr); ok {
 			rule.Dedicated = true

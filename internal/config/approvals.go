@@ -1,10 +1,14 @@
 package config
 
-import "github.com/jitaccess/jitaccess/internal/jit"
+import (
+	"strings"
+
+	"github.com/jitaccess/jitaccess/internal/jit"
+)
 
 // approvalVariables are the settings of approval policies beyond the
 // original's (docs/approval-policy.md).
-var approvalVariables = []string{"ACTIVATION_REQUEST_APPROVALS"}
+var approvalVariables = []string{"ACTIVATION_REQUEST_APPROVALS", "ACTIVATION_APPROVAL_COMMENT"}
 
 // loadApprovals reads ACTIVATION_REQUEST_APPROVALS: how many distinct
 // approvals a request needs where its role declares no quorum (approver
@@ -14,6 +18,25 @@ func (c *Config) loadApprovals(r *reader) {
 	if c.Approvals > c.MaxReviewers {
 		v, _ := r.value("ACTIVATION_REQUEST_APPROVALS")
 		r.fail("ACTIVATION_REQUEST_APPROVALS", v, "must not exceed ACTIVATION_REQUEST_MAX_REVIEWERS (%d): a request needs a reviewer per approval", c.MaxReviewers)
+	}
+	c.loadApprovalComment(r)
+}
+
+// loadApprovalComment reads ACTIVATION_APPROVAL_COMMENT: whether an
+// approval must carry a comment (required) or may (optional, the default:
+// 1.8.1's approvals had none, and its UI sends none).
+func (c *Config) loadApprovalComment(r *reader) {
+	v, ok := r.value("ACTIVATION_APPROVAL_COMMENT")
+	if !ok {
+		return
+	}
+	switch strings.ToLower(v) {
+	case "optional":
+		c.ApprovalCommentRequired = false
+	case "required":
+		c.ApprovalCommentRequired = true
+	default:
+		r.fail("ACTIVATION_APPROVAL_COMMENT", v, "must be optional (an approver may add a comment, the default) or required (every approval needs one)")
 	}
 }
 

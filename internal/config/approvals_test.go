@@ -40,3 +40,27 @@ func TestActivationRequestApprovals(t *testing.T) {
 		t.Errorf("3 of at most 2 reviewers: %v", err)
 	}
 }
+
+func TestActivationApprovalComment(t *testing.T) {
+	t.Parallel()
+	load := func(v string) (*Config, error) {
+		env := map[string]string{"GOOGLE_CLOUD_PROJECT": "my-project"}
+		if v != "" {
+			env["ACTIVATION_APPROVAL_COMMENT"] = v
+		}
+		return Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	}
+	for v, want := range map[string]bool{"": false, "optional": false, "required": true, "Required": true} {
+		c, err := load(v)
+		if err != nil || c.ApprovalCommentRequired != want || c.Policy().RequireApprovalComment != want {
+			t.Errorf("%q: required = %v, %v; want %v", v, c.ApprovalCommentRequired, err, want)
+		}
+	}
+	for _, v := range []string{"yes", "true", "mandatory"} {
+		_, err := load(v)
+		if err == nil || !strings.Contains(err.Error(), "ACTIVATION_APPROVAL_COMMENT") ||
+			!strings.Contains(err.Error(), "must be optional (an approver may add a comment, the default) or required (every approval needs one)") {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+}

@@ -47,6 +47,9 @@ type Config struct {
 	MinReviewers   int           // ACTIVATION_REQUEST_MIN_REVIEWERS
 	MaxReviewers   int           // ACTIVATION_REQUEST_MAX_REVIEWERS
 	Approvals      int           // ACTIVATION_REQUEST_APPROVALS; 0 when unset (one approval), see approvals.go
+	// ApprovalCommentRequired is ACTIVATION_APPROVAL_COMMENT=required:
+	// every approval needs a comment (approvals.go).
+	ApprovalCommentRequired bool
 
 	// Email and notifications.
 	SMTP                 SMTP

@@ -15,12 +15,13 @@ import (
 // Policy returns the activation rules for the domain.
 func (c *Config) Policy() jit.Policy {
 	return jit.Policy{
-		MaxDuration:          c.ActivationTimeout,
-		MaxRoles:             c.MaxRoles,
-		MinReviewers:         c.MinReviewers,
-		MaxReviewers:         c.MaxReviewers,
-		JustificationPattern: c.JustificationPattern,
-		JustificationHint:    c.JustificationHint,
+		MaxDuration:            c.ActivationTimeout,
+		MaxRoles:               c.MaxRoles,
+		MinReviewers:           c.MinReviewers,
+		MaxReviewers:           c.MaxReviewers,
+		JustificationPattern:   c.JustificationPattern,
+		JustificationHint:      c.JustificationHint,
+		RequireApprovalComment: c.ApprovalCommentRequired,
 	}
 }
 

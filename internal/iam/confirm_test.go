@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitaccess/jitaccess/internal/condition"
 	"github.com/jitaccess/jitaccess/internal/emulator"
 	"github.com/jitaccess/jitaccess/internal/emulator/emutest"
 	"github.com/jitaccess/jitaccess/internal/iam"
@@ -211,5 +212,67 @@ func TestAMovedProjectNoLongerInheritsItsOldFolder(t *testing.T) {
 	}
 	if n := w.TotalPolicyWrites() - writes; n != 0 {
 		t.Errorf("%d policy writes", n)
+	}
+}
+
+// TestAWithdrawalRestsOnItsRequester: a withdrawal is written only for the
+// beneficiary the request names, and its confirmation allows nothing else
+// (no grant, no approval or rejection); the record reads withdrawn, and is
+// kept as the requester's rejection for earlier versions.
+func TestAWithdrawalRestsOnItsRequester(t *testing.T) {
+	t.Parallel()
+	e := emutest.Start(t)
+	crm, err := cloudresourcemanager.NewService(t.Context(), e.HTTPClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := iam.New(crm, iam.Options{}) // as the app builds it
+	const resource = "projects/prod-payments-api"
+	now := time.Now().UTC().Truncate(time.Second)
+	ent := jit.Entitlement{Project: "prod-payments-api", Role: "roles/run.developer"}
+	req := jit.ActivationRequest{ID: "mpa-withdrawn", Beneficiary: "erin@example.com", Reviewers: []jit.UserID{"dave@example.com"},
+		Entitlement: ent, Duration: time.Hour, RequestedAt: now, ApproveBy: now.Add(time.Hour)}
+	before, _ := e.World.Policy(resource)
+	act := activationFor("erin@example.com", "prod-payments-api", "roles/run.developer", now, time.Hour)
+	if err := c.Grant(t.Context(), []jit.Activation{act}, jit.Confirmation{Requester: "erin@example.com"}); jit.KindOf(err) != jit.KindInternal {
+		t.Errorf("a grant resting on a requester: %v, want an internal error", err)
+	}
+	decide := func(conf jit.Confirmation, d jit.Decision) error {
+		_, err := c.Decide(t.Context(), req, conf, func(jit.RequestRecord) (jit.Decision, error) { return d, nil })
+		return err
+	}
+	if err := decide(jit.Confirmation{Requester: "dave@example.com"}, jit.Decision{Withdraw: "dave@example.com"}); jit.KindOf(err) != jit.KindDenied {
+		t.Errorf("a withdrawal by someone else: %v, want denied", err)
+	}
+	for name, d := range map[string]jit.Decision{
+		"reject":  {Reject: "erin@example.com"},
+		"approve": {Approve: "erin@example.com", Grant: &act},
+		"both":    {Withdraw: "erin@example.com", Reject: "erin@example.com"},
+		"other":   {Withdraw: "dave@example.com"},
+	} {
+		if err := decide(jit.Confirmation{Requester: "erin@example.com"}, d); jit.KindOf(err) != jit.KindInternal {
+			t.Errorf("%s resting on the requester: %v, want an internal error", name, err)
+		}
+	}
+	if after, _ := e.World.Policy(resource); after.Etag != before.Etag {
+		t.Fatalf("a refused decision wrote the policy")
+	}
+
+	if err := decide(jit.Confirmation{Requester: "erin@example.com"}, jit.Decision{Withdraw: "erin@example.com"}); err != nil {
+		t.Fatalf("withdrawal: %v", err)
+	}
+	rec, err := c.RequestRecord(t.Context(), req)
+	if err != nil || !rec.Withdrawn || rec.RejectedBy != "" || !rec.Decided() {
+		t.Errorf("RequestRecord = %+v, %v", rec, err)
+	}
+	after, _ := e.World.Policy(resource)
+	found := false
+	for _, b := range after.Bindings {
+		if b.Condition != nil && condition.IsRecord(b.Condition.Title, b.Condition.Expression) {
+			found = b.Condition.Description == "request mpa-withdrawn until "+req.ApproveBy.Format(time.RFC3339)+"; rejected by erin@example.com"
+		}
+	}
+	if !found {
+		t.Errorf("no record binding for the withdrawal in %+v", after.Bindings)
 	}
 }

@@ -23,9 +23,14 @@ import (
 //   - a record binding (condition.RecordTitle, a condition that never
 //     evaluates to true) that holds the approvals collected so far of a
 //     request needing several, or its rejection, until the request's
-//     approve-by deadline.
+//     approve-by deadline. A withdrawal is kept there as a rejection by
+//     the request's beneficiary ("rejected by REQUESTER"), whom no
+//     rejection can otherwise name (a requester never decides their own
+//     request): earlier versions of the app, which know rejections only,
+//     read it as decided and keep it until the deadline, so a rolling
+//     update cannot approve a withdrawn request.
 //
-// Every decision (approve, reject) is one read-modify-write of the policy
+// Every decision (approve, reject, withdraw) is one read-modify-write of the policy
 // that reads the request's bindings and writes the change under the same
 // etag, so that deciding through two instances at once is serialised by
 // Resource Manager: the loser's write is refused with a stale etag, it
@@ -170,6 +175,9 @@ func requestRecord(m *conds, policy *cloudresourcemanager.Policy, req jit.Activa
 		if m.isRecord(b.Condition.Title, b.Condition.Expression) {
 			if r, ok := parseRecord(b.Condition.Description); ok && r.id == id {
 				out.Approvers, out.RejectedBy, at = r.approvers, r.rejectedBy, i
+				if r.rejectedBy != "" && strings.EqualFold(string(r.rejectedBy), string(req.Beneficiary)) {
+					out.RejectedBy, out.Withdrawn = "", true
+				}
 			}
 			continue
 		}
@@ -301,7 +309,7 @@ func fill(rec jit.RequestRecord, req jit.ActivationRequest) jit.RequestRecord {
 // and the record then carries the approvals they require (Required).
 func (c *Client) Decide(ctx context.Context, req jit.ActivationRequest, conf jit.Confirmation, decide func(jit.RequestRecord) (jit.Decision, error)) (jit.RequestRecord, error) {
 	const op = "iam.Decide"
-	if conf.Empty() && !c.opts.Unconfirmed {
+	if conf.Empty() && conf.Requester == "" && !c.opts.Unconfirmed {
 		return jit.RequestRecord{}, errUnconfirmed(op)
 	}
 	defer c.written(req.Beneficiary)
@@ -330,6 +338,9 @@ func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, 
 	if confirmErr != nil {
 		return jit.RequestRecord{}, confirmErr
 	}
+	if err := restsOn(it.req, it.conf, dec); err != nil {
+		return jit.RequestRecord{}, err
+	}
 	saved := slices.Clone(policy.Bindings)
 	out, err := applyDecision(c.conds, policy, it.req, rec, at, dec, now)
 	if err != nil {
@@ -339,9 +350,34 @@ func (c *Client) applyOne(resource string, policy *cloudresourcemanager.Policy, 
 	return out, nil
 }
 
+// restsOn refuses a decision that its confirmation does not cover: an
+// approval or a rejection rests on a reviewer's right (Decider), a
+// withdrawal on the caller being the request's beneficiary (Requester),
+// and neither confirmation lends itself to the other decision.
+func restsOn(req jit.ActivationRequest, conf jit.Confirmation, d jit.Decision) error {
+	const op = "iam.Decide"
+	switch {
+	case d.Withdraw != "":
+		if d.Approve != "" || d.Reject != "" || d.Grant != nil || conf.Requester == "" || d.Withdraw != conf.Requester {
+			return jit.E(op, jit.KindInternal, "", errors.New("a withdrawal must rest on its requester, alone"))
+		}
+		if !strings.EqualFold(string(conf.Requester), string(req.Beneficiary)) {
+			return jit.Denied(op, "Only the requester can withdraw this request")
+		}
+	case conf.Decider == nil && !conf.Empty():
+		return jit.E(op, jit.KindInternal, "", errors.New("a decision by a reviewer must rest on their right to decide"))
+	case conf.Requester != "":
+		return jit.E(op, jit.KindInternal, "", errors.New("a requester's confirmation allows only a withdrawal"))
+	}
+	return nil
+}
+
 func applyDecision(m *conds, policy *cloudresourcemanager.Policy, req jit.ActivationRequest, rec jit.RequestRecord, at int, d jit.Decision, now time.Time) (jit.RequestRecord, error) {
 	const op = "iam.Decide"
 	r := record{id: req.ID, until: req.ApproveBy, approvers: rec.Approvers, rejectedBy: rec.RejectedBy}
+	if rec.Withdrawn {
+		r.rejectedBy = req.Beneficiary
+	}
 	switch {
 	case d.Grant != nil:
 		if at >= 0 {
@@ -362,6 +398,10 @@ func applyDecision(m *conds, policy *cloudresourcemanager.Policy, req jit.Activa
 	case d.Reject != "":
 		r.rejectedBy = d.Reject
 		rec.RejectedBy = d.Reject
+	case d.Withdraw != "":
+		// Kept as the requester's rejection (see the top of this file).
+		r.rejectedBy = req.Beneficiary
+		rec.Withdrawn = true
 	default:
 		return jit.RequestRecord{}, jit.E(op, jit.KindInternal, "", errors.New("an empty decision"))
 	}

@@ -44,6 +44,21 @@ type EligibleEntitlement struct {
 	// Grounds are where the eligible binding was seen (for Type), for a
 	// write to confirm in the live policies.
 	Grounds []Grounds
+	// Approval is, for an MPA entitlement, what its approval takes, for
+	// requesters to see before they ask; nil where it is not known (a
+	// JIT entitlement, or the catalog could not say).
+	Approval *ApprovalRequirement
+}
+
+// ApprovalRequirement is what the approval of an MPA entitlement takes, as
+// far as the catalog knows: shown, never decided on (a decision reads
+// the live policies, which may declare more).
+type ApprovalRequirement struct {
+	// Dedicated is set when approver bindings declare who approves: the
+	// reviewers are the role's dedicated approvers, not its peers.
+	Dedicated bool
+	// Required is how many distinct approvals a request needs, at least 1.
+	Required int
 }
 
 // Activation is a time-bound grant of one entitlement to one user.

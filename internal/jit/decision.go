@@ -18,6 +18,9 @@ const (
 	RequestApproved RequestStatus = "APPROVED"
 	RequestRejected RequestStatus = "REJECTED"
 	RequestExpired  RequestStatus = "EXPIRED"
+	// RequestWithdrawn: the requester withdrew the request before it was
+	// decided; nothing can be approved after.
+	RequestWithdrawn RequestStatus = "WITHDRAWN"
 )
 
 // MaxQuorum bounds the approvals a role can require; the record of the
@@ -34,6 +37,10 @@ const MaxReasonLength = 200
 type Approval struct {
 	By UserID
 	At time.Time // zero when only the IAM record is known (no time there)
+	// Comment is the approver's comment, read from the audit log (IAM
+	// does not keep it); "" when there was none or the log has not
+	// ingested it yet.
+	Comment string
 }
 
 // RequestRecord is what a project's IAM policy says about one request: the
@@ -51,6 +58,11 @@ type RequestRecord struct {
 	Approvers []string
 	// RejectedBy is set when an approver rejected the request.
 	RejectedBy UserID
+	// Withdrawn is set when the requester withdrew the request. The record
+	// binding keeps it as a rejection by the requester (who can never
+	// reject their own request otherwise), so that instances of earlier
+	// versions, which know rejections only, refuse to approve it too.
+	Withdrawn bool
 	// Required is, during a decision, the number of distinct approvals
 	// the live policies require (the request's own quorum, or more if
 	// its role's declared quorum has grown since); 0 outside decisions.
@@ -62,7 +74,7 @@ type RequestRecord struct {
 }
 
 // Decided reports whether the request was approved or rejected.
-func (r RequestRecord) Decided() bool { return r.Granted != nil || r.RejectedBy != "" }
+func (r RequestRecord) Decided() bool { return r.Granted != nil || r.RejectedBy != "" || r.Withdrawn }
 
 // HasApproved reports whether u's approval is among the approvals so far.
 func (r RequestRecord) HasApproved(u UserID) bool {
@@ -83,6 +95,9 @@ type Decision struct {
 	Grant   *Activation
 	// Reject records a rejection.
 	Reject UserID
+	// Withdraw records the requester's withdrawal; it rests on a
+	// Confirmation whose Requester is the request's beneficiary.
+	Withdraw UserID
 	// Landed says the record already holds this caller's decision: an
 	// earlier attempt's write reached Google although its answer was
 	// lost. Nothing is written, and the decision counts as made.
@@ -162,11 +177,12 @@ func fitDescription(head, tail string) string {
 // RequestEvent is an approval request's event as read back from the audit
 // log.
 type RequestEvent struct {
-	Kind      EventKind // Requested, ApprovalRecorded, Approved or Rejected
+	Kind      EventKind // Requested, ApprovalRecorded, Approved, Rejected or Withdrawn
 	Time      time.Time
 	Actor     UserID
 	RequestID string
 	Reason    string // Rejected
+	Comment   string // ApprovalRecorded, Approved
 	Token     string // Requested, when the entry kept it
 }
 
@@ -204,7 +220,7 @@ type RequestState struct {
 	Approvals []Approval
 	Required  int
 	// DecidedBy and DecidedAt say who approved (the approval that
-	// completed the quorum) or rejected the request, and when.
+	// completed the quorum), rejected or withdrew the request, and when.
 	DecidedBy    UserID
 	DecidedAt    time.Time
 	RejectReason string

@@ -32,3 +32,28 @@ func TestDescriptionCarriesTheRequestID(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckComment(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, comment string
+		required      bool
+		ok            bool
+	}{
+		{"empty_optional", "", false, true},
+		{"empty_required", "", true, false},
+		{"one_line", "Checked with the on-call lead", true, true},
+		{"at_the_limit", strings.Repeat("é", MaxCommentLength), false, true},
+		{"too_long", strings.Repeat("x", MaxCommentLength+1), false, false},
+		{"line_break", "ok\r\nBcc: x@evil.example", false, false},
+		{"bidi_override", "ok \u202e", false, false},
+		{"invalid_utf8", "ok \xff", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Policy{RequireApprovalComment: tc.required}.CheckComment(tc.comment)
+			if (err == nil) != tc.ok || (err != nil && KindOf(err) != KindInvalid) {
+				t.Errorf("CheckComment(%q) = %v, want ok %v", tc.comment, err, tc.ok)
+			}
+		})
+	}
+}

@@ -23,6 +23,9 @@ const (
 	EventApprovalRecorded EventKind = "ApprovalRecorded" // api.approveRequest, ActivationApprovalRecorded
 	EventRejected         EventKind = "Rejected"         // api.rejectRequest, ActivationRejected
 	EventRejectFailed     EventKind = "RejectFailed"     // api.rejectRequest (error)
+	// The requester withdrew a pending request.
+	EventWithdrawn      EventKind = "Withdrawn"      // api.withdrawRequest, ActivationWithdrawn
+	EventWithdrawFailed EventKind = "WithdrawFailed" // api.withdrawRequest (error)
 )
 
 // Event is something that happened to an activation or a request.
@@ -38,6 +41,9 @@ type Event struct {
 	Token string
 	// Reason is a rejection's reason, for Rejected.
 	Reason string
+	// Comment is an approver's comment, for ApprovalRecorded and Approved
+	// (and their failures).
+	Comment string
 	// Approvals are the approvals so far, for ApprovalRecorded and Approved
 	// of a request that needs several; Required is how many it needs.
 	Approvals []Approval

@@ -59,6 +59,15 @@ type Confirmation struct {
 	// DefaultQuorum is the approvals a request needs where no approver
 	// binding declares a quorum (ACTIVATION_REQUEST_APPROVALS); 0 means 1.
 	DefaultQuorum int
+	// Requester, set for a withdrawal, is the caller, who withdraws their
+	// own request: the write confirms that they are the beneficiary the
+	// request's signed token names, and a write resting on it may record
+	// that withdrawal and nothing else. A withdrawal needs no eligibility
+	// (it only takes a pending request away, and a requester who lost
+	// their eligibility may still withdraw), so nothing in the live
+	// policies is read for it. It does not make a Confirmation non-Empty:
+	// a grant can never rest on it.
+	Requester UserID
 }
 
 // Decider is a reviewer's claim to decide a request for Entitlement.

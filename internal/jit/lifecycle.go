@@ -72,6 +72,7 @@ type HistoryEntry struct {
 	Justification string
 	Approver      UserID
 	Reason        string // the error or refusal, for failures
+	Comment       string // an approver's comment, for approvals
 	ActivationID  string
 	Start, End    time.Time
 }

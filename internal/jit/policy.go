@@ -31,6 +31,9 @@ type Policy struct {
 	MaxReviewers         int
 	JustificationPattern *regexp.Regexp // must match the whole justification; nil allows any
 	JustificationHint    string
+	// RequireApprovalComment is ACTIVATION_APPROVAL_COMMENT=required: an
+	// approval without a comment is refused.
+	RequireApprovalComment bool
 }
 
 // DefaultDuration is the duration the UI proposes: one hour, or less when the
@@ -81,6 +84,26 @@ func HasRequestMarker(text string) bool {
 		}
 	}
 	return strings.Contains(b.String(), "(requestmpa-")
+}
+
+// MaxCommentLength bounds an approval's comment, in characters.
+const MaxCommentLength = 200
+
+// CheckComment checks an approval's comment (already trimmed): required
+// when the policy says so, and like a rejection's reason one printable
+// line of bounded length, since it goes into emails, chat messages and
+// audit labels. Errors are KindInvalid.
+func (p Policy) CheckComment(c string) error {
+	const op = "jit.CheckComment"
+	switch {
+	case c == "" && p.RequireApprovalComment:
+		return Invalid(op, "Add a comment to your approval: this deployment requires one")
+	case !utf8.ValidString(c) || strings.ContainsFunc(c, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }):
+		return Invalid(op, "The comment contains characters that are not allowed")
+	case utf8.RuneCountInString(c) > MaxCommentLength:
+		return Invalid(op, fmt.Sprintf("The comment is too long (at most %d characters)", MaxCommentLength))
+	}
+	return nil
 }
 
 // CheckJustificationPattern checks a justification against

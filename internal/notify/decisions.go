@@ -13,7 +13,18 @@ import (
 const (
 	ActivationRejected      Kind = "ActivationRejected"
 	ActivationApprovalAdded Kind = "ActivationApprovalAdded"
+	// ActivationWithdrawn: the requester withdrew a pending request.
+	ActivationWithdrawn Kind = "ActivationWithdrawn"
 )
+
+// NewActivationWithdrawn is the notification that the requester withdrew
+// r: To the reviewers, who no longer need to look at it, CC the requester.
+func NewActivationWithdrawn(r jit.ActivationRequest, baseURL, actionURL string) Notification {
+	n := requestReply(r, baseURL)
+	n.Kind, n.ActionURL = ActivationWithdrawn, actionURL
+	n.To, n.CC = slices.Clone(r.Reviewers), []jit.UserID{r.Beneficiary}
+	return n
+}
 
 // NewActivationRejected is the notification that approver rejected r, with
 // an optional reason: To the beneficiary, CC the reviewers.
@@ -69,8 +80,8 @@ func (n Notification) Progress() string {
 	return fmt.Sprintf("%d of %d approvals", len(n.Approvals), n.Required)
 }
 
-// decisionFromEvent builds the notification of a rejection or an added
-// approval.
+// decisionFromEvent builds the notification of a rejection, an added
+// approval or a withdrawal.
 func decisionFromEvent(e jit.Event) (Notification, bool) {
 	if e.Request == nil {
 		return Notification{}, false
@@ -82,8 +93,11 @@ func decisionFromEvent(e jit.Event) (Notification, bool) {
 	switch e.Kind {
 	case jit.EventRejected:
 		return NewActivationRejected(*e.Request, e.Actor.Email, e.Reason, base), true
+	case jit.EventWithdrawn:
+		return NewActivationWithdrawn(*e.Request, base, e.ActionURL), true
 	case jit.EventApprovalRecorded:
 		n := NewActivationApprovalAdded(*e.Request, e.Actor.Email, e.Approvals, e.Required, base, e.ActionURL)
+		n.Comment = e.Comment
 		return n, len(n.To) > 0
 	}
 	return Notification{}, false

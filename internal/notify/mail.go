@@ -227,7 +227,7 @@ func refusedMessage(r mail.SendErrReason) bool {
 }
 
 func hasEmail(k Kind) bool {
-	return k == RequestActivation || k == ActivationApproved || k == ActivationRejected || k == ActivationApprovalAdded
+	return k == RequestActivation || k == ActivationApproved || k == ActivationRejected || k == ActivationApprovalAdded || k == ActivationWithdrawn
 }
 
 func (m *Mailer) implicitTLS() bool { return m.props.ssl || m.opts.Port == 465 }

@@ -55,7 +55,10 @@ type Notification struct {
 	ActionURL         string // the approval link, RequestActivation only
 	// Reason is a rejection's reason (ActivationRejected); Approvals and
 	// Required the progress of a request needing several approvals.
-	Reason    string
+	Reason string
+	// Comment is the approver's comment (ActivationApproved,
+	// ActivationApprovalAdded), "" for none.
+	Comment   string
 	Approvals []jit.UserID
 	Required  int
 	// Dedicated is set when the reviewers are the role's dedicated
@@ -229,8 +232,9 @@ func FromEvent(e jit.Event) (Notification, bool) {
 			n.Approvals = append(n.Approvals, a.By)
 		}
 		n.Required = e.Required
+		n.Comment = e.Comment
 		return n, true
-	case jit.EventRejected, jit.EventApprovalRecorded:
+	case jit.EventRejected, jit.EventApprovalRecorded, jit.EventWithdrawn:
 		return decisionFromEvent(e)
 	case jit.EventSelfActivated:
 		if len(e.Activations) == 0 {

@@ -135,6 +135,8 @@ func kindOf(k jit.EventKind) (Kind, bool) {
 		return ActivationApproved, true
 	case jit.EventRejected:
 		return ActivationRejected, true
+	case jit.EventWithdrawn:
+		return ActivationWithdrawn, true
 	case jit.EventApprovalRecorded:
 		return ActivationApprovalAdded, true
 	case jit.EventSelfActivated:

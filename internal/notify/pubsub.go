@@ -51,6 +51,14 @@ func emails(us []jit.UserID) []string {
 	return out
 }
 
+// commentOf adds an approval's comment, when it has one: an approval
+// without a comment is the message it always was.
+func commentOf(attrs map[string]any, n Notification) {
+	if n.Comment != "" {
+		attrs["comment"] = n.Comment
+	}
+}
+
 // Payload is the message data of n.
 func Payload(n Notification) ([]byte, error) {
 	attrs := map[string]any{
@@ -77,12 +85,19 @@ func Payload(n Notification) ([]byte, error) {
 			attrs["approvals"] = emails(n.Approvals)
 			attrs["approvals_required"] = n.Required
 		}
+		commentOf(attrs, n)
 	case ActivationRejected:
 		attrs["approver"] = string(n.Approver)
 		attrs["reviewers"] = emails(n.Reviewers)
 		attrs["resource_condition"] = n.ResourceCondition
 		attrs["reason"] = n.Reason
 		attrs["base_url"] = n.BaseURL
+	case ActivationWithdrawn:
+		attrs["reviewers"] = emails(n.Reviewers)
+		attrs["resource_condition"] = n.ResourceCondition
+		attrs["request_expiry_time"] = isoTime(n.RequestExpiry)
+		attrs["base_url"] = n.BaseURL
+		attrs["action_url"] = n.ActionURL
 	case ActivationApprovalAdded:
 		attrs["approver"] = string(n.Approver)
 		attrs["reviewers"] = emails(n.Reviewers)
@@ -92,6 +107,7 @@ func Payload(n Notification) ([]byte, error) {
 		attrs["request_expiry_time"] = isoTime(n.RequestExpiry)
 		attrs["base_url"] = n.BaseURL
 		attrs["action_url"] = n.ActionURL
+		commentOf(attrs, n)
 	}
 	b, err := json.Marshal(map[string]any{"type": string(n.Kind), "attributes": attrs})
 	if err != nil {

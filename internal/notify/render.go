@@ -73,6 +73,8 @@ func (m *Mailer) render(n Notification) (string, string, error) {
 		text, html = e.activationRejected()
 	case ActivationApprovalAdded:
 		text, html = e.activationApprovalAdded()
+	case ActivationWithdrawn:
+		text, html = e.activationWithdrawn()
 	default:
 		return "", "", fmt.Errorf("no email for notifications of kind %q", n.Kind)
 	}
@@ -130,6 +132,7 @@ func (e *email) activationApproved() (string, string) {
 	var t strings.Builder
 	t.WriteString("Your request was approved\n\n")
 	t.WriteString(string(n.Approver) + " approved the request of " + string(n.Beneficiary) + " to access the Google Cloud " + n.ScopeNoun() + " " + string(n.Project) + ". " + e.activeWhen() + "\n")
+	t.WriteString(e.textComment())
 	t.WriteString(e.textDetails())
 	t.WriteString("\nWhy am I seeing this?\n" + why + "\n")
 	t.WriteString(e.textFooter())
@@ -137,6 +140,7 @@ func (e *email) activationApproved() (string, string) {
 	var h strings.Builder
 	h.WriteString(htmlHeader("Your request was approved"))
 	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Approver)) + "</b> approved the request of " + esc(string(n.Beneficiary)) + " to access the Google Cloud " + n.ScopeNoun() + " <b>" + esc(string(n.Project)) + "</b>. " + esc(e.activeWhen()) + "</p>\n")
+	h.WriteString(e.htmlComment())
 	h.WriteString(e.htmlDetails())
 	h.WriteString("\n")
 	h.WriteString(htmlWhy(why))
@@ -177,6 +181,7 @@ func (e *email) activationApprovalAdded() (string, string) {
 	var t strings.Builder
 	t.WriteString("Approval added: " + progress + "\n\n")
 	t.WriteString(string(n.Approver) + " approved the request of " + string(n.Beneficiary) + " to access the Google Cloud " + n.ScopeNoun() + " " + string(n.Project) + ". It has " + progress + " (by " + by + "); access is granted when the last one needed arrives.\n")
+	t.WriteString(e.textComment())
 	t.WriteString(e.textDetails())
 	if n.ActionURL != "" {
 		t.WriteString("\nView request: " + n.ActionURL + "\n")
@@ -188,6 +193,7 @@ func (e *email) activationApprovalAdded() (string, string) {
 	var h strings.Builder
 	h.WriteString(htmlHeader("Approval added: " + progress))
 	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Approver)) + "</b> approved the request of " + esc(string(n.Beneficiary)) + " to access the Google Cloud " + n.ScopeNoun() + " <b>" + esc(string(n.Project)) + "</b>. It has <b>" + esc(progress) + "</b> (by " + esc(by) + "); access is granted when the last one needed arrives.</p>\n")
+	h.WriteString(e.htmlComment())
 	h.WriteString(e.htmlDetails())
 	h.WriteString("\n")
 	if n.ActionURL != "" {
@@ -197,6 +203,48 @@ func (e *email) activationApprovalAdded() (string, string) {
 	h.WriteString(htmlWhy(why))
 	h.WriteString(e.htmlFooter())
 	return t.String(), h.String()
+}
+
+func (e *email) activationWithdrawn() (string, string) {
+	n := e.n
+	const why = "You were one of the request's reviewers, or you requested it."
+	var t strings.Builder
+	t.WriteString("Request withdrawn\n\n")
+	t.WriteString(string(n.Beneficiary) + " withdrew their request to access the Google Cloud " + n.ScopeNoun() + " " + string(n.Project) + ". It can no longer be approved, and no access was granted.\n")
+	t.WriteString(e.textDetails())
+	if n.ActionURL != "" {
+		t.WriteString("\nView request: " + n.ActionURL + "\n")
+	}
+	t.WriteString("\nWhy am I seeing this?\n" + why + "\n")
+	t.WriteString(e.textFooter())
+
+	var h strings.Builder
+	h.WriteString(htmlHeader("Request withdrawn"))
+	h.WriteString("\n<p style=\"margin: 0\"><b>" + esc(string(n.Beneficiary)) + "</b> withdrew their request to access the Google Cloud " + n.ScopeNoun() + " <b>" + esc(string(n.Project)) + "</b>. It can no longer be approved, and no access was granted.</p>\n")
+	h.WriteString(e.htmlDetails())
+	h.WriteString("\n")
+	if n.ActionURL != "" {
+		h.WriteString(`<p style="margin: 24px 0"><a href="` + href(n.ActionURL) + `" style="color: #1a73e8">View request</a></p>` + "\n")
+	}
+	h.WriteString(htmlWhy(why))
+	h.WriteString(e.htmlFooter())
+	return t.String(), h.String()
+}
+
+// textComment is an approval's comment, as a paragraph of its own; ""
+// when it has none, so that such emails read as they always did.
+func (e *email) textComment() string {
+	if e.n.Comment == "" {
+		return ""
+	}
+	return "\nComment: " + e.n.Comment + "\n"
+}
+
+func (e *email) htmlComment() string {
+	if e.n.Comment == "" {
+		return ""
+	}
+	return `<p style="margin: 16px 0 0"><b>Comment:</b> ` + esc(e.n.Comment) + "</p>\n"
 }
 
 // startsIfApproved says when a requested window would begin.

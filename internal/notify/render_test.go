@@ -29,6 +29,7 @@ func goldenNotifications() map[string]Notification {
 		Justification: "ticket 42", BaseURL: "https://jit.example.com/",
 		ActionURL: "https://jit.example.com/?activation=eyJhbGciOi.J9-_x",
 		Reason:    "not now", Approvals: []jit.UserID{"bob@example.com"}, Required: 2, Dedicated: true,
+		Comment: "checked with the on-call lead",
 	}
 	bare := Notification{
 		Beneficiary: "alice@example.com", Approver: "bob@example.com",
@@ -38,10 +39,11 @@ func goldenNotifications() map[string]Notification {
 	hostile := full
 	hostile.Justification = `<script>alert("x")</script> & 'quotes' + more`
 	hostile.Reason = `</p><img src=x onerror=alert(1)>`
+	hostile.Comment = `<a href="https://evil.example">ok</a> & 'fine'`
 	hostile.ResourceCondition = `a < b && c > "d"`
 	hostile.Roles = []string{"roles/<b>"}
 	out := map[string]Notification{}
-	for _, k := range []Kind{RequestActivation, ActivationApproved, ActivationRejected, ActivationApprovalAdded} {
+	for _, k := range []Kind{RequestActivation, ActivationApproved, ActivationRejected, ActivationApprovalAdded, ActivationWithdrawn} {
 		for name, n := range map[string]Notification{"full": full, "bare": bare, "hostile": hostile} {
 			n.Kind = k
 			out[string(k)+"-"+name] = n

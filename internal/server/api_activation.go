@@ -17,12 +17,13 @@ import (
 type UseCases interface {
 	ListProjects(ctx context.Context, caller jit.Principal) ([]jit.ProjectID, error)
 	ListEntitlements(ctx context.Context, caller jit.Principal, project string) ([]jit.EligibleEntitlement, []string, error)
-	ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, error)
+	ListPeers(ctx context.Context, caller jit.Principal, project, entitlementID string) ([]jit.UserID, jit.ApprovalRequirement, error)
 	SelfActivate(ctx context.Context, caller jit.Principal, in activation.SelfActivateInput) (activation.Result, error)
 	RequestApproval(ctx context.Context, caller jit.Principal, in activation.RequestInput) (activation.Result, error)
 	GetRequest(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
-	Approve(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
+	Approve(ctx context.Context, caller jit.Principal, token, comment string) (activation.Result, error)
 	Reject(ctx context.Context, caller jit.Principal, token, reason string) (activation.Result, error)
+	Withdraw(ctx context.Context, caller jit.Principal, token string) (activation.Result, error)
 	ListRequests(ctx context.Context, caller jit.Principal, view activation.RequestView) ([]activation.RequestItem, error)
 }
 
@@ -55,6 +56,25 @@ type entitlementJSON struct {
 	ActivationType    string  `json:"activationType"`
 	Status            string  `json:"status"`
 	ValidUntil        *int64  `json:"validUntil"`
+	approvalRuleJSON
+}
+
+// approvalRuleJSON says, for an MPA entitlement, what its approval takes
+// (jitaccess additions, absent for JIT entitlements, which the original's
+// UI ignores): how many distinct approvals a request needs, and whether
+// the reviewers are the role's dedicated approvers (DEDICATED) or the
+// other holders of the same eligible role (PEER).
+type approvalRuleJSON struct {
+	ApprovalsRequired int    `json:"approvalsRequired,omitempty"`
+	ApproverType      string `json:"approverType,omitempty"`
+}
+
+func newApprovalRuleJSON(a jit.ApprovalRequirement) approvalRuleJSON {
+	t := "PEER"
+	if a.Dedicated {
+		t = "DEDICATED"
+	}
+	return approvalRuleJSON{ApprovalsRequired: max(a.Required, 1), ApproverType: t}
 }
 
 type entitlementsResponse struct {
@@ -84,6 +104,9 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
 			ID: e.ID(), Name: e.Role, ResourceCondition: optional(e.ResourceCondition),
 			ActivationType: string(e.Type), Status: string(e.Status),
 		}
+		if e.Approval != nil {
+			item.approvalRuleJSON = newApprovalRuleJSON(*e.Approval)
+		}
 		if e.Status == jit.StatusActive && !e.ValidUntil.IsZero() {
 			v := e.ValidUntil.Unix()
 			item.ValidUntil = &v
@@ -95,6 +118,7 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) error {
 
 type peersResponse struct {
 	Peers []jsonUser `json:"peers"`
+	approvalRuleJSON
 }
 
 func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
@@ -102,11 +126,11 @@ func (s *Server) listPeers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	peers, err := s.opts.UseCases.ListPeers(r.Context(), p, scopeParam(r), r.URL.Query().Get("id"))
+	peers, approval, err := s.opts.UseCases.ListPeers(r.Context(), p, scopeParam(r), r.URL.Query().Get("id"))
 	if err != nil {
 		return err
 	}
-	out := peersResponse{Peers: []jsonUser{}}
+	out := peersResponse{Peers: []jsonUser{}, approvalRuleJSON: newApprovalRuleJSON(approval)}
 	for _, u := range peers {
 		out.Peers = append(out.Peers, newJSONUser(u))
 	}
@@ -219,12 +243,24 @@ func (s *Server) getActivationRequest(w http.ResponseWriter, r *http.Request) er
 	return writeJSON(w, http.StatusOK, newActivationResponse(res))
 }
 
+// approveRequest is POST /api/activation-request's optional body (the
+// original's UI sends none).
+type approveRequest struct {
+	Comment string `json:"comment"`
+}
+
 func (s *Server) approveActivationRequest(w http.ResponseWriter, r *http.Request) error {
 	p, err := principal(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.opts.UseCases.Approve(s.withBaseURL(r), p, r.URL.Query().Get("activation"))
+	var body approveRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(r, &body); err != nil {
+			return err
+		}
+	}
+	res, err := s.opts.UseCases.Approve(s.withBaseURL(r), p, r.URL.Query().Get("activation"), body.Comment)
 	if err != nil {
 		return err
 	}

@@ -194,6 +194,7 @@ type historyEntryJSON struct {
 	Justification string `json:"justification,omitempty"`
 	ApprovedBy    string `json:"approvedBy,omitempty"`
 	Reason        string `json:"reason,omitempty"`
+	Comment       string `json:"comment,omitempty"`
 	ActivationID  string `json:"activationId,omitempty"`
 	Start         string `json:"start,omitempty"`
 	End           string `json:"end,omitempty"`
@@ -242,7 +243,7 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 			Time: rfc3339(e.Time), Event: e.Event, Kind: historyKind(e.Event), Title: historyTitle(e, failed), Failed: failed,
 			Severity: e.Severity, Message: e.Message, User: string(e.User),
 			Beneficiary: string(e.Beneficiary), Resource: e.Resource, Role: e.Role, Justification: e.Justification,
-			ApprovedBy: string(e.Approver), Reason: e.Reason, ActivationID: e.ActivationID,
+			ApprovedBy: string(e.Approver), Reason: e.Reason, Comment: e.Comment, ActivationID: e.ActivationID,
 		}
 		if !e.Start.IsZero() {
 			j.Start, j.End = rfc3339(e.Start), rfc3339(e.End)

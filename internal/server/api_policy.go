@@ -26,6 +26,9 @@ type policyResponse struct {
 	MaxRoles     int `json:"maxRoles"`
 	MinReviewers int `json:"minReviewers"`
 	MaxReviewers int `json:"maxReviewers"`
+	// ApprovalComment is ACTIVATION_APPROVAL_COMMENT: "optional" or
+	// "required".
+	ApprovalComment string `json:"approvalComment"`
 }
 
 // getPolicy tells the UI the rules it must follow and who is signed in.
@@ -44,7 +47,15 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
 		MaxRoles:                 pol.MaxRoles,
 		MinReviewers:             pol.MinReviewers,
 		MaxReviewers:             pol.MaxReviewers,
+		ApprovalComment:          approvalCommentMode(pol),
 	})
+}
+
+func approvalCommentMode(pol jit.Policy) string {
+	if pol.RequireApprovalComment {
+		return "required"
+	}
+	return "optional"
 }
 
 // outdatedClient answers GET /api/ like the original: always 404, with a

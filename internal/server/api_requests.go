@@ -13,6 +13,7 @@ import (
 // requestRoutes registers the approval request routes (relative to /api).
 func (s *Server) requestRoutes(r chi.Router) {
 	r.Post("/activation-request/reject", s.handle(s.rejectActivationRequest))
+	r.Post("/activation-request/withdraw", s.handle(s.withdrawActivationRequest))
 	r.Get("/requests", s.handle(s.listRequests))
 }
 
@@ -40,6 +41,28 @@ func (s *Server) rejectActivationRequest(w http.ResponseWriter, r *http.Request)
 	return writeJSON(w, http.StatusOK, newActivationResponse(res))
 }
 
+// withdrawRequest is POST /api/activation-request/withdraw's body: none,
+// or an empty object.
+type withdrawRequest struct{}
+
+func (s *Server) withdrawActivationRequest(w http.ResponseWriter, r *http.Request) error {
+	p, err := principal(r)
+	if err != nil {
+		return err
+	}
+	if r.ContentLength != 0 {
+		var body withdrawRequest
+		if err := decodeJSON(r, &body); err != nil {
+			return err
+		}
+	}
+	res, err := s.opts.UseCases.Withdraw(s.withBaseURL(r), p, r.URL.Query().Get("activation"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newActivationResponse(res))
+}
+
 // requestStateJSON is the state of an approval request, in the request
 // views and (flattened) in the activation request answers.
 type requestStateJSON struct {
@@ -56,8 +79,9 @@ type requestStateJSON struct {
 }
 
 type approvalJSON struct {
-	By string `json:"by"`
-	At string `json:"at,omitempty"`
+	By      string `json:"by"`
+	At      string `json:"at,omitempty"`
+	Comment string `json:"comment,omitempty"`
 }
 
 func rfc3339(t time.Time) string {
@@ -74,7 +98,7 @@ func newRequestStateJSON(id string, requestedAt, expiresAt time.Time, st jit.Req
 		DecidedBy: string(st.DecidedBy), DecidedAt: rfc3339(st.DecidedAt),
 	}
 	for _, a := range st.Approvals {
-		out.Approvals = append(out.Approvals, approvalJSON{By: string(a.By), At: rfc3339(a.At)})
+		out.Approvals = append(out.Approvals, approvalJSON{By: string(a.By), At: rfc3339(a.At), Comment: a.Comment})
 	}
 	if st.Status == jit.RequestRejected {
 		out.RejectedBy, out.RejectReason = string(st.DecidedBy), st.RejectReason

@@ -182,6 +182,7 @@ func TestRoutes(t *testing.T) {
 			"maxRoles":                 10.0,
 			"minReviewers":             1.0,
 			"maxReviewers":             10.0,
+			"approvalComment":          "optional",
 		}},
 		{"xsrf_missing", withHeaders(apiRequest(t, "GET", "/api/policy", nil), headerXSRF, ""), 400,
 			map[string]any{"message": "Missing header: X-JITACCESS"}},

@@ -103,6 +103,9 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 			fmt.Fprintf(&b, ", active until %s", n.End.In(loc).Format("2006-01-02 15:04 MST"))
 		}
 		fmt.Fprintf(&b, ".\nJustification: %s", inert(n.Justification))
+		if n.Comment != "" {
+			fmt.Fprintf(&b, "\nComment: %s", inert(n.Comment))
+		}
 		if n.BaseURL != "" {
 			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
 		}
@@ -117,12 +120,26 @@ func ChatText(n notify.Notification, loc *time.Location) (string, bool) {
 		if n.BaseURL != "" {
 			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
 		}
+	case notify.ActivationWithdrawn:
+		fmt.Fprintf(&b, "*%s* withdrew their request for %s: it can no longer be approved.", clean(string(n.Beneficiary)), what)
+		if n.Justification != "" {
+			fmt.Fprintf(&b, "\nJustification: %s", inert(n.Justification))
+		}
+		if len(n.Reviewers) > 0 {
+			fmt.Fprintf(&b, "\nReviewers: %s", people(n.Reviewers))
+		}
+		if n.BaseURL != "" {
+			fmt.Fprintf(&b, "\n<%s|Open JIT Access>", n.BaseURL)
+		}
 	case notify.ActivationApprovalAdded:
 		fmt.Fprintf(&b, "*%s* approved the request of *%s* for %s: %s", clean(string(n.Approver)), clean(string(n.Beneficiary)), what, n.Progress())
 		if len(n.Approvals) > 0 {
 			fmt.Fprintf(&b, " (by %s)", people(n.Approvals))
 		}
 		b.WriteString(".")
+		if n.Comment != "" {
+			fmt.Fprintf(&b, "\nComment: %s", inert(n.Comment))
+		}
 		if len(n.To) > 0 {
 			fmt.Fprintf(&b, "\nStill to approve: %s", people(n.To))
 		}

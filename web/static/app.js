@@ -9,7 +9,10 @@
 //   (input.peer-check[value]), #submit, #result-title, #result-table,
 //   #approve, #open-console; approval requests: #request-state, #reject,
 //   #reject-form, #reject-reason, #reject-confirm, #requests-card,
-//   #review-requests and #my-requests (li[data-testid=request-item]).
+//   #review-requests and #my-requests (li[data-testid=request-item]);
+//   approval policy: #peers-intro, #peers-when, .chip-mpa[data-required];
+//   approval comments: #approve-comment, #request-comments; withdrawal:
+//   #withdraw, button.withdraw-button in #my-requests.
 
 const api = {
   async call(method, path, body) {
@@ -49,8 +52,12 @@ const api = {
     return out;
   },
   getRequest(t) { return this.call('GET', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
-  approve(t) { return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`); },
+  // An approval without a comment sends no body, as the original's UI did.
+  approve(t, comment) {
+    return this.call('POST', `/api/activation-request?activation=${encodeURIComponent(t)}`, comment ? { comment } : undefined);
+  },
   reject(t, reason) { return this.call('POST', `/api/activation-request/reject?activation=${encodeURIComponent(t)}`, { reason }); },
+  withdraw(t) { return this.call('POST', `/api/activation-request/withdraw?activation=${encodeURIComponent(t)}`); },
   requests(view) { return this.call('GET', `/api/requests?view=${encodeURIComponent(view)}`); },
 };
 
@@ -231,7 +238,8 @@ function renderRoles() {
       ? el('span', { class: 'mono', title: role.resourceCondition },
         role.resourceCondition.length > 40 ? `${role.resourceCondition.slice(0, 40)}…` : role.resourceCondition)
       : '-';
-    const requirement = role.activationType === 'MPA' ? el('span', { class: 'chip chip-mpa' }, 'Peer approval required') : '-';
+    const requirement = role.activationType === 'MPA'
+      ? el('span', { class: 'chip chip-mpa', dataset: { required: String(role.approvalsRequired || 1) } }, approvalChipText(role)) : '-';
     const status = el('span', { class: role.status === 'ACTIVE' ? 'chip chip-active' : 'chip' }, statusText(role));
     const row = el('tr', { dataset: { testid: 'role-row', id: role.id } },
       el('td', {}, check), el('td', { class: 'mono' }, role.name), el('td', {}, condition),
@@ -272,12 +280,16 @@ async function loadPeers(role) {
   $('#peers-section').hidden = false;
   $('#peers-empty').hidden = true;
   state.peers = [];
+  state.approval = { required: role.approvalsRequired || 1, type: role.approverType };
   try {
     const data = await api.peers(state.project, role.id);
     state.peers = (data.peers || []).map((p) => p.email);
+    // The peers answer is read after the roles one: it wins.
+    if (data.approvalsRequired) state.approval = { required: data.approvalsRequired, type: data.approverType };
   } catch (err) {
     showError(err);
   }
+  showApprovalPolicy(state.approval);
   $('#peers-empty').hidden = state.peers.length > 0;
   $('#peer-filter').hidden = state.peers.length < 8;
   for (const email of state.peers) {
@@ -295,8 +307,37 @@ function updateSubmit() {
   const mpa = roles.some((r) => r.activationType === 'MPA');
   const justification = $('#justification').value.trim();
   let ok = roles.length > 0 && justification.length > 0 && $('#selection-warning').hidden;
-  if (mpa) ok = ok && selectedPeers().length >= Math.max(1, state.policy.minReviewers || 1);
+  if (mpa) ok = ok && selectedPeers().length >= Math.max(1, state.policy.minReviewers || 1, (state.approval && state.approval.required) || 1);
   $('#submit').disabled = !ok;
+}
+
+// ---- Approval policy -------------------------------------------------------
+// What a request's approval takes (the roles and peers answers'
+// approvalsRequired and approverType), said before the requester asks. An
+// answer without them (an older server) reads as the original's rule: one
+// peer.
+
+function approvalChipText(role) {
+  const n = role.approvalsRequired || 1;
+  if (role.approverType === 'DEDICATED') return n > 1 ? `${n} approvers must approve` : 'Approver must approve';
+  return n > 1 ? `${n} peers must approve` : 'Peer approval required';
+}
+
+function showApprovalPolicy(approval) {
+  const n = approval.required || 1;
+  const dedicated = approval.type === 'DEDICATED';
+  let intro;
+  if (dedicated) {
+    intro = n > 1 ? `This role has dedicated approvers: ${n} of these approvers must approve.`
+      : 'This role has dedicated approvers: one of these approvers must approve.';
+  } else {
+    intro = n > 1 ? `This role needs the approval of ${n} peers who hold it too: ${n} of these peers must approve.`
+      : 'This role needs the approval of a peer who holds it too.';
+  }
+  $('#peers-intro').textContent = `${intro} Select who should review your request${n > 1 ? ` (at least ${n})` : ''}:`;
+  $('#peers-when').textContent = n > 1
+    ? `Access starts when the last of the ${n} approvals arrives, and lasts for the duration you choose. Any one of them can reject the request.`
+    : `Access starts when ${dedicated ? 'an approver' : 'a reviewer'} approves, and lasts for the duration you choose.`;
 }
 
 // ---- Submit ---------------------------------------------------------------
@@ -389,11 +430,13 @@ function showResult(result, mode, token) {
 
   const approve = $('#approve');
   approve.hidden = mode !== 'review';
+  setupApproveComment(mode);
   approve.onclick = async () => {
     showError(null);
     approve.disabled = true;
     try {
-      const approved = await busy(() => api.approve(token));
+      const approved = await busy(() => api.approve(token, $('#approve-comment').value.trim()));
+      $('#approve-comment').value = '';
       showResult(approved, approved.status === 'PENDING' ? 'approval-added' : 'approved', token);
     } catch (err) {
       showError(err);
@@ -401,6 +444,7 @@ function showResult(result, mode, token) {
     }
   };
   setupReject(result, mode, token);
+  setupWithdraw(result, mode, token);
   $('#result-title').focus();
 }
 
@@ -427,6 +471,7 @@ const REQUEST_TITLES = {
   ended: ['Request approved', 'This request was approved; its access window has ended.'],
   rejected: ['Request rejected', 'The following access request was rejected. No access was granted.'],
   expired: ['Request expired', 'Nobody approved the following access request in time. No access was granted.'],
+  withdrawn: ['Request withdrawn', 'The requester withdrew the following access request. It can no longer be approved, and no access was granted.'],
 };
 
 function approvedByMe(request) {
@@ -447,6 +492,7 @@ function requestMode(request) {
     }
     case 'REJECTED': return 'rejected';
     case 'EXPIRED': return 'expired';
+    case 'WITHDRAWN': return 'withdrawn';
     default: {
       const approved = (request.entitlements || []).some((e) => e.status === 'ACTIVE');
       if (approved) return request.isBeneficiary ? 'activated' : 'approved';
@@ -472,13 +518,35 @@ function addRequestState(add, request) {
     case 'APPROVED': text = `Approved by ${request.decidedBy || 'a reviewer'}${request.decidedAt ? ` at ${formatIso(request.decidedAt)}` : ''}`; break;
     case 'REJECTED': text = `Rejected by ${request.rejectedBy || request.decidedBy}`; break;
     case 'EXPIRED': text = 'Expired without approval'; break;
+    case 'WITHDRAWN': text = `Withdrawn by ${request.decidedBy || 'the requester'}`; break;
     default: text = request.status;
   }
   const dd = el('span', { id: 'request-state' }, text);
   add('State', dd);
   if ((request.approvalsRequired || 1) > 1 && request.status === 'APPROVED') add('Approvals', progressText(request));
   if (request.status === 'REJECTED' && request.rejectReason) add('Reason', request.rejectReason);
+  const comments = (request.approvals || []).filter((a) => a.comment);
+  if (comments.length) {
+    add(comments.length === 1 ? 'Comment' : 'Comments', el('span', { id: 'request-comments' },
+      comments.map((a) => `${a.by}: ${a.comment}`).join(' · ')));
+  }
   if (request.status === 'PENDING' && request.expiresAt) add('Open until', formatIso(request.expiresAt));
+}
+
+// setupApproveComment shows the approval's comment field to a reviewer;
+// required when the deployment says so (ACTIVATION_APPROVAL_COMMENT).
+function setupApproveComment(mode) {
+  const field = $('#approve-comment-field');
+  const input = $('#approve-comment');
+  const approve = $('#approve');
+  const required = state.policy && state.policy.approvalComment === 'required';
+  field.hidden = mode !== 'review';
+  input.required = required;
+  $('#approve-comment-label').textContent = required
+    ? 'Comment (required, the requester sees it)' : 'Comment (optional, the requester sees it)';
+  const update = () => { approve.disabled = required && input.value.trim() === ''; };
+  input.oninput = update;
+  update();
 }
 
 function setupReject(request, mode, token) {
@@ -515,10 +583,48 @@ function requestItem(r, view) {
   const who = view === 'review' ? `${r.beneficiary} requests ` : '';
   const chipClass = r.status === 'APPROVED' ? 'chip chip-active' : r.status === 'REJECTED' ? 'chip chip-rejected' : 'chip chip-mpa';
   const chipText = r.status === 'PENDING' ? progressText(r) : r.status === 'APPROVED' ? `Approved by ${r.decidedBy}`
-    : r.status === 'REJECTED' ? `Rejected by ${r.rejectedBy}` : r.status;
-  return el('li', { dataset: { testid: 'request-item', status: r.status, id: r.id } },
+    : r.status === 'REJECTED' ? `Rejected by ${r.rejectedBy}` : r.status === 'WITHDRAWN' ? 'Withdrawn' : r.status;
+  const item = el('li', { dataset: { testid: 'request-item', status: r.status, id: r.id } },
     el('span', { class: 'request-what' }, `${who}`, el('span', { class: 'mono' }, r.role), ` on ${r.projectId}: ${r.justification}`),
     el('span', { class: chipClass }, chipText), link);
+  if (view === 'mine' && r.status === 'PENDING') item.append(withdrawButton(r));
+  return item;
+}
+
+// ---- Withdrawal: the requester takes back a pending request ---------------
+
+function setupWithdraw(request, mode, token) {
+  const button = $('#withdraw');
+  button.hidden = !(token && mode === 'pending' && request.isBeneficiary && request.status === 'PENDING');
+  button.disabled = false;
+  button.onclick = async () => {
+    showError(null);
+    button.disabled = true;
+    try {
+      const withdrawn = await busy(() => api.withdraw(token));
+      showResult(withdrawn, 'withdrawn', token);
+    } catch (err) {
+      showError(err);
+      button.disabled = false;
+    }
+  };
+}
+
+function withdrawButton(r) {
+  const button = el('button', { type: 'button', class: 'button withdraw-button', 'aria-label': `Withdraw the request for ${r.role} on ${r.projectId}` }, 'Withdraw');
+  button.addEventListener('click', async () => {
+    showError(null);
+    button.disabled = true;
+    try {
+      await busy(() => api.withdraw(r.token));
+      announce('Request withdrawn');
+      await loadRequestLists();
+    } catch (err) {
+      showError(err);
+      button.disabled = false;
+    }
+  });
+  return button;
 }
 
 async function loadRequestLists() {
