@@ -32,6 +32,7 @@ func eventKinds() map[string]string {
 		"api.requestRole":          kindRequest,
 		"api.approveRequest":       kindDecision,
 		"api.rejectRequest":        kindDecision,
+		"api.withdrawRequest":      kindRequest,
 		"api.endActivation":        kindEnd,
 		"api.revokeActivation":     kindEnd,
 		"api.extendActivation":     kindExtension,
@@ -109,6 +110,8 @@ func historyTitle(e jit.HistoryEntry, failed bool) string {
 		n = names{"Approval recorded", "Approval failed"}
 	case "api.rejectRequest":
 		n = names{"Rejected", "Rejection failed"}
+	case "api.withdrawRequest":
+		n = names{"Withdrew a request", "Withdrawal failed"}
 	case "api.endActivation":
 		n = names{"Ended", "Ending failed"}
 	case "api.revokeActivation":
