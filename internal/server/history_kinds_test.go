@@ -53,8 +53,10 @@ func TestHistoryTitle(t *testing.T) {
 		{jit.HistoryEntry{Event: "api.activateRole", Approver: "dave@example.com"}, false, "Approved"},
 		{jit.HistoryEntry{Event: "api.activateRole"}, true, "Activation failed"},
 		{jit.HistoryEntry{Event: "api.listActivations"}, false, "Listed access"},
-		{jit.HistoryEntry{Event: "api.withdrawRequest"}, false, "Withdraw request"},
-		{jit.HistoryEntry{Event: "api.withdrawRequest"}, true, "Withdraw request failed"},
+		{jit.HistoryEntry{Event: "api.withdrawRequest"}, false, "Withdrew a request"},
+		{jit.HistoryEntry{Event: "api.withdrawRequest"}, true, "Withdrawal failed"},
+		{jit.HistoryEntry{Event: "api.scanRogueGrant"}, false, "Scan rogue grant"},
+		{jit.HistoryEntry{Event: "api.scanRogueGrant"}, true, "Scan rogue grant failed"},
 		{jit.HistoryEntry{Event: "api."}, false, "Event"},
 	} {
 		if got := historyTitle(tt.entry, tt.failed); got != tt.want {
