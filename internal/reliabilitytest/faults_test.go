@@ -396,8 +396,14 @@ func TestEveryDependencyFailing(t *testing.T) {
 			wg.Go(func() {
 				defer func() { <-slots }()
 				t.Run(c.d.method+"/"+c.d.op+"/"+c.k.name, func(t *testing.T) {
-					if breakOne(t, c.d, c.k) {
-						survived.Add(1)
+					for attempt := 1; ; attempt++ {
+						passed, inconclusive := breakOne(t, c.d, c.k, attempt == maxAttempts)
+						if !inconclusive {
+							if passed {
+								survived.Add(1)
+							}
+							break
+						}
 					}
 				})
 			})
@@ -417,8 +423,15 @@ var policyResources = []string{
 var writeEvents = []string{audit.EventActivateRole, audit.EventApproveRequest, audit.EventRejectRequest,
 	audit.EventEndActivation, audit.EventRevokeActivation}
 
-// breakOne runs one case and reports whether it passed.
-func breakOne(t *testing.T, d dependency, k faultKind) bool {
+// maxAttempts is how often a case whose outcome says nothing about its
+// fault is run, each time on a new harness.
+const maxAttempts = 3
+
+// breakOne runs one case and reports whether it passed, or, unless it is
+// the last attempt, that it was inconclusive: with a case's short
+// deadlines, a healthy call before the broken method can time out on a
+// machine loaded many times over, and then the method was never called.
+func breakOne(t *testing.T, d dependency, k faultKind, last bool) (passed, inconclusive bool) {
 	t.Helper()
 	// Short deadlines only where the case waits one out; elsewhere the
 	// harness's patient ones, which a healthy call beside the fault does
@@ -464,6 +477,10 @@ func breakOne(t *testing.T, d dependency, k faultKind) bool {
 	}
 	calls, abandoned = callsTo(w, d.method)-calls, w.Faults.Abandoned(d.method)-abandoned
 
+	if calls == 0 && !last && r.Status == http.StatusServiceUnavailable && timedOut.MatchString(messageOf(r)) {
+		t.Logf("inconclusive, run again: a healthy call before %s timed out (a loaded machine): %s", d.method, r.Body)
+		return false, true
+	}
 	if calls == 0 {
 		t.Errorf("the call never reached %s: this case tests nothing", d.method)
 	}
@@ -529,7 +546,7 @@ func breakOne(t *testing.T, d dependency, k faultKind) bool {
 	}
 	t.Logf("%s %s %s: %d %q after %v (%d calls, %d abandoned); then %d", d.method, d.op, k.name, r.Status, messageOf(r),
 		elapsed.Round(time.Millisecond), calls, abandoned, r2.Status)
-	return !t.Failed()
+	return !t.Failed(), false
 }
 
 func cmpBool(a, b bool) int {
