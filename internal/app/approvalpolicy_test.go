@@ -65,17 +65,27 @@ func TestApprovalPolicyIsShownBeforeAsking(t *testing.T) {
 
 // TestDeploymentWideQuorumIsShown: ACTIVATION_REQUEST_APPROVALS applies to
 // what the roles and peers answers say of a role without a declared
-// quorum, as it does to the request.
+// quorum, as it does to the request, with either catalog.
 func TestDeploymentWideQuorumIsShown(t *testing.T) {
 	t.Parallel()
-	h := apptest.Start(t, apptest.Options{Config: map[string]string{"ACTIVATION_REQUEST_APPROVALS": "2"}})
-	spec := loadOpenAPI(t)
-	const project, role = "shared-networking", "roles/compute.networkAdmin"
-	if e := roleItem(t, h, spec, "alice@example.com", project, project+":"+role); e["approvalsRequired"] != 2.0 || e["approverType"] != "PEER" {
-		t.Errorf("roles: %v, want 2 approvals of PEERs", e)
-	}
-	r := h.Do(t, "alice@example.com", http.MethodGet, "/api/projects/"+project+"/peers?id="+url.QueryEscape(project+":"+role), nil)
-	if b := r.JSON(t); b["approvalsRequired"] != 2.0 || b["approverType"] != "PEER" {
-		t.Errorf("peers: %s", r.Body)
+	for _, catalog := range []string{"PolicyAnalyzer", "AssetInventory"} {
+		t.Run(catalog, func(t *testing.T) {
+			t.Parallel()
+			h := apptest.Start(t, apptest.Options{Config: map[string]string{
+				"ACTIVATION_REQUEST_APPROVALS": "2", "RESOURCE_CATALOG": catalog, "RESOURCE_CUSTOMER_ID": "C0example1",
+			}})
+			spec := loadOpenAPI(t)
+			const project, role = "prod-payments-api", "roles/run.developer"
+			if e := roleItem(t, h, spec, "erin@example.com", project, project+":"+role); e["approvalsRequired"] != 2.0 || e["approverType"] != "PEER" {
+				t.Errorf("roles: %v, want 2 approvals of PEERs", e)
+			}
+			r := h.Do(t, "erin@example.com", http.MethodGet, "/api/projects/"+project+"/peers?id="+url.QueryEscape(project+":"+role), nil)
+			if b := r.JSON(t); b["approvalsRequired"] != 2.0 || b["approverType"] != "PEER" {
+				t.Errorf("peers: %s", r.Body)
+			}
+			if e := roleItem(t, h, spec, "frank@example.com", scProject, scProject+":"+scRole); e["approvalsRequired"] != 2.0 || e["approverType"] != "DEDICATED" {
+				t.Errorf("securitycenter.admin: %v, want 2 approvals of DEDICATED approvers", e)
+			}
+		})
 	}
 }

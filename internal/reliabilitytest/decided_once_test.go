@@ -149,3 +149,78 @@ func justificationOf(desc string) string {
 	j, _, _ = strings.Cut(j, " (request ")
 	return j
 }
+
+// TestWithdrawalAndApprovalsAtOnceThroughThreeInstances: the requester
+// withdraws while both reviewers approve, each through another instance,
+// writes slowed so that they meet at the etag. Exactly one decision wins,
+// five rounds over: either the withdrawal (no binding, every approval 409)
+// or an approval (one binding, the withdrawal 409), and the request's
+// state says which.
+func TestWithdrawalAndApprovalsAtOnceThroughThreeInstances(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 3, nil)
+	w := c.Emulator.World
+	const resource = "projects/shared-networking"
+	outcomes := map[string]int{}
+	for round := range 5 {
+		mails := len(c.Outbox.Messages())
+		r := c.pick(round).Do(t, "alice@example.com", http.MethodPost, "/api/projects/shared-networking/roles/request", map[string]any{
+			"entitlementId": "shared-networking:roles/compute.networkAdmin", "justification": "CHG-9 firewall",
+			"peers": []string{"bob@example.com", "carol@example.com"}, "activationTimeout": 30,
+		})
+		if r.Status != 200 {
+			t.Fatalf("request = %d %s", r.Status, r.Body)
+		}
+		u, err := url.Parse(linkPattern.FindString(c.Outbox.Messages()[mails].Text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := url.QueryEscape(u.Query().Get("activation"))
+		before := 0
+		for _, b := range emutest.Activations(t, w, resource) {
+			if b.Members[0] == "user:alice@example.com" {
+				before++
+			}
+		}
+		w.Faults.Set("cloudresourcemanager.projects.setIamPolicy", emulator.Fault{Latency: 200 * time.Millisecond})
+		type call struct{ user, path string }
+		calls := []call{
+			{"alice@example.com", "/api/activation-request/withdraw?activation=" + token},
+			{"bob@example.com", "/api/activation-request?activation=" + token},
+			{"carol@example.com", "/api/activation-request?activation=" + token},
+		}
+		statuses := make([]int, len(calls))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, cl := range calls {
+			wg.Go(func() {
+				<-start
+				statuses[i] = c.pick(i).Do(t, cl.user, http.MethodPost, cl.path, nil).Status
+			})
+		}
+		close(start)
+		wg.Wait()
+		w.Faults.Clear()
+
+		granted := -before
+		for _, b := range emutest.Activations(t, w, resource) {
+			if b.Members[0] == "user:alice@example.com" {
+				granted++
+			}
+		}
+		var state map[string]any
+		if err := jsonUnmarshal(c.pick(round).Do(t, "alice@example.com", http.MethodGet, "/api/activation-request?activation="+token, nil).Body, &state); err != nil {
+			t.Fatal(err)
+		}
+		ok := slices.Equal(slices.Sorted(slices.Values(statuses)), []int{200, 409, 409})
+		switch {
+		case ok && statuses[0] == 200 && granted == 0 && state["status"] == "WITHDRAWN":
+			outcomes["withdrawn"]++
+		case ok && statuses[0] == 409 && granted == 1 && state["status"] == "APPROVED":
+			outcomes["approved"]++
+		default:
+			t.Errorf("round %d: answers (withdraw, bob, carol) = %v, %d binding(s) written, state %v", round, statuses, granted, state["status"])
+		}
+	}
+	t.Logf("withdrawal against two approvals through 3 instances, 5 rounds: %v", outcomes)
+}

@@ -336,7 +336,7 @@ function showApprovalPolicy(approval) {
   }
   $('#peers-intro').textContent = `${intro} Select who should review your request${n > 1 ? ` (at least ${n})` : ''}:`;
   $('#peers-when').textContent = n > 1
-    ? `Access starts when the last of the ${n} approvals arrives, and lasts for the duration you choose. Any one of them can reject the request.`
+    ? `Access starts when the last of the ${n} approvals arrives, and lasts for the duration you choose. Any one of the reviewers can reject it.`
     : `Access starts when ${dedicated ? 'an approver' : 'a reviewer'} approves, and lasts for the duration you choose.`;
 }
 
@@ -422,7 +422,8 @@ function showResult(result, mode, token) {
     tbody.append(el('tr', { dataset: { testid: 'result-row' } },
       el('td', {}, e.projectId), el('td', { class: 'mono' }, e.name),
       el('td', { class: 'mono' }, e.resourceCondition || '-'),
-      el('td', {}, e.status === 'ACTIVE' ? 'Active' : e.status === 'ACTIVATION_PENDING' ? 'Waiting for approval' : e.status)));
+      el('td', {}, e.status === 'ACTIVE' ? 'Active' : e.status === 'ACTIVATION_PENDING' ? 'Waiting for approval'
+        : e.status === 'INACTIVE' ? 'Inactive' : e.status)));
   }
   const consoleLink = $('#open-console');
   consoleLink.hidden = !(mode === 'activated' || mode === 'scheduled' || mode === 'granted' || (mode === 'approved' && result.isBeneficiary)) || !first;
