@@ -24,20 +24,8 @@ const maxRequests = 200
 // may not be readable yet (Cloud Logging ingests within seconds, rarely
 // longer); callers treat the log as a second source next to IAM.
 func (h *History) RequestEvents(ctx context.Context, id string, since time.Time) ([]jit.RequestEvent, error) {
-	filter := fmt.Sprintf(`%s AND labels.activation_id = %q AND severity = INFO AND timestamp >= %q`,
-		h.logFilter(), id, since.UTC().Format(time.RFC3339))
-	entries, err := h.list(ctx, filter, maxRequestEvents, false)
-	if err != nil {
-		return nil, err
-	}
-	var out []jit.RequestEvent
-	for _, e := range entries {
-		if ev, ok := requestEvent(e); ok && ev.RequestID == id {
-			out = append(out, ev)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b jit.RequestEvent) int { return a.Time.Compare(b.Time) })
-	return out, nil
+	events, err := h.EventsOf(ctx, []string{id}, since)
+	return events[id], err
 }
 
 // EventsOf reads the events of several approval requests since a time in

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/api/cloudidentity/v1"
+
+	"github.com/jitaccess/jitaccess/internal/emulator/wire/wiretest"
 )
 
 const forumQuery = " && 'cloudidentity.googleapis.com/groups.discussion_forum' in labels"
@@ -59,11 +61,11 @@ func TestCloudIdentityLookupGetAndList(t *testing.T) {
 	}
 
 	_, err = s.Groups.Lookup().GroupKeyId("nobody@example.com").Context(ctx).Do()
-	_ = mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
+	_ = wiretest.MustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
 	_, err = s.Groups.Get("groups/nope").Context(ctx).Do()
-	_ = mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
+	_ = wiretest.MustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
 	_, err = s.Groups.Memberships.List(name).View("EVERYTHING").Context(ctx).Do()
-	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 }
 
 func TestSearchTransitiveGroupsOfNestedMembers(t *testing.T) {
@@ -181,11 +183,11 @@ func TestCloudIdentityRejectsBadQueries(t *testing.T) {
 		"email == 'a'" + forumQuery,
 	} {
 		_, err := s.Groups.Memberships.SearchTransitiveGroups("groups/-").Query(q).Context(t.Context()).Do()
-		_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+		_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 	}
 	name := mustLookupGroup(t, s, "sre@example.com")
 	_, err := s.Groups.Memberships.SearchTransitiveGroups(name).Query("member_key_id == 'alice@example.com'" + forumQuery).Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 
 	// The customer restriction selects the organization's groups only.
 	resp, err := s.Groups.Memberships.SearchTransitiveGroups("groups/-").
@@ -202,7 +204,7 @@ func TestFaultsOnCloudIdentity(t *testing.T) {
 	e.World.Faults.Set("cloudidentity.groups.memberships.*", Fault{Code: http.StatusTooManyRequests, Count: 1})
 	name := mustLookupGroup(t, s, "sre@example.com") // lookup is not affected
 	_, err := s.Groups.Memberships.SearchTransitiveMemberships(name).Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED")
+	_ = wiretest.MustAPIError(t, err, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED")
 	if _, err := s.Groups.Memberships.SearchTransitiveMemberships(name).Context(t.Context()).Do(); err != nil {
 		t.Errorf("after the fault: %v", err)
 	}

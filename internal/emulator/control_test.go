@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/jitaccess/jitaccess/internal/emulator/wire/wiretest"
 )
 
 func controlDo(t *testing.T, e *Emulator, method, path, body string) (int, []byte) {
@@ -88,7 +90,7 @@ func TestControlFaults(t *testing.T) {
 		t.Fatalf("put fault = %d %s", code, raw)
 	}
 	_, err := s.Folders.Get(prodFolder).Context(t.Context()).Do()
-	gerr := mustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
+	gerr := wiretest.MustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
 	if gerr.Message != "try later" {
 		t.Errorf("message = %q", gerr.Message)
 	}

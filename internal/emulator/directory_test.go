@@ -8,6 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	admin "google.golang.org/api/admin/directory/v1"
+
+	"github.com/jitaccess/jitaccess/internal/emulator/wire/wiretest"
 )
 
 func newTestDirectory(t *testing.T, e *Emulator) *admin.Service {
@@ -109,16 +111,16 @@ func TestDirectoryErrors(t *testing.T) {
 	s := newTestDirectory(t, e)
 	ctx := t.Context()
 	_, err := s.Groups.List().Context(ctx).Do()
-	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 	_, err = s.Groups.List().Customer("C0unknown").Context(ctx).Do()
-	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 	for _, q := range []string{"memberKey=a@example.com email:x*", "owner=alice", "email:nostar", "name='open", "justtext"} {
 		_, err = s.Groups.List().Customer("C0example1").Query(q).Context(ctx).Do()
-		_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+		_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 	}
 	_, err = s.Members.List("nobody@example.com").Context(ctx).Do()
-	_ = mustAPIError(t, err, http.StatusNotFound, "NOT_FOUND")
+	_ = wiretest.MustAPIError(t, err, http.StatusNotFound, "NOT_FOUND")
 	e.World.Faults.Set("directory.groups.list", Fault{Code: 503})
 	_, err = s.Groups.List().Customer("C0example1").Context(ctx).Do()
-	_ = mustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
+	_ = wiretest.MustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	crm "google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/option"
+
+	"github.com/jitaccess/jitaccess/internal/emulator/wire/wiretest"
 )
 
 const (
@@ -55,7 +57,7 @@ func TestProjectsGet(t *testing.T) {
 		}
 	}
 	_, err := s.Projects.Get("projects/no-such-project").Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
+	_ = wiretest.MustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
 }
 
 func TestProjectsSearch(t *testing.T) {
@@ -115,13 +117,13 @@ func TestSearchRejectsUnsupportedQueries(t *testing.T) {
 	s := newTestCRM(t, e)
 	for _, q := range []string{"OR id:a", "id:a OR", "id:a AND AND id:b", "NOT id:a", "-id:a", "(id:a)", "owner:alice", "justtext", `name:"unterminated`} {
 		_, err := s.Projects.Search().Query(q).Context(t.Context()).Do()
-		gerr := mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+		gerr := wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 		if !strings.Contains(gerr.Message, "query") && !strings.Contains(gerr.Message, "Unsupported") {
 			t.Errorf("query %q: message %q does not explain the query problem", q, gerr.Message)
 		}
 	}
 	_, err := s.Projects.Search().PageToken("not-a-token").Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 }
 
 func TestProjectsList(t *testing.T) {
@@ -141,7 +143,7 @@ func TestProjectsList(t *testing.T) {
 		t.Errorf("list (-want +got):\n%s", diff)
 	}
 	_, err = s.Projects.List().Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 }
 
 func TestFoldersAndOrganizations(t *testing.T) {
@@ -176,7 +178,7 @@ func TestFoldersAndOrganizations(t *testing.T) {
 		t.Errorf("folder search = %+v", search.Folders)
 	}
 	_, err = s.Folders.Get("folders/999").Context(ctx).Do()
-	_ = mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
+	_ = wiretest.MustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
 
 	o, err := s.Organizations.Get(demoOrg).Context(ctx).Do()
 	if err != nil {
@@ -256,7 +258,7 @@ func TestGetIamPolicyVersions(t *testing.T) {
 
 	// A careless read-modify-write at version 1 must fail, not drop conditions.
 	_, err := s.Projects.SetIamPolicy(condProject, &crm.SetIamPolicyRequest{Policy: v1}).Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 	if n := e.World.PolicyWrites(condProject); n != 0 {
 		t.Errorf("the failed write was stored (%d writes)", n)
 	}
@@ -266,9 +268,9 @@ func TestGetIamPolicyVersions(t *testing.T) {
 		t.Errorf("v3 read of an unconditional policy has version %d, want 1", plain.Version)
 	}
 	_, err = s.Projects.GetIamPolicy(plainProject, &crm.GetIamPolicyRequest{Options: &crm.GetPolicyOptions{RequestedPolicyVersion: 2}}).Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+	_ = wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 	_, err = s.Projects.GetIamPolicy("projects/no-such-project", &crm.GetIamPolicyRequest{}).Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
+	_ = wiretest.MustAPIError(t, err, http.StatusForbidden, "PERMISSION_DENIED")
 }
 
 func activation(member, role string, n int) *crm.Binding {
@@ -334,7 +336,7 @@ func TestSetIamPolicyStaleEtagIsAborted(t *testing.T) {
 	}
 	stale.Bindings = append(stale.Bindings, activation("user:bob@example.com", "roles/viewer", 1))
 	_, err := s.Projects.SetIamPolicy(condProject, &crm.SetIamPolicyRequest{Policy: stale}).Context(t.Context()).Do()
-	_ = mustAPIError(t, err, http.StatusConflict, "ABORTED")
+	_ = wiretest.MustAPIError(t, err, http.StatusConflict, "ABORTED")
 	if n := e.World.PolicyWrites(condProject); n != 1 {
 		t.Errorf("PolicyWrites = %d, want 1", n)
 	}
@@ -469,7 +471,7 @@ func TestSetIamPolicyLimitsAndValidation(t *testing.T) {
 				mask = "bindings,owner"
 			}
 			_, err := s.Projects.SetIamPolicy(plainProject, &crm.SetIamPolicyRequest{Policy: p, UpdateMask: mask}).Context(t.Context()).Do()
-			gerr := mustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
+			gerr := wiretest.MustAPIError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT")
 			if !strings.Contains(gerr.Message, tc.message) {
 				t.Errorf("message %q does not mention %q", gerr.Message, tc.message)
 			}
@@ -524,7 +526,7 @@ func TestFaultsOnResourceManager(t *testing.T) {
 	req := &crm.GetIamPolicyRequest{Options: &crm.GetPolicyOptions{RequestedPolicyVersion: 3}}
 	for range 2 {
 		_, err := s.Projects.GetIamPolicy(plainProject, req).Context(t.Context()).Do()
-		_ = mustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
+		_ = wiretest.MustAPIError(t, err, http.StatusServiceUnavailable, "UNAVAILABLE")
 	}
 	if _, err := s.Projects.GetIamPolicy(plainProject, req).Context(t.Context()).Do(); err != nil {
 		t.Errorf("after the count of faults: %v", err)
