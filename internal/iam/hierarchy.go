@@ -217,8 +217,8 @@ func (c *Client) observeParent(ctx context.Context, name string) (string, error)
 // that the write follows remembered links in one parallel round, and
 // returns the ancestry known now. hint, nearest first, is another
 // instance's knowledge (carried by a request's token): its links are
-// remembered as unobserved, so that they are checked live, all at once,
-// instead of walked one after the other. It returns at once.
+// remembered as unobserved, so that the write checks them live, all at
+// once, instead of walking them one after the other. It returns at once.
 func (c *Client) Prepare(ctx context.Context, scope jit.Scope, hint []string) []string {
 	resource := string(scope)
 	c.hmu.Lock()
@@ -239,11 +239,25 @@ func (c *Client) Prepare(ctx context.Context, scope jit.Scope, hint []string) []
 		cur = l.parent
 	}
 	c.hmu.Unlock()
+	// Only unknown links are read here: a remembered one, however old,
+	// is checked by the write itself, beside its policies, at no extra
+	// round trip — so a user paging through roles costs no calls.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxDepth*c.opts.ReadTimeout)
 		defer cancel()
-		if _, moved, err := c.followLinks(ctx, resource, false); err == nil && moved {
-			_, _, _ = c.followLinks(ctx, resource, false)
+		for cur := resource; !c.atTop(cur); {
+			l, ok := c.link(cur)
+			if !ok {
+				parent, err := c.observeParent(ctx, cur)
+				if err != nil {
+					return // the write reads it again, and reports the error
+				}
+				l.parent = parent
+			}
+			if l.parent == "" {
+				return
+			}
+			cur = l.parent
 		}
 	}()
 	return known
